@@ -1,0 +1,174 @@
+/**
+ * The central database (Cosmos DB, database `lcm` by default): desired state, service registry,
+ * audit events and SSH host-key pins, behind one object built from an injected CosmosClient.
+ */
+import type { Container, CosmosClient } from '@azure/cosmos';
+import type { Topology, VmSpec } from '../platform/topology.js';
+import {
+  CONTAINERS,
+  CentralDbError,
+  cosmosFailure,
+  statusOf,
+  withoutSystemFields,
+  type CentralDbStats,
+  type ConcurrencyOptions,
+  type ContainerName,
+  type StoreContext,
+} from './cosmos-common.js';
+import { DesiredState, type DesiredTopology } from './desired-state.js';
+import { EventLog, type EventInput, type EventQuery, type LcmEvent } from './events.js';
+import { Registry, type RegistryEntry, type RegistryFields, type RegistryMutator } from './registry.js';
+
+export { createCosmosClient, CentralDbError, CONTAINERS, type CosmosConnection, type ConcurrencyOptions } from './cosmos-common.js';
+export type { DesiredTopology } from './desired-state.js';
+export { EVENT_TYPES, eventId, type EventInput, type EventQuery, type LcmEvent, type EventType } from './events.js';
+export { SERVICE_STATUSES, type RegistryEntry, type RegistryFields, type RegistryMutator, type ServiceStatus } from './registry.js';
+
+export const DEFAULT_DATABASE_ID = 'lcm';
+
+export interface CentralDbOptions extends ConcurrencyOptions {
+  /** Default `lcm` (the topology's azure.cosmos.database). */
+  databaseId?: string;
+}
+
+export interface HostKeyPin {
+  vm: string;
+  fingerprint: string;
+  pinnedAt: string;
+}
+
+export type PinOutcome =
+  | { outcome: 'pinned' | 'matched'; vm: string; pinned: string }
+  | { outcome: 'mismatch'; vm: string; pinned: string; presented: string };
+
+/** What a caller throws (or reports) when a VM presents a host key other than the pinned one. */
+export class HostKeyMismatchError extends CentralDbError {
+  constructor(readonly vm: string, readonly pinned: string, readonly presented: string) {
+    super(
+      'host-key-mismatch',
+      `VM "${vm}" presented SSH host key ${presented} but ${pinned} is pinned. If the VM was recreated on ` +
+        'purpose, reset its pin; otherwise do not connect (the address may have been taken over).',
+    );
+  }
+}
+
+export class CentralDb {
+  readonly databaseId: string;
+  /** Etag conflicts met (and resolved or given up on) by this instance's read-modify-writes. */
+  readonly stats: CentralDbStats = { etagConflicts: 0 };
+  private readonly desired: DesiredState;
+  private readonly registry: Registry;
+  private readonly events: EventLog;
+  private readonly ctx: StoreContext;
+
+  constructor(private readonly client: CosmosClient, options: CentralDbOptions = {}) {
+    this.databaseId = options.databaseId ?? DEFAULT_DATABASE_ID;
+    const database = client.database(this.databaseId);
+    const containers = new Map<ContainerName, Container>();
+    this.ctx = {
+      container: (name) => {
+        let container = containers.get(name);
+        if (!container) containers.set(name, (container = database.container(CONTAINERS[name].id)));
+        return container;
+      },
+      concurrency: { maxAttempts: options.maxAttempts ?? 60, onConflict: options.onConflict },
+      stats: this.stats,
+    };
+    this.desired = new DesiredState(this.ctx);
+    this.registry = new Registry(this.ctx);
+    this.events = new EventLog(this.ctx);
+  }
+
+  /** Creates the database and its containers when missing; safe to call any number of times. */
+  async ensureSchema(): Promise<void> {
+    try {
+      const { database } = await this.client.databases.createIfNotExists({ id: this.databaseId });
+      for (const { id, partitionKey } of Object.values(CONTAINERS)) {
+        await database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } });
+      }
+    } catch (err) {
+      throw cosmosFailure('creating the schema', this.databaseId, err);
+    }
+  }
+
+  // Desired state
+  writeTopology(topology: Topology, options?: { at?: string }): Promise<{ version: number; changed: boolean }> {
+    return this.desired.writeTopology(topology, options);
+  }
+  readTopology(): Promise<Topology | undefined> {
+    return this.desired.readTopology();
+  }
+  readDesired(): Promise<DesiredTopology | undefined> {
+    return this.desired.readDesired();
+  }
+  addVm(vm: VmSpec, options?: { at?: string }): Promise<{ version: number }> {
+    return this.desired.addVm(vm, options);
+  }
+
+  // Registry
+  getEntry(service: string): Promise<RegistryEntry | undefined> {
+    return this.registry.getEntry(service);
+  }
+  listEntries(): Promise<RegistryEntry[]> {
+    return this.registry.listEntries();
+  }
+  upsertEntry(
+    service: string,
+    patch: Partial<RegistryFields>,
+    mutate?: RegistryMutator,
+    options?: { at?: string },
+  ): Promise<RegistryEntry> {
+    return this.registry.upsertEntry(service, patch, mutate, options);
+  }
+  recordRestart(service: string, at: string): Promise<RegistryEntry> {
+    return this.registry.recordRestart(service, at);
+  }
+
+  // Events
+  recordEvent(input: EventInput): Promise<{ id: string; created: boolean }> {
+    return this.events.recordEvent(input);
+  }
+  listEvents(query?: EventQuery): Promise<LcmEvent[]> {
+    return this.events.listEvents(query);
+  }
+
+  // Host-key pins (trust on first use; a recreated VM needs resetHostKey)
+  async getHostKey(vm: string): Promise<HostKeyPin | undefined> {
+    try {
+      const { resource } = await this.ctx.container('hostkeys').item(vm, vm).read<HostKeyPin & { id: string }>();
+      if (!resource) return undefined;
+      const { id: _id, ...pin } = withoutSystemFields(resource);
+      return pin;
+    } catch (err) {
+      throw cosmosFailure('reading the host-key pin', vm, err);
+    }
+  }
+
+  /** Pins `fingerprint` if none is pinned; otherwise reports whether it matches the pinned one. */
+  async pinHostKey(vm: string, fingerprint: string, options: { at?: string } = {}): Promise<PinOutcome> {
+    const pin: HostKeyPin & { id: string } = { id: vm, vm, fingerprint, pinnedAt: options.at ?? new Date().toISOString() };
+    try {
+      await this.ctx.container('hostkeys').items.create(pin);
+      return { outcome: 'pinned', vm, pinned: fingerprint };
+    } catch (err) {
+      if (statusOf(err) !== 409) throw cosmosFailure('pinning the host key', vm, err);
+    }
+    const existing = await this.getHostKey(vm);
+    // Deleted between our create and read (a concurrent reset): pin again.
+    if (!existing) return this.pinHostKey(vm, fingerprint, options);
+    return existing.fingerprint === fingerprint
+      ? { outcome: 'matched', vm, pinned: fingerprint }
+      : { outcome: 'mismatch', vm, pinned: existing.fingerprint, presented: fingerprint };
+  }
+
+  /** Forgets the pin (an operator recreated the VM). Returns whether one was there. */
+  async resetHostKey(vm: string): Promise<boolean> {
+    try {
+      await this.ctx.container('hostkeys').item(vm, vm).delete();
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw cosmosFailure('resetting the host-key pin', vm, err);
+    }
+  }
+}
