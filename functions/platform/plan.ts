@@ -86,25 +86,3 @@ export function planTopology(topology: Topology): Plan {
     byVm,
   };
 }
-
-/** Every service (transitively) that cannot start when `failed` does not come up. */
-export function dependentsOf(plan: Plan, failed: Iterable<string>): Set<string> {
-  const blocked = new Set<string>();
-  const frontier = [...failed];
-  const monitoring = plan.services.find((s) => s.monitoring);
-  while (frontier.length > 0) {
-    const name = frontier.pop()!;
-    for (const s of plan.services) {
-      if (!blocked.has(s.name) && s.dependsOn.includes(name)) {
-        blocked.add(s.name);
-        frontier.push(s.name);
-      }
-    }
-  }
-  // The monitoring service waits for everything else but is not blocked by a failure elsewhere:
-  // a partly failed platform is exactly when monitoring is needed.
-  // Its implicit Kafka dependency does not block it either (it probes over HTTP).
-  const down = new Set([...failed, ...blocked]);
-  if (monitoring && !monitoring.dependsOn.some((d) => d !== KAFKA && down.has(d))) blocked.delete(monitoring.name);
-  return blocked;
-}

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dependentsOf, planTopology, type Plan } from '../../functions/platform/plan.js';
+import { planTopology, type Plan } from '../../functions/platform/plan.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { exampleDocument, minimalDocument } from '../helpers/topology.js';
 
@@ -91,12 +91,5 @@ describe('the plan', () => {
       }),
       { numRuns: 200 },
     );
-  });
-
-  it('finds what a failure blocks, transitively, but never blocks monitoring', () => {
-    const plan = planTopology(assertTopology(exampleDocument()));
-    expect([...dependentsOf(plan, ['sensor-manager'])].sort()).toEqual(['anomaly-model', 'dashboard', 'sensor-binder', 'sensor-controller']);
-    expect(dependentsOf(plan, ['kafka']).has('monitoring')).toBe(false);
-    expect(dependentsOf(plan, ['kafka']).size).toBe(8);
   });
 });

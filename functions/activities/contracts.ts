@@ -1,0 +1,173 @@
+/**
+ * Activity names and their input/output types: all an orchestration knows of an activity.
+ * Inputs and outputs carry names, ids, addresses and versions; never a secret or a large blob.
+ */
+import type { RestartStreak } from '../platform/backoff.js';
+import type { AzureContext, KafkaSpec, ServiceKind, ServiceSpec, Settings, Topology, VmSpec } from '../platform/topology.js';
+
+export const A = {
+  readDesiredState: 'readDesiredState',
+  addVmToDesiredState: 'addVmToDesiredState',
+  ensureVm: 'ensureVm',
+  restartVm: 'restartVm',
+  ensureDocker: 'ensureDocker',
+  prepareImage: 'prepareImage',
+  startService: 'startService',
+  startKafka: 'startKafka',
+  restartContainer: 'restartContainer',
+  checkHealth: 'checkHealth',
+  readRestartTarget: 'readRestartTarget',
+  recordRestart: 'recordRestart',
+  markService: 'markService',
+  registerVm: 'registerVm',
+  recordEvent: 'recordEvent',
+  startWatchdog: 'startWatchdog',
+} as const;
+
+export const O = {
+  boot: 'bootPlatform',
+  bootVm: 'bootVm',
+  provisionVm: 'provisionVm',
+  initVm: 'initVm',
+  restartVm: 'restartVmOrchestration',
+  restartService: 'restartService',
+  watchdog: 'watchdog',
+} as const;
+
+/** Azure context an ARM activity needs. */
+export type ArmTarget = Pick<AzureContext, 'subscriptionId' | 'resourceGroup' | 'location'>;
+
+export interface EnsureVmInput {
+  azure: ArmTarget;
+  vm: VmSpec;
+}
+
+export interface VmInfo {
+  name: string;
+  publicIp: string;
+  privateIp: string;
+  powerState: string;
+  created: boolean;
+  started: boolean;
+}
+
+/** How an activity reaches a VM over SSH: the key is a setting *name*, read inside the activity. */
+export interface VmAccess {
+  name: string;
+  host: string;
+  privateIp: string;
+  adminUser: string;
+  sshKeySecret: string;
+}
+
+export interface PrepareImageInput {
+  vm: VmAccess;
+  /** Service name, or "kafka". */
+  step: string;
+  /** Folder in the code share. */
+  source: string;
+}
+
+export interface PreparedImage {
+  step: string;
+  image: string;
+  version: string;
+  built: boolean;
+}
+
+export type ServiceRuntimeSpec = Pick<ServiceSpec, 'name' | 'kind' | 'port' | 'env' | 'secretEnv' | 'health'>;
+
+export interface StartServiceInput {
+  vm: VmAccess;
+  service: ServiceRuntimeSpec;
+  image: string;
+  version: string;
+  operationId: string;
+  /** The monitoring service gets the LCM's API address and key (read from settings in the activity). */
+  monitoring?: boolean;
+  /** Remove and run the container again even when it looks current (a restart that did not heal). */
+  recreate?: boolean;
+}
+
+export interface StartedService {
+  service: string;
+  kind: ServiceKind | 'broker';
+  vm: string;
+  host: string;
+  port: number;
+  status: 'running';
+  startedAt: string;
+  action: 'none' | 'started' | 'created' | 'replaced';
+}
+
+export interface StartKafkaInput {
+  vm: VmAccess;
+  kafka: Pick<KafkaSpec, 'port' | 'topics'>;
+  image: string;
+  version: string;
+  operationId: string;
+}
+
+export interface RestartContainerInput {
+  vm: VmAccess;
+  service: ServiceRuntimeSpec;
+}
+
+export interface HealthResult {
+  service: string;
+  healthy: boolean;
+  running: boolean;
+  detail?: string;
+  /** Set when healthy: the endpoint, re-registered. */
+  host?: string;
+  port?: number;
+}
+
+export interface RecordRestartInput {
+  service: string;
+  streak: number;
+  at: string;
+  operationId: string;
+  requestedBy: string;
+  reason: string;
+  outcome: 'succeeded' | 'failed';
+  detail?: string;
+}
+
+export interface MarkServiceInput {
+  service: string;
+  status: 'failed' | 'stopped' | 'unknown';
+  reason: string;
+  at: string;
+}
+
+export interface RegisterVmInput {
+  vm: VmInfo;
+  dockerReady: boolean;
+  at: string;
+}
+
+export interface EventInput {
+  id: string;
+  target: string;
+  targetKind: 'vm' | 'service' | 'platform';
+  type: 'boot' | 'provision' | 'init' | 'restart' | 'backoff' | 'failure' | 'watchdog';
+  outcome: 'started' | 'succeeded' | 'failed';
+  operationId: string;
+  at: string;
+  reason?: string;
+  requestedBy?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface DesiredStateOutput {
+  topology: Topology;
+}
+
+export interface RestartTarget {
+  service: ServiceRuntimeSpec & { vm: string; source: string; role?: 'monitoring' };
+  vm: VmSpec;
+  azure: ArmTarget;
+  policy: Settings['restart'];
+  streak: RestartStreak;
+}

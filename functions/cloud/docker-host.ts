@@ -1,0 +1,178 @@
+/**
+ * Docker on one VM, driven over SSH: ensure the engine, images and containers. Every operation is an
+ * "ensure": it reads first and changes only what differs, so running it twice changes nothing.
+ * Tools are called by name (sudo, apt-get, docker, curl), never by absolute path.
+ */
+import { shellQuote } from './shell.js';
+import { SshCommandError, tail, type SshHost } from './ssh.js';
+
+export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure';
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  port: number;
+  env: Record<string, string>;
+  /** Values that are secrets: written to a root-only env file on the VM, never on a command line. */
+  secretEnv?: Record<string, string>;
+  restart?: RestartPolicy;
+}
+
+export interface ContainerState {
+  exists: boolean;
+  running: boolean;
+  image?: string;
+  startedAt?: string;
+  restartCount?: number;
+}
+
+export type EnsureContainerResult = ContainerState & { action: 'none' | 'started' | 'created' | 'replaced' };
+
+export interface HealthCheck {
+  address: string;
+  port: number;
+  path: string;
+  timeoutInMs: number;
+}
+
+const DOCKER = 'sudo -n docker';
+
+export function imageName(service: string, tag: string): string {
+  return `lcm/${service}:${tag}`;
+}
+
+export class DockerHost {
+  constructor(private readonly ssh: SshHost) {}
+
+  /** Installs Docker when absent. Returns whether it had to install. */
+  async ensureDocker(): Promise<{ installed: boolean }> {
+    const probe = await this.ssh.run(`command -v docker >/dev/null 2>&1 && ${DOCKER} info >/dev/null 2>&1`, {
+      allowFailure: true,
+      step: 'check Docker',
+    });
+    if (probe.code === 0) return { installed: false };
+    await this.ssh.run(
+      [
+        'set -e',
+        'export DEBIAN_FRONTEND=noninteractive',
+        'sudo -n apt-get update -y',
+        'sudo -n apt-get install -y docker.io curl',
+        'sudo -n systemctl enable --now docker',
+        `${DOCKER} info >/dev/null`,
+      ].join('\n'),
+      { step: 'install Docker', timeoutInMs: 15 * 60_000 },
+    );
+    return { installed: true };
+  }
+
+  async hasImage(image: string): Promise<boolean> {
+    const r = await this.ssh.run(`${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1`, { allowFailure: true, step: 'inspect image' });
+    return r.code === 0;
+  }
+
+  /**
+   * Runs the fetch script (which downloads the code into `contextDir` on the VM) and builds the image.
+   * A failed build reports the build's last lines.
+   */
+  async buildImage(image: string, contextDir: string, fetchScript: string, opts: { timeoutInMs?: number } = {}): Promise<void> {
+    await this.ssh.run('bash -s', { stdin: fetchScript, step: `fetch the code of ${image}`, timeoutInMs: 10 * 60_000 });
+    try {
+      await this.ssh.run(`${DOCKER} build -t ${shellQuote(image)} ${shellQuote(contextDir)} 2>&1`, {
+        step: `docker build ${image}`,
+        timeoutInMs: opts.timeoutInMs ?? 25 * 60_000,
+      });
+    } catch (e) {
+      if (e instanceof SshCommandError) {
+        throw new SshCommandError(e.vm, `docker build of ${image} (last lines of the build below)`, e.code, tail(e.output, 15));
+      }
+      throw e;
+    }
+  }
+
+  async containerState(name: string): Promise<ContainerState> {
+    const r = await this.ssh.run(
+      `${DOCKER} inspect -f '{{.State.Running}}|{{.Config.Image}}|{{.State.StartedAt}}|{{.RestartCount}}' ${shellQuote(name)} 2>/dev/null`,
+      { allowFailure: true, step: 'inspect container' },
+    );
+    if (r.code !== 0) return { exists: false, running: false };
+    const [running, image, startedAt, restartCount] = r.stdout.trim().split('|');
+    return { exists: true, running: running === 'true', image, startedAt, restartCount: Number(restartCount) || 0 };
+  }
+
+  /** Makes the container run `spec.image`: nothing when it already does, else start, create or replace. */
+  async ensureContainer(spec: ContainerSpec): Promise<EnsureContainerResult> {
+    const state = await this.containerState(spec.name);
+    if (state.exists && state.image === spec.image) {
+      if (state.running) return { ...state, action: 'none' };
+      await this.ssh.run(`${DOCKER} start ${shellQuote(spec.name)}`, { step: `start container ${spec.name}` });
+      return { ...(await this.containerState(spec.name)), action: 'started' };
+    }
+    if (state.exists) await this.ssh.run(`${DOCKER} rm -f ${shellQuote(spec.name)}`, { step: `remove container ${spec.name}` });
+    await this.run(spec);
+    return { ...(await this.containerState(spec.name)), action: state.exists ? 'replaced' : 'created' };
+  }
+
+  async restartContainer(name: string): Promise<ContainerState> {
+    await this.ssh.run(`${DOCKER} restart ${shellQuote(name)}`, { step: `restart container ${name}` });
+    return this.containerState(name);
+  }
+
+  async removeContainer(name: string): Promise<void> {
+    await this.ssh.run(`${DOCKER} rm -f ${shellQuote(name)} >/dev/null 2>&1 || true`, { step: `remove container ${name}` });
+  }
+
+  /** One probe of `http://address:port/path` from the VM itself. */
+  async isHealthy(check: HealthCheck): Promise<boolean> {
+    const r = await this.ssh.run(curlCommand(check), { allowFailure: true, step: 'health check' });
+    return r.code === 0;
+  }
+
+  /** Probes from the VM until healthy or the deadline passes; one SSH exec for the whole wait. */
+  async waitHealthy(check: HealthCheck, opts: { startupTimeoutInMs: number; intervalInMs?: number }): Promise<boolean> {
+    const interval = Math.max(0.1, (opts.intervalInMs ?? 500) / 1000);
+    const seconds = Math.max(1, Math.ceil(opts.startupTimeoutInMs / 1000));
+    const script = [
+      `deadline=$(( $(date +%s) + ${seconds} ))`,
+      `until ${curlCommand(check)}; do`,
+      '  [ "$(date +%s)" -ge "$deadline" ] && exit 1',
+      `  sleep ${interval}`,
+      'done',
+    ].join('\n');
+    const r = await this.ssh.run(script, { allowFailure: true, step: 'wait for health', timeoutInMs: opts.startupTimeoutInMs + 30_000 });
+    return r.code === 0;
+  }
+
+  async logs(name: string, lines = 30): Promise<string> {
+    const r = await this.ssh.run(`${DOCKER} logs --tail ${lines} ${shellQuote(name)} 2>&1`, { allowFailure: true, step: 'read logs' });
+    return tail(r.stdout, lines);
+  }
+
+  private async run(spec: ContainerSpec): Promise<void> {
+    const args = [
+      'run -d',
+      `--name ${shellQuote(spec.name)}`,
+      `-p ${spec.port}:${spec.port}`,
+      `--restart ${spec.restart ?? 'unless-stopped'}`,
+      `-e ${shellQuote(`PORT=${spec.port}`)}`,
+      ...Object.entries(spec.env).map(([k, v]) => `-e ${shellQuote(`${k}=${v}`)}`),
+    ];
+    const secrets = Object.entries(spec.secretEnv ?? {});
+    let prelude = '';
+    if (secrets.length > 0) {
+      // The env file is written from stdin, readable by the admin user only: the values never
+      // appear on a command line. It lives in the admin's home (no writes outside it).
+      const file = `$HOME/.lcm/env/${spec.name}.env`;
+      prelude = `mkdir -p "$HOME/.lcm/env" && (umask 077 && cat > "${file}") && `;
+      args.push(`--env-file "${file}"`);
+    }
+    await this.ssh.run(`${prelude}${DOCKER} ${args.join(' ')} ${shellQuote(spec.image)}`, {
+      step: `docker run ${spec.name}`,
+      stdin: secrets.length > 0 ? secrets.map(([k, v]) => `${k}=${v}`).join('\n') + '\n' : undefined,
+    });
+  }
+}
+
+function curlCommand(check: HealthCheck): string {
+  const url = `http://${check.address}:${check.port}${check.path}`;
+  return `curl -fsS -o /dev/null --max-time ${Math.max(1, Math.ceil(check.timeoutInMs / 1000))} ${shellQuote(url)}`;
+}

@@ -1,0 +1,32 @@
+/**
+ * Secrets are referenced by app setting name (in Azure the setting holds a Key Vault reference the
+ * platform resolves). They are read here, inside activities, and never returned to an orchestration.
+ */
+import { utils } from 'ssh2';
+
+export class MissingSecretError extends Error {
+  constructor(readonly setting: string, purpose: string) {
+    super(
+      `app setting "${setting}" is not set: it must hold ${purpose} ` +
+        `(in Azure a Key Vault reference such as @Microsoft.KeyVault(SecretUri=...); locally, local.settings.json or the environment)`,
+    );
+    this.name = 'MissingSecretError';
+  }
+}
+
+export function readSecretSetting(setting: string, purpose: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[setting];
+  if (value === undefined || value.trim() === '') throw new MissingSecretError(setting, purpose);
+  // Settings cannot always carry newlines: accept "\n" escapes in PEM/OpenSSH keys.
+  return value.includes('\\n') && !value.includes('\n') ? value.replace(/\\n/g, '\n') : value;
+}
+
+/** The OpenSSH public key line for a private key (what a VM is created with). */
+export function publicKeyOf(privateKey: string, setting: string): string {
+  const parsed = utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error) {
+    throw new Error(`app setting "${setting}" does not hold a usable SSH private key (OpenSSH or PEM, without passphrase)`);
+  }
+  return `${key.type} ${key.getPublicSSH().toString('base64')}`;
+}

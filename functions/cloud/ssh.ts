@@ -1,0 +1,200 @@
+/**
+ * Commands on a VM over SSH (node-ssh). Host keys are pinned: the first fingerprint seen for a VM is
+ * recorded; a different one later is refused. Exit codes are checked, commands time out, and a
+ * connection lost mid-command is retried (the LCM's VM scripts are idempotent "ensure" scripts).
+ */
+import { createHash } from 'node:crypto';
+import { NodeSSH } from 'node-ssh';
+import type { ClientChannel } from 'ssh2';
+
+/** Where pinned host-key fingerprints live (the central database in the LCM). */
+export interface HostKeyPins {
+  getHostKey(vm: string): Promise<string | undefined>;
+  pinHostKey(vm: string, fingerprint: string): Promise<void>;
+}
+
+export interface SshTarget {
+  vm: string;
+  host: string;
+  port?: number;
+  username: string;
+  /** The private key itself: read from a secret setting inside the activity, never passed around. */
+  privateKey: string;
+}
+
+export interface SshOptions {
+  pins: HostKeyPins;
+  connectTimeoutInMs?: number;
+  /** Attempts for connecting and for a command whose connection drops. */
+  maxAttempts?: number;
+  retryDelayInMs?: number;
+}
+
+export interface RunOptions {
+  timeoutInMs?: number;
+  stdin?: string;
+  /** Return a non-zero exit instead of throwing. */
+  allowFailure?: boolean;
+  /** Human name of the step for errors ("install Docker"). */
+  step?: string;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal?: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function fingerprintOf(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+export class HostKeyMismatchError extends Error {
+  constructor(readonly vm: string, readonly pinned: string, readonly presented: string) {
+    super(
+      `VM "${vm}": SSH host key mismatch: pinned ${pinned}, presented ${presented}. ` +
+        'Refusing to connect. If the VM was recreated on purpose, reset its pinned host key; otherwise investigate.',
+    );
+    this.name = 'HostKeyMismatchError';
+  }
+}
+
+export class SshCommandError extends Error {
+  constructor(
+    readonly vm: string,
+    readonly step: string,
+    readonly code: number | null,
+    readonly output: string,
+  ) {
+    super(`VM "${vm}": ${step} failed (exit ${code ?? 'signal'}):\n${output}`);
+    this.name = 'SshCommandError';
+  }
+}
+
+export class SshConnectionError extends Error {
+  constructor(readonly vm: string, readonly host: string, cause: string) {
+    super(`VM "${vm}": cannot reach SSH at ${host}: ${cause}. Check that the VM runs and its network security group allows SSH.`);
+    this.name = 'SshConnectionError';
+  }
+}
+
+/** Keeps error output short: the last lines are what explain a failure. */
+export function tail(text: string, lines = 20, chars = 2000): string {
+  const kept = text.trimEnd().split('\n').slice(-lines).join('\n');
+  return kept.length > chars ? `…${kept.slice(-chars)}` : kept;
+}
+
+const CONNECTION_LOST = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|Not connected|No response from server|Connection lost|socket hang up|Channel open failure|connection closed|closed by remote|Keepalive timeout/i;
+
+export class SshHost {
+  private ssh?: NodeSSH;
+  private readonly port: number;
+
+  constructor(
+    readonly target: SshTarget,
+    private readonly options: SshOptions,
+  ) {
+    this.port = target.port ?? 22;
+  }
+
+  get vm(): string {
+    return this.target.vm;
+  }
+
+  /** Runs a bash command; throws SshCommandError on a non-zero exit unless allowFailure. */
+  async run(command: string, opts: RunOptions = {}): Promise<RunResult> {
+    const attempts = this.options.maxAttempts ?? 3;
+    const step = opts.step ?? 'command';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ssh = await this.connection();
+        const result = await this.exec(ssh, command, opts);
+        // A channel that closes with neither exit code nor signal lost its connection.
+        if (result.code === null && !result.signal) throw new Error('Connection lost');
+        if (result.code !== 0 && !opts.allowFailure) {
+          throw new SshCommandError(this.vm, step, result.code, tail(`${result.stdout}\n${result.stderr}`));
+        }
+        return result;
+      } catch (e) {
+        const err = e as Error;
+        if (err instanceof SshCommandError || err instanceof HostKeyMismatchError) throw err;
+        this.drop();
+        if (attempt >= attempts || !CONNECTION_LOST.test(err.message)) {
+          if (err instanceof SshConnectionError || err.name === 'TimeoutError') throw err;
+          throw new SshConnectionError(this.vm, `${this.target.host}:${this.port}`, err.message);
+        }
+        await delay((this.options.retryDelayInMs ?? 500) * attempt);
+      }
+    }
+  }
+
+  dispose(): void {
+    this.drop();
+  }
+
+  private drop(): void {
+    this.ssh?.dispose();
+    this.ssh = undefined;
+  }
+
+  private async connection(): Promise<NodeSSH> {
+    if (this.ssh?.isConnected()) return this.ssh;
+    const pinned = await this.options.pins.getHostKey(this.vm);
+    let presented: string | undefined;
+    const ssh = new NodeSSH();
+    try {
+      await ssh.connect({
+        host: this.target.host,
+        port: this.port,
+        username: this.target.username,
+        privateKey: this.target.privateKey,
+        readyTimeout: this.options.connectTimeoutInMs ?? 20_000,
+        keepaliveInterval: 10_000,
+        hostVerifier: (key: Buffer) => {
+          presented = fingerprintOf(key);
+          return pinned === undefined || pinned === presented;
+        },
+      });
+    } catch (e) {
+      ssh.dispose();
+      if (pinned !== undefined && presented !== undefined && presented !== pinned) {
+        throw new HostKeyMismatchError(this.vm, pinned, presented);
+      }
+      throw e;
+    }
+    if (pinned === undefined && presented !== undefined) await this.options.pins.pinHostKey(this.vm, presented);
+    // Nagle costs ~40 ms per exec on small writes.
+    (ssh.connection as unknown as { _sock?: { setNoDelay?: (v: boolean) => void } })?._sock?.setNoDelay?.(true);
+    this.ssh = ssh;
+    return ssh;
+  }
+
+  private exec(ssh: NodeSSH, command: string, opts: RunOptions): Promise<RunResult> {
+    const timeoutInMs = opts.timeoutInMs ?? 120_000;
+    let channel: ClientChannel | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const run = ssh
+      .execCommand(command, {
+        stdin: opts.stdin,
+        noTrim: true,
+        onChannel: (c) => {
+          channel = c;
+        },
+      })
+      .then((r) => ({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }));
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        channel?.close();
+        const err = new Error(`VM "${this.vm}": ${opts.step ?? 'command'} timed out after ${timeoutInMs} ms`);
+        err.name = 'TimeoutError';
+        reject(err);
+      }, timeoutInMs);
+    });
+    return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

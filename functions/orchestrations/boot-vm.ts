@@ -1,0 +1,67 @@
+/**
+ * One VM of a boot (sub-orchestration `boot-vm-<name>`): ensure the VM runs, ensure Docker, prepare
+ * the images of everything placed on it. A failure ends this VM's branch with its reason; the root
+ * decides what it blocks.
+ */
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import {
+  A,
+  type ArmTarget,
+  type EnsureVmInput,
+  type PrepareImageInput,
+  type PreparedImage,
+  type VmAccess,
+  type VmInfo,
+} from '../activities/contracts.js';
+import type { VmSpec } from '../platform/topology.js';
+import { failureMessage, settleAll, transientRetry } from './tasks.js';
+
+export interface BootVmInput {
+  azure: ArmTarget;
+  vm: VmSpec;
+  /** Steps placed on this VM and the folder of their code. */
+  steps: Array<{ step: string; source: string }>;
+}
+
+export type BootVmOutput =
+  | { vm: string; ok: false; step: 'provision' | 'docker'; reason: string }
+  | {
+      vm: string;
+      ok: true;
+      info: VmInfo;
+      access: VmAccess;
+      images: Array<{ step: string; ok: true; image: PreparedImage } | { step: string; ok: false; reason: string }>;
+    };
+
+export const bootVm: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<BootVmInput>();
+  const name = input.vm.name;
+  let info: VmInfo;
+  try {
+    info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure: input.azure, vm: input.vm } satisfies EnsureVmInput)) as VmInfo;
+  } catch (e) {
+    return { vm: name, ok: false, step: 'provision', reason: failureMessage(e) } satisfies BootVmOutput;
+  }
+  const access: VmAccess = {
+    name,
+    host: info.publicIp,
+    privateIp: info.privateIp,
+    adminUser: input.vm.adminUser,
+    sshKeySecret: input.vm.sshKeySecret,
+  };
+  context.df.setCustomStatus({ vm: name, state: 'docker' });
+  try {
+    yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: access });
+  } catch (e) {
+    return { vm: name, ok: false, step: 'docker', reason: failureMessage(e) } satisfies BootVmOutput;
+  }
+  context.df.setCustomStatus({ vm: name, state: 'building' });
+  const builds = input.steps.map(({ step, source }) =>
+    context.df.callActivity(A.prepareImage, { vm: access, step, source } satisfies PrepareImageInput),
+  );
+  const settled = builds.length > 0 ? yield* settleAll<PreparedImage>(context, builds) : [];
+  const images = settled.map((r, i) =>
+    r.ok ? { step: input.steps[i]!.step, ok: true as const, image: r.value } : { step: input.steps[i]!.step, ok: false as const, reason: r.error },
+  );
+  return { vm: name, ok: true, info, access, images } satisfies BootVmOutput;
+};

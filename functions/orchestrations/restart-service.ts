@@ -1,0 +1,126 @@
+/**
+ * Restart a microservice, a hosted app or an AI model (instance `restart-svc-<name>`, one per
+ * target). Backs off when restarted again and again and gives up after too many restarts in a row;
+ * restarts the container, and if it does not come back healthy recreates it (starting its VM and
+ * rebuilding its image when needed); updates the registry and records the event.
+ */
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import {
+  A,
+  type EnsureVmInput,
+  type EventInput,
+  type HealthResult,
+  type PrepareImageInput,
+  type PreparedImage,
+  type RecordRestartInput,
+  type RestartTarget,
+  type StartServiceInput,
+  type StartedService,
+  type VmAccess,
+  type VmInfo,
+} from '../activities/contracts.js';
+import { decideRestart } from '../platform/backoff.js';
+import type { ServiceKind } from '../platform/topology.js';
+import { failureMessage, isoAt, transientRetry } from './tasks.js';
+
+export interface RestartServiceInput {
+  service: string;
+  kind: ServiceKind;
+  requestedBy: string;
+  reason: string;
+}
+
+export interface RestartServiceOutput {
+  service: string;
+  outcome: 'restarted' | 'recreated' | 'gave-up' | 'failed';
+  delayedInMs: number;
+  streak: number;
+  host?: string;
+  port?: number;
+  reason?: string;
+}
+
+export const restartService: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<RestartServiceInput>();
+  const operationId = context.df.instanceId;
+  const requestedAt = isoAt(context);
+  const target = (yield context.df.callActivity(A.readRestartTarget, { service: input.service })) as RestartTarget;
+  if (target.service.kind !== input.kind) {
+    throw new Error(`"${input.service}" is a ${target.service.kind}, not a ${input.kind}: use the ${target.service.kind} restart route`);
+  }
+  const event = (e: Partial<EventInput> & Pick<EventInput, 'type' | 'outcome'>, suffix: string) =>
+    context.df.callActivity(A.recordEvent, {
+      target: input.service,
+      targetKind: 'service',
+      requestedBy: input.requestedBy,
+      operationId,
+      at: isoAt(context),
+      id: `${operationId}:${requestedAt}:${suffix}`,
+      ...e,
+    } satisfies EventInput);
+
+  const decision = decideRestart(target.policy, target.streak, context.df.currentUtcDateTime);
+  if (decision.action === 'give-up') {
+    yield context.df.callActivity(A.markService, { service: input.service, status: 'failed', reason: decision.reason, at: isoAt(context) });
+    yield event({ type: 'restart', outcome: 'failed', reason: decision.reason }, 'gave-up');
+    return { service: input.service, outcome: 'gave-up', delayedInMs: 0, streak: decision.streak, reason: decision.reason } satisfies RestartServiceOutput;
+  }
+  if (decision.delayInMs > 0) {
+    yield event({ type: 'backoff', outcome: 'started', reason: input.reason, details: { delayInMs: decision.delayInMs, streak: decision.streak } }, 'backoff');
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + decision.delayInMs));
+  }
+  yield event({ type: 'restart', outcome: 'started', reason: input.reason, details: { streak: decision.streak } }, 'start');
+
+  const record = (outcome: RecordRestartInput['outcome'], detail?: string) =>
+    context.df.callActivity(A.recordRestart, {
+      service: input.service,
+      streak: decision.streak,
+      at: isoAt(context),
+      operationId,
+      requestedBy: input.requestedBy,
+      reason: input.reason,
+      outcome,
+      detail,
+    } satisfies RecordRestartInput);
+
+  const spec = target.service;
+  const runtime = { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health };
+  let outcome: RestartServiceOutput['outcome'] = 'restarted';
+  let started: Pick<StartedService, 'host' | 'port'>;
+  try {
+    // Reading the VM is cheap; it starts the VM only when it is down.
+    const info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure: target.azure, vm: target.vm } satisfies EnsureVmInput)) as VmInfo;
+    const access: VmAccess = { name: info.name, host: info.publicIp, privateIp: info.privateIp, adminUser: target.vm.adminUser, sshKeySecret: target.vm.sshKeySecret };
+    const health = (yield context.df.callActivity(A.restartContainer, { vm: access, service: runtime })) as HealthResult;
+    if (!health.healthy) {
+      outcome = 'recreated';
+      const image = (yield context.df.callActivity(A.prepareImage, { vm: access, step: spec.name, source: spec.source } satisfies PrepareImageInput)) as PreparedImage;
+      started = (yield context.df.callActivity(A.startService, {
+        vm: access,
+        service: runtime,
+        image: image.image,
+        version: image.version,
+        operationId,
+        monitoring: spec.role === 'monitoring',
+        recreate: true,
+      } satisfies StartServiceInput)) as StartedService;
+    } else {
+      started = { host: health.host!, port: health.port! };
+    }
+  } catch (e) {
+    const reason = failureMessage(e);
+    yield record('failed', reason);
+    yield event({ type: 'restart', outcome: 'failed', reason }, 'end');
+    return { service: input.service, outcome: 'failed', delayedInMs: decision.delayInMs, streak: decision.streak, reason } satisfies RestartServiceOutput;
+  }
+  yield record('succeeded', outcome);
+  yield event({ type: 'restart', outcome: 'succeeded', details: { action: outcome, streak: decision.streak } }, 'end');
+  return {
+    service: input.service,
+    outcome,
+    delayedInMs: decision.delayInMs,
+    streak: decision.streak,
+    host: started.host,
+    port: started.port,
+  } satisfies RestartServiceOutput;
+};

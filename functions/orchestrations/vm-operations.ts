@@ -1,0 +1,189 @@
+/**
+ * Operations on one VM, each its own orchestration with a fixed instance id per VM:
+ * provision (add to the desired state, create, prepare Docker, register), initialize Docker, and
+ * restart (restart, wait for SSH, make every service placed on it healthy again, re-register).
+ */
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import {
+  A,
+  type ArmTarget,
+  type EnsureVmInput,
+  type EventInput,
+  type PrepareImageInput,
+  type PreparedImage,
+  type RegisterVmInput,
+  type StartKafkaInput,
+  type StartServiceInput,
+  type StartedService,
+  type VmAccess,
+  type VmInfo,
+} from '../activities/contracts.js';
+import { KAFKA, type Topology, type VmSpec } from '../platform/topology.js';
+import { failureMessage, isoAt, settleAll, transientRetry } from './tasks.js';
+
+export interface VmOperationInput {
+  vm: string;
+  requestedBy: string;
+  /** Provision only: the new VM's spec, already validated by the API. */
+  spec?: VmSpec;
+}
+
+export interface VmOperationOutput {
+  vm: string;
+  outcome: 'succeeded' | 'failed';
+  publicIp?: string;
+  privateIp?: string;
+  services?: Array<{ name: string; ok: boolean; reason?: string }>;
+  reason?: string;
+}
+
+function* desired(context: OrchestrationContext): Generator<Task, Topology, unknown> {
+  return ((yield context.df.callActivity(A.readDesiredState)) as { topology: Topology }).topology;
+}
+
+function armTarget(t: Topology): ArmTarget {
+  return { subscriptionId: t.azure.subscriptionId, resourceGroup: t.azure.resourceGroup, location: t.azure.location };
+}
+
+function accessOf(info: VmInfo, spec: VmSpec): VmAccess {
+  return { name: spec.name, host: info.publicIp, privateIp: info.privateIp, adminUser: spec.adminUser, sshKeySecret: spec.sshKeySecret };
+}
+
+function eventFor(context: OrchestrationContext, input: VmOperationInput, type: EventInput['type']) {
+  const at0 = isoAt(context);
+  return (outcome: EventInput['outcome'], reason?: string) =>
+    context.df.callActivity(A.recordEvent, {
+      id: `${context.df.instanceId}:${at0}:${outcome}`,
+      target: input.vm,
+      targetKind: 'vm',
+      type,
+      outcome,
+      reason,
+      requestedBy: input.requestedBy,
+      operationId: context.df.instanceId,
+      at: isoAt(context),
+    } satisfies EventInput);
+}
+
+/** Ensure the VM and Docker; shared by provision and init. */
+function* ensureVmAndDocker(context: OrchestrationContext, azure: ArmTarget, spec: VmSpec): Generator<Task, VmInfo, unknown> {
+  const info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure, vm: spec } satisfies EnsureVmInput)) as VmInfo;
+  yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
+  yield context.df.callActivity(A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
+  return info;
+}
+
+export const provisionVm: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<VmOperationInput>();
+  const event = eventFor(context, input, 'provision');
+  yield event('started');
+  try {
+    if (!input.spec) throw new Error('provision needs the VM spec');
+    const topology = (yield context.df.callActivity(A.addVmToDesiredState, { vm: input.spec })) as { topology: Topology };
+    const info = yield* ensureVmAndDocker(context, armTarget(topology.topology), input.spec);
+    yield event('succeeded');
+    return { vm: input.vm, outcome: 'succeeded', publicIp: info.publicIp, privateIp: info.privateIp } satisfies VmOperationOutput;
+  } catch (e) {
+    const reason = failureMessage(e);
+    yield event('failed', reason);
+    return { vm: input.vm, outcome: 'failed', reason } satisfies VmOperationOutput;
+  }
+};
+
+export const initVm: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<VmOperationInput>();
+  const event = eventFor(context, input, 'init');
+  yield event('started');
+  try {
+    const topology = yield* desired(context);
+    const spec = topology.vms.find((v) => v.name === input.vm);
+    if (!spec) throw new Error(`VM "${input.vm}" is not in the desired state`);
+    const info = yield* ensureVmAndDocker(context, armTarget(topology), spec);
+    yield event('succeeded');
+    return { vm: input.vm, outcome: 'succeeded', publicIp: info.publicIp, privateIp: info.privateIp } satisfies VmOperationOutput;
+  } catch (e) {
+    const reason = failureMessage(e);
+    yield event('failed', reason);
+    return { vm: input.vm, outcome: 'failed', reason } satisfies VmOperationOutput;
+  }
+};
+
+export const restartVm: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<VmOperationInput>();
+  const event = eventFor(context, input, 'restart');
+  yield event('started');
+  const topology = yield* desired(context);
+  const spec = topology.vms.find((v) => v.name === input.vm);
+  if (!spec) {
+    const reason = `VM "${input.vm}" is not in the desired state`;
+    yield event('failed', reason);
+    return { vm: input.vm, outcome: 'failed', reason } satisfies VmOperationOutput;
+  }
+  let info: VmInfo;
+  try {
+    info = (yield context.df.callActivityWithRetry(A.restartVm, transientRetry, { azure: armTarget(topology), vm: spec } satisfies EnsureVmInput)) as VmInfo;
+    // Docker is there already; this waits until SSH answers again (its retries cover the reboot).
+    yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
+  } catch (e) {
+    const reason = failureMessage(e);
+    yield event('failed', reason);
+    return { vm: input.vm, outcome: 'failed', reason } satisfies VmOperationOutput;
+  }
+  const access = accessOf(info, spec);
+  const operationId = context.df.instanceId;
+  // Kafka first (services need it), then every service placed here, in parallel.
+  const results: Array<{ name: string; ok: boolean; reason?: string }> = [];
+  if (topology.kafka?.vm === input.vm) {
+    try {
+      const image = (yield context.df.callActivity(A.prepareImage, { vm: access, step: KAFKA, source: topology.kafka.source } satisfies PrepareImageInput)) as PreparedImage;
+      yield context.df.callActivity(A.startKafka, {
+        vm: access,
+        kafka: { port: topology.kafka.port, topics: topology.kafka.topics },
+        image: image.image,
+        version: image.version,
+        operationId,
+      } satisfies StartKafkaInput);
+      results.push({ name: KAFKA, ok: true });
+    } catch (e) {
+      results.push({ name: KAFKA, ok: false, reason: failureMessage(e) });
+    }
+  }
+  const placed = topology.services.filter((s) => s.vm === input.vm);
+  const images = yield* settleAll<PreparedImage>(
+    context,
+    placed.map((s) => context.df.callActivity(A.prepareImage, { vm: access, step: s.name, source: s.source } satisfies PrepareImageInput)),
+  );
+  const starts = placed.map((s, i) => {
+    const image = images[i]!;
+    if (!image.ok) return undefined;
+    return context.df.callActivity(A.startService, {
+      vm: access,
+      service: { name: s.name, kind: s.kind, port: s.port, env: s.env, secretEnv: s.secretEnv, health: s.health },
+      image: image.value.image,
+      version: image.value.version,
+      operationId,
+      monitoring: s.role === 'monitoring',
+    } satisfies StartServiceInput);
+  });
+  const startTasks = starts.filter((t): t is Task => t !== undefined);
+  const settled = startTasks.length > 0 ? yield* settleAll<StartedService>(context, startTasks) : [];
+  let k = 0;
+  placed.forEach((s, i) => {
+    const image = images[i]!;
+    if (!image.ok) results.push({ name: s.name, ok: false, reason: `image: ${image.error}` });
+    else {
+      const r = settled[k++]!;
+      results.push(r.ok ? { name: s.name, ok: true } : { name: s.name, ok: false, reason: r.error });
+    }
+  });
+  yield context.df.callActivity(A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
+  const failed = results.filter((r) => !r.ok);
+  yield event(failed.length ? 'failed' : 'succeeded', failed.length ? failed.map((f) => `${f.name}: ${f.reason}`).join('; ') : undefined);
+  return {
+    vm: input.vm,
+    outcome: failed.length ? 'failed' : 'succeeded',
+    publicIp: info.publicIp,
+    privateIp: info.privateIp,
+    services: results,
+  } satisfies VmOperationOutput;
+};

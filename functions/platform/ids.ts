@@ -1,0 +1,30 @@
+/**
+ * Fixed orchestration instance ids: one instance per target, so a storm of identical requests does
+ * the work once (the host refuses to start an id that is already running).
+ */
+export const BOOT_ID = 'boot';
+export const WATCHDOG_ID = 'watchdog';
+
+export const bootVmId = (vm: string): string => `boot-vm-${vm}`;
+export const provisionVmId = (vm: string): string => `provision-vm-${vm}`;
+export const initVmId = (vm: string): string => `init-vm-${vm}`;
+export const restartVmId = (vm: string): string => `restart-vm-${vm}`;
+export const restartServiceId = (service: string): string => `restart-svc-${service}`;
+
+/** Which target an operation id acts on, for 409 messages and `GET /api/platform`. */
+export function describeOperation(id: string): { kind: string; target?: string } {
+  const patterns: Array<[RegExp, string]> = [
+    [/^boot-vm-(.+)$/, 'boot-vm'],
+    [/^provision-vm-(.+)$/, 'provision-vm'],
+    [/^init-vm-(.+)$/, 'init-vm'],
+    [/^restart-vm-(.+)$/, 'restart-vm'],
+    [/^restart-svc-(.+)$/, 'restart-service'],
+  ];
+  if (id === BOOT_ID) return { kind: 'boot' };
+  if (id === WATCHDOG_ID) return { kind: 'watchdog' };
+  for (const [re, kind] of patterns) {
+    const m = re.exec(id);
+    if (m) return { kind, target: m[1] };
+  }
+  return { kind: 'other' };
+}
