@@ -1,6 +1,7 @@
 /**
  * The broker stand-in against the real kafkajs 2.2.4 admin client over TCP.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { startKafkaBroker, kafkaImage, type KafkaBroker } from '../../../local/azure/kafka/broker.js';
@@ -93,6 +94,15 @@ describe('the kafka special image', () => {
       await client.disconnect();
       await running.stop();
     }
+    // Stopped means the port is free again.
+    const refused = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, ip, () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
     expect(lines.join('\n')).toContain(`listening on ${ip}:${port}`);
     expect(lines.join('\n')).toContain('created topic deployments');
   });
