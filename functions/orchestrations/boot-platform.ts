@@ -16,10 +16,11 @@ import {
   type VmInfo,
 } from '../activities/contracts.js';
 import { BootState, type Failure } from '../platform/boot-state.js';
-import { bootVmId, WATCHDOG_ID } from '../platform/ids.js';
+import { bootVmId } from '../platform/ids.js';
 import { planTopology } from '../platform/plan.js';
 import { KAFKA, type Topology } from '../platform/topology.js';
 import type { BootVmInput, BootVmOutput } from './boot-vm.js';
+import type { WatchdogInput } from './watchdog.js';
 import { failureMessage, isoAt, nextDone } from './tasks.js';
 
 export interface BootInput {
@@ -164,7 +165,14 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   const monitoring = plan.services.find((s) => s.monitoring);
   if (monitoring && state.state(monitoring.name) === 'running') {
     // The watchdog is an independent, eternal instance: an activity starts it through the client.
-    yield context.df.callActivity(A.startWatchdog, { instanceId: WATCHDOG_ID, service: monitoring.name });
+    const spec = topology.services.find((s) => s.name === monitoring.name)!;
+    const watch: WatchdogInput = {
+      service: { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health },
+      vm: access.get(spec.vm)!,
+      intervalInMs: topology.settings.watchdog.intervalInMs,
+      failuresBeforeRestart: topology.settings.watchdog.failuresBeforeRestart,
+    };
+    yield context.df.callActivity(A.startWatchdog, watch);
   }
   yield event(
     {

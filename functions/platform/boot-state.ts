@@ -65,7 +65,13 @@ export class BootState {
   vmFailed(vm: string, step: string, reason: string): void {
     this.vmState.set(vm, 'failed');
     this.reasons.set(`vm:${vm}`, { target: vm, kind: 'vm', step, reason });
-    for (const s of this.stepsOn(vm)) this.fail(s, 'vm', `VM "${vm}" failed (${step})`);
+    // Everything placed on the VM fails (not merely blocked) before dependents are blocked.
+    const placed = this.stepsOn(vm).filter((s) => this.stepState.get(s) === 'pending' || this.stepState.get(s) === 'building');
+    for (const s of placed) {
+      this.stepState.set(s, 'failed');
+      this.reasons.set(`step:${s}`, { target: s, kind: 'service', step: 'vm', reason: `VM "${vm}" failed (${step})` });
+    }
+    for (const s of placed) this.blockDependents(s);
   }
 
   /** An image could not be prepared: the step fails before it starts. */
@@ -95,7 +101,7 @@ export class BootState {
     for (const [step, state] of this.stepState) {
       if (state !== 'pending' && state !== 'building') continue;
       if (this.vmState.get(this.vmOf.get(step)!) !== 'running' || !preparedOnVm(step)) continue;
-      if (!this.deps.get(step)!.every((d) => this.stepState.get(d) === 'running')) continue;
+      if (!this.deps.get(step)!.every((d) => this.satisfied(step, d))) continue;
       if (step === this.monitoring && !this.othersSettled()) continue;
       out.push(step);
     }
@@ -122,6 +128,13 @@ export class BootState {
     for (const [name, s] of this.stepState) (services[s] ??= []).push(name);
     const failed = this.reasons.size;
     return { phase, vms, services, ...(failed ? { failed } : {}) };
+  }
+
+  private satisfied(step: string, dependency: string): boolean {
+    const state = this.stepState.get(dependency);
+    // Monitoring does not need Kafka to probe over HTTP: a failed broker does not hold it back.
+    if (step === this.monitoring && dependency === KAFKA) return state === 'running' || state === 'failed';
+    return state === 'running';
   }
 
   private othersSettled(): boolean {
