@@ -147,6 +147,16 @@ describe('registry', () => {
     expect(entry!.imageTag.split('+').slice(1).sort()).toEqual(['0', '2', '4', '6', '8']);
   });
 
+  it('gives up after the bounded number of attempts, without losing or inventing an update', async () => {
+    const db = await freshDb({ maxAttempts: 1 });
+    await db.upsertEntry('api', { ...base, status: 'running' }, undefined, { at: at(0) });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => db.recordRestart('api', at(i + 1))));
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'concurrency-exhausted' });
+    expect((await db.getEntry('api'))!.restartCount).toBe(results.length - refused.length);
+  });
+
   it('refuses to count a restart of a service that has no entry', async () => {
     const db = await freshDb();
     await expect(db.recordRestart('ghost', at(1))).rejects.toMatchObject({ code: 'entry-missing' });
