@@ -161,6 +161,20 @@ export class CentralDb {
       : { outcome: 'mismatch', vm, pinned: existing.fingerprint, presented: fingerprint };
   }
 
+  /**
+   * The pins as the SSH adapter wants them (functions/cloud/ssh.ts `HostKeyPins`): fingerprints as
+   * strings, and pinning a key other than the one already pinned throws HostKeyMismatchError.
+   */
+  hostKeyPins(): { getHostKey(vm: string): Promise<string | undefined>; pinHostKey(vm: string, fingerprint: string): Promise<void> } {
+    return {
+      getHostKey: async (vm) => (await this.getHostKey(vm))?.fingerprint,
+      pinHostKey: async (vm, fingerprint) => {
+        const result = await this.pinHostKey(vm, fingerprint);
+        if (result.outcome === 'mismatch') throw new HostKeyMismatchError(vm, result.pinned, result.presented);
+      },
+    };
+  }
+
   /** Forgets the pin (an operator recreated the VM). Returns whether one was there. */
   async resetHostKey(vm: string): Promise<boolean> {
     try {

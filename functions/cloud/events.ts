@@ -13,6 +13,7 @@ export const EVENT_TYPES = [
   'deploy',
   'start',
   'restart',
+  'backoff',
   'stop',
   'delete',
   'failure',

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CosmosClient } from '@azure/cosmos';
 import { startCosmosEmulator, type CosmosEmulator } from '../../../local/azure/cosmos.js';
 import { CentralDb, CentralDbError, createCosmosClient, CONTAINERS, HostKeyMismatchError } from '../../../functions/cloud/central-db.js';
+import type { HostKeyPins } from '../../../functions/cloud/ssh.js';
 import { topologySchema, type VmSpec } from '../../../functions/platform/topology.js';
 import { minimalDocument } from '../../helpers/topology.js';
 
@@ -215,5 +216,18 @@ describe('host-key pins', () => {
     expect(await db.resetHostKey('vm-a')).toBe(true);
     expect(await db.resetHostKey('vm-a')).toBe(false);
     expect((await db.pinHostKey('vm-a', 'SHA256:other')).outcome).toBe('pinned');
+  });
+
+  it('serves the SSH adapter\'s pin interface: strings, and a throw on a conflicting pin', async () => {
+    const db = await freshDb();
+    const pins: HostKeyPins = db.hostKeyPins();
+    expect(await pins.getHostKey('vm-b')).toBeUndefined();
+    await pins.pinHostKey('vm-b', 'SHA256:one');
+    await pins.pinHostKey('vm-b', 'SHA256:one');
+    expect(await pins.getHostKey('vm-b')).toBe('SHA256:one');
+    const error = await pins.pinHostKey('vm-b', 'SHA256:two').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HostKeyMismatchError);
+    expect(error).toMatchObject({ code: 'host-key-mismatch', vm: 'vm-b', pinned: 'SHA256:one', presented: 'SHA256:two' });
+    expect(await pins.getHostKey('vm-b')).toBe('SHA256:one');
   });
 });
