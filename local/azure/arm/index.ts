@@ -1,0 +1,321 @@
+/**
+ * A local Azure Resource Manager endpoint for @azure/arm-compute 24 and @azure/arm-network 36:
+ * HTTPS on 127.0.0.1 with the emulators' certificate, ARM-shaped resources kept in memory,
+ * long-running operations answered like ARM, a VM power-state machine that drives the VM fleet
+ * through VmPowerHooks, fault injection and a request log.
+ *
+ *   const arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks });
+ *   const clients = createComputeClients({ subscriptionId, credential: staticTokenCredential(), endpoint: arm.endpoint, caCert: tls.cert });
+ *   arm.faults.throttle('vm.read', { count: 1, retryAfterSeconds: 1 });
+ *   arm.log.counts(); // { reads, writes, polls, throttled, byKind }
+ *   await arm.stop();
+ */
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { LoopbackPool } from '../addresses.js';
+import type { LocalTls } from '../tls.js';
+import type { VmPowerHooks } from '../types.js';
+import { ArmError } from './errors.js';
+import { ArmFaults } from './faults.js';
+import { parsePath, type ParsedPath } from './ids.js';
+import { DEFAULT_LATENCY_IN_MS, type OperationKind } from './kinds.js';
+import { ArmRequestLog } from './log.js';
+import { handleNetwork, isNetworkRef, networkKind, removeNetworkResource } from './network.js';
+import { OperationRunner, sleep } from './operations.js';
+import { ArmState, asObject, asTags, asString, type JsonObject, type Reply, type VmPowerState, type VmProvisioningState } from './state.js';
+import { handleVm, isVmRef, publicKeys, removeVm, vmAddress, vmKind } from './vms.js';
+
+export { OPERATION_KINDS, type OperationKind, type LroKind } from './kinds.js';
+export type { ArmLogEntry, ArmLogCounts } from './log.js';
+export { ArmRequestLog } from './log.js';
+export { ArmFaults, type ThrottleFault, type ServerErrorFault, type OperationFault } from './faults.js';
+export type { VmPowerState, VmProvisioningState } from './state.js';
+
+export interface ArmEmulatorOptions {
+  tls: LocalTls;
+  pool: LoopbackPool;
+  hooks: VmPowerHooks;
+  /** Milliseconds per kind: how long an LRO stays InProgress, or how long a read waits before answering. */
+  latency?: Partial<Record<OperationKind, number>>;
+  /**
+   * When set, LRO responses carry `Retry-After: ceil(ms / 1000)` seconds like ARM does, and the SDK
+   * pollers wait that long between polls instead of their `updateIntervalInMs`. Unset (default):
+   * no Retry-After on LRO responses, so the client's poll interval rules.
+   */
+  asyncPollDelayInMs?: number;
+}
+
+/** What the emulator knows of one VM (for tests and the local fleet). */
+export interface ArmVmSnapshot {
+  name: string;
+  resourceGroup: string;
+  id: string;
+  powerState: VmPowerState;
+  provisioningState: VmProvisioningState;
+  /** The VM's loopback address (its public IP, which is also its NIC's private IP). */
+  ip?: string;
+  adminUser: string;
+  publicKeys: string[];
+  vmSize: string;
+  tags?: Record<string, string>;
+  failure?: { code: string; message: string };
+}
+
+export interface ArmEmulator {
+  /** https://127.0.0.1:PORT */
+  endpoint: string;
+  faults: ArmFaults;
+  log: ArmRequestLog;
+  setLatency(kind: OperationKind, ms: number): void;
+  getVm(resourceGroup: string, name: string): ArmVmSnapshot | undefined;
+  /** Closes the listening socket and every connection; operations in flight are abandoned. */
+  stop(): Promise<void>;
+}
+
+export async function startArmEmulator(options: ArmEmulatorOptions): Promise<ArmEmulator> {
+  const latency: Record<OperationKind, number> = { ...DEFAULT_LATENCY_IN_MS, ...options.latency };
+  const faults = new ArmFaults();
+  const log = new ArmRequestLog();
+  const abort = new AbortController();
+  let endpoint = '';
+  const ops = new OperationRunner({
+    faults,
+    latencyOf: (kind) => latency[kind],
+    endpoint: () => endpoint,
+    retryAfterSeconds: () => (options.asyncPollDelayInMs === undefined ? undefined : Math.max(0, Math.ceil(options.asyncPollDelayInMs / 1000))),
+    signal: abort.signal,
+  });
+  const state = new ArmState(options.pool, options.hooks, ops);
+
+  const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
+    void serve(req, res);
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+    const parsed = parsePath(url.pathname);
+    let kind: OperationKind = 'unsupported';
+    let reply: Reply;
+    try {
+      const raw = await readBody(req);
+      kind = classify(parsed, method);
+      reply = await answer(parsed, method, kind, url, raw, req);
+    } catch (err) {
+      reply = err instanceof ArmError ? { status: err.status, body: err.body() } : { status: 500, body: { error: { code: 'InternalServerError', message: String(err) } } };
+    }
+    log.record({ method, path: url.pathname, kind, status: reply.status, time: started, durationInMs: Date.now() - started });
+    send(res, reply);
+  }
+
+  function classify(parsed: ParsedPath, method: string): OperationKind {
+    switch (parsed.route) {
+      case 'operation':
+        return 'operation.poll';
+      case 'resourceGroup':
+        return method === 'PUT' ? 'resourceGroup.write' : method === 'DELETE' ? 'resourceGroup.delete' : 'resourceGroup.read';
+      case 'resource':
+        if (isVmRef(parsed.ref)) return vmKind(state, method, parsed.ref);
+        if (isNetworkRef(parsed.ref)) return networkKind(method, parsed.ref);
+        return 'unsupported';
+      default:
+        return 'unsupported';
+    }
+  }
+
+  async function answer(parsed: ParsedPath, method: string, kind: OperationKind, url: URL, raw: string, req: IncomingMessage): Promise<Reply> {
+    const auth = req.headers['authorization'];
+    if (!auth || !/^Bearer \S+/i.test(auth)) {
+      return {
+        status: 401,
+        headers: { 'www-authenticate': 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."' },
+        body: { error: { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." } },
+      };
+    }
+    if (!url.searchParams.get('api-version')) {
+      throw new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+    }
+    const fault = faults.takeRequestFault(kind);
+    if (fault) {
+      return {
+        status: fault.status,
+        headers: fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {},
+        body: { error: { code: fault.code, message: fault.message } },
+      };
+    }
+    const isRead = method === 'GET' || method === 'HEAD';
+    if (isRead) await sleep(latency[kind], abort.signal).catch(() => undefined);
+    const body = parseJson(raw);
+    switch (parsed.route) {
+      case 'operation':
+        return pollOperation(parsed.id, parsed.result);
+      case 'resourceGroup':
+        return resourceGroup(method, parsed.sub, parsed.rg, body);
+      case 'resource':
+        if (isVmRef(parsed.ref)) return handleVm(state, method, parsed.ref, body, url.searchParams);
+        if (isNetworkRef(parsed.ref)) return handleNetwork(state, method, parsed.ref, body, url.searchParams);
+        break;
+    }
+    throw new ArmError(400, 'InvalidResourceType', `The resource path '${url.pathname}' is not modelled by the local ARM emulator.`);
+  }
+
+  function pollOperation(id: string, result: boolean): Reply {
+    const op = ops.get(id);
+    if (!op) throw new ArmError(404, 'OperationNotFound', `Operation ${id} was not found.`);
+    if (result) {
+      // The Location URL: 202 while running, 200 when done (the SDK GETs it after success).
+      if (op.status === 'InProgress') return { status: 202, headers: ops.headers(op, true) };
+      if (op.status === 'Failed') return { status: 400, body: { error: op.error } };
+      return { status: 200 };
+    }
+    return {
+      status: 200,
+      body: { name: op.id, status: op.status, startTime: op.startTime, ...(op.endTime ? { endTime: op.endTime } : {}), ...(op.error ? { error: op.error } : {}) },
+    };
+  }
+
+  function resourceGroup(method: string, sub: string, rg: string, body: JsonObject | undefined): Reply {
+    const view = (g: { id: string; name: string; location: string; tags?: Record<string, string>; provisioningState: string }) => ({
+      id: g.id,
+      name: g.name,
+      type: 'Microsoft.Resources/resourceGroups',
+      location: g.location,
+      ...(g.tags ? { tags: g.tags } : {}),
+      properties: { provisioningState: g.provisioningState },
+    });
+    switch (method) {
+      case 'GET':
+      case 'HEAD': {
+        const group = state.resourceGroup(sub, rg);
+        if (method === 'HEAD') return { status: group ? 204 : 404 };
+        return { status: 200, body: view(state.requireResourceGroup(sub, rg)) };
+      }
+      case 'PUT': {
+        const location = asString(body?.['location']);
+        if (!location) throw new ArmError(400, 'LocationRequired', `Resource group '${rg}' needs a location.`);
+        const { group, created } = state.putResourceGroup(sub, rg, location, asTags(body?.['tags']));
+        return { status: created ? 201 : 200, body: view(group) };
+      }
+      case 'DELETE': {
+        const group = state.resourceGroup(sub, rg);
+        if (!group) return { status: 404, body: { error: { code: 'ResourceGroupNotFound', message: `Resource group '${rg}' could not be found.` } } };
+        group.provisioningState = 'Deleting';
+        const op = ops.start({
+          sub,
+          namespace: 'Microsoft.Resources',
+          location: group.location,
+          kind: 'resourceGroup.delete',
+          resourceName: rg,
+          work: async () => {
+            const inGroup = <T extends { sub: string; rg: string }>(r: T) => r.sub.toLowerCase() === sub.toLowerCase() && r.rg.toLowerCase() === rg.toLowerCase();
+            for (const vm of [...state.vms.values()].filter(inGroup)) {
+              await options.hooks.powerOff(vm.name, 'delete');
+              removeVm(state, vm);
+            }
+            for (const resource of [...state.resources.values()].filter(inGroup)) removeNetworkResource(state, resource);
+            state.deleteResourceGroupRecord(sub, rg);
+          },
+          onFailed: () => {
+            group.provisioningState = 'Succeeded';
+          },
+        });
+        return { status: 202, headers: { location: ops.headers(op, true)['location']! } };
+      }
+      default:
+        throw new ArmError(405, 'MethodNotAllowed', `${method} is not supported on resource groups.`);
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    endpoint,
+    faults,
+    log,
+    setLatency(kind, ms) {
+      latency[kind] = ms;
+    },
+    getVm(resourceGroup, name) {
+      const vm = [...state.vms.values()].find((v) => v.rg.toLowerCase() === resourceGroup.toLowerCase() && v.name.toLowerCase() === name.toLowerCase());
+      if (!vm) return undefined;
+      const os = asObject(vm.properties['osProfile']);
+      return {
+        name: vm.name,
+        resourceGroup: vm.rg,
+        id: vm.id,
+        powerState: vm.power,
+        provisioningState: vm.provisioningState,
+        ip: vmAddress(state, vm),
+        adminUser: asString(os?.['adminUsername']) ?? '',
+        publicKeys: publicKeys(vm),
+        vmSize: asString(asObject(vm.properties['hardwareProfile'])?.['vmSize']) ?? '',
+        ...(vm.tags ? { tags: { ...vm.tags } } : {}),
+        ...(vm.failure ? { failure: { ...vm.failure } } : {}),
+      };
+    },
+    async stop() {
+      abort.abort();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await ops.settled();
+    },
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 4 * 1024 * 1024) {
+        reject(new ArmError(413, 'RequestEntityTooLarge', 'The request body is larger than 4 MiB.'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(raw: string): JsonObject | undefined {
+  if (raw.trim() === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ArmError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized as JSON.');
+  }
+  const object = asObject(parsed);
+  if (!object) throw new ArmError(400, 'InvalidRequestContent', 'The request content must be a JSON object.');
+  return object;
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const headers: Record<string, string> = { 'x-ms-request-id': randomUUID(), ...reply.headers };
+  if (reply.body !== undefined) {
+    const text = JSON.stringify(reply.body);
+    headers['content-type'] = 'application/json; charset=utf-8';
+    headers['content-length'] = String(Buffer.byteLength(text));
+    res.writeHead(reply.status, headers);
+    res.end(text);
+  } else {
+    headers['content-length'] = '0';
+    res.writeHead(reply.status, headers);
+    res.end();
+  }
+}
