@@ -280,7 +280,9 @@ export class CodeShare {
     } catch (err) {
       if (passNotFound && statusOf(err) === 404) throw err;
       const status = statusOf(err);
-      const code = (err as { code?: string }).code;
+      // HEAD failures carry the service's error code in details only.
+      const e = err as { code?: string; details?: { errorCode?: string } };
+      const code = e.code ?? e.details?.errorCode;
       const cause = status ? `HTTP ${status}${code ? ` ${code}` : ''}` : (err as Error).message;
       const hint =
         status === 403 ? 'Check that the connection string or account key of the code share is current.'
