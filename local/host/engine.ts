@@ -1,0 +1,662 @@
+/**
+ * The durable engine: runs orchestrations by replaying their history through the SDK's own
+ * orchestrator handler, executes the actions it returns (activities, timers, sub-orchestrations,
+ * retries), detects non-determinism and persists every step in the HistoryStore.
+ *
+ * One replay ("turn") per instance at a time; every inbox event visible when a turn starts goes
+ * into that one replay, so completions that arrive together are batched.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { format } from 'node:util';
+import { InvocationContext } from '@azure/functions';
+import {
+  ActionType,
+  SUPPORTED_TYPES,
+  describeAction,
+  findNonDeterminism,
+  flattenActions,
+  retryDelayMs,
+  typeName,
+  type ActionDescriptor,
+  type SdkAction,
+  type SdkRetryOptions,
+} from './actions.js';
+import { EventType, event, toJsonText, type HistoryEvent } from './history.js';
+import type { Registration } from './registry.js';
+import { ACTIVE_STATUSES, HistoryStore, type InstanceFilter, type InstanceRow, type WorkRow } from './store.js';
+import { toStatus, toTimeline, type OrchestrationStatus, type StatusOptions, type TimelineEntry } from './status.js';
+import { WorkQueue } from './work-queue.js';
+
+/** Replay schema V3: cumulative actions, compound Task.all/any actions, timer durations required. */
+const UPPER_SCHEMA_VERSION = 2;
+// Long timers are not split into 3-day pieces locally (no storage-queue limit to work around).
+const MAXIMUM_SHORT_TIMER = '36500.00:00:00';
+const LONG_TIMER_INTERVAL = '3.00:00:00';
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+export class ConflictError extends Error {
+  readonly status = 409;
+}
+export class NotFoundError extends Error {
+  readonly status = 404;
+}
+export class BadRequestError extends Error {
+  readonly status = 400;
+}
+
+export interface EngineOptions {
+  store: HistoryStore;
+  registrations: Registration[];
+  maxConcurrentActivities: number;
+  /** Carry events nobody waited for into the next execution on continueAsNew. */
+  preserveUnprocessedEvents: boolean;
+  log: (line: string) => void;
+}
+
+interface Cached {
+  executionId: string;
+  history: HistoryEvent[];
+  actions: ActionDescriptor[];
+  scheduled: Set<number>;
+}
+
+/** The SDK internals the engine reads after a replay (durable-functions 3.5.0). */
+interface SdkTask {
+  id: number | string | false;
+  action: SdkAction | 'noOp';
+  actionObj?: SdkAction;
+  parent?: SdkRetryableTask;
+}
+interface SdkRetryableTask {
+  actionObj: SdkAction;
+  retryOptions?: SdkRetryOptions;
+  isWaitingOnTimer?: boolean;
+  attemptNumber?: number;
+}
+interface SdkExecutor {
+  actions: SdkAction[];
+  openTasks: Record<string, SdkTask>;
+  deferredTasks: Record<string, unknown[]>;
+  willContinueAsNew: boolean;
+  exception?: unknown;
+}
+interface SdkOrchestratorState {
+  isDone: boolean;
+  output?: unknown;
+  error?: string;
+  customStatus?: unknown;
+}
+
+type Scheduled =
+  | { kind: 'activity'; taskId: number; name: string; input: string }
+  | { kind: 'timer'; taskId: number; fireAt: Date }
+  | { kind: 'sub'; taskId: number; name: string; instanceId: string; input: string };
+
+type Outcome =
+  | { kind: 'running'; scheduled: Scheduled[] }
+  | { kind: 'completed'; output: string }
+  | { kind: 'failed'; message: string; errorType: string }
+  | { kind: 'continueAsNew'; input: string; carry: HistoryEvent[] };
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === 'string' ? err : format(err);
+}
+
+/** Activity and continueAsNew inputs: the SDK JSON-encodes strings once more (Utils.processInput). */
+function decodeProcessedInput(input: unknown): string {
+  if (typeof input === 'string') {
+    try {
+      return toJsonText(JSON.parse(input));
+    } catch {
+      return toJsonText(input);
+    }
+  }
+  return toJsonText(input);
+}
+
+function subInstanceId(parent: string, taskId: number): string {
+  return `${parent}:${taskId.toString(16).padStart(4, '0')}`;
+}
+
+export class DurableEngine {
+  private readonly store: HistoryStore;
+  private readonly orchestrations = new Map<string, Registration>();
+  private readonly activities = new Map<string, Registration>();
+  private readonly queue: WorkQueue;
+  private readonly cache = new Map<string, Cached>();
+  private readonly dirty = new Set<string>();
+  private readonly turning = new Map<string, Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly events = new EventEmitter();
+  private drainScheduled = false;
+  private stopped = false;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.store = opts.store;
+    for (const r of opts.registrations) {
+      if (r.kind === 'orchestration') this.orchestrations.set(r.name, r);
+      if (r.kind === 'activity') this.activities.set(r.name, r);
+    }
+    this.queue = new WorkQueue(opts.maxConcurrentActivities);
+    this.events.setMaxListeners(0);
+  }
+
+  /** Resume everything the store says is unfinished: work items, timers, pending events, new instances. */
+  start(): void {
+    const now = Date.now();
+    for (const w of this.store.allWork()) this.dispatchActivity(w);
+    for (const r of this.store.allInbox()) {
+      if (r.visibleAt > now) this.arm(r.instanceId, r.visibleAt);
+      else this.markDirty(r.instanceId);
+    }
+    for (const inst of this.store.activeInstances()) if (inst.status === 'Pending') this.markDirty(inst.instanceId);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.queue.close();
+    await Promise.allSettled([...this.turning.values()]);
+    this.events.emit('stopped');
+  }
+
+  hasOrchestration(name: string): boolean {
+    return this.orchestrations.has(name);
+  }
+
+  // ---------------------------------------------------------------- client operations
+
+  /** Start (or replace a finished) instance. Refuses an id that is Pending or Running. */
+  startNew(name: string, instanceId: string | undefined, inputText: string): string {
+    if (!this.orchestrations.has(name)) throw new NotFoundError(`The orchestrator function '${name}' does not exist in this app (registered: ${[...this.orchestrations.keys()].join(', ') || 'none'}).`);
+    const id = instanceId ?? randomUUID().replace(/-/g, '');
+    const now = new Date().toISOString();
+    this.store.transaction(() => {
+      const existing = this.store.getInstance(id);
+      if (existing && ACTIVE_STATUSES.includes(existing.status)) {
+        throw new ConflictError(`An instance with ID '${id}' (${existing.name}) is already ${existing.status}; wait for it to finish or terminate it first.`);
+      }
+      if (existing) this.store.purge(id);
+      this.store.putInstance({
+        instanceId: id,
+        executionId: randomUUID(),
+        name,
+        status: 'Pending',
+        input: inputText,
+        output: null,
+        customStatus: null,
+        createdTime: now,
+        lastUpdatedTime: now,
+        parentInstanceId: null,
+        parentExecutionId: null,
+        parentTaskId: null,
+      });
+    });
+    this.cache.delete(id);
+    this.markDirty(id);
+    return id;
+  }
+
+  /** Queue an external event. 'gone' when the instance is no longer running. */
+  raiseEvent(instanceId: string, name: string, inputText: string | null): 'ok' | 'notFound' | 'gone' {
+    const row = this.store.getInstance(instanceId);
+    if (!row) return 'notFound';
+    if (!ACTIVE_STATUSES.includes(row.status)) return 'gone';
+    this.store.addInbox(instanceId, row.executionId, Date.now(), event(EventType.EventRaised, { Name: name, Input: inputText }));
+    this.markDirty(instanceId);
+    return 'ok';
+  }
+
+  terminate(instanceId: string, reason: string): 'ok' | 'notFound' | 'gone' {
+    const row = this.store.getInstance(instanceId);
+    if (!row) return 'notFound';
+    if (!ACTIVE_STATUSES.includes(row.status)) return 'gone';
+    const now = new Date();
+    const output = toJsonText(reason);
+    let parent: string | null = null;
+    this.store.transaction(() => {
+      const history = this.store.loadHistory(instanceId, row.executionId);
+      this.store.appendHistory(instanceId, row.executionId, history.length, [
+        event(EventType.ExecutionTerminated, { Input: output, OrchestrationStatus: 'Terminated' }, now),
+      ]);
+      this.store.clearPending(instanceId);
+      this.store.putInstance({ ...row, status: 'Terminated', output, lastUpdatedTime: now.toISOString() });
+      parent = this.notifyParent(row, { kind: 'failed', message: `Sub-orchestration '${row.name}' (${instanceId}) was terminated: ${reason}`, errorType: 'TerminatedError' }, now);
+    });
+    this.cache.delete(instanceId);
+    if (parent) this.markDirty(parent);
+    this.events.emit('settled', instanceId);
+    return 'ok';
+  }
+
+  /** Remove a finished instance and its history. */
+  purge(instanceId: string): 'ok' | 'notFound' | 'active' {
+    const row = this.store.getInstance(instanceId);
+    if (!row) return 'notFound';
+    if (ACTIVE_STATUSES.includes(row.status)) return 'active';
+    this.store.transaction(() => this.store.purge(instanceId));
+    return 'ok';
+  }
+
+  getStatus(instanceId: string, opts: StatusOptions = {}): OrchestrationStatus | undefined {
+    const row = this.store.getInstance(instanceId);
+    if (!row) return undefined;
+    const history = opts.showHistory ? this.store.loadHistory(instanceId, row.executionId) : undefined;
+    return toStatus(row, history, opts);
+  }
+
+  listInstances(filter: InstanceFilter = {}, opts: StatusOptions = {}): OrchestrationStatus[] {
+    return this.store.listInstances(filter).map((row) => toStatus(row, undefined, opts));
+  }
+
+  getTimeline(instanceId: string): TimelineEntry[] | undefined {
+    const row = this.store.getInstance(instanceId);
+    if (!row) return undefined;
+    return toTimeline(this.store.loadHistory(instanceId, row.executionId));
+  }
+
+  /** Resolve with the status once the instance is Completed, Failed or Terminated. */
+  waitForInstance(instanceId: string, timeoutInMs = 30_000): Promise<OrchestrationStatus> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        if (this.stopped) {
+          cleanup();
+          reject(new Error(`Stopped waiting for instance '${instanceId}': the local host was stopped.`));
+          return true;
+        }
+        const s = this.getStatus(instanceId);
+        if (s && !['Pending', 'Running'].includes(s.runtimeStatus)) {
+          cleanup();
+          resolve(s);
+          return true;
+        }
+        return false;
+      };
+      const onSettled = (id: string) => {
+        if (id === instanceId) check();
+      };
+      const onStopped = () => check();
+      const timer = setTimeout(() => {
+        cleanup();
+        const s = this.stopped ? undefined : this.getStatus(instanceId);
+        reject(new Error(`Instance '${instanceId}' did not finish within ${timeoutInMs} ms (status: ${s?.runtimeStatus ?? 'not found'}).`));
+      }, timeoutInMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.events.off('settled', onSettled);
+        this.events.off('stopped', onStopped);
+      };
+      this.events.on('settled', onSettled);
+      this.events.on('stopped', onStopped);
+      check();
+    });
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  private markDirty(instanceId: string): void {
+    if (this.stopped) return;
+    this.dirty.add(instanceId);
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      // setImmediate: let every completion of this loop iteration land before the replay.
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.drainScheduled = false;
+    if (this.stopped) return;
+    for (const id of [...this.dirty]) {
+      if (this.turning.has(id)) continue;
+      this.dirty.delete(id);
+      const p = this.turn(id)
+        .catch((err) => this.opts.log(`orchestration ${id}: replay error: ${err instanceof Error ? err.stack : String(err)}`))
+        .finally(() => {
+          this.turning.delete(id);
+          if (this.dirty.has(id)) this.markDirty(id);
+        });
+      this.turning.set(id, p);
+    }
+  }
+
+  private arm(instanceId: string, visibleAt: number): void {
+    if (this.stopped) return;
+    const delay = Math.min(Math.max(0, visibleAt - Date.now()), MAX_TIMEOUT_MS);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      // Wall clock and timer clock may differ by a millisecond: re-arm rather than fire early.
+      if (Date.now() < visibleAt) this.arm(instanceId, visibleAt);
+      else this.markDirty(instanceId);
+    }, delay);
+    this.timers.add(t);
+  }
+
+  private dispatchActivity(w: WorkRow): void {
+    this.queue.push(async () => {
+      if (this.stopped) return;
+      const reg = this.activities.get(w.name);
+      let done: HistoryEvent;
+      try {
+        if (!reg) throw new Error(`Activity function '${w.name}' is not registered in this app.`);
+        const ctx = new InvocationContext({
+          invocationId: randomUUID(),
+          functionName: w.name,
+          logHandler: (level, ...args) => this.opts.log(`[${w.name}] ${level}: ${format(...args)}`),
+          options: { trigger: reg.trigger, extraInputs: reg.extraInputs, extraOutputs: reg.extraOutputs },
+        });
+        const result = await reg.handler(JSON.parse(w.input), ctx);
+        done = event(EventType.TaskCompleted, { TaskScheduledId: w.taskId, Result: toJsonText(result) });
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(errorMessage(err));
+        done = event(EventType.TaskFailed, {
+          TaskScheduledId: w.taskId,
+          FailureDetails: { ErrorType: e.name || 'Error', ErrorMessage: `Activity function '${w.name}' failed: ${e.message}`, StackTrace: e.stack },
+        });
+        this.opts.log(`activity ${w.name} (instance ${w.instanceId}, task ${w.taskId}) failed: ${e.message}`);
+      }
+      if (this.stopped) return;
+      this.store.transaction(() => {
+        // The work row is gone when the instance finished, was terminated or replaced meanwhile.
+        if (this.store.deleteWorkRow(w.id)) this.store.addInbox(w.instanceId, w.executionId, Date.now(), done);
+      });
+      this.markDirty(w.instanceId);
+    });
+  }
+
+  // ---------------------------------------------------------------- replay
+
+  private loadCache(row: InstanceRow): Cached {
+    const c = this.cache.get(row.instanceId);
+    if (c && c.executionId === row.executionId) return c;
+    const history = this.store.loadHistory(row.instanceId, row.executionId);
+    const scheduled = new Set<number>();
+    for (const e of history) {
+      if (e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated || e.EventType === EventType.SubOrchestrationInstanceCreated) {
+        scheduled.add(e.EventId);
+      }
+    }
+    const fresh: Cached = { executionId: row.executionId, history, actions: this.store.loadActions<ActionDescriptor>(row.instanceId, row.executionId), scheduled };
+    this.cache.set(row.instanceId, fresh);
+    return fresh;
+  }
+
+  private async turn(instanceId: string): Promise<void> {
+    if (this.stopped) return;
+    const row = this.store.getInstance(instanceId);
+    if (!row) return;
+    const nowMs = Date.now();
+    const inbox = this.store.visibleInbox(instanceId, nowMs);
+    if (!ACTIVE_STATUSES.includes(row.status)) {
+      if (inbox.length > 0) this.store.transaction(() => inbox.forEach((r) => this.store.deleteInboxRow(r.id)));
+      this.cache.delete(instanceId);
+      return;
+    }
+    const fresh = inbox.filter((r) => r.executionId === row.executionId);
+    const cached = this.loadCache(row);
+    if (cached.history.length > 0 && fresh.length === 0) {
+      if (inbox.length > 0) this.store.transaction(() => inbox.forEach((r) => this.store.deleteInboxRow(r.id)));
+      return;
+    }
+
+    const now = new Date(nowMs);
+    const newEvents: HistoryEvent[] = [event(EventType.OrchestratorStarted, {}, now)];
+    if (cached.history.length === 0) {
+      newEvents.push(event(EventType.ExecutionStarted, { Name: row.name, Input: row.input, ...(row.parentInstanceId ? { ParentInstanceId: row.parentInstanceId } : {}) }, now));
+    }
+    for (const r of fresh) newEvents.push({ ...r.event, IsPlayed: false });
+    for (const e of cached.history) e.IsPlayed = true;
+
+    const { outcome, descriptors, customStatus } = await this.replay(row, cached, cached.history.concat(newEvents), now);
+    if (this.stopped) return;
+
+    const scheduledEvents: HistoryEvent[] = [];
+    if (outcome.kind === 'running') {
+      for (const s of outcome.scheduled) {
+        if (s.kind === 'activity') scheduledEvents.push(event(EventType.TaskScheduled, { EventId: s.taskId, Name: s.name, Input: s.input }, now));
+        if (s.kind === 'timer') scheduledEvents.push(event(EventType.TimerCreated, { EventId: s.taskId, FireAt: s.fireAt }, now));
+        if (s.kind === 'sub') scheduledEvents.push(event(EventType.SubOrchestrationInstanceCreated, { EventId: s.taskId, Name: s.name, InstanceId: s.instanceId, Input: s.input }, now));
+      }
+    }
+    const newDescriptors = descriptors.slice(cached.actions.length);
+    const effects = { work: [] as WorkRow[], timers: [] as { id: string; at: number }[], dirty: [] as string[], settled: false };
+
+    const committed = this.store.transaction(() => {
+      const cur = this.store.getInstance(instanceId);
+      if (!cur || cur.executionId !== row.executionId || !ACTIVE_STATUSES.includes(cur.status)) return false;
+      for (const r of inbox) this.store.deleteInboxRow(r.id);
+      const base = { ...cur, customStatus, lastUpdatedTime: now.toISOString() };
+      switch (outcome.kind) {
+        case 'running': {
+          this.store.appendHistory(instanceId, row.executionId, cached.history.length, [...newEvents, ...scheduledEvents]);
+          this.store.appendActions(instanceId, row.executionId, cached.actions.length, newDescriptors);
+          this.store.putInstance({ ...base, status: 'Running' });
+          for (const s of outcome.scheduled) this.commitScheduled(row, s, nowMs, effects);
+          break;
+        }
+        case 'completed':
+        case 'failed': {
+          const final =
+            outcome.kind === 'completed'
+              ? event(EventType.ExecutionCompleted, { Result: outcome.output, OrchestrationStatus: 'Completed' }, now)
+              : event(EventType.ExecutionFailed, { FailureDetails: { ErrorType: outcome.errorType, ErrorMessage: outcome.message }, OrchestrationStatus: 'Failed' }, now);
+          this.store.appendHistory(instanceId, row.executionId, cached.history.length, [...newEvents, final]);
+          this.store.appendActions(instanceId, row.executionId, cached.actions.length, newDescriptors);
+          this.store.clearPending(instanceId);
+          const output = outcome.kind === 'completed' ? outcome.output : toJsonText(outcome.message);
+          this.store.putInstance({ ...base, status: outcome.kind === 'completed' ? 'Completed' : 'Failed', output });
+          const parent = this.notifyParent(cur, outcome, now);
+          if (parent) effects.dirty.push(parent);
+          effects.settled = true;
+          break;
+        }
+        case 'continueAsNew': {
+          const executionId = randomUUID();
+          // Events raised while this replay ran belong to the next execution; timers and work do not.
+          const pending = this.store.inboxFor(instanceId).filter((r) => r.event.EventType === EventType.EventRaised);
+          this.store.resetExecution(instanceId);
+          for (const e of outcome.carry) this.store.addInbox(instanceId, executionId, nowMs, { ...e, IsPlayed: false });
+          for (const r of pending) this.store.addInbox(instanceId, executionId, r.visibleAt, r.event);
+          this.store.putInstance({ ...base, executionId, status: 'Running', input: outcome.input, output: null });
+          effects.dirty.push(instanceId);
+          break;
+        }
+      }
+      return true;
+    });
+    if (!committed) return;
+
+    if (outcome.kind === 'running') {
+      cached.history.push(...newEvents, ...scheduledEvents);
+      cached.actions.push(...newDescriptors);
+      for (const s of outcome.scheduled) cached.scheduled.add(s.taskId);
+    } else {
+      this.cache.delete(instanceId);
+    }
+    for (const w of effects.work) this.dispatchActivity(w);
+    for (const t of effects.timers) {
+      if (t.at <= Date.now()) this.markDirty(t.id);
+      else this.arm(t.id, t.at);
+    }
+    for (const id of effects.dirty) this.markDirty(id);
+    if (effects.settled) this.events.emit('settled', instanceId);
+  }
+
+  /** Inside the turn's transaction: persist one scheduled task and note what to start after commit. */
+  private commitScheduled(row: InstanceRow, s: Scheduled, nowMs: number, effects: { work: WorkRow[]; timers: { id: string; at: number }[]; dirty: string[] }): void {
+    const id = row.instanceId;
+    if (s.kind === 'activity') {
+      const workId = this.store.addWork(id, row.executionId, s.taskId, s.name, s.input);
+      effects.work.push({ id: workId, instanceId: id, executionId: row.executionId, taskId: s.taskId, name: s.name, input: s.input });
+    } else if (s.kind === 'timer') {
+      const at = s.fireAt.getTime();
+      this.store.addInbox(id, row.executionId, at, event(EventType.TimerFired, { TimerId: s.taskId, FireAt: s.fireAt }, s.fireAt));
+      effects.timers.push({ id, at });
+    } else {
+      const fail = (message: string) => {
+        this.store.addInbox(id, row.executionId, nowMs, event(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: s.taskId, FailureDetails: { ErrorType: 'SubOrchestrationStartError', ErrorMessage: message } }));
+        effects.timers.push({ id, at: nowMs });
+      };
+      const existing = this.store.getInstance(s.instanceId);
+      if (!this.orchestrations.has(s.name)) {
+        fail(`Sub-orchestration '${s.name}' is not registered in this app.`);
+      } else if (existing && ACTIVE_STATUSES.includes(existing.status)) {
+        fail(`Sub-orchestration '${s.name}' could not start: instance '${s.instanceId}' (${existing.name}) is already ${existing.status}.`);
+      } else {
+        if (existing) this.store.purge(s.instanceId);
+        const nowIso = new Date(nowMs).toISOString();
+        this.store.putInstance({
+          instanceId: s.instanceId,
+          executionId: randomUUID(),
+          name: s.name,
+          status: 'Pending',
+          input: s.input,
+          output: null,
+          customStatus: null,
+          createdTime: nowIso,
+          lastUpdatedTime: nowIso,
+          parentInstanceId: id,
+          parentExecutionId: row.executionId,
+          parentTaskId: s.taskId,
+        });
+        this.cache.delete(s.instanceId);
+        effects.dirty.push(s.instanceId);
+      }
+    }
+  }
+
+  /** Inside a transaction: tell the parent orchestration how its sub-orchestration ended. */
+  private notifyParent(row: InstanceRow, outcome: { kind: 'completed'; output: string } | { kind: 'failed'; message: string; errorType: string }, now: Date): string | null {
+    if (!row.parentInstanceId || !row.parentExecutionId || row.parentTaskId === null) return null;
+    const ev =
+      outcome.kind === 'completed'
+        ? event(EventType.SubOrchestrationInstanceCompleted, { TaskScheduledId: row.parentTaskId, Result: outcome.output }, now)
+        : event(
+            EventType.SubOrchestrationInstanceFailed,
+            { TaskScheduledId: row.parentTaskId, FailureDetails: { ErrorType: outcome.errorType, ErrorMessage: `Sub-orchestration '${row.name}' (${row.instanceId}) failed: ${outcome.message}` } },
+            now,
+          );
+    this.store.addInbox(row.parentInstanceId, row.parentExecutionId, now.getTime(), ev);
+    return row.parentInstanceId;
+  }
+
+  /** Call the SDK's orchestrator handler on `history` and turn its answer into an outcome. */
+  private async replay(row: InstanceRow, cached: Cached, history: HistoryEvent[], now: Date): Promise<{ outcome: Outcome; descriptors: ActionDescriptor[]; customStatus: string | null }> {
+    const reg = this.orchestrations.get(row.name);
+    if (!reg) {
+      return { outcome: { kind: 'failed', message: `Orchestrator function '${row.name}' is not registered in this app.`, errorType: 'NotRegistered' }, descriptors: cached.actions, customStatus: row.customStatus };
+    }
+    const ctx = new InvocationContext({
+      invocationId: randomUUID(),
+      functionName: row.name,
+      logHandler: (level, ...args) => {
+        // Replays repeat the orchestrator's logs; print them once, like the host.
+        const df = (ctx as unknown as { df?: { isReplaying?: boolean } }).df;
+        if (!df?.isReplaying) this.opts.log(`[${row.name} ${row.instanceId}] ${level}: ${format(...args)}`);
+      },
+      options: { trigger: reg.trigger, extraInputs: reg.extraInputs, extraOutputs: reg.extraOutputs },
+    });
+    const trigger = {
+      history,
+      instanceId: row.instanceId,
+      isReplaying: false,
+      parentInstanceId: row.parentInstanceId ?? undefined,
+      upperSchemaVersion: UPPER_SCHEMA_VERSION,
+      input: JSON.parse(row.input) as unknown,
+      maximumShortTimerDuration: MAXIMUM_SHORT_TIMER,
+      longRunningTimerIntervalDuration: LONG_TIMER_INTERVAL,
+      defaultHttpAsyncRequestSleepTimeMillseconds: 30_000,
+    };
+    let state: SdkOrchestratorState | undefined;
+    let thrown: unknown;
+    try {
+      state = (await reg.handler(trigger, ctx)) as SdkOrchestratorState;
+    } catch (err) {
+      thrown = err;
+    }
+    const df = (ctx as unknown as { df?: { taskOrchestratorExecutor?: SdkExecutor; customStatus?: unknown } }).df;
+    const executor = df?.taskOrchestratorExecutor;
+    const customStatus = df && df.customStatus !== undefined ? toJsonText(df.customStatus) : row.customStatus;
+    const failed = (message: string, errorType = 'OrchestrationFailure') => ({ outcome: { kind: 'failed' as const, message, errorType }, descriptors: cached.actions, customStatus });
+    if (!executor) return failed(`Orchestrator function '${row.name}' failed before it ran: ${errorMessage(thrown)}`);
+
+    const flat = flattenActions(executor.actions);
+    const descriptors = flat.map(describeAction);
+    const nonDeterminism = findNonDeterminism(row.name, cached.actions, descriptors);
+    if (nonDeterminism) {
+      this.opts.log(`orchestration ${row.instanceId}: ${nonDeterminism}`);
+      return { ...failed(nonDeterminism, 'NonDeterministicOrchestrationError'), descriptors };
+    }
+    const unsupported = flat.find((a) => !SUPPORTED_TYPES.has(a.actionType));
+    if (unsupported) {
+      return { ...failed(`Orchestrator '${row.name}' used ${typeName(unsupported.actionType)}, which the local host does not support (entities and durable HTTP calls run only on Azure).`, 'NotSupported'), descriptors };
+    }
+    if (thrown !== undefined || !state) {
+      const ex = executor.exception;
+      const message = ex !== undefined ? errorMessage(ex) : (state?.error ?? errorMessage(thrown).split('\n\n$OutOfProcData$:')[0]);
+      this.opts.log(`orchestration ${row.name} (${row.instanceId}) failed: ${message}`);
+      return { outcome: { kind: 'failed', message, errorType: ex instanceof Error ? ex.name : 'Error' }, descriptors, customStatus };
+    }
+    if (state.isDone && executor.willContinueAsNew) {
+      const action = flat.find((a) => a.actionType === ActionType.ContinueAsNew);
+      const carry = this.opts.preserveUnprocessedEvents ? unprocessedEvents(executor, history) : [];
+      return { outcome: { kind: 'continueAsNew', input: decodeProcessedInput(action?.input), carry }, descriptors, customStatus };
+    }
+    if (state.isDone) return { outcome: { kind: 'completed', output: toJsonText(state.output) }, descriptors, customStatus };
+
+    // Still running: every open task with a sequence id the host has not scheduled yet is new work.
+    const scheduled: Scheduled[] = [];
+    const ids = Object.keys(executor.openTasks)
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && !cached.scheduled.has(n))
+      .sort((a, b) => a - b);
+    for (const taskId of ids) {
+      const task = executor.openTasks[String(taskId)];
+      let action: SdkAction | undefined = typeof task.action === 'object' ? task.action : undefined;
+      if (task.action === 'noOp' && task.parent?.retryOptions) {
+        // A retried call: the SDK gives the retry timer and each new attempt their own sequence ids.
+        const parent = task.parent;
+        const opts = parent.retryOptions as SdkRetryOptions;
+        const attempt = parent.attemptNumber ?? 1;
+        if (parent.isWaitingOnTimer) {
+          const delay = attempt > opts.maxNumberOfAttempts ? 0 : retryDelayMs(opts, attempt - 1);
+          scheduled.push({ kind: 'timer', taskId, fireAt: new Date(now.getTime() + delay) });
+          continue;
+        }
+        action = parent.actionObj;
+      }
+      if (!action) return { ...failed(`Orchestrator '${row.name}': task #${taskId} has no action the local host understands.`), descriptors };
+      switch (action.actionType) {
+        case ActionType.CallActivity:
+        case ActionType.CallActivityWithRetry:
+          scheduled.push({ kind: 'activity', taskId, name: action.functionName as string, input: decodeProcessedInput(action.input) });
+          break;
+        case ActionType.CallSubOrchestrator:
+        case ActionType.CallSubOrchestratorWithRetry:
+          scheduled.push({ kind: 'sub', taskId, name: action.functionName as string, instanceId: action.instanceId || subInstanceId(row.instanceId, taskId), input: toJsonText(action.input) });
+          break;
+        case ActionType.CreateTimer:
+          scheduled.push({ kind: 'timer', taskId, fireAt: new Date(action.fireAt as Date) });
+          break;
+        default:
+          return { ...failed(`Orchestrator '${row.name}' used ${typeName(action.actionType)}, which the local host does not support.`, 'NotSupported'), descriptors };
+      }
+    }
+    return { outcome: { kind: 'running', scheduled }, descriptors, customStatus };
+  }
+}
+
+/** Events of this execution that no waitForExternalEvent consumed (the SDK keeps them deferred by name). */
+function unprocessedEvents(executor: SdkExecutor, history: HistoryEvent[]): HistoryEvent[] {
+  const out: HistoryEvent[] = [];
+  for (const [name, queue] of Object.entries(executor.deferredTasks)) {
+    const count = Array.isArray(queue) ? queue.length : 0;
+    if (count === 0 || /^\d+$/.test(name)) continue;
+    const raised = history.filter((e) => e.EventType === EventType.EventRaised && e.Name === name);
+    out.push(...raised.slice(raised.length - count));
+  }
+  return out.sort((a, b) => a.Timestamp.getTime() - b.Timestamp.getTime());
+}

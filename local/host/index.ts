@@ -1,0 +1,146 @@
+/**
+ * The local Functions + Durable Functions host: loads the registrations of an app entry module
+ * (the same `functions/index.ts` Azure loads), serves its HTTP triggers on /api, and runs its
+ * orchestrations and activities with history persisted in SQLite. A development and test runtime;
+ * production is Azure Durable Functions.
+ */
+import { randomBytes } from 'node:crypto';
+import { loadEntry, setCoreLog } from './functions-core.js';
+import { describe, toRegistration, type Registration, type RegistrationInfo } from './registry.js';
+import { HistoryStore, type InstanceFilter } from './store.js';
+import { DurableEngine } from './engine.js';
+import { createHttpFront, listen } from './http-server.js';
+import { buildClientData, type ClientData } from './client-data.js';
+import type { OrchestrationStatus, StatusOptions, TimelineEntry } from './status.js';
+
+export type { RegistrationInfo } from './registry.js';
+export type { OrchestrationStatus, TimelineEntry, StatusOptions } from './status.js';
+export type { InstanceFilter } from './store.js';
+export { formatTimeline } from './status.js';
+
+export interface LocalHostOptions {
+  /** Path or file URL of the app module that registers functions (app.http, df.app.*). */
+  entry: string;
+  /** Default 7071; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  hostname?: string;
+  /** SQLite file of the task hub; ':memory:' for a throw-away store. */
+  storeFile: string;
+  /** Keys accepted for authLevel function/admin. Default: one random key (see `functionKeys` on the result). */
+  functionKeys?: string[];
+  /** Key of the durable webhook URLs (`code=` in statusQueryGetUri...). Default: random. */
+  systemKey?: string;
+  /** Put into process.env before the entry is loaded (like local.settings.json Values). */
+  settings?: Record<string, string>;
+  /** Activities running at once across all instances. Default 16 (host.json). */
+  maxConcurrentActivities?: number;
+  /** On continueAsNew, carry external events no wait consumed into the next execution. Default false. */
+  preserveUnprocessedEvents?: boolean;
+  /** Task hub name shown to durable clients. Default LcmTaskHub. */
+  taskHub?: string;
+  /** Log sink (one line per call). Default: stderr. */
+  log?: (line: string) => void;
+}
+
+export interface LocalHost {
+  /** http://HOST:PORT (no trailing slash); HTTP triggers live under `${baseUrl}/api/`. */
+  baseUrl: string;
+  port: number;
+  registrations: RegistrationInfo[];
+  functionKeys: string[];
+  systemKey: string;
+  /** The durable client binding data handed to HTTP starters. */
+  clientData: ClientData;
+  listInstances(filter?: InstanceFilter, opts?: StatusOptions): OrchestrationStatus[];
+  getInstance(instanceId: string, opts?: StatusOptions): OrchestrationStatus | undefined;
+  getTimeline(instanceId: string): TimelineEntry[] | undefined;
+  waitForInstance(instanceId: string, opts?: { timeoutInMs?: number }): Promise<OrchestrationStatus>;
+  /** Start an orchestration directly (same rules as the client's startNew). Returns the instance id. */
+  startNew(name: string, opts?: { instanceId?: string; input?: unknown }): string;
+  raiseEvent(instanceId: string, eventName: string, data?: unknown): 'ok' | 'notFound' | 'gone';
+  terminate(instanceId: string, reason?: string): 'ok' | 'notFound' | 'gone';
+  stop(): Promise<void>;
+}
+
+function randomKey(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  for (const [k, v] of Object.entries(options.settings ?? {})) process.env[k] = v;
+
+  const registrations: Registration[] = [];
+  const coreLog = (level: string, _category: string, message: string) => {
+    if (level !== 'debug' && level !== 'trace') log(`[functions] ${level}: ${message}`);
+  };
+  try {
+    await loadEntry(options.entry, (metadata, handler) => registrations.push(toRegistration(metadata, handler)), coreLog);
+  } catch (err) {
+    throw new Error(`Loading the function app entry "${options.entry}" failed: ${err instanceof Error ? err.message : String(err)}. Fix the module (it must import and register without errors).`, { cause: err });
+  }
+  const seen = new Set<string>();
+  for (const r of registrations) {
+    if (seen.has(r.name.toLowerCase())) throw new Error(`Function "${r.name}" is registered twice in "${options.entry}"; function names must be unique.`);
+    seen.add(r.name.toLowerCase());
+  }
+  setCoreLog(coreLog);
+
+  const store = new HistoryStore(options.storeFile);
+  const engine = new DurableEngine({
+    store,
+    registrations,
+    maxConcurrentActivities: options.maxConcurrentActivities ?? 16,
+    preserveUnprocessedEvents: options.preserveUnprocessedEvents ?? false,
+    log,
+  });
+  const functionKeys = options.functionKeys && options.functionKeys.length > 0 ? [...options.functionKeys] : [randomKey()];
+  const systemKey = options.systemKey ?? randomKey();
+  const rpcToken = randomKey();
+  const hostname = options.hostname ?? '127.0.0.1';
+  let clientData: ClientData | undefined;
+  const server = createHttpFront({ registrations, engine, functionKeys, systemKey, rpcToken, clientData: () => clientData as ClientData, log });
+  let port: number;
+  try {
+    port = await listen(server, options.port ?? 7071, hostname);
+  } catch (err) {
+    store.close();
+    throw new Error(`The local host could not listen on ${hostname}:${options.port ?? 7071}: ${err instanceof Error ? err.message : String(err)}. Pick another port (0 = any free port).`, { cause: err });
+  }
+  const urlHost = hostname.includes(':') ? `[${hostname}]` : hostname;
+  const baseUrl = `http://${urlHost}:${port}`;
+  clientData = buildClientData(baseUrl, `${baseUrl}/durabletask/${rpcToken}/`, options.taskHub ?? 'LcmTaskHub', systemKey);
+  // Without WEBSITE_HOSTNAME the SDK rewrites client URLs to localhost:7071 (its func-start default).
+  if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = `${urlHost}:${port}`;
+  engine.start();
+  log(`local host: ${registrations.length} functions from ${options.entry}, listening on ${baseUrl}`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    baseUrl,
+    port,
+    registrations: registrations.map(describe),
+    functionKeys,
+    systemKey,
+    clientData,
+    listInstances: (filter, opts) => engine.listInstances(filter, opts),
+    getInstance: (id, opts) => engine.getStatus(id, opts),
+    getTimeline: (id) => engine.getTimeline(id),
+    waitForInstance: (id, opts) => engine.waitForInstance(id, opts?.timeoutInMs),
+    startNew: (name, opts) => engine.startNew(name, opts?.instanceId, JSON.stringify(opts?.input ?? null)),
+    raiseEvent: (id, name, data) => engine.raiseEvent(id, name, data === undefined ? null : JSON.stringify(data)),
+    terminate: (id, reason) => engine.terminate(id, reason ?? ''),
+    stop: () => {
+      stopping ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await engine.stop();
+        store.close();
+      })();
+      return stopping;
+    },
+  };
+}
