@@ -170,7 +170,7 @@ export class VmFleet implements VmPowerHooks {
 
   private async halt(st: VmState, graceMs: number): Promise<void> {
     st.running = false;
-    await st.ssh?.close();
+    await st.ssh?.close(graceMs > 0);
     st.ssh = undefined;
     await st.engine.powerDown(graceMs);
     await killAllWithToken(st.token); // anything started in the background (setsid ... &)

@@ -69,10 +69,10 @@ export class VmSshServer {
     });
   }
 
-  /** Ends every open connection abruptly (no SSH disconnect message), like a network cut. */
+  /** Ends every open connection abruptly (TCP reset, no SSH disconnect), like a network cut. */
   dropConnections(): number {
     const n = this.sockets.size;
-    for (const s of this.sockets) s.destroy();
+    for (const s of this.sockets) s.resetAndDestroy();
     return n;
   }
 
@@ -81,10 +81,14 @@ export class VmSshServer {
     return [...this.children].map((c) => c.pid).filter((p): p is number => !!p);
   }
 
-  /** Stops listening, drops connections and kills every exec'd command. */
-  async close(): Promise<void> {
+  /**
+   * Stops listening, ends connections and kills every exec'd command. Graceful (a shutdown): the
+   * TCP connections close normally; otherwise (power loss) they are reset.
+   */
+  async close(graceful: boolean): Promise<void> {
     const closed = new Promise<void>((r) => this.net.close(() => r()));
-    this.dropConnections();
+    if (graceful) for (const s of this.sockets) s.destroySoon();
+    else this.dropConnections();
     for (const child of this.children) killGroup(child.pid, 'SIGKILL');
     await closed;
   }

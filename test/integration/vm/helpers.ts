@@ -1,0 +1,104 @@
+/** Shared setup for the VM fleet tests: a fleet in a temp dir, node-ssh clients pinned to host keys. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeSSH } from 'node-ssh';
+import ssh2 from 'ssh2';
+import { LoopbackPool } from '../../../local/azure/addresses.js';
+import { createVmFleet, fingerprintOf, type VmFleet, type VmFleetOptions } from '../../../local/azure/vm/index.js';
+
+export const ADMIN = 'azureuser';
+
+export interface Harness {
+  fleet: VmFleet;
+  pool: LoopbackPool;
+  rootDir: string;
+  privateKey: string;
+  publicKey: string;
+  sshPort: number;
+  powerOn(name: string): Promise<string>;
+  connect(name: string, fingerprint?: string): Promise<NodeSSH>;
+  cleanup(): Promise<void>;
+}
+
+export async function harness(opts: Partial<VmFleetOptions> = {}): Promise<Harness> {
+  const rootDir = mkdtempSync(join(tmpdir(), 'lcm-vm-test-'));
+  const pool = new LoopbackPool();
+  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  // A random port per file: each VM has its own address, but files run in parallel.
+  const sshPort = 20000 + Math.floor(Math.random() * 20000);
+  const fleet = createVmFleet({ rootDir, sshPort, restartDelayMs: 20, restartDelayMaxMs: 200, stopGraceMs: 2000, ...opts });
+  const clients: NodeSSH[] = [];
+  return {
+    fleet,
+    pool,
+    rootDir,
+    privateKey: keys.private,
+    publicKey: keys.public,
+    sshPort,
+    async powerOn(name) {
+      const ip = pool.allocate(name);
+      await fleet.powerOn({ name, ip, adminUser: ADMIN, publicKeys: [keys.public] });
+      return ip;
+    },
+    async connect(name, fingerprint) {
+      const vm = fleet.get(name)!;
+      const pinned = fingerprint ?? vm.hostKeyFingerprint;
+      const ssh = new NodeSSH();
+      clients.push(ssh);
+      await ssh.connect({
+        host: vm.ip,
+        port: vm.sshPort,
+        username: ADMIN,
+        privateKey: keys.private,
+        readyTimeout: 5000,
+        hostVerifier: (key: Buffer) => fingerprintOf(key) === pinned,
+      } as Parameters<NodeSSH['connect']>[0]);
+      // node-ssh listens for connection errors only while connecting: a VM that powers off or
+      // drops connections would otherwise crash the test process with ECONNRESET.
+      ssh.connection?.on('error', () => undefined);
+      return ssh;
+    },
+    async cleanup() {
+      for (const c of clients) c.dispose();
+      await fleet.stop();
+      rmSync(rootDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** True while the process exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** True when something accepts TCP connections on ip:port. */
+export function listening(ip: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: ip, port });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function httpJson(url: string): Promise<unknown> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
