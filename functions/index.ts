@@ -2,12 +2,73 @@
  * The only file that registers the LCM's functions. The Azure Functions host loads it (package.json
  * "main"); the local host in local/host loads the very same registrations.
  */
-import { app } from '@azure/functions';
+import { app, type FunctionInput, type InvocationContext } from '@azure/functions';
+import type { ActivityHandler } from 'durable-functions';
+import * as df from 'durable-functions';
+import { A, O } from './activities/contracts.js';
+import { ensureDocker, prepareImage, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
+import { addVmToDesiredState, readDesiredState } from './activities/desired-state.js';
+import { markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
+import { ensureVm, registerVm, restartVm } from './activities/vm.js';
+import { startWatchdog } from './activities/watchdog.js';
+import * as api from './http/api.js';
+import { openApiDocument } from './http/openapi.js';
+import { route, type Handler } from './http/respond.js';
+import { bootPlatform } from './orchestrations/boot-platform.js';
+import { bootVm } from './orchestrations/boot-vm.js';
+import { restartService } from './orchestrations/restart-service.js';
+import { initVm, provisionVm, restartVm as restartVmOrchestration } from './orchestrations/vm-operations.js';
+import { watchdog } from './orchestrations/watchdog.js';
 
-// Liveness of the function app itself, for load balancers and the CLI; no key, no state.
-app.http('health', {
-  route: 'health',
-  methods: ['GET'],
-  authLevel: 'anonymous',
-  handler: async () => ({ jsonBody: { status: 'ok', app: 'life-cycle-manager' } }),
-});
+// Orchestrations
+df.app.orchestration(O.boot, bootPlatform);
+df.app.orchestration(O.bootVm, bootVm);
+df.app.orchestration(O.provisionVm, provisionVm);
+df.app.orchestration(O.initVm, initVm);
+df.app.orchestration(O.restartVm, restartVmOrchestration);
+df.app.orchestration(O.restartService, restartService);
+df.app.orchestration(O.watchdog, watchdog);
+
+// Activities: thin, typed calls into one adapter each
+type Typed<I> = (input: I, context: InvocationContext) => Promise<unknown>;
+const activity = <I>(name: string, handler: Typed<I>, extraInputs: FunctionInput[] = []) =>
+  df.app.activity(name, { handler: handler as ActivityHandler, extraInputs });
+
+activity(A.readDesiredState, readDesiredState);
+activity(A.addVmToDesiredState, addVmToDesiredState);
+activity(A.ensureVm, ensureVm);
+activity(A.restartVm, restartVm);
+activity(A.registerVm, registerVm);
+activity(A.ensureDocker, ensureDocker);
+activity(A.prepareImage, prepareImage);
+activity(A.startService, startService);
+activity(A.startKafka, startKafka);
+activity(A.restartContainer, restartContainer);
+activity(A.checkHealth, checkHealth);
+activity(A.readRestartTarget, readRestartTarget);
+activity(A.recordRestart, recordRestart);
+activity(A.markService, markService);
+activity(A.recordEvent, recordEvent);
+// The watchdog is an independent instance: this activity starts it through the durable client.
+activity(A.startWatchdog, startWatchdog, [df.input.durableClient()]);
+
+// The HTTP API
+const client = [df.input.durableClient()];
+const http = (name: string, methods: Array<'GET' | 'POST'>, path: string, handler: Handler, authLevel: 'function' | 'anonymous' = 'function') =>
+  app.http(name, { route: path, methods, authLevel, extraInputs: client, handler: route(handler) });
+
+http('health', ['GET'], 'health', async () => ({ jsonBody: { status: 'ok', app: 'life-cycle-manager' } }), 'anonymous');
+http('openapi', ['GET'], 'openapi.json', async () => ({ jsonBody: openApiDocument }), 'anonymous');
+http('boot', ['POST'], 'boot', api.postBoot);
+http('platform', ['GET'], 'platform', api.getPlatform);
+http('registry', ['GET'], 'registry', api.getRegistry);
+http('registryEntry', ['GET'], 'registry/{service}', api.getRegistryEntry);
+http('vms', ['GET'], 'vms', api.getVms);
+http('vmProvision', ['POST'], 'vms', api.postVm);
+http('vmInit', ['POST'], 'vms/{name}/init', api.postVmInit);
+http('vmRestart', ['POST'], 'vms/{name}/restart', api.postVmRestart);
+http('service', ['GET'], 'services/{name}', api.getService);
+http('serviceRestart', ['POST'], 'services/{name}/restart', api.postRestart('services'));
+http('appRestart', ['POST'], 'apps/{name}/restart', api.postRestart('apps'));
+http('modelRestart', ['POST'], 'models/{name}/restart', api.postRestart('models'));
+http('operation', ['GET'], 'operations/{id}', api.getOperation);

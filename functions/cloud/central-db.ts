@@ -2,6 +2,7 @@
  * The central database (Cosmos DB, database `lcm` by default): desired state, service registry,
  * audit events and SSH host-key pins, behind one object built from an injected CosmosClient.
  */
+import { VmRecords, type VmRecord } from './vm-records.js';
 import type { Container, CosmosClient } from '@azure/cosmos';
 import type { Topology, VmSpec } from '../platform/topology.js';
 import {
@@ -21,6 +22,7 @@ import { Registry, type RegistryEntry, type RegistryFields, type RegistryMutator
 
 export { createCosmosClient, CentralDbError, CONTAINERS, type CosmosConnection, type ConcurrencyOptions } from './cosmos-common.js';
 export type { DesiredTopology } from './desired-state.js';
+export type { VmRecord } from './vm-records.js';
 export { EVENT_TYPES, eventId, type EventInput, type EventQuery, type LcmEvent, type EventType } from './events.js';
 export { SERVICE_STATUSES, type RegistryEntry, type RegistryFields, type RegistryMutator, type ServiceStatus } from './registry.js';
 
@@ -59,6 +61,7 @@ export class CentralDb {
   private readonly desired: DesiredState;
   private readonly registry: Registry;
   private readonly events: EventLog;
+  private readonly vms: VmRecords;
   private readonly ctx: StoreContext;
 
   constructor(private readonly client: CosmosClient, options: CentralDbOptions = {}) {
@@ -77,6 +80,7 @@ export class CentralDb {
     this.desired = new DesiredState(this.ctx);
     this.registry = new Registry(this.ctx);
     this.events = new EventLog(this.ctx);
+    this.vms = new VmRecords(this.ctx);
   }
 
   /** Creates the database and its containers when missing; safe to call any number of times. */
@@ -122,6 +126,14 @@ export class CentralDb {
   }
   recordRestart(service: string, at: string): Promise<RegistryEntry> {
     return this.registry.recordRestart(service, at);
+  }
+
+  // VM records
+  upsertVm(record: VmRecord): Promise<VmRecord> {
+    return this.vms.upsert(record);
+  }
+  listVms(): Promise<VmRecord[]> {
+    return this.vms.list();
   }
 
   // Events

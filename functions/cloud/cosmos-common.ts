@@ -41,6 +41,7 @@ export const CONTAINERS = {
   registry: { id: 'registry', partitionKey: '/service' },
   events: { id: 'events', partitionKey: '/target' },
   hostkeys: { id: 'hostkeys', partitionKey: '/vm' },
+  vms: { id: 'vms', partitionKey: '/name' },
 } as const;
 export type ContainerName = keyof typeof CONTAINERS;
 

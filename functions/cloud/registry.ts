@@ -21,6 +21,10 @@ export interface RegistryEntry {
   updatedAt: string;
   restartCount: number;
   lastRestartAt?: string;
+  /** Restarts in the current back-off streak (see platform/backoff.ts). */
+  restartStreak?: number;
+  /** Identifies the last counted restart, so a retried activity does not count it twice. */
+  lastRestartMarker?: string;
   startedAt?: string;
 }
 
@@ -111,6 +115,8 @@ function complete(service: string, fields: Partial<RegistryFields>): RegistryEnt
     updatedAt: fields.updatedAt!,
     restartCount: fields.restartCount ?? 0,
     ...(fields.lastRestartAt !== undefined && { lastRestartAt: fields.lastRestartAt }),
+    ...(fields.restartStreak !== undefined && { restartStreak: fields.restartStreak }),
+    ...(fields.lastRestartMarker !== undefined && { lastRestartMarker: fields.lastRestartMarker }),
     ...(fields.startedAt !== undefined && { startedAt: fields.startedAt }),
   };
 }

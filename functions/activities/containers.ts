@@ -1,0 +1,157 @@
+/**
+ * Activities on a VM's Docker over SSH: ensure Docker, prepare an image from the code share, run a
+ * service (and register it), start Kafka and its topics, restart a container, check health.
+ */
+import { ensureTopics } from '../cloud/kafka.js';
+import { fetchScript } from '../cloud/code-share.js';
+import { imageName } from '../cloud/docker-host.js';
+import { readSecretSetting } from '../cloud/secrets.js';
+import { centralDb, codeShare, settings, withVm } from '../deps.js';
+import type {
+  HealthResult,
+  PrepareImageInput,
+  PreparedImage,
+  RestartContainerInput,
+  ServiceRuntimeSpec,
+  StartKafkaInput,
+  StartServiceInput,
+  StartedService,
+  VmAccess,
+} from './contracts.js';
+
+/** SAS URLs live this long: enough to fetch, too short to be worth stealing. */
+const SAS_LIFETIME_IN_MS = 15 * 60_000;
+
+export async function ensureDocker(input: { vm: VmAccess }): Promise<{ vm: string; installed: boolean }> {
+  const { installed } = await withVm(input.vm, (docker) => docker.ensureDocker());
+  return { vm: input.vm.name, installed };
+}
+
+export async function prepareImage(input: PrepareImageInput): Promise<PreparedImage> {
+  const share = codeShare();
+  const version = await share.codeVersion(input.source);
+  const image = imageName(input.step, version);
+  const built = await withVm(input.vm, async (docker) => {
+    if (await docker.hasImage(image)) return false;
+    // The VM fetches the code itself: it never streams through the function app, and the SAS
+    // URLs go straight into the script sent to the VM (not into any orchestration payload).
+    const urls = await share.readOnlySasUrls(input.source, { expiresInMs: SAS_LIFETIME_IN_MS });
+    const dir = `.lcm/src/${input.step}/${version}`;
+    await docker.buildImage(image, dir, fetchScript(urls, dir));
+    return true;
+  });
+  return { step: input.step, image, version, built };
+}
+
+function stringEnv(env: ServiceRuntimeSpec['env']): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
+}
+
+function secretValues(service: ServiceRuntimeSpec, monitoring: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [variable, setting] of Object.entries(service.secretEnv)) {
+    out[variable] = readSecretSetting(setting, `the value of ${variable} for service "${service.name}"`);
+  }
+  if (monitoring) {
+    // The monitoring service calls the LCM's restart API with this key, given at run time.
+    const key = process.env[settings().monitoringKeySetting];
+    if (key) out.LCM_API_KEY = key;
+  }
+  return out;
+}
+
+export async function startService(input: StartServiceInput): Promise<StartedService> {
+  const { vm, service } = input;
+  const env = stringEnv(service.env);
+  if (input.monitoring && settings().publicApiUrl) env.LCM_API_URL = settings().publicApiUrl!;
+  const result = await withVm(vm, async (docker) => {
+    if (input.recreate) await docker.removeContainer(service.name);
+    const state = await docker.ensureContainer({
+      name: service.name,
+      image: input.image,
+      port: service.port,
+      env,
+      secretEnv: secretValues(service, input.monitoring ?? false),
+      restart: 'unless-stopped',
+    });
+    const healthy = await docker.waitHealthy(
+      { address: vm.privateIp, port: service.port, path: service.health.path, timeoutInMs: service.health.timeoutInMs },
+      { startupTimeoutInMs: service.health.startupTimeoutInMs },
+    );
+    if (!healthy) {
+      const logs = await docker.logs(service.name, 15);
+      throw new Error(
+        `service "${service.name}" on VM "${vm.name}" did not answer http://${vm.privateIp}:${service.port}${service.health.path} ` +
+          `within ${Math.round(service.health.startupTimeoutInMs / 1000)} s. Last log lines:\n${logs || '(none)'}`,
+      );
+    }
+    return state;
+  });
+  const startedAt = result.startedAt ?? new Date().toISOString();
+  await (await centralDb()).upsertEntry(service.name, {
+    kind: service.kind,
+    vm: vm.name,
+    host: vm.privateIp,
+    port: service.port,
+    imageTag: input.version,
+    status: 'running',
+    startedAt,
+  });
+  return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: service.port, status: 'running', startedAt, action: result.action };
+}
+
+export async function startKafka(input: StartKafkaInput): Promise<StartedService> {
+  const { vm, kafka } = input;
+  const state = await withVm(vm, (docker) =>
+    docker.ensureContainer({ name: 'kafka', image: input.image, port: kafka.port, env: {}, restart: 'unless-stopped' }),
+  );
+  await ensureTopics({
+    brokers: [`${vm.host}:${kafka.port}`],
+    topics: kafka.topics.map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor })),
+    waitForBrokerInMs: settings().kafkaWaitInMs,
+  });
+  const startedAt = state.startedAt ?? new Date().toISOString();
+  await (await centralDb()).upsertEntry('kafka', {
+    kind: 'broker',
+    vm: vm.name,
+    host: vm.privateIp,
+    port: kafka.port,
+    imageTag: input.version,
+    status: 'running',
+    startedAt,
+  });
+  return { service: 'kafka', kind: 'broker', vm: vm.name, host: vm.privateIp, port: kafka.port, status: 'running', startedAt, action: state.action };
+}
+
+/** Restarts the container and waits for health; when healthy, refreshes the registry entry. */
+export async function restartContainer(input: RestartContainerInput): Promise<HealthResult> {
+  const { vm, service } = input;
+  const outcome = await withVm(vm, async (docker) => {
+    const before = await docker.containerState(service.name);
+    if (!before.exists) return { healthy: false, running: false, detail: 'no container: it will be recreated' };
+    const after = await docker.restartContainer(service.name);
+    const healthy = await docker.waitHealthy(
+      { address: vm.privateIp, port: service.port, path: service.health.path, timeoutInMs: service.health.timeoutInMs },
+      { startupTimeoutInMs: service.health.startupTimeoutInMs },
+    );
+    return { healthy, running: after.running, startedAt: after.startedAt, detail: healthy ? undefined : 'not healthy after restart' };
+  });
+  if (outcome.healthy) {
+    await (await centralDb()).upsertEntry(service.name, { status: 'running', host: vm.privateIp, port: service.port, vm: vm.name, startedAt: outcome.startedAt });
+    return { service: service.name, healthy: true, running: true, host: vm.privateIp, port: service.port };
+  }
+  return { service: service.name, healthy: false, running: outcome.running, detail: outcome.detail };
+}
+
+export async function checkHealth(input: RestartContainerInput): Promise<HealthResult> {
+  const { vm, service } = input;
+  try {
+    const healthy = await withVm(vm, (docker) =>
+      docker.isHealthy({ address: vm.privateIp, port: service.port, path: service.health.path, timeoutInMs: service.health.timeoutInMs }),
+    );
+    return { service: service.name, healthy, running: healthy, detail: healthy ? undefined : `no healthy answer at ${vm.privateIp}:${service.port}${service.health.path}` };
+  } catch (e) {
+    // The VM itself is unreachable: that is a failed check too, not a failed watchdog.
+    return { service: service.name, healthy: false, running: false, detail: (e as Error).message.split('\n')[0] };
+  }
+}

@@ -1,0 +1,44 @@
+/** Activities on VMs through ARM: ensure one runs, restart one, record what is known of it. */
+import { centralDb, compute, vmPublicKey } from '../deps.js';
+import type { EnsureVmInput, RegisterVmInput, VmInfo } from './contracts.js';
+
+export async function ensureVm(input: EnsureVmInput): Promise<VmInfo> {
+  const { azure, vm } = input;
+  const adapter = compute(azure.subscriptionId);
+  const result = await adapter.ensureVm({
+    resourceGroup: azure.resourceGroup,
+    location: azure.location,
+    vm,
+    publicKey: vmPublicKey(vm.sshKeySecret),
+  });
+  return {
+    name: vm.name,
+    publicIp: result.publicIp,
+    privateIp: result.privateIp,
+    powerState: result.powerState,
+    created: result.created,
+    started: result.started,
+  };
+}
+
+export async function restartVm(input: EnsureVmInput): Promise<VmInfo> {
+  const { azure, vm } = input;
+  const adapter = compute(azure.subscriptionId);
+  await adapter.restartVm(azure.resourceGroup, vm.name);
+  const state = await adapter.getVmState(azure.resourceGroup, vm.name);
+  if (!state.exists || !state.publicIp || !state.privateIp) {
+    throw new Error(`VM "${vm.name}": restarted but its address cannot be read; check it in the portal`);
+  }
+  return { name: vm.name, publicIp: state.publicIp, privateIp: state.privateIp, powerState: state.powerState, created: false, started: true };
+}
+
+export async function registerVm(input: RegisterVmInput): Promise<void> {
+  await (await centralDb()).upsertVm({
+    name: input.vm.name,
+    publicIp: input.vm.publicIp,
+    privateIp: input.vm.privateIp,
+    powerState: input.vm.powerState,
+    dockerReady: input.dockerReady,
+    updatedAt: input.at,
+  });
+}

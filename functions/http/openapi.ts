@@ -1,0 +1,92 @@
+/** The API's OpenAPI document, served at GET /api/openapi.json. */
+const name = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$' } };
+const operationBody = {
+  required: false,
+  content: {
+    'application/json': {
+      schema: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 300 }, requestedBy: { type: 'string', maxLength: 300 } } },
+    },
+  },
+};
+const error = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+const accepted = { description: 'started; poll the operation URL', content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } } };
+const common = { '400': error, '401': { description: 'missing or wrong function key' }, '404': error, '409': error };
+const restart = (kind: string) => ({
+  post: { summary: `Restart a ${kind} (back-off applies)`, parameters: [name], requestBody: operationBody, responses: { '202': accepted, ...common } },
+});
+
+export const openApiDocument = {
+  openapi: '3.0.3',
+  info: {
+    title: 'Life Cycle Manager API',
+    version: '0.1.0',
+    description: 'Provision, initialize and restart VMs; restart services, apps and models; read the registry. Send the function key as x-functions-key or ?code=.',
+  },
+  servers: [{ url: '/api' }],
+  security: [{ functionKey: [] }, { functionKeyQuery: [] }],
+  paths: {
+    '/boot': { post: { summary: 'Boot the platform (one at a time)', requestBody: operationBody, responses: { '202': accepted, ...common } } },
+    '/platform': { get: { summary: 'VMs, services, their states and running operations', responses: { '200': { description: 'the platform' } } } },
+    '/registry': {
+      get: { summary: 'Every registered endpoint', responses: { '200': { description: 'entries', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/RegistryEntry' } } } } } } },
+    },
+    '/registry/{service}': {
+      get: { summary: 'One registered endpoint', parameters: [{ ...name, name: 'service' }], responses: { '200': { description: 'entry' }, ...common } },
+    },
+    '/vms': {
+      get: { summary: 'VMs of the desired state with their last known addresses', responses: { '200': { description: 'VMs' } } },
+      post: {
+        summary: 'Provision a VM (added to the desired state, created, Docker prepared, registered)',
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/VmSpec' } } } },
+        responses: { '202': accepted, ...common },
+      },
+    },
+    '/vms/{name}/init': { post: { summary: "Initialize a VM's Docker environment", parameters: [name], requestBody: operationBody, responses: { '202': accepted, ...common } } },
+    '/vms/{name}/restart': { post: { summary: 'Restart a VM and make its services healthy again', parameters: [name], requestBody: operationBody, responses: { '202': accepted, ...common } } },
+    '/services/{name}': { get: { summary: 'A service: spec, state, endpoint, restarts, recent events', parameters: [name], responses: { '200': { description: 'service' }, ...common } } },
+    '/services/{name}/restart': restart('microservice'),
+    '/apps/{name}/restart': restart('hosted app'),
+    '/models/{name}/restart': restart('AI model'),
+    '/operations/{id}': {
+      get: {
+        summary: 'Status of an operation this API started (202 while running, 200 when done)',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'history', in: 'query', schema: { type: 'boolean' } }],
+        responses: { '200': { description: 'finished' }, '202': { description: 'running' }, ...common },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
+      functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
+    },
+    schemas: {
+      Error: { type: 'object', properties: { error: { type: 'string' }, operation: { type: 'object' }, issues: { type: 'array', items: { type: 'string' } } } },
+      Accepted: { type: 'object', properties: { id: { type: 'string' }, operationUrl: { type: 'string' }, statusQueryGetUri: { type: 'string' } } },
+      RegistryEntry: {
+        type: 'object',
+        properties: {
+          service: { type: 'string' },
+          kind: { type: 'string', enum: ['microservice', 'app', 'model', 'broker'] },
+          vm: { type: 'string' },
+          host: { type: 'string' },
+          port: { type: 'integer' },
+          status: { type: 'string' },
+          updatedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      VmSpec: {
+        type: 'object',
+        required: ['name', 'size', 'sshKeySecret'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string' },
+          size: { type: 'string' },
+          adminUser: { type: 'string' },
+          sshKeySecret: { type: 'string', description: 'name of the app setting holding the SSH private key' },
+          image: { type: 'object' },
+        },
+      },
+    },
+  },
+} as const;

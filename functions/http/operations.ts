@@ -1,0 +1,44 @@
+/**
+ * Starting and reading long-running operations through the durable client. One instance per target:
+ * a request for work that already runs gets 409 naming the running operation.
+ */
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
+import { isActive, statusOf } from '../durable-client.js';
+
+export { isActive, statusOf };
+import { conflict, json } from './respond.js';
+
+export function operationLinks(request: HttpRequest, instanceId: string) {
+  const base = new URL(request.url);
+  return { operationUrl: `${base.origin}/api/operations/${encodeURIComponent(instanceId)}` };
+}
+
+function runningConflict(request: HttpRequest, status: DurableOrchestrationStatus, what: string): never {
+  throw conflict(`${what} is already running as operation "${status.instanceId}"`, {
+    operation: { id: status.instanceId, name: status.name, runtimeStatus: status.runtimeStatus, createdTime: status.createdTime, ...operationLinks(request, status.instanceId) },
+  });
+}
+
+/** Starts `orchestration` as `instanceId` unless that instance is active; 202 with status URLs. */
+export async function startSingleton(
+  client: DurableClient,
+  request: HttpRequest,
+  orchestration: string,
+  instanceId: string,
+  input: unknown,
+  what: string,
+): Promise<HttpResponseInit> {
+  const existing = await statusOf(client, instanceId);
+  if (isActive(existing)) runningConflict(request, existing!, what);
+  try {
+    await client.startNew(orchestration, { instanceId, input });
+  } catch (e) {
+    // Another request won the race between our read and our start.
+    const now = await statusOf(client, instanceId);
+    if (isActive(now)) runningConflict(request, now!, what);
+    throw e;
+  }
+  const check = client.createHttpManagementPayload(instanceId);
+  return json(202, { ...check, ...operationLinks(request, instanceId) }, { location: check.statusQueryGetUri });
+}

@@ -1,0 +1,60 @@
+/**
+ * The app settings the LCM reads (see local.settings.sample.json). Settings that hold secrets are
+ * read where they are used (functions/cloud/secrets.ts); this module only reads addresses and knobs.
+ */
+export interface LcmSettings {
+  armEndpoint?: string;
+  /** Emulator only: a fixed bearer token instead of DefaultAzureCredential. */
+  armStaticToken?: string;
+  armPollIntervalInMs: number;
+  cosmosEndpoint: string;
+  cosmosDatabase: string;
+  /** Name of the setting that holds the Cosmos key (absent: managed identity). */
+  cosmosKeySetting?: string;
+  /** Name of the setting that holds the code storage connection string. */
+  storageConnectionSetting: string;
+  codeShare: string;
+  /** Extra certificate to trust (the local emulators' self-signed one). */
+  caCert?: string;
+  sshPort: number;
+  kafkaWaitInMs: number;
+  /** The LCM API's base URL, given to the monitoring service. */
+  publicApiUrl?: string;
+  /** Name of the setting holding the key the monitoring service calls the API with. */
+  monitoringKeySetting: string;
+}
+
+export class SettingsError extends Error {
+  constructor(setting: string, problem: string) {
+    super(`app setting ${setting} ${problem} (see local.settings.sample.json)`);
+    this.name = 'SettingsError';
+  }
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new SettingsError(name, `must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): LcmSettings {
+  const cosmosEndpoint = env.LCM_COSMOS_ENDPOINT;
+  if (!cosmosEndpoint) throw new SettingsError('LCM_COSMOS_ENDPOINT', 'is not set: it is the central database endpoint');
+  return {
+    armEndpoint: env.LCM_ARM_ENDPOINT || undefined,
+    armStaticToken: env.LCM_ARM_STATIC_TOKEN || undefined,
+    armPollIntervalInMs: int(env, 'LCM_ARM_POLL_INTERVAL_MS', 2_000),
+    cosmosEndpoint,
+    cosmosDatabase: env.LCM_COSMOS_DATABASE || 'lcm',
+    cosmosKeySetting: env.LCM_COSMOS_KEY ? 'LCM_COSMOS_KEY' : undefined,
+    storageConnectionSetting: 'LCM_STORAGE_CONNECTION_STRING',
+    codeShare: env.LCM_CODE_SHARE || 'service-code',
+    caCert: env.LCM_CA_CERT || undefined,
+    sshPort: int(env, 'LCM_SSH_PORT', 22),
+    kafkaWaitInMs: int(env, 'LCM_KAFKA_WAIT_MS', 120_000),
+    publicApiUrl: env.LCM_PUBLIC_API_URL || undefined,
+    monitoringKeySetting: 'LCM_MONITORING_API_KEY',
+  };
+}
