@@ -83,7 +83,7 @@ export function listening(ip: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection({ host: ip, port });
     s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
+    s.on('error', () => resolve(false));
   });
 }
 
