@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+let p: TestPlatform;
+
+beforeAll(async () => {
+  p = await startTestPlatform();
+}, 120_000);
+
+afterAll(async () => {
+  await p?.stop();
+});
+
+describe('boot the example platform end to end', () => {
+  let firstOutput: any;
+
+  it('brings every VM and service up, registered with an endpoint that answers /health', async () => {
+    const status = await p.run('boot');
+    expect(status.runtimeStatus).toBe('Completed');
+    firstOutput = status.output;
+    expect(firstOutput.failures).toEqual([]);
+    expect(firstOutput.status).toBe('succeeded');
+    const registry = (await (await p.api('registry')).json()) as any[];
+    const names = registry.map((e) => e.service).sort();
+    expect(names).toEqual(['kafka', ...p.topology.services.map((s) => s.name)].sort());
+    for (const entry of registry.filter((e) => e.service !== 'kafka')) {
+      expect(entry.status).toBe('running');
+      const res = await fetch(`http://${entry.host}:${entry.port}/health`);
+      expect(res.status, `${entry.service} /health`).toBe(200);
+    }
+  }, 180_000);
+
+  it('respected the plan: Kafka first, each service after its dependencies, monitoring last', async () => {
+    const entries = new Map(((await (await p.api('registry')).json()) as any[]).map((e) => [e.service, e]));
+    const full = await Promise.all([...entries.keys()].map(async (s) => [s, await (await p.api(`registry/${s}`)).json()] as const));
+    const startedAt = new Map(full.map(([s, e]: any) => [s, Date.parse(e.startedAt)]));
+    for (const s of p.topology.services) {
+      expect(startedAt.get(s.name)! >= startedAt.get('kafka')!, `${s.name} after kafka`).toBe(true);
+      for (const d of s.dependsOn) expect(startedAt.get(s.name)! >= startedAt.get(d)!, `${s.name} after ${d}`).toBe(true);
+      if (s.role !== 'monitoring') expect(startedAt.get('monitoring')! >= startedAt.get(s.name)!, `monitoring after ${s.name}`).toBe(true);
+    }
+  });
+
+  it('provisioned the VMs in parallel', () => {
+    const creates = p.azure.arm.log.entries().filter((e: any) => e.kind === 'vm.create' && e.method === 'PUT');
+    expect(creates.length).toBe(p.topology.vms.length);
+    // Every VM create was sent before the first VM had finished booting its services.
+    const firstRegistered = Math.min(...firstOutput.services.filter((s: any) => s.startedAt).map((s: any) => Date.parse(s.startedAt)));
+    for (const c of creates) expect(Date.parse(c.at ?? c.time)).toBeLessThan(firstRegistered);
+  });
+
+  it('a second boot of the healthy platform only reads: no ARM write, no build, no container restart', async () => {
+    p.azure.arm.log.reset();
+    const before = Object.fromEntries(p.topology.vms.map((vm) => [vm.name, p.azure.fleet.counts(vm.name)]));
+    const status = await p.run('boot');
+    expect(status.output.status).toBe('succeeded');
+    expect(p.azure.arm.log.counts().writes).toBe(0);
+    for (const vm of p.topology.vms) {
+      const after = p.azure.fleet.counts(vm.name);
+      expect(after.build, `${vm.name} builds`).toBe(before[vm.name]!.build);
+      expect(after.run, `${vm.name} runs`).toBe(before[vm.name]!.run);
+      expect(after.restart, `${vm.name} restarts`).toBe(before[vm.name]!.restart);
+      expect(after.start, `${vm.name} starts`).toBe(before[vm.name]!.start);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,75 @@
+/**
+ * A whole local LCM for end-to-end tests: local Azure, the example platform seeded into it, and the
+ * local host running functions/index.ts against it. The same pieces `bootstrap-cli deploy --local` uses.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { CentralDb, createCosmosClient } from '../../functions/cloud/central-db.js';
+import { CodeShare } from '../../functions/cloud/code-share.js';
+import { loadTopology } from '../../functions/platform/load.js';
+import type { Topology } from '../../functions/platform/topology.js';
+import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../local/azure/index.js';
+import { startLocalHost, type LocalHost } from '../../local/host/index.js';
+import { seedPlatform } from '../../bootstrap-cli/seed.js';
+import { EXAMPLE_TOPOLOGY } from './topology.js';
+
+export const APP_ENTRY = new URL('../../functions/index.ts', import.meta.url).pathname;
+
+export interface TestPlatform {
+  azure: LocalAzure;
+  host: LocalHost;
+  db: CentralDb;
+  topology: Topology;
+  key: string;
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** POSTs and follows the operation until it ends; returns its final status body. */
+  run(path: string, body?: unknown, timeoutInMs?: number): Promise<any>;
+  stop(): Promise<void>;
+}
+
+/** Secrets a topology references get random local values (a real deployment holds them in Key Vault). */
+export function localSecretValues(topology: Topology): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of topology.services) for (const setting of Object.values(s.secretEnv)) out[setting] = randomBytes(18).toString('base64url');
+  return out;
+}
+
+export async function startTestPlatform(options: {
+  topology?: Topology;
+  codeRoot?: string;
+  azure?: LocalAzureOptions;
+  storeFile?: string;
+} = {}): Promise<TestPlatform> {
+  const topology = options.topology ?? loadTopology(readFileSync(EXAMPLE_TOPOLOGY, 'utf8'));
+  const codeRoot = options.codeRoot ?? join(dirname(EXAMPLE_TOPOLOGY), 'services');
+  const azure = await startLocalAzure({ restartDelayMs: 100, stopGraceMs: 1_000, ...options.azure });
+  const settings = { ...azure.settings({ codeShare: topology.azure.storage.share }), ...localSecretValues(topology) };
+  const db = new CentralDb(createCosmosClient({ endpoint: azure.cosmos.endpoint, key: azure.cosmos.key, caCert: azure.caCert }));
+  await seedPlatform({ topology, codeRoot, db, share: CodeShare.fromConnectionString(azure.files.connectionString, topology.azure.storage.share) });
+  const key = randomBytes(16).toString('hex');
+  const storeFile = options.storeFile ?? join(mkdtempSync(join(tmpdir(), 'lcm-store-')), 'hub.sqlite');
+  const host = await startLocalHost({ entry: APP_ENTRY, port: 0, storeFile, settings, functionKeys: [key], log: () => {} });
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${host.baseUrl}/api/${path}`, { ...init, headers: { 'x-functions-key': key, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  return {
+    azure,
+    host,
+    db,
+    topology,
+    key,
+    api,
+    async run(path, body, timeoutInMs = 120_000) {
+      const res = await api(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+      if (res.status !== 202) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+      const { id } = (await res.json()) as { id: string };
+      const done = await host.waitForInstance(id, { timeoutInMs });
+      return done;
+    },
+    async stop() {
+      await host.stop();
+      await azure.stop();
+    },
+  };
+}
