@@ -3,6 +3,7 @@
  * local host running functions/index.ts against it. The same pieces `bootstrap-cli deploy --local` uses.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,6 +15,17 @@ import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../
 import { startLocalHost, type LocalHost } from '../../local/host/index.js';
 import { seedPlatform } from '../../bootstrap-cli/seed.js';
 import { EXAMPLE_TOPOLOGY } from './topology.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 export const APP_ENTRY = new URL('../../functions/index.ts', import.meta.url).pathname;
 
@@ -50,7 +62,10 @@ export async function startTestPlatform(options: {
   await seedPlatform({ topology, codeRoot, db, share: CodeShare.fromConnectionString(azure.files.connectionString, topology.azure.storage.share) });
   const key = randomBytes(16).toString('hex');
   const storeFile = options.storeFile ?? join(mkdtempSync(join(tmpdir(), 'lcm-store-')), 'hub.sqlite');
-  const host = await startLocalHost({ entry: APP_ENTRY, port: 0, storeFile, settings, functionKeys: [key], log: () => {} });
+  // The monitoring service is told the API's address before the host starts: pick the port first.
+  const port = await freePort();
+  Object.assign(settings, { LCM_PUBLIC_API_URL: `http://127.0.0.1:${port}`, LCM_MONITORING_API_KEY: key });
+  const host = await startLocalHost({ entry: APP_ENTRY, port, storeFile, settings, functionKeys: [key], log: () => {} });
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${host.baseUrl}/api/${path}`, { ...init, headers: { 'x-functions-key': key, 'content-type': 'application/json', ...(init.headers ?? {}) } });
   return {
