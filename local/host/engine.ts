@@ -77,7 +77,7 @@ interface SdkRetryableTask {
 interface SdkExecutor {
   actions: SdkAction[];
   openTasks: Record<string, SdkTask>;
-  deferredTasks: Record<string, unknown[]>;
+  openEvents?: Record<string, unknown[]>;
   willContinueAsNew: boolean;
   exception?: unknown;
 }
@@ -602,7 +602,7 @@ export class DurableEngine {
     }
     if (state.isDone && executor.willContinueAsNew) {
       const action = flat.find((a) => a.actionType === ActionType.ContinueAsNew);
-      const carry = this.opts.preserveUnprocessedEvents ? unprocessedEvents(executor, history) : [];
+      const carry = this.opts.preserveUnprocessedEvents ? unprocessedEvents(executor, flat, history) : [];
       return { outcome: { kind: 'continueAsNew', input: decodeProcessedInput(action?.input), carry }, descriptors, customStatus };
     }
     if (state.isDone) return { outcome: { kind: 'completed', output: toJsonText(state.output) }, descriptors, customStatus };
@@ -649,14 +649,23 @@ export class DurableEngine {
   }
 }
 
-/** Events of this execution that no waitForExternalEvent consumed (the SDK keeps them deferred by name). */
-function unprocessedEvents(executor: SdkExecutor, history: HistoryEvent[]): HistoryEvent[] {
+/**
+ * Events of this execution that no waitForExternalEvent consumed. The SDK stops reading history once
+ * the orchestrator is done, so count what the waits took instead: each wait action resolved takes the
+ * next event of its name, in history order.
+ */
+function unprocessedEvents(executor: SdkExecutor, flat: SdkAction[], history: HistoryEvent[]): HistoryEvent[] {
+  const waits = new Map<string, number>();
+  for (const a of flat) {
+    if (a.actionType === ActionType.WaitForExternalEvent && a.externalEventName) waits.set(a.externalEventName, (waits.get(a.externalEventName) ?? 0) + 1);
+  }
   const out: HistoryEvent[] = [];
-  for (const [name, queue] of Object.entries(executor.deferredTasks)) {
-    const count = Array.isArray(queue) ? queue.length : 0;
-    if (count === 0 || /^\d+$/.test(name)) continue;
+  const names = new Set(history.filter((e) => e.EventType === EventType.EventRaised).map((e) => e.Name as string));
+  for (const name of names) {
+    const open = executor.openEvents?.[name]?.length ?? 0;
+    const consumed = Math.max(0, (waits.get(name) ?? 0) - open);
     const raised = history.filter((e) => e.EventType === EventType.EventRaised && e.Name === name);
-    out.push(...raised.slice(raised.length - count));
+    out.push(...raised.slice(consumed));
   }
   return out.sort((a, b) => a.Timestamp.getTime() - b.Timestamp.getTime());
 }
