@@ -101,13 +101,9 @@ export class VmFleet implements VmPowerHooks {
       const hostKey = loadOrCreateHostKey(layout.hostKeyFile);
       if (!st || st.adminUser !== vm.adminUser) {
         const token = `${this.id}.${vm.name}`;
-        const state: VmState = {
-          name: vm.name, ip: vm.ip, adminUser: vm.adminUser, layout, token, fingerprint: hostKey.fingerprint, running: false,
-          engine: undefined as unknown as DockerEngine,
-        };
-        state.engine = new DockerEngine({
+        const engine = new DockerEngine({
           vm: vm.name,
-          ip: () => state.ip,
+          ip: () => this.vms.get(vm.name)?.ip ?? vm.ip,
           stateDir: layout.dockerState,
           path: this.systemPath(),
           token,
@@ -118,12 +114,14 @@ export class VmFleet implements VmPowerHooks {
           stopGraceMs: this.options.stopGraceMs ?? 10_000,
           record: (e) => this.record(vm.name, e),
         });
+        const state: VmState = { name: vm.name, ip: vm.ip, adminUser: vm.adminUser, layout, token, fingerprint: hostKey.fingerprint, running: false, engine };
         st = state;
         this.vms.set(vm.name, st);
       }
       st.ip = vm.ip;
       st.fingerprint = hostKey.fingerprint;
-      const socket = new EngineSocket(sock, (req) => (st as VmState).engine.handle(req));
+      const engine = st.engine;
+      const socket = new EngineSocket(sock, (req) => engine.handle(req));
       await socket.listen();
       const ssh = new VmSshServer({
         vm: vm.name,
