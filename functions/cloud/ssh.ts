@@ -163,6 +163,8 @@ export class SshHost {
       }
       throw e;
     }
+    // node-ssh leaves no error listener once connected: a VM going down would crash the process.
+    ssh.connection?.on('error', () => this.drop());
     if (pinned === undefined && presented !== undefined) await this.options.pins.pinHostKey(this.vm, presented);
     // Nagle costs ~40 ms per exec on small writes.
     (ssh.connection as unknown as { _sock?: { setNoDelay?: (v: boolean) => void } })?._sock?.setNoDelay?.(true);
