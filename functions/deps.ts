@@ -47,10 +47,10 @@ export function compute(subscriptionId: string): ComputeAdapter {
   if (!adapter) {
     const s = settings();
     const credential = s.armStaticToken ? staticTokenCredential(s.armStaticToken) : azureCredential();
-    adapter = new ComputeAdapter(
-      createComputeClients({ subscriptionId, credential, endpoint: s.armEndpoint, caCert: s.caCert }),
-      { pollIntervalInMs: s.armPollIntervalInMs },
-    );
+    adapter = new ComputeAdapter({
+      clients: createComputeClients({ subscriptionId, credential, endpoint: s.armEndpoint, caCert: s.caCert }),
+      pollIntervalInMs: s.armPollIntervalInMs,
+    });
     computeCache.set(subscriptionId, adapter);
   }
   return adapter;

@@ -9,7 +9,7 @@ import { A, O } from './activities/contracts.js';
 import { ensureDocker, prepareImage, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
 import { addVmToDesiredState, readDesiredState } from './activities/desired-state.js';
 import { markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
-import { ensureVm, registerVm, restartVm } from './activities/vm.js';
+import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
 import { startWatchdog } from './activities/watchdog.js';
 import * as api from './http/api.js';
 import { openApiDocument } from './http/openapi.js';
@@ -36,6 +36,7 @@ const activity = <I>(name: string, handler: Typed<I>, extraInputs: FunctionInput
 
 activity(A.readDesiredState, readDesiredState);
 activity(A.addVmToDesiredState, addVmToDesiredState);
+activity(A.ensureResourceGroup, ensureResourceGroup);
 activity(A.ensureVm, ensureVm);
 activity(A.restartVm, restartVm);
 activity(A.registerVm, registerVm);

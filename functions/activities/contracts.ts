@@ -8,6 +8,7 @@ import type { AzureContext, KafkaSpec, ServiceKind, ServiceSpec, Settings, Topol
 export const A = {
   readDesiredState: 'readDesiredState',
   addVmToDesiredState: 'addVmToDesiredState',
+  ensureResourceGroup: 'ensureResourceGroup',
   ensureVm: 'ensureVm',
   restartVm: 'restartVm',
   ensureDocker: 'ensureDocker',

@@ -1,6 +1,6 @@
 /** Activities on VMs through ARM: ensure one runs, restart one, record what is known of it. */
 import { centralDb, compute, vmPublicKey } from '../deps.js';
-import type { EnsureVmInput, RegisterVmInput, VmInfo } from './contracts.js';
+import type { ArmTarget, EnsureVmInput, RegisterVmInput, VmInfo } from './contracts.js';
 
 export async function ensureVm(input: EnsureVmInput): Promise<VmInfo> {
   const { azure, vm } = input;
@@ -24,12 +24,18 @@ export async function ensureVm(input: EnsureVmInput): Promise<VmInfo> {
 export async function restartVm(input: EnsureVmInput): Promise<VmInfo> {
   const { azure, vm } = input;
   const adapter = compute(azure.subscriptionId);
-  await adapter.restartVm(azure.resourceGroup, vm.name);
-  const state = await adapter.getVmState(azure.resourceGroup, vm.name);
+  await adapter.restartVm({ resourceGroup: azure.resourceGroup, name: vm.name });
+  const state = await adapter.getVmState({ resourceGroup: azure.resourceGroup, name: vm.name });
   if (!state.exists || !state.publicIp || !state.privateIp) {
     throw new Error(`VM "${vm.name}": restarted but its address cannot be read; check it in the portal`);
   }
   return { name: vm.name, publicIp: state.publicIp, privateIp: state.privateIp, powerState: state.powerState, created: false, started: true };
+}
+
+/** The resource group the VMs live in: one read when it exists. */
+export async function ensureResourceGroup(input: { azure: ArmTarget }): Promise<{ created: boolean }> {
+  const { azure } = input;
+  return compute(azure.subscriptionId).ensureResourceGroup({ resourceGroup: azure.resourceGroup, location: azure.location, tags: { 'managed-by': 'lcm' } });
 }
 
 export async function registerVm(input: RegisterVmInput): Promise<void> {

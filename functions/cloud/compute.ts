@@ -130,6 +130,10 @@ const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 const isNotFound = (err: unknown): boolean => isRestError(err) && err.statusCode === 404;
 
+/** ARM refused because another operation on the same resource is running. */
+const isConflict = (err: unknown): boolean =>
+  err instanceof ArmOperationError && err.statusCode === 409 && ['OperationNotAllowed', 'Conflict', 'AnotherOperationInProgress'].includes(err.code);
+
 // ---------------------------------------------------------------- adapter
 
 export type VmPowerState = 'creating' | 'starting' | 'running' | 'stopping' | 'stopped' | 'deallocating' | 'deallocated' | 'unknown';
@@ -230,7 +234,16 @@ export class ComputeAdapter {
     const deadline = Date.now() + this.settleTimeoutInMs;
     for (;;) {
       const vm = await this.readVm(input.resourceGroup, name);
-      if (!vm || vm.provisioningState === 'Failed') return this.createVm(input, options, vm !== undefined);
+      if (!vm || vm.provisioningState === 'Failed') {
+        try {
+          return await this.createVm(input, options, vm !== undefined);
+        } catch (err) {
+          // A concurrent run of this activity got there first: wait for it, then look again.
+          if (!isConflict(err)) throw err;
+          await this.settle(`vm "${name}"`, 'wait for a concurrent create', deadline, options);
+          continue;
+        }
+      }
       const power = powerStateOf(vm);
       if (TRANSITIONAL_PROVISIONING.has(vm.provisioningState ?? '') || TRANSITIONAL_POWER.has(power)) {
         // Another operation (a concurrent run of this activity, an operator) is changing it.
@@ -239,7 +252,13 @@ export class ComputeAdapter {
       }
       let started = false;
       if (power !== 'running') {
-        await this.lro(name, 'start', () => this.clients.compute.virtualMachines.start(input.resourceGroup, name, this.lroOptions(options)));
+        try {
+          await this.lro(name, 'start', () => this.clients.compute.virtualMachines.start(input.resourceGroup, name, this.lroOptions(options)));
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+          await this.settle(`vm "${name}"`, 'wait for a concurrent operation', deadline, options);
+          continue;
+        }
         started = true;
       }
       const addresses = await this.addresses(input.resourceGroup, vm);

@@ -21,7 +21,7 @@ import { planTopology } from '../platform/plan.js';
 import { KAFKA, type Topology } from '../platform/topology.js';
 import type { BootVmInput, BootVmOutput } from './boot-vm.js';
 import type { WatchdogInput } from './watchdog.js';
-import { failureMessage, isoAt, nextDone } from './tasks.js';
+import { failureMessage, isoAt, nextDone, transientRetry } from './tasks.js';
 
 export interface BootInput {
   requestedBy?: string;
@@ -62,7 +62,15 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     step === KAFKA ? topology.kafka!.source : topology.services.find((s) => s.name === step)!.source;
 
   const inflight: InFlight[] = [];
+  try {
+    yield context.df.callActivityWithRetry(A.ensureResourceGroup, transientRetry, { azure });
+  } catch (e) {
+    // Without its resource group no VM can exist: every VM fails with this reason.
+    const reason = failureMessage(e);
+    for (const vm of topology.vms) state.vmFailed(vm.name, 'resource group', reason);
+  }
   for (const vm of topology.vms) {
+    if (state.vm(vm.name) === 'failed') continue;
     state.vmProvisioning(vm.name);
     const vmInput: BootVmInput = { azure, vm, steps: state.stepsOn(vm.name).map((step) => ({ step, source: sourceOf(step) })) };
     inflight.push({ kind: 'vm', name: vm.name, task: context.df.callSubOrchestrator(O.bootVm, vmInput, bootVmId(vm.name)) });

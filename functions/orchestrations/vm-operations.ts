@@ -67,6 +67,7 @@ function eventFor(context: OrchestrationContext, input: VmOperationInput, type: 
 
 /** Ensure the VM and Docker; shared by provision and init. */
 function* ensureVmAndDocker(context: OrchestrationContext, azure: ArmTarget, spec: VmSpec): Generator<Task, VmInfo, unknown> {
+  yield context.df.callActivityWithRetry(A.ensureResourceGroup, transientRetry, { azure });
   const info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure, vm: spec } satisfies EnsureVmInput)) as VmInfo;
   yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
   yield context.df.callActivity(A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
