@@ -269,7 +269,10 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await ops.settled();
+      // A hook still running (the fleet) is given a moment, never awaited forever.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ops.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)))]);
+      clearTimeout(timer);
     },
   };
 }
