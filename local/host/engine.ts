@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { format } from 'node:util';
-import { InvocationContext } from '@azure/functions';
+import azureFunctions from '@azure/functions';
 import {
   ActionType,
   SUPPORTED_TYPES,
@@ -34,6 +34,8 @@ const UPPER_SCHEMA_VERSION = 2;
 const MAXIMUM_SHORT_TIMER = '36500.00:00:00';
 const LONG_TIMER_INTERVAL = '3.00:00:00';
 const MAX_TIMEOUT_MS = 2_147_483_647;
+// Default import: the package is a webpack CJS bundle whose classes Node cannot see as named ESM exports.
+const { InvocationContext } = azureFunctions;
 
 export class ConflictError extends Error {
   readonly status = 409;

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import { compileRoute, matchRoute, type CompiledRoute } from './routes.js';
 import type { Registration } from './registry.js';
 import type { DurableEngine } from './engine.js';
@@ -30,6 +30,8 @@ interface HttpRoute {
 }
 
 const MAX_BODY = 32 * 1024 * 1024;
+// Default import: the package is a webpack CJS bundle whose classes Node cannot see as named ESM exports.
+const { HttpRequest, HttpResponse, InvocationContext } = azureFunctions;
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -128,9 +130,9 @@ export function createHttpFront(opts: HttpFrontOptions): http.Server {
     for (const input of reg.extraInputs) {
       if (input.type === 'durableClient' || input.type === 'orchestrationClient') context.extraInputs.set(input.name, opts.clientData());
     }
-    let response: HttpResponse;
+    let response: InstanceType<typeof HttpResponse>;
     try {
-      const result = (await reg.handler(request, context)) as HttpResponse | HttpResponseInit | undefined;
+      const result = (await reg.handler(request, context)) as InstanceType<typeof HttpResponse> | HttpResponseInit | undefined;
       response = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

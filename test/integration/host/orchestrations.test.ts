@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFixtureHost, tempDir, type TestHost } from './helpers.js';
+import { startFixtureHost, tempDir, type TestHost, waitUntil } from './helpers.js';
 import { state } from '../../fixtures/host-app/state.js';
 
 const calls = (key: string) => state.calls[key] ?? 0;
@@ -239,11 +239,3 @@ describe('local host: orchestrations', () => {
     expect(typeof timeline[2].durationMs).toBe('number');
   });
 });
-
-async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
