@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ComputeAdapter } from '../../../functions/cloud/compute.js';
 import { LOCATION, publicKeyLine, startHarness, vmSpec, type Harness } from './harness.js';
 
 const RG = 'rg-test';
@@ -110,6 +111,22 @@ describe('ARM emulator + compute adapter: VM lifecycle over the real SDK', () =>
     const created = h.arm.log.entries.filter((e) => e.kind === 'vm.create' && e.status < 300);
     expect(created).toHaveLength(1);
     expect(h.arm.getVm(RG, 'vm-twin')!.powerState).toBe('running');
+  });
+
+  it('maxConcurrentWrites bounds writes: a throttled write holds its slot until its retry', async () => {
+    const serial = new ComputeAdapter({ clients: h.clients, pollIntervalInMs: 10, maxConcurrentWrites: 1 });
+    h.arm.log.reset();
+    h.arm.faults.throttle('nsg.write', { count: 1, retryAfterSeconds: 1 });
+    await Promise.all(
+      ['vm-a', 'vm-b'].map((name) => serial.ensureVm({ resourceGroup: RG, location: LOCATION, vm: vmSpec(name), publicKey: key })),
+    );
+    const writes = h.arm.log.entries.filter((e) => e.method !== 'GET');
+    const throttled = writes.findIndex((e) => e.status === 429);
+    expect(throttled).toBeGreaterThanOrEqual(0);
+    // With one slot, the next write to arrive is the retry of the throttled one.
+    expect(writes[throttled + 1]).toMatchObject({ kind: 'nsg.write', path: writes[throttled]!.path, status: 201 });
+    expect(h.arm.getVm(RG, 'vm-a')!.powerState).toBe('running');
+    expect(h.arm.getVm(RG, 'vm-b')!.powerState).toBe('running');
   });
 
   it('VMs get distinct loopback addresses', async () => {
