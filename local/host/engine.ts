@@ -54,6 +54,8 @@ export interface EngineOptions {
   /** Carry events nobody waited for into the next execution on continueAsNew. */
   preserveUnprocessedEvents: boolean;
   log: (line: string) => void;
+  /** Durable client binding data for activities that declare a durableClient input. */
+  clientData?: () => unknown;
 }
 
 interface Cached {
@@ -226,7 +228,7 @@ export class DurableEngine {
       ]);
       this.store.clearPending(instanceId);
       this.store.putInstance({ ...row, status: 'Terminated', output, lastUpdatedTime: now.toISOString() });
-      parent = this.notifyParent(row, { kind: 'failed', message: `Sub-orchestration '${row.name}' (${instanceId}) was terminated: ${reason}`, errorType: 'TerminatedError' }, now);
+      parent = this.notifyParent(row, { kind: 'failed', message: `instance '${instanceId}' was terminated: ${reason}`, errorType: 'TerminatedError' }, now);
     });
     this.cache.delete(instanceId);
     if (parent) this.markDirty(parent);
@@ -350,14 +352,16 @@ export class DurableEngine {
           logHandler: (level, ...args) => this.opts.log(`[${w.name}] ${level}: ${format(...args)}`),
           options: { trigger: reg.trigger, extraInputs: reg.extraInputs, extraOutputs: reg.extraOutputs },
         });
+        // Activities may take a durable client (e.g. to start a singleton instance).
+        for (const input of reg.extraInputs) {
+          if ((input.type === 'durableClient' || input.type === 'orchestrationClient') && this.opts.clientData) ctx.extraInputs.set(input.name, this.opts.clientData());
+        }
         const result = await reg.handler(JSON.parse(w.input), ctx);
         done = event(EventType.TaskCompleted, { TaskScheduledId: w.taskId, Result: toJsonText(result) });
       } catch (err) {
         const e = err instanceof Error ? err : new Error(errorMessage(err));
-        done = event(EventType.TaskFailed, {
-          TaskScheduledId: w.taskId,
-          FailureDetails: { ErrorType: e.name || 'Error', ErrorMessage: `Activity function '${w.name}' failed: ${e.message}`, StackTrace: e.stack },
-        });
+        // Reason/Details like the Azure extension: the orchestrator sees "Activity function 'x' failed: <message>".
+        done = event(EventType.TaskFailed, { TaskScheduledId: w.taskId, Reason: `Activity function '${w.name}' failed: ${e.message}`, Details: '' });
         this.opts.log(`activity ${w.name} (instance ${w.instanceId}, task ${w.taskId}) failed: ${e.message}`);
       }
       if (this.stopped) return;
@@ -499,7 +503,7 @@ export class DurableEngine {
       effects.timers.push({ id, at });
     } else {
       const fail = (message: string) => {
-        this.store.addInbox(id, row.executionId, nowMs, event(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: s.taskId, FailureDetails: { ErrorType: 'SubOrchestrationStartError', ErrorMessage: message } }));
+        this.store.addInbox(id, row.executionId, nowMs, event(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: s.taskId, Reason: message, Details: '' }));
         effects.timers.push({ id, at: nowMs });
       };
       const existing = this.store.getInstance(s.instanceId);
@@ -536,11 +540,7 @@ export class DurableEngine {
     const ev =
       outcome.kind === 'completed'
         ? event(EventType.SubOrchestrationInstanceCompleted, { TaskScheduledId: row.parentTaskId, Result: outcome.output }, now)
-        : event(
-            EventType.SubOrchestrationInstanceFailed,
-            { TaskScheduledId: row.parentTaskId, FailureDetails: { ErrorType: outcome.errorType, ErrorMessage: `Sub-orchestration '${row.name}' (${row.instanceId}) failed: ${outcome.message}` } },
-            now,
-          );
+        : event(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: row.parentTaskId, Reason: `Orchestrator function '${row.name}' failed: ${outcome.message}`, Details: '' }, now);
     this.store.addInbox(row.parentInstanceId, row.parentExecutionId, now.getTime(), ev);
     return row.parentInstanceId;
   }
@@ -598,7 +598,9 @@ export class DurableEngine {
     }
     if (thrown !== undefined || !state) {
       const ex = executor.exception;
-      const message = ex !== undefined ? errorMessage(ex) : (state?.error ?? errorMessage(thrown).split('\n\n$OutOfProcData$:')[0]);
+      const raw = ex !== undefined ? errorMessage(ex) : (state?.error ?? errorMessage(thrown).split('\n\n$OutOfProcData$:')[0]);
+      // Task failures read "<Reason> \n <Details>"; Details is empty here, so trim the tail.
+      const message = raw.trim();
       this.opts.log(`orchestration ${row.name} (${row.instanceId}) failed: ${message}`);
       return { outcome: { kind: 'failed', message, errorType: ex instanceof Error ? ex.name : 'Error' }, descriptors, customStatus };
     }

@@ -87,6 +87,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   }
   setCoreLog(coreLog);
 
+  // Known once the server listens (it carries the port); read lazily by HTTP functions and activities.
+  let clientData: ClientData | undefined;
   const store = new HistoryStore(options.storeFile);
   const engine = new DurableEngine({
     store,
@@ -94,12 +96,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     maxConcurrentActivities: options.maxConcurrentActivities ?? 16,
     preserveUnprocessedEvents: options.preserveUnprocessedEvents ?? false,
     log,
+    clientData: () => clientData,
   });
   const functionKeys = options.functionKeys && options.functionKeys.length > 0 ? [...options.functionKeys] : [randomKey()];
   const systemKey = options.systemKey ?? randomKey();
   const rpcToken = randomKey();
   const hostname = options.hostname ?? '127.0.0.1';
-  let clientData: ClientData | undefined;
   const server = createHttpFront({ registrations, engine, functionKeys, systemKey, rpcToken, clientData: () => clientData as ClientData, log });
   let port: number;
   try {

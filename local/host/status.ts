@@ -62,6 +62,7 @@ function toHistoryEvents(history: HistoryEvent[], withOutput: boolean): Record<s
     if (origin) entry.ScheduledTime = origin.Timestamp.toISOString();
     if (e.FireAt) entry.FireAt = e.FireAt.toISOString();
     if (e.FailureDetails) entry.Reason = `${e.FailureDetails.ErrorType}: ${e.FailureDetails.ErrorMessage}`;
+    else if (e.Reason !== undefined) entry.Reason = e.Reason;
     if (withOutput) {
       if (e.Result !== undefined) entry.Result = safeParse(e.Result);
       if (e.Input !== undefined && e.EventType !== EventType.ExecutionStarted) entry.Input = safeParse(e.Input ?? null);
