@@ -3,12 +3,15 @@ export interface CliIo {
   out: (text: string) => void;
   err: (text: string) => void;
   isTty: boolean;
+  /** Whether stderr is a terminal (progress goes there with --json). */
+  errIsTty?: boolean;
 }
 
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
   isTty: Boolean(process.stdout.isTTY),
+  errIsTty: Boolean(process.stderr.isTTY),
 };
 
 /** Exit codes shared by every command. */

@@ -1,12 +1,31 @@
 #!/usr/bin/env node
-/** bootstrap-cli: validates a topology, plans it, and (later) deploys and follows the LCM. */
+/** bootstrap-cli: validates and plans a topology, deploys the LCM locally and follows the boot, and operates it. */
 import { Command, CommanderError } from 'commander';
+import { DEFAULT_API_URL } from './api-client.js';
+import { deploy, EXAMPLE_CONFIG } from './deploy.js';
+import * as operator from './operator.js';
 import { planTopology } from '../functions/platform/plan.js';
 import { readConfig, issuesText, requireConfig } from './config.js';
 import { CliError, EXIT, processIo, type CliIo } from './io.js';
 import { planJson, planTable } from './plan-view.js';
 
-export function buildProgram(io: CliIo): Command {
+/** `--url`/`--key` of the operator commands; the key is never shown as a default in --help. */
+function apiOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', `LCM API base URL (default: $LCM_API_URL or ${DEFAULT_API_URL})`)
+    .option('--key <key>', 'function key of the API (default: $LCM_API_KEY)')
+    .option('--json', 'print JSON');
+}
+
+function api(opts: { url?: string; key?: string; json?: boolean }): operator.ApiOptions {
+  return { url: opts.url ?? process.env.LCM_API_URL ?? DEFAULT_API_URL, key: opts.key ?? process.env.LCM_API_KEY, json: opts.json };
+}
+
+/** Builds the program; commands that decide their own exit code put it in `result.code`. */
+export function buildProgram(io: CliIo, result: { code: number } = { code: EXIT.ok }): Command {
+  const done = (code: number) => {
+    result.code = code;
+  };
   const program = new Command('bootstrap-cli')
     .description('Bring a microservice platform up on Azure VMs through the Life Cycle Manager.')
     .showHelpAfterError()
@@ -34,16 +53,69 @@ export function buildProgram(io: CliIo): Command {
       io.out(opts.json ? JSON.stringify(planJson(plan), null, 2) : planTable(plan));
     });
 
+  program
+    .command('deploy')
+    .description('start the LCM and emulated Azure on this machine, boot the platform and follow it, then serve the API')
+    .option('--local', 'run everything locally (emulated Azure, local Functions host); required for now')
+    .option('-c, --config <file>', 'topology YAML file', EXAMPLE_CONFIG)
+    .option('--code <dir>', "folder with each service's code under its source (default: <dir of --config>/services)")
+    .option('--once', 'exit after the boot: 0 when every service runs, 1 otherwise')
+    .option('--json', 'print one JSON object with the outcome on stdout (progress goes to stderr)')
+    .option('--port <n>', 'port of the LCM API on 127.0.0.1', '7071')
+    .option('--verbose', 'stream the function app log to stderr')
+    .addHelpText(
+      'after',
+      '\nThe API key is $LCM_API_KEY when set, else a generated one (printed). Secret settings the topology\n' +
+        'references get random local values unless set in the environment. The durable task hub lives in a\n' +
+        'temporary directory for the life of the process: each deploy starts from empty emulators.',
+    )
+    .action(async (opts: Parameters<typeof deploy>[0]) => done(await deploy(opts, io)));
+
+  apiOptions(program.command('status').description('VMs, services and running operations (GET /api/platform)')).action(
+    async (opts) => done(await operator.status(api(opts), io)),
+  );
+
+  apiOptions(program.command('registry').description('where each service runs: kind, VM, endpoint, status')).action(
+    async (opts) => done(await operator.registry(api(opts), io)),
+  );
+
+  apiOptions(
+    program
+      .command('restart')
+      .description('restart a service, app, model or VM through the LCM')
+      .argument('<kind>', 'service | app | model | vm')
+      .argument('<name>', 'its name in the topology')
+      .option('--wait', 'follow the operation to its end; exit 0 when it succeeded, 1 otherwise')
+      .option('--reason <text>', 'why (recorded in the audit trail)'),
+  ).action(async (kind: string, name: string, opts) => done(await operator.restart(kind, name, { ...api(opts), wait: opts.wait, reason: opts.reason }, io)));
+
+  apiOptions(
+    program
+      .command('provision-vm')
+      .description('add a VM to the platform (POST /api/vms)')
+      .requiredOption('-f, --file <spec>', 'VM spec, YAML or JSON: {name, size, sshKeySecret, image?, adminUser?}')
+      .option('--wait', 'follow the provisioning to its end; exit 0 when it succeeded, 1 otherwise'),
+  ).action(async (opts) => done(await operator.provisionVm({ ...api(opts), file: opts.file, wait: opts.wait }, io)));
+
+  apiOptions(
+    program
+      .command('history')
+      .description('recent operations, or one operation as a timeline of its steps')
+      .argument('[instance]', 'operation id, e.g. boot or restart-svc-authentication')
+      .option('--limit <n>', 'how many recent operations', '20'),
+  ).action(async (instance: string | undefined, opts) => done(await operator.history(instance, { ...api(opts), limit: opts.limit }, io)));
+
   for (const cmd of program.commands) cmd.showHelpAfterError().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) }).exitOverride();
   return program;
 }
 
 /** Runs the CLI and returns its exit code (0 ok, 1 the operation failed, 2 usage). */
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
-  const program = buildProgram(io);
+  const result = { code: EXIT.ok as number };
+  const program = buildProgram(io, result);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return result.code;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
@@ -62,5 +134,8 @@ const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://$
 if (invokedDirectly || process.env.BOOTSTRAP_CLI_MAIN === '1') {
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
+    // Everything the command started has been stopped and awaited; a client library's idle timer
+    // must not keep the process (and a user's terminal) waiting.
+    setTimeout(() => process.exit(code), 2_000).unref();
   });
 }
