@@ -122,6 +122,13 @@ describe('local host: durable client and management routes', () => {
     expect(((await direct.json()) as { instanceId: string }[]).map((s) => s.instanceId)).toEqual(failed.map((s) => s.instanceId));
   });
 
+  it('an activity with a durable client input starts a singleton instance once', async () => {
+    const id = host.startNew('startTwice', { input: 'singleton-watch' });
+    expect((await host.waitForInstance(id)).output).toEqual(['started', 'already running']);
+    expect(host.getInstance('singleton-watch')).toMatchObject({ name: 'race', runtimeStatus: 'Running' });
+    host.terminate('singleton-watch', 'test over');
+  });
+
   it('status of an unknown instance is 404', async () => {
     expect((await fetch(`${host.baseUrl}/runtime/webhooks/durabletask/instances/nope?code=${SYSTEM_KEY}`)).status).toBe(404);
   });

@@ -44,6 +44,18 @@ describe('local host: orchestrations', () => {
     }
   });
 
+  it('runs activities concurrently, never more than maxConcurrentActivities at once', async () => {
+    const limited = await startFixtureHost({ maxConcurrentActivities: 3 });
+    try {
+      state.maxActive = 0;
+      const id = limited.startNew('fanOutSlow', { input: 12 });
+      expect((await limited.waitForInstance(id)).output).toBe(12);
+      expect(state.maxActive).toBe(3);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('round-trips payloads through JSON like the host', async () => {
     const id = host.startNew('roundTrip', { input: { nested: { list: [1, 'two', null] }, text: 'x' } });
     const s = await host.waitForInstance(id);
