@@ -221,6 +221,14 @@ describe('local host: orchestrations', () => {
     expect(host.raiseEvent(id, 'approve', 1)).toBe('gone');
   });
 
+  it('terminating a sub-orchestration fails the parent task with a catchable error', async () => {
+    const id = host.startNew('parentOfRace', { input: 'term-child' });
+    await waitUntil(() => host.getInstance('term-child')?.runtimeStatus === 'Running');
+    expect(host.terminate('term-child', 'bye')).toBe('ok');
+    const s = await host.waitForInstance(id);
+    expect(s.output).toMatch(/^caught: Orchestrator function 'race' failed: instance 'term-child' was terminated: bye/);
+  });
+
   it('refuses to start a running instance id and replaces a finished one', async () => {
     const id = host.startNew('race', { instanceId: 'singleton', input: 60_000 });
     await waitUntil(() => host.getInstance(id)?.runtimeStatus === 'Running');
