@@ -63,6 +63,14 @@ export interface LocalHost {
   stop(): Promise<void>;
 }
 
+/** The SDK's client uses axios, which honours HTTP_PROXY: keep calls to the local host off any proxy. */
+function bypassProxyFor(hostname: string): void {
+  if (!process.env.HTTP_PROXY && !process.env.http_proxy) return;
+  const current = process.env.NO_PROXY ?? process.env.no_proxy ?? '';
+  const entries = current.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!entries.includes(hostname)) process.env.NO_PROXY = [...entries, hostname].join(',');
+}
+
 function randomKey(): string {
   return randomBytes(24).toString('base64url');
 }
@@ -115,6 +123,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   clientData = buildClientData(baseUrl, `${baseUrl}/durabletask/${rpcToken}/`, options.taskHub ?? 'LcmTaskHub', systemKey);
   // Without WEBSITE_HOSTNAME the SDK rewrites client URLs to localhost:7071 (its func-start default).
   if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = `${urlHost}:${port}`;
+  bypassProxyFor(hostname);
   engine.start();
   log(`local host: ${registrations.length} functions from ${options.entry}, listening on ${baseUrl}`);
 
