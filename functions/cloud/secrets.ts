@@ -2,7 +2,10 @@
  * Secrets are referenced by app setting name (in Azure the setting holds a Key Vault reference the
  * platform resolves). They are read here, inside activities, and never returned to an orchestration.
  */
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+// ssh2 is CommonJS: under plain Node only its default export is visible.
+const { utils } = ssh2;
 
 export class MissingSecretError extends Error {
   constructor(readonly setting: string, purpose: string) {
