@@ -52,7 +52,7 @@ export function summaryLine(rows: ProgressRow[], phase: string | undefined): str
   return `boot ${phase ?? 'pending'}: ${vmsUp}/${vms} VMs up, ${running}/${services.length} services running${extra ? `, ${extra}` : ''}`;
 }
 
-/** Plain mode: one line per row whose state changed since the last snapshot (all rows at first). */
+/** Plain mode: one line per row whose state changed since the last snapshot (every row starts pending). */
 export class LineProgress {
   private readonly last = new Map<string, string>();
   constructor(private readonly layout: ProgressLayout) {}
@@ -61,7 +61,7 @@ export class LineProgress {
     const lines: string[] = [];
     for (const row of progressRows(this.layout, progress)) {
       const key = `${row.kind}:${row.name}`;
-      if (this.last.get(key) === row.state) continue;
+      if ((this.last.get(key) ?? 'pending') === row.state) continue;
       this.last.set(key, row.state);
       lines.push(row.kind === 'vm' ? `vm ${row.name}: ${row.state}` : `service ${row.name} (${row.vm}): ${row.state}`);
     }

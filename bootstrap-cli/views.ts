@@ -93,7 +93,7 @@ type BootServices = BootOutput['services'];
 
 /** Strips the host's "Activity function 'x' failed:" wrapper and error-class prefix; keeps the cause. */
 export function cleanReason(reason: string): { reason: string; activity?: string } {
-  const m = /^(?:\w+Error: )?(?:Activity|Orchestrator) function '([^']+)' failed: (.*)$/s.exec(reason);
+  const m = /^(?:\w*Error: )?(?:Activity|Orchestrator) function '([^']+)' failed: (.*)$/s.exec(reason);
   return m ? { activity: m[1], reason: m[2]!.trim() } : { reason };
 }
 
@@ -185,6 +185,7 @@ export function timeline(op: Pick<OperationStatus, 'id' | 'name' | 'runtimeStatu
     const note = failed ? `✖ ${cleanReason(e.Reason ?? e.Details ?? 'failed').reason}` : e.OrchestrationStatus && e.EventType !== 'ExecutionStarted' ? e.OrchestrationStatus : '';
     rows.push([e.Timestamp.slice(11, 23), duration(t - start), EVENT_LABEL[e.EventType] ?? e.EventType, about && about !== step ? `${step} ${about}` : step, took, note]);
   }
+  if (history.length === 0) return [head, '(the API returned no history events for this operation)'].join('\n');
   const tail = failures ? `${failures} failed step${failures === 1 ? '' : 's'}` : 'no failed steps';
   return [head, table(rows), tail].join('\n');
 }
