@@ -1,0 +1,163 @@
+/**
+ * `bootstrap-cli deploy --local` as a user runs it: a real child process (bin/bootstrap-cli.js) on
+ * the example topology, on a free port.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
+import { describe, expect, it } from 'vitest';
+
+const BIN = new URL('../../bin/bootstrap-cli.js', import.meta.url).pathname;
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function start(args: string[]): Run {
+  const env = { ...process.env };
+  delete env.LCM_API_KEY;
+  delete env.BOOTSTRAP_CLI_MAIN;
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function until(what: string, check: () => boolean, run: Run, timeoutMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!check()) {
+    if (run.child.exitCode !== null) throw new Error(`exited (${run.child.exitCode}) before ${what}:\n${run.stderr()}`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no ${what} after ${timeoutMs} ms:\n${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Every process below `pid` (children, grandchildren...). */
+function descendants(pid: number): number[] {
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const out: number[] = [];
+  const frontier = [pid];
+  while (frontier.length) {
+    const p = frontier.pop()!;
+    for (const [child, parent] of rows) if (parent === p) (out.push(child), frontier.push(child));
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when something accepts a TCP connection at host:port. */
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(2_000);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+interface Summary {
+  instanceId: string;
+  runtimeStatus: string;
+  apiUrl: string;
+  vms: Array<{ name: string; publicIp: string | null; powerState: string }>;
+  services: Array<{ name: string; kind: string; vm: string; host: string | null; port: number | null; status: string; startedAt: string | null }>;
+  failures: unknown[];
+}
+
+describe('bootstrap-cli deploy --local', () => {
+  it('--once --json: stdout is exactly one JSON object describing a platform where everything runs; exit 0', async () => {
+    const run = start(['deploy', '--local', '--once', '--json', '--port', '0']);
+    const code = await run.exit;
+    const stdout = run.stdout();
+    let summary: Summary;
+    try {
+      summary = JSON.parse(stdout) as Summary; // throws on anything besides one JSON document
+    } catch {
+      throw new Error(`stdout is not one JSON object (exit ${code}):\n${stdout.slice(0, 2000)}\n--- stderr:\n${run.stderr().slice(-3000)}`);
+    }
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+    expect(summary).toMatchObject({ instanceId: 'boot', runtimeStatus: 'Completed', failures: [] });
+    expect(summary.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(summary.vms.map((v) => v.name)).toEqual(['vm-core', 'vm-sensors', 'vm-apps', 'vm-ops']);
+    for (const vm of summary.vms) expect(vm).toEqual({ name: vm.name, publicIp: expect.stringMatching(/^127\./), powerState: 'running' });
+    expect(summary.services.map((s) => s.name).sort()).toEqual(
+      ['kafka', 'authentication', 'sensor-manager', 'sensor-binder', 'sensor-controller', 'request-manager', 'deployment-manager', 'dashboard', 'anomaly-model', 'monitoring'].sort(),
+    );
+    for (const s of summary.services) {
+      expect(Object.keys(s).sort()).toEqual(['host', 'kind', 'name', 'port', 'startedAt', 'status', 'vm']);
+      expect(s.status, s.name).toBe('running');
+    }
+    expect(code).toBe(0);
+    // Progress and the registry went to stderr; no secret but the API key is printed.
+    expect(run.stderr()).toMatch(/service monitoring \(vm-ops\): running/);
+    expect(run.stderr()).not.toMatch(/PRIVATE KEY/);
+  }, 90_000);
+
+  it('serves until SIGINT with every endpoint answering /health, then leaves no port and no process behind', async () => {
+    const run = start(['deploy', '--local', '--json', '--port', '0']);
+    try {
+      await until('registry and "serving the API"', () => /serving the API/.test(run.stderr()), run, 60_000);
+      expect(run.stderr()).toMatch(/^SERVICE\s+KIND\s+VM\s+ENDPOINT\s+STATUS$/m);
+      expect(run.stderr()).toMatch(/curl -s -H "x-functions-key: [^"]+" http:\/\/127\.0\.0\.1:\d+\/api\/registry/);
+      const summary = JSON.parse(run.stdout()) as Summary;
+      const api = new URL(summary.apiUrl);
+      const health = await fetch(`${summary.apiUrl}/api/health`);
+      expect(health.status).toBe(200);
+      for (const s of summary.services.filter((x) => x.kind !== 'broker')) {
+        const res = await fetch(`http://${s.host}:${s.port}/health`);
+        expect(res.status, `${s.name} /health`).toBe(200);
+      }
+      const endpoints = [{ host: api.hostname, port: Number(api.port) }, ...summary.services.map((s) => ({ host: s.host!, port: s.port! }))];
+      const processes = descendants(run.child.pid!);
+      expect(processes.length).toBeGreaterThan(0); // the services' processes
+
+      run.child.kill('SIGINT');
+      expect(await run.exit).toBe(0);
+      expect(run.stderr()).toMatch(/stopped: emulators, VMs, services and the API are down/);
+      for (const e of endpoints) expect(await listening(e.host, e.port), `${e.host}:${e.port} still listening`).toBe(false);
+      // Give orphans no excuse: they had to be gone before the parent exited.
+      expect(processes.filter(alive), 'processes left behind').toEqual([]);
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('a busy API port is a clear error naming the port and --port; nothing starts', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const run = start(['deploy', '--local', '--once', '--port', String(port)]);
+      expect(await run.exit).toBe(1);
+      expect(run.stderr()).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(run.stderr()).toContain('--port N');
+      expect(run.stdout()).not.toMatch(/starting the local Azure emulators/);
+    } finally {
+      server.close();
+    }
+  }, 30_000);
+
+  it('without --local: a usage error (exit 2)', async () => {
+    const run = start(['deploy', '--once']);
+    expect(await run.exit).toBe(2);
+    expect(run.stderr()).toMatch(/pass --local/);
+  }, 30_000);
+});
