@@ -17,7 +17,7 @@ describe('boot the example platform end to end', () => {
 
   it('brings every VM and service up, registered with an endpoint that answers /health', async () => {
     const status = await p.run('boot');
-    expect(status.runtimeStatus).toBe('Completed');
+    expect(status.runtimeStatus, JSON.stringify(status.output)).toBe('Completed');
     firstOutput = status.output;
     expect(firstOutput.failures).toEqual([]);
     expect(firstOutput.status).toBe('succeeded');
@@ -56,7 +56,7 @@ describe('boot the example platform end to end', () => {
     p.azure.arm.log.reset();
     const before = Object.fromEntries(p.topology.vms.map((vm) => [vm.name, p.azure.fleet.counts(vm.name)]));
     const status = await p.run('boot');
-    expect(status.output.status).toBe('succeeded');
+    expect(status.output?.status, JSON.stringify(status.output)).toBe('succeeded');
     expect(p.azure.arm.log.counts().writes).toBe(0);
     for (const vm of p.topology.vms) {
       const after = p.azure.fleet.counts(vm.name);
