@@ -202,7 +202,7 @@ export function apiUsage(apiUrl: string, key: string, keyFromEnv: boolean): stri
     `  curl -s -H "x-functions-key: ${keyRef}" ${apiUrl}/api/registry`,
     `  curl -s -X POST -H "x-functions-key: ${keyRef}" ${apiUrl}/api/services/NAME/restart`,
     ...(keyFromEnv ? [] : [`  export LCM_API_KEY=${key}`]),
-    '  npx bootstrap-cli status      # also: registry, restart, history (see --help)',
+    `  npx bootstrap-cli status${apiUrl === 'http://127.0.0.1:7071' ? '' : ` --url ${apiUrl}`}      # also: registry, restart, history (see --help)`,
   ].join('\n');
 }
 
