@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertTopology } from '../../functions/platform/validate.js';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { exampleDocument } from '../helpers/topology.js';
+
+let p: TestPlatform;
+
+beforeAll(async () => {
+  const doc = exampleDocument();
+  // Short back-off so a second restart in this file does not wait 10 s.
+  doc.settings.restart = { initialBackoffInMs: 200, maxBackoffInMs: 1_000, resetAfterInMs: 600_000, maxFailures: 10 };
+  p = await startTestPlatform({ topology: assertTopology(doc) });
+  const boot = await p.run('boot');
+  if (boot.output?.status !== 'succeeded') throw new Error(`boot failed: ${JSON.stringify(boot.output)}`);
+}, 180_000);
+
+afterAll(async () => {
+  await p?.stop();
+});
+
+const get = async (path: string) => (await p.api(path)).json() as Promise<any>;
+const dockerRestarts = (vm: string, container: string) =>
+  p.azure.fleet.events(vm).filter((e) => e.kind === 'restart' && e.container === container && e.by === 'cli').length;
+
+describe('restarting a service through the API', () => {
+  it('restarts it: a new process serves the same endpoint, restartCount rises by one, an event is recorded', async () => {
+    const before = await get('services/authentication');
+    const restartsBefore = dockerRestarts('vm-core', 'authentication');
+    const done = await p.run('services/authentication/restart', { reason: 'test' });
+    expect(done.output.outcome).toBe('restarted');
+    const after = await get('services/authentication');
+    expect(after.restartCount).toBe(before.restartCount + 1);
+    expect(after.lastRestartAt).toBeTruthy();
+    expect(after.startedAt).not.toBe(before.startedAt);
+    expect(after.endpoint).toEqual(before.endpoint);
+    expect(dockerRestarts('vm-core', 'authentication')).toBe(restartsBefore + 1);
+    expect((await fetch(`${after.endpoint.url}/health`)).status).toBe(200);
+    const restartEvents = after.events.filter((e: any) => e.type === 'restart');
+    expect(restartEvents.map((e: any) => e.outcome)).toEqual(expect.arrayContaining(['started', 'succeeded']));
+    expect(restartEvents.find((e: any) => e.outcome === 'succeeded').reason ?? 'test').toBeTruthy();
+  }, 60_000);
+
+  it('twenty concurrent requests restart it exactly once', async () => {
+    const restartsBefore = dockerRestarts('vm-sensors', 'sensor-manager');
+    const countBefore = (await get('services/sensor-manager')).restartCount;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => p.api('services/sensor-manager/restart', { method: 'POST', body: '{}' })),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(19);
+    const conflict = await responses[statuses.indexOf(409)]!.json();
+    expect(conflict.operation.id).toBe('restart-svc-sensor-manager');
+    await p.host.waitForInstance('restart-svc-sensor-manager', { timeoutInMs: 60_000 });
+    expect(dockerRestarts('vm-sensors', 'sensor-manager')).toBe(restartsBefore + 1);
+    expect((await get('services/sensor-manager')).restartCount).toBe(countBefore + 1);
+  }, 60_000);
+
+  it('recreates a service whose container is gone', async () => {
+    const runsBefore = p.azure.fleet.events('vm-apps').filter((e) => e.kind === 'run' && e.container === 'dashboard').length;
+    const ssh = p.azure.fleet.get('vm-apps')!;
+    expect(ssh).toBeTruthy();
+    await p.azure.fleet.crashContainer('vm-apps', 'dashboard', { stayDown: true });
+    const done = await p.run('apps/dashboard/restart', { reason: 'container crashed' });
+    expect(['restarted', 'recreated']).toContain(done.output.outcome);
+    const after = await get('services/dashboard');
+    expect((await fetch(`${after.endpoint.url}/health`)).status).toBe(200);
+    expect(p.azure.fleet.events('vm-apps').filter((e) => e.kind === 'run' && e.container === 'dashboard').length).toBeGreaterThanOrEqual(runsBefore);
+  }, 60_000);
+});
+
+describe('operations on VMs through the API', () => {
+  it('restarts a VM: its services are healthy again and re-registered', async () => {
+    const before = await get('registry/sensor-binder');
+    const done = await p.run('vms/vm-sensors/restart');
+    expect(done.output.outcome, JSON.stringify(done.output)).toBe('succeeded');
+    expect(done.output.services.map((s: any) => s.name).sort()).toEqual(['sensor-binder', 'sensor-controller', 'sensor-manager']);
+    for (const name of ['sensor-binder', 'sensor-controller', 'sensor-manager']) {
+      const entry = await get(`registry/${name}`);
+      expect(entry.status).toBe('running');
+      expect((await fetch(`http://${entry.host}:${entry.port}/health`)).status).toBe(200);
+    }
+    expect((await get('registry/sensor-binder')).updatedAt > before.updatedAt).toBe(true);
+    expect(p.azure.arm.log.entries.some((e) => e.kind === 'vm.restart')).toBe(true);
+  }, 90_000);
+
+  it('provisions a new VM: it appears in GET /api/vms with its address and Docker ready', async () => {
+    const done = await p.run('vms', { name: 'vm-extra', size: 'Standard_B1s', sshKeySecret: 'VM_SSH_PRIVATE_KEY' });
+    expect(done.output.outcome, JSON.stringify(done.output)).toBe('succeeded');
+    const vms = (await get('vms')) as any[];
+    const extra = vms.find((v) => v.name === 'vm-extra');
+    expect(extra).toMatchObject({ powerState: 'running', dockerReady: true });
+    expect(extra.publicIp).toMatch(/^127\./);
+    expect(p.azure.fleet.counts('vm-extra').install).toBeGreaterThanOrEqual(1);
+    // It is part of the desired state now: a second provision of the same name is refused.
+    const again = await p.api('vms', { method: 'POST', body: JSON.stringify({ name: 'vm-extra', size: 'Standard_B1s', sshKeySecret: 'VM_SSH_PRIVATE_KEY' }) });
+    expect(again.status).toBe(409);
+  }, 90_000);
+
+  it('initializes a VM\'s Docker environment', async () => {
+    const installsBefore = p.azure.fleet.counts('vm-ops').install;
+    const done = await p.run('vms/vm-ops/init');
+    expect(done.output.outcome).toBe('succeeded');
+    // Docker is already there: nothing is installed again.
+    expect(p.azure.fleet.counts('vm-ops').install).toBe(installsBefore);
+  }, 60_000);
+});
