@@ -48,12 +48,25 @@ export function localSecretValues(topology: Topology): Record<string, string> {
   return out;
 }
 
-export async function startTestPlatform(options: {
+export interface PlatformOptions {
   topology?: Topology;
   codeRoot?: string;
   azure?: LocalAzureOptions;
   storeFile?: string;
-} = {}): Promise<TestPlatform> {
+}
+
+/** Everything but the host: emulators running, the platform seeded, the host's settings ready. */
+export interface PreparedPlatform {
+  azure: LocalAzure;
+  db: CentralDb;
+  topology: Topology;
+  settings: Record<string, string>;
+  key: string;
+  port: number;
+  storeFile: string;
+}
+
+export async function preparePlatform(options: PlatformOptions = {}): Promise<PreparedPlatform> {
   const topology = options.topology ?? loadTopology(readFileSync(EXAMPLE_TOPOLOGY, 'utf8'));
   const codeRoot = options.codeRoot ?? join(dirname(EXAMPLE_TOPOLOGY), 'services');
   const azure = await startLocalAzure({ restartDelayMs: 100, stopGraceMs: 1_000, ...options.azure });
@@ -65,6 +78,11 @@ export async function startTestPlatform(options: {
   // The monitoring service is told the API's address before the host starts: pick the port first.
   const port = await freePort();
   Object.assign(settings, { LCM_PUBLIC_API_URL: `http://127.0.0.1:${port}`, LCM_MONITORING_API_KEY: key });
+  return { azure, db, topology, settings, key, port, storeFile };
+}
+
+export async function startTestPlatform(options: PlatformOptions = {}): Promise<TestPlatform> {
+  const { azure, db, topology, settings, key, port, storeFile } = await preparePlatform(options);
   const host = await startLocalHost({ entry: APP_ENTRY, port, storeFile, settings, functionKeys: [key], log: () => {} });
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${host.baseUrl}/api/${path}`, { ...init, headers: { 'x-functions-key': key, 'content-type': 'application/json', ...(init.headers ?? {}) } });
