@@ -6,12 +6,26 @@ const ACTIVE = new Set<string>([df.OrchestrationRuntimeStatus.Running, df.Orches
 
 /** The instance's status, or undefined when there is no such instance. */
 export async function statusOf(client: DurableClient, instanceId: string, showHistory = false): Promise<DurableOrchestrationStatus | undefined> {
+  let status: DurableOrchestrationStatus;
   try {
-    return await client.getStatus(instanceId, { showHistory, showHistoryOutput: showHistory, showInput: true });
+    status = await client.getStatus(instanceId, { showHistory, showHistoryOutput: showHistory, showInput: true });
   } catch (e) {
     if (/HTTP 404/.test((e as Error).message)) return undefined;
     throw e;
   }
+  if (showHistory && status.history === undefined) {
+    // durable-functions reads `history` while the extension answers `historyEvents`
+    // (Azure/azure-functions-durable-js#620): read the status URL ourselves.
+    const url = new URL(client.createHttpManagementPayload(instanceId).statusQueryGetUri);
+    url.searchParams.set('showHistory', 'true');
+    url.searchParams.set('showHistoryOutput', 'true');
+    const res = await fetch(url);
+    if (res.ok || res.status === 202) {
+      const body = (await res.json()) as { historyEvents?: unknown[] };
+      (status as { history?: unknown[] }).history = body.historyEvents ?? [];
+    }
+  }
+  return status;
 }
 
 export function isActive(status: DurableOrchestrationStatus | undefined): boolean {

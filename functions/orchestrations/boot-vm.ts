@@ -10,6 +10,7 @@ import {
   type EnsureVmInput,
   type PrepareImageInput,
   type PreparedImage,
+  type RegisterVmInput,
   type VmAccess,
   type VmInfo,
 } from '../activities/contracts.js';
@@ -55,6 +56,7 @@ export const bootVm: OrchestrationHandler = function* (context: OrchestrationCon
   } catch (e) {
     return { vm: name, ok: false, step: 'docker', reason: failureMessage(e) } satisfies BootVmOutput;
   }
+  yield context.df.callActivity(A.registerVm, { vm: info, dockerReady: true, at: context.df.currentUtcDateTime.toISOString() } satisfies RegisterVmInput);
   context.df.setCustomStatus({ vm: name, state: 'building' });
   const builds = input.steps.map(({ step, source }) =>
     context.df.callActivity(A.prepareImage, { vm: access, step, source } satisfies PrepareImageInput),
