@@ -12,53 +12,58 @@ import { SshHost } from './cloud/ssh.js';
 import type { VmAccess } from './activities/contracts.js';
 import { readSettings, type LcmSettings } from './settings.js';
 
-let settingsCache: LcmSettings | undefined;
-let dbPromise: Promise<CentralDb> | undefined;
-const computeCache = new Map<string, ComputeAdapter>();
-let codeShareCache: CodeShare | undefined;
-
-export function settings(): LcmSettings {
-  return (settingsCache ??= readSettings());
+/**
+ * Adapters are cached per configuration, not per process: the local host may load the app again in
+ * one process with other settings (tests run several platforms), and must not get stale clients.
+ */
+const cache = new Map<string, unknown>();
+function cached<T>(key: string, make: () => T): T {
+  if (!cache.has(key)) cache.set(key, make());
+  return cache.get(key) as T;
 }
 
-/** The central database, its schema ensured once per process. */
+export function settings(): LcmSettings {
+  return readSettings();
+}
+
+/** The central database, its schema ensured once per configuration. */
 export function centralDb(): Promise<CentralDb> {
-  dbPromise ??= (async () => {
-    const s = settings();
-    const key = s.cosmosKeySetting ? readSecretSetting(s.cosmosKeySetting, 'the Cosmos DB account key') : undefined;
-    const client = createCosmosClient({
-      endpoint: s.cosmosEndpoint,
-      key,
-      credential: key ? undefined : azureCredential(),
-      caCert: s.caCert,
-    });
-    const db = new CentralDb(client, { databaseId: s.cosmosDatabase });
-    await db.ensureSchema();
-    return db;
-  })().catch((e) => {
-    dbPromise = undefined; // let the next call try again
-    throw e;
-  });
-  return dbPromise;
+  const s = settings();
+  const key = `db|${s.cosmosEndpoint}|${s.cosmosDatabase}|${s.cosmosKeySetting ? process.env[s.cosmosKeySetting] : ''}`;
+  return cached(key, () =>
+    (async () => {
+      const secret = s.cosmosKeySetting ? readSecretSetting(s.cosmosKeySetting, 'the Cosmos DB account key') : undefined;
+      const client = createCosmosClient({
+        endpoint: s.cosmosEndpoint,
+        key: secret,
+        credential: secret ? undefined : azureCredential(),
+        caCert: s.caCert,
+      });
+      const db = new CentralDb(client, { databaseId: s.cosmosDatabase });
+      await db.ensureSchema();
+      return db;
+    })().catch((e) => {
+      cache.delete(key); // let the next call try again
+      throw e;
+    }),
+  );
 }
 
 export function compute(subscriptionId: string): ComputeAdapter {
-  let adapter = computeCache.get(subscriptionId);
-  if (!adapter) {
-    const s = settings();
+  const s = settings();
+  return cached(`arm|${subscriptionId}|${s.armEndpoint ?? ''}|${s.armStaticToken ?? ''}`, () => {
     const credential = s.armStaticToken ? staticTokenCredential(s.armStaticToken) : azureCredential();
-    adapter = new ComputeAdapter({
+    return new ComputeAdapter({
       clients: createComputeClients({ subscriptionId, credential, endpoint: s.armEndpoint, caCert: s.caCert }),
       pollIntervalInMs: s.armPollIntervalInMs,
     });
-    computeCache.set(subscriptionId, adapter);
-  }
-  return adapter;
+  });
 }
 
 export function codeShare(): CodeShare {
   const s = settings();
-  return (codeShareCache ??= CodeShare.fromSetting(s.storageConnectionSetting, s.codeShare));
+  const connection = process.env[s.storageConnectionSetting] ?? '';
+  return cached(`share|${s.codeShare}|${connection}`, () => CodeShare.fromSetting(s.storageConnectionSetting, s.codeShare));
 }
 
 /** The public key a VM is created with, derived from the private key its spec references. */
@@ -84,12 +89,4 @@ export async function withVm<T>(vm: VmAccess, work: (docker: DockerHost, ssh: Ss
   } finally {
     ssh.dispose();
   }
-}
-
-/** Tests and the local host restart with new settings in one process. */
-export function resetDeps(): void {
-  settingsCache = undefined;
-  dbPromise = undefined;
-  computeCache.clear();
-  codeShareCache = undefined;
 }
