@@ -72,6 +72,21 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     stops.push(() => files.stop());
     const keys = utils.generateKeyPairSync('ed25519');
     const sshPort = options.sshPort ?? 2222;
+    // What ARM's listKeys hands out and what the emulated App Service gives a deployed function app:
+    // the local services' real credentials, and local stand-ins for managed identity and the public CA.
+    arm.bindLocalServices({
+      storage: { accountName: files.accountName, accountKey: files.accountKey, fileEndpoint: files.endpoint },
+      cosmos: { endpoint: cosmos.endpoint, key: cosmos.key },
+      sitesDir: join(rootDir, 'sites'),
+      platformSettings: {
+        LCM_ARM_ENDPOINT: arm.endpoint,
+        LCM_ARM_STATIC_TOKEN: LOCAL_ARM_TOKEN,
+        LCM_ARM_POLL_INTERVAL_MS: '50',
+        LCM_CA_CERT: tls.cert,
+        LCM_SSH_PORT: String(sshPort),
+        LCM_KAFKA_WAIT_MS: '30000',
+      },
+    });
 
     let stopped = false;
     return {

@@ -26,10 +26,13 @@ import { handleNetwork, isNetworkRef, networkKind, removeNetworkResource } from 
 import { OperationRunner, sleep } from './operations.js';
 import { ArmState, asObject, asTags, asString, type JsonObject, type Reply, type VmPowerState, type VmProvisioningState } from './state.js';
 import { handleVm, isVmRef, publicKeys, removeVm, vmAddress, vmKind } from './vms.js';
+import { ArmPlatform, type LocalServiceBindings } from './platform.js';
 
 export { OPERATION_KINDS, type OperationKind, type LroKind } from './kinds.js';
 export type { ArmLogEntry, ArmLogCounts } from './log.js';
 export { ArmRequestLog } from './log.js';
+export type { LocalServiceBindings, PlatformResource, DeploymentRecord } from './platform.js';
+export type { AppServiceLogEntry, KuduDeployment, SiteRuntime } from './app-service.js';
 export { ArmFaults, type ThrottleFault, type ServerErrorFault, type OperationFault } from './faults.js';
 export type { VmPowerState, VmProvisioningState } from './state.js';
 
@@ -70,6 +73,10 @@ export interface ArmEmulator {
   log: ArmRequestLog;
   setLatency(kind: OperationKind, ms: number): void;
   getVm(resourceGroup: string, name: string): ArmVmSnapshot | undefined;
+  /** Template deployments, the resources they created, the emulated function apps (platform.ts). */
+  platform: ArmPlatform;
+  /** Tells the emulator the local Files/Cosmos credentials listKeys hands out, and the emulated App Service's settings. */
+  bindLocalServices(bindings: LocalServiceBindings): void;
   /** Closes the listening socket and every connection; operations in flight are abandoned. */
   stop(): Promise<void>;
 }
@@ -88,6 +95,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     signal: abort.signal,
   });
   const state = new ArmState(options.pool, options.hooks, ops);
+  const platform = new ArmPlatform(state, ops, options.tls);
 
   const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
     void serve(req, res);
@@ -102,7 +110,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     let reply: Reply;
     try {
       const raw = await readBody(req);
-      kind = classify(parsed, method);
+      kind = classify(parsed, method, url.pathname);
       reply = await answer(parsed, method, kind, url, raw, req);
     } catch (err) {
       reply = err instanceof ArmError ? { status: err.status, body: err.body() } : { status: 500, body: { error: { code: 'InternalServerError', message: String(err) } } };
@@ -111,7 +119,8 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     send(res, reply);
   }
 
-  function classify(parsed: ParsedPath, method: string): OperationKind {
+  function classify(parsed: ParsedPath, method: string, pathname: string): OperationKind {
+    if (platform.handles(pathname)) return platform.classify(method, pathname);
     switch (parsed.route) {
       case 'operation':
         return 'operation.poll';
@@ -149,6 +158,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     const isRead = method === 'GET' || method === 'HEAD';
     if (isRead) await sleep(latency[kind], abort.signal).catch(() => undefined);
     const body = parseJson(raw);
+    if (platform.handles(url.pathname)) return platform.handle(method, url.pathname, body);
     switch (parsed.route) {
       case 'operation':
         return pollOperation(parsed.id, parsed.result);
@@ -242,6 +252,8 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     endpoint,
     faults,
     log,
+    platform,
+    bindLocalServices: (bindings) => platform.bind(bindings),
     setLatency(kind, ms) {
       latency[kind] = ms;
     },
@@ -264,6 +276,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
       };
     },
     async stop() {
+      await platform.stop();
       abort.abort();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

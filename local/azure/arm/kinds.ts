@@ -8,6 +8,8 @@
  *   `resourceGroup.write` (synchronous, like ARM); their latency is how long the operation stays
  *   InProgress before it ends.
  * - `operation.poll` covers both the Azure-AsyncOperation URL and the Location (operationResults) URL.
+ * - `deployment.*`, `platform.*` and `keys.list` are template deployments and the resources they
+ *   create (platform.ts); `keys.list` is a POST (counted as a write, as ARM counts it).
  * - `unsupported` is any route the emulator does not model (answered 400 InvalidResourceType).
  */
 export const OPERATION_KINDS = [
@@ -29,6 +31,11 @@ export const OPERATION_KINDS = [
   'vm.powerOff',
   'vm.deallocate',
   'vm.delete',
+  'deployment.read',
+  'deployment.write',
+  'platform.read',
+  'platform.write',
+  'keys.list',
   'operation.poll',
   'unsupported',
 ] as const;
@@ -52,6 +59,7 @@ export type LroKind = Extract<
   | 'vm.powerOff'
   | 'vm.deallocate'
   | 'vm.delete'
+  | 'deployment.write'
 >;
 
 /** Small defaults so tests run fast; benchmarks raise them (e.g. vm.create 30000). */
@@ -74,6 +82,11 @@ export const DEFAULT_LATENCY_IN_MS: Record<OperationKind, number> = {
   'vm.powerOff': 20,
   'vm.deallocate': 20,
   'vm.delete': 20,
+  'deployment.read': 0,
+  'deployment.write': 20,
+  'platform.read': 0,
+  'platform.write': 0,
+  'keys.list': 0,
   'operation.poll': 0,
   unsupported: 0,
 };

@@ -1,0 +1,446 @@
+/**
+ * Template deployments and the resources infra/lcm.json creates, for the local ARM emulator:
+ *
+ * - `PUT .../resourceGroups/{rg}/providers/Microsoft.Resources/deployments/{name}` (template inline +
+ *   parameters) is a long-running operation that evaluates the template (expressions.ts), orders the
+ *   resources by dependsOn and creates or updates each: a resource whose evaluated definition did
+ *   not change is left alone (same `createdAt`, same `version`), as ARM's incremental mode leaves an
+ *   unchanged resource alone. `GET` the deployment for its state and `outputs`.
+ * - `GET` any resource a deployment created (by its id, extension resources included).
+ * - `POST .../storageAccounts/{a}/listKeys`, `.../databaseAccounts/{a}/listKeys`,
+ *   `.../sites/{app}/host/default/listKeys`: the LOCAL emulators' real credentials (bound with
+ *   `bindLocalServices`), so what the CLI reads through ARM works against local Files and Cosmos.
+ * - `PUT/GET .../vaults/{v}/secrets/{s}` (a secret value through the management plane; the value is
+ *   never returned), `PUT .../sites/{app}/host/default/functionKeys/{k}`.
+ * - Sites run through the emulated App Service (app-service.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { ArmError } from './errors.js';
+import { buildResourceId, resolveValue, type ExpressionContext } from './expressions.js';
+import type { OperationKind } from './kinds.js';
+import type { OperationRunner } from './operations.js';
+import { asObject, asString, type ArmState, type JsonObject, type Reply } from './state.js';
+import { AppServiceEmulator, type AppServiceLogEntry, type SiteRuntime } from './app-service.js';
+import type { LocalTls } from '../tls.js';
+
+/** What the emulator hands out for the accounts a template creates: the local emulators' endpoints and keys. */
+export interface LocalServiceBindings {
+  /** The local File endpoint: a template's storage account must carry this account name. */
+  storage?: { accountName: string; accountKey: string; fileEndpoint: string };
+  cosmos?: { endpoint: string; key: string };
+  /** Settings the emulated App Service adds to every app (ARM endpoint, static token, CA, SSH port...). */
+  platformSettings?: Record<string, string>;
+  /** Where deployed packages are unpacked (default: a temporary folder removed on stop). */
+  sitesDir?: string;
+  /** Host log lines of the deployed apps. */
+  hostLog?: (line: string) => void;
+}
+
+export interface PlatformResource {
+  id: string;
+  /** Full name as in the template (`account/default/share`). */
+  name: string;
+  type: string;
+  apiVersion: string;
+  /** The evaluated definition (what decides "unchanged"). */
+  spec: JsonObject;
+  createdAt: string;
+  changedAt: string;
+  /** Bumped on every change; 1 when created. */
+  version: number;
+  /** Generated account keys when no local service is bound. */
+  keys?: string[];
+  site?: SiteRuntime;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  name: string;
+  sub: string;
+  rg: string;
+  provisioningState: 'Accepted' | 'Running' | 'Succeeded' | 'Failed';
+  timestamp: string;
+  outputs?: Record<string, { type: string; value: unknown }>;
+  outputResources: string[];
+  /** Per resource id: what this deployment did. */
+  changes: Record<string, 'created' | 'updated' | 'unchanged'>;
+  error?: { code: string; message: string };
+}
+
+const NAMESPACES = new Set(['microsoft.storage', 'microsoft.documentdb', 'microsoft.keyvault', 'microsoft.web', 'microsoft.authorization', 'microsoft.resources']);
+const TENANT_ID = '11111111-1111-1111-1111-111111111111';
+
+export class ArmPlatform {
+  readonly resources = new Map<string, PlatformResource>();
+  readonly deployments = new Map<string, DeploymentRecord>();
+  readonly appService: AppServiceEmulator;
+  private bindings: LocalServiceBindings = {};
+
+  constructor(
+    private readonly state: ArmState,
+    private readonly ops: OperationRunner,
+    tls: LocalTls,
+  ) {
+    this.appService = new AppServiceEmulator({
+      tls,
+      sitesDir: () => this.bindings.sitesDir,
+      platformSettings: () => this.bindings.platformSettings ?? {},
+      resolveKeyVaultReference: (ref) => this.resolveKeyVaultReference(ref),
+      hostLog: (line) => this.bindings.hostLog?.(line),
+    });
+  }
+
+  bind(bindings: LocalServiceBindings): void {
+    this.bindings = { ...this.bindings, ...bindings };
+  }
+
+  /** True for request paths this module answers (its resource providers below a resource group). */
+  handles(pathname: string): boolean {
+    const seg = segments(pathname).map((s) => s.toLowerCase());
+    return seg[0] === 'subscriptions' && seg[2] === 'resourcegroups' && seg[4] === 'providers' && NAMESPACES.has(seg[5] ?? '');
+  }
+
+  classify(method: string, pathname: string): OperationKind {
+    const lower = pathname.toLowerCase();
+    if (lower.endsWith('/listkeys')) return 'keys.list';
+    if (/\/providers\/microsoft\.resources\/deployments\//.test(lower)) return method === 'PUT' ? 'deployment.write' : 'deployment.read';
+    return method === 'GET' || method === 'HEAD' ? 'platform.read' : 'platform.write';
+  }
+
+  async handle(method: string, pathname: string, body: JsonObject | undefined): Promise<Reply> {
+    const seg = segments(pathname);
+    const sub = seg[1]!;
+    const rg = seg[3]!;
+    const lower = seg.map((s) => s.toLowerCase());
+    if (lower[5] === 'microsoft.resources' && lower[6] === 'deployments' && seg.length === 8) {
+      if (method === 'PUT') return this.putDeployment(sub, rg, seg[7]!, body);
+      if (method === 'GET') return this.getDeployment(sub, rg, seg[7]!);
+      throw new ArmError(405, 'MethodNotAllowed', `${method} is not supported on deployments.`);
+    }
+    if (method === 'POST' && lower[lower.length - 1] === 'listkeys') return this.listKeys(seg.slice(0, -1).join('/'));
+    // .../sites/{app}/host/default/functionKeys/{name}
+    if (method === 'PUT' && lower[6] === 'sites' && lower[8] === 'host' && lower[10] === 'functionkeys' && seg.length === 12) {
+      return this.putFunctionKey(sub, rg, seg[7]!, seg[11]!, body);
+    }
+    // .../vaults/{v}/secrets/{s}
+    if (method === 'PUT' && lower[6] === 'vaults' && lower[8] === 'secrets' && seg.length === 10) {
+      return this.putSecret(sub, rg, seg[7]!, seg[9]!, body);
+    }
+    if (method === 'GET' || method === 'HEAD') {
+      this.state.requireResourceGroup(sub, rg);
+      const resource = this.resources.get(idKey('/' + seg.join('/')));
+      if (!resource) throw new ArmError(404, 'ResourceNotFound', `The Resource '${seg.slice(5).join('/')}' under resource group '${rg}' was not found.`);
+      return { status: method === 'HEAD' ? 204 : 200, body: method === 'HEAD' ? undefined : this.view(resource) };
+    }
+    throw new ArmError(400, 'InvalidResourceType', `${method} ${pathname} is not modelled by the local ARM emulator.`);
+  }
+
+  /** Resources and deployments of this emulator as a test sees them. */
+  resourceById(id: string): PlatformResource | undefined {
+    return this.resources.get(idKey(id));
+  }
+
+  get appServiceLog(): AppServiceLogEntry[] {
+    return [...this.appService.log];
+  }
+
+  async stop(): Promise<void> {
+    await this.appService.stop();
+  }
+
+  // ------------------------------------------------------------ deployments
+
+  private putDeployment(sub: string, rg: string, name: string, body: JsonObject | undefined): Reply {
+    const group = this.state.requireResourceGroup(sub, rg);
+    const props = asObject(body?.['properties']);
+    const template = asObject(props?.['template']);
+    if (!template) throw new ArmError(400, 'InvalidRequestContent', 'properties.template is required (templateLink is not modelled).');
+    if (asString(props?.['mode']) && asString(props?.['mode']) !== 'Incremental') throw new ArmError(400, 'InvalidDeploymentMode', 'Only Incremental mode is modelled.');
+    const id = `/subscriptions/${sub}/resourceGroups/${group.name}/providers/Microsoft.Resources/deployments/${name}`;
+    const existing = this.deployments.get(idKey(id));
+    if (existing && (existing.provisioningState === 'Accepted' || existing.provisioningState === 'Running')) {
+      throw new ArmError(409, 'DeploymentActive', `The deployment '${name}' is still running; wait for it to finish.`);
+    }
+    const record: DeploymentRecord = { id, name, sub, rg: group.name, provisioningState: 'Accepted', timestamp: new Date().toISOString(), outputResources: [], changes: {} };
+    this.deployments.set(idKey(id), record);
+    const parameters = asObject(props?.['parameters']) ?? {};
+    const op = this.ops.start({
+      sub,
+      namespace: 'Microsoft.Resources',
+      location: group.location,
+      kind: 'deployment.write',
+      resourceName: name,
+      work: async () => {
+        record.provisioningState = 'Running';
+        await this.apply(record, group.location, template, parameters);
+        record.provisioningState = 'Succeeded';
+        record.timestamp = new Date().toISOString();
+      },
+      onFailed: (error) => {
+        record.provisioningState = 'Failed';
+        record.error = error;
+      },
+    });
+    return { status: existing ? 200 : 201, headers: this.ops.headers(op, false), body: this.deploymentView(record) };
+  }
+
+  private getDeployment(sub: string, rg: string, name: string): Reply {
+    this.state.requireResourceGroup(sub, rg);
+    const record = this.deployments.get(idKey(`/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Resources/deployments/${name}`));
+    if (!record) throw new ArmError(404, 'DeploymentNotFound', `Deployment '${name}' could not be found.`);
+    return { status: 200, body: this.deploymentView(record) };
+  }
+
+  private deploymentView(record: DeploymentRecord): JsonObject {
+    return {
+      id: record.id,
+      name: record.name,
+      type: 'Microsoft.Resources/deployments',
+      properties: {
+        provisioningState: record.provisioningState,
+        mode: 'Incremental',
+        timestamp: record.timestamp,
+        ...(record.outputs ? { outputs: record.outputs } : {}),
+        outputResources: record.outputResources.map((id) => ({ id })),
+        ...(record.error ? { error: record.error } : {}),
+      },
+    };
+  }
+
+  private async apply(record: DeploymentRecord, location: string, template: JsonObject, given: JsonObject): Promise<void> {
+    const ctx: ExpressionContext = {
+      sub: record.sub,
+      rg: record.rg,
+      location,
+      tenantId: TENANT_ID,
+      parameters: {},
+      variables: {},
+      reference: (id, full) => {
+        const r = this.resources.get(idKey(id));
+        if (!r) throw new ArmError(404, 'ResourceNotFound', `reference('${id}'): the resource does not exist (missing dependsOn?).`);
+        const view = this.view(r);
+        return full ? view : view['properties'];
+      },
+      listKeys: (id) => this.keysOf(id),
+    };
+    const declared = asObject(template['parameters']) ?? {};
+    for (const [name, decl] of Object.entries(declared)) {
+      const value = asObject(given[name])?.['value'];
+      if (value !== undefined) ctx.parameters[name] = value;
+      else if (asObject(decl)?.['defaultValue'] !== undefined) ctx.parameters[name] = resolveValue(asObject(decl)!['defaultValue'], ctx);
+      else throw new ArmError(400, 'InvalidTemplate', `The template parameter '${name}' has no value and no default.`);
+    }
+    for (const name of Object.keys(given)) {
+      if (!(name in declared)) throw new ArmError(400, 'InvalidTemplate', `The parameter '${name}' is not defined in the template.`);
+    }
+    for (const [name, value] of Object.entries(asObject(template['variables']) ?? {})) ctx.variables[name] = resolveValue(value, ctx);
+
+    const planned = (Array.isArray(template['resources']) ? template['resources'] : []).map((raw, index) => {
+      const r = asObject(raw);
+      if (!r) throw new ArmError(400, 'InvalidTemplate', `resources[${index}] is not an object.`);
+      const type = asString(r['type']);
+      const name = asString(resolveValue(r['name'], ctx));
+      if (!type || !name) throw new ArmError(400, 'InvalidTemplate', `resources[${index}] needs a type and a name.`);
+      const scope = r['scope'] === undefined ? undefined : asString(resolveValue(r['scope'], ctx));
+      const id = scope
+        ? `${scope}/providers/${type}/${name}`
+        : buildResourceId(`/subscriptions/${record.sub}/resourceGroups/${record.rg}`, type, name.split('/'));
+      const dependsOn = (Array.isArray(r['dependsOn']) ? r['dependsOn'] : []).map((d) => String(resolveValue(d, ctx)));
+      return { raw: r, type, name, id, dependsOn };
+    });
+    // Order by dependsOn (ARM runs independent resources in parallel; the order among them does not matter here).
+    const done = new Set<string>();
+    const pending = [...planned];
+    while (pending.length > 0) {
+      const next = pending.findIndex((p) => p.dependsOn.every((d) => done.has(idKey(d)) || !planned.some((q) => idKey(q.id) === idKey(d))));
+      if (next < 0) throw new ArmError(400, 'InvalidTemplate', `Circular dependsOn among: ${pending.map((p) => p.name).join(', ')}.`);
+      const item = pending.splice(next, 1)[0]!;
+      const spec: JsonObject = {};
+      for (const field of ['location', 'kind', 'sku', 'identity', 'tags', 'properties']) {
+        if (item.raw[field] !== undefined) spec[field] = resolveValue(item.raw[field], ctx);
+      }
+      const change = await this.upsert(item.id, item.type, item.name, asString(item.raw['apiVersion']) ?? '', spec);
+      record.changes[item.id] = change;
+      record.outputResources.push(item.id);
+      done.add(idKey(item.id));
+    }
+    const outputs: Record<string, { type: string; value: unknown }> = {};
+    for (const [name, decl] of Object.entries(asObject(template['outputs']) ?? {})) {
+      const o = asObject(decl) ?? {};
+      outputs[name] = { type: asString(o['type']) ?? 'string', value: resolveValue(o['value'], ctx) };
+    }
+    record.outputs = outputs;
+  }
+
+  private async upsert(id: string, type: string, name: string, apiVersion: string, spec: JsonObject): Promise<'created' | 'updated' | 'unchanged'> {
+    const key = idKey(id);
+    const existing = this.resources.get(key);
+    const lowerType = type.toLowerCase();
+    if (lowerType === 'microsoft.storage/storageaccounts') this.checkStorageBinding(name);
+    if (existing && stable(existing.spec) === stable(spec)) return 'unchanged';
+    const now = new Date().toISOString();
+    const resource: PlatformResource = existing
+      ? { ...existing, spec, apiVersion, changedAt: now, version: existing.version + 1 }
+      : { id, name, type, apiVersion, spec, createdAt: now, changedAt: now, version: 1 };
+    if (!existing && lowerType === 'microsoft.web/sites') resource.site = await this.appService.createSite(name);
+    this.resources.set(key, resource);
+    if (lowerType === 'microsoft.web/sites/config' && name.toLowerCase().endsWith('/appsettings')) {
+      const site = this.siteResource(id.split('/').slice(0, -2).join('/'));
+      const settings = Object.fromEntries(Object.entries(asObject(spec['properties']) ?? {}).map(([k, v]) => [k, String(v)]));
+      await this.appService.setAppSettings(site, settings);
+    }
+    return existing ? 'updated' : 'created';
+  }
+
+  private checkStorageBinding(name: string): void {
+    const bound = this.bindings.storage;
+    if (bound && bound.accountName.toLowerCase() !== name.toLowerCase()) {
+      throw new ArmError(
+        400,
+        'LocalStorageAccountMismatch',
+        `The template creates storage account '${name}', but the local File endpoint serves account '${bound.accountName}': start local Azure with storageAccount '${name}'.`,
+      );
+    }
+  }
+
+  // ------------------------------------------------------------ views, keys, secrets
+
+  private view(r: PlatformResource): JsonObject {
+    const props = { ...(asObject(r.spec['properties']) ?? {}) };
+    const type = r.type.toLowerCase();
+    const leaf = r.name.split('/').pop()!;
+    const extra: JsonObject = {};
+    if (type === 'microsoft.storage/storageaccounts') {
+      const file = this.bindings.storage ? withSlash(this.bindings.storage.fileEndpoint) : `https://${leaf}.file.core.windows.net/`;
+      // Only the File service is emulated; the other endpoints are where Azure would put them.
+      props['primaryEndpoints'] = { blob: `https://${leaf}.blob.core.windows.net/`, queue: `https://${leaf}.queue.core.windows.net/`, table: `https://${leaf}.table.core.windows.net/`, file };
+    } else if (type === 'microsoft.documentdb/databaseaccounts') {
+      props['documentEndpoint'] = this.bindings.cosmos?.endpoint ?? `https://${leaf}.documents.azure.com:443/`;
+    } else if (type === 'microsoft.keyvault/vaults') {
+      props['vaultUri'] = `https://${leaf}.vault.azure.net/`;
+    } else if (type === 'microsoft.keyvault/vaults/secrets') {
+      delete props['value']; // ARM never returns a secret's value
+      const vault = r.name.split('/')[0]!;
+      props['secretUri'] = `https://${vault}.vault.azure.net/secrets/${leaf}`;
+    } else if (type === 'microsoft.web/sites' && r.site) {
+      Object.assign(props, {
+        state: 'Running',
+        defaultHostName: r.site.defaultHostName,
+        enabledHostNames: [r.site.defaultHostName, r.site.scmHostName],
+        hostNameSslStates: [
+          { name: r.site.defaultHostName, hostType: 'Standard', sslState: 'Disabled' },
+          { name: r.site.scmHostName, hostType: 'Repository', sslState: 'Disabled' },
+        ],
+      });
+      extra['identity'] = { type: 'SystemAssigned', principalId: r.site.principalId, tenantId: TENANT_ID };
+    }
+    if (!('provisioningState' in props)) props['provisioningState'] = 'Succeeded';
+    return {
+      id: r.id,
+      name: leaf,
+      type: r.type,
+      ...(r.spec['location'] !== undefined ? { location: r.spec['location'] } : {}),
+      ...(r.spec['kind'] !== undefined ? { kind: r.spec['kind'] } : {}),
+      ...(r.spec['sku'] !== undefined ? { sku: r.spec['sku'] } : {}),
+      ...(r.spec['tags'] !== undefined ? { tags: r.spec['tags'] } : {}),
+      ...(r.spec['identity'] !== undefined ? { identity: r.spec['identity'] } : {}),
+      ...extra,
+      systemData: { createdAt: r.createdAt, lastModifiedAt: r.changedAt },
+      properties: props,
+    };
+  }
+
+  private keysOf(id: string): JsonObject {
+    const r = this.resources.get(idKey(id));
+    if (!r) throw new ArmError(404, 'ResourceNotFound', `The Resource '${id}' was not found.`);
+    const type = r.type.toLowerCase();
+    if (type === 'microsoft.storage/storageaccounts') {
+      const value = this.bindings.storage?.accountKey ?? (r.keys ??= [randomBytes(64).toString('base64')])[0]!;
+      return { keys: [{ keyName: 'key1', value, permissions: 'FULL' }] };
+    }
+    if (type === 'microsoft.documentdb/databaseaccounts') {
+      const value = this.bindings.cosmos?.key ?? (r.keys ??= [randomBytes(64).toString('base64')])[0]!;
+      return { primaryMasterKey: value, secondaryMasterKey: value, primaryReadonlyMasterKey: value, secondaryReadonlyMasterKey: value };
+    }
+    throw new ArmError(400, 'InvalidResourceType', `listKeys is not modelled for '${r.type}'.`);
+  }
+
+  private listKeys(resourcePath: string): Reply {
+    const id = '/' + resourcePath;
+    // .../sites/{app}/host/default
+    const host = /^(.*\/providers\/Microsoft\.Web\/sites\/[^/]+)\/host\/default$/i.exec(id);
+    if (host) {
+      const site = this.siteResource(host[1]!);
+      return { status: 200, body: { masterKey: site.keys.masterKey, functionKeys: { ...site.keys.functionKeys }, systemKeys: { ...site.keys.systemKeys } } };
+    }
+    return { status: 200, body: this.keysOf(id) };
+  }
+
+  private async putFunctionKey(sub: string, rg: string, app: string, name: string, body: JsonObject | undefined): Promise<Reply> {
+    const site = this.siteResource(`/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Web/sites/${app}`);
+    const value = asString(asObject(body?.['properties'])?.['value']) ?? randomBytes(30).toString('base64url');
+    const existed = name in site.keys.functionKeys;
+    await this.appService.setFunctionKey(site, name, value);
+    return { status: existed ? 200 : 201, body: { name, value } };
+  }
+
+  private putSecret(sub: string, rg: string, vault: string, name: string, body: JsonObject | undefined): Reply {
+    this.state.requireResourceGroup(sub, rg);
+    const vaultId = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.KeyVault/vaults/${vault}`;
+    if (!this.resources.get(idKey(vaultId))) throw new ArmError(404, 'ResourceNotFound', `The Resource 'Microsoft.KeyVault/vaults/${vault}' under resource group '${rg}' was not found.`);
+    const value = asString(asObject(body?.['properties'])?.['value']);
+    if (value === undefined) throw new ArmError(400, 'BadRequest', 'properties.value is required.');
+    const id = `${vaultId}/secrets/${name}`;
+    const existing = this.resources.get(idKey(id));
+    const now = new Date().toISOString();
+    const spec = { properties: { value } };
+    const resource: PlatformResource = existing
+      ? { ...existing, spec, changedAt: now, version: existing.version + (stable(existing.spec) === stable(spec) ? 0 : 1) }
+      : { id, name: `${vault}/${name}`, type: 'Microsoft.KeyVault/vaults/secrets', apiVersion: '', spec, createdAt: now, changedAt: now, version: 1 };
+    this.resources.set(idKey(id), resource);
+    return { status: existing ? 200 : 201, body: this.view(resource) };
+  }
+
+  private siteResource(siteId: string): SiteRuntime {
+    const site = this.resources.get(idKey(siteId))?.site;
+    if (!site) throw new ArmError(404, 'ResourceNotFound', `The site '${siteId.split('/').pop()}' was not found.`);
+    return site;
+  }
+
+  /** `@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/s/)` or `(VaultName=v;SecretName=s)`. */
+  private resolveKeyVaultReference(reference: string): string | undefined {
+    const inner = /^@Microsoft\.KeyVault\((.*)\)$/.exec(reference.trim())?.[1];
+    if (!inner) return undefined;
+    const fields = Object.fromEntries(inner.split(';').map((p) => [p.slice(0, p.indexOf('=')).trim().toLowerCase(), p.slice(p.indexOf('=') + 1).trim()]));
+    let vault: string | undefined = fields['vaultname'];
+    let secret: string | undefined = fields['secretname'];
+    if (fields['secreturi']) {
+      const m = /^https:\/\/([^./]+)\.vault\.azure\.net\/secrets\/([^/]+)/i.exec(fields['secreturi']);
+      vault = m?.[1];
+      secret = m?.[2];
+    }
+    if (!vault || !secret) return undefined;
+    for (const r of this.resources.values()) {
+      if (r.type.toLowerCase() === 'microsoft.keyvault/vaults/secrets' && r.name.toLowerCase() === `${vault}/${secret}`.toLowerCase()) {
+        return asString(asObject(r.spec['properties'])?.['value']);
+      }
+    }
+    return undefined;
+  }
+}
+
+const segments = (pathname: string): string[] => pathname.split('/').filter((s) => s.length > 0).map((s) => decodeURIComponent(s));
+const idKey = (id: string): string => id.toLowerCase().replace(/\/+$/, '');
+const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
+
+/** JSON with sorted keys: "did the definition change" must not depend on key order. */
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value as JsonObject)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((value as JsonObject)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
