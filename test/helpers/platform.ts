@@ -35,6 +35,8 @@ export interface TestPlatform {
   db: CentralDb;
   topology: Topology;
   key: string;
+  /** The app settings the host runs with, secret values included (tests scan for them). */
+  settings: Record<string, string>;
   api(path: string, init?: RequestInit): Promise<Response>;
   /** POSTs and follows the operation until it ends; returns its final status body. */
   run(path: string, body?: unknown, timeoutInMs?: number): Promise<any>;
@@ -53,6 +55,8 @@ export interface PlatformOptions {
   codeRoot?: string;
   azure?: LocalAzureOptions;
   storeFile?: string;
+  /** Receives every line the host logs (default: dropped). */
+  hostLog?: (line: string) => void;
 }
 
 /** Everything but the host: emulators running, the platform seeded, the host's settings ready. */
@@ -83,7 +87,7 @@ export async function preparePlatform(options: PlatformOptions = {}): Promise<Pr
 
 export async function startTestPlatform(options: PlatformOptions = {}): Promise<TestPlatform> {
   const { azure, db, topology, settings, key, port, storeFile } = await preparePlatform(options);
-  const host = await startLocalHost({ entry: APP_ENTRY, port, storeFile, settings, functionKeys: [key], log: () => {} });
+  const host = await startLocalHost({ entry: APP_ENTRY, port, storeFile, settings, functionKeys: [key], log: options.hostLog ?? (() => {}) });
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${host.baseUrl}/api/${path}`, { ...init, headers: { 'x-functions-key': key, 'content-type': 'application/json', ...(init.headers ?? {}) } });
   return {
@@ -92,6 +96,7 @@ export async function startTestPlatform(options: PlatformOptions = {}): Promise<
     db,
     topology,
     key,
+    settings,
     api,
     async run(path, body, timeoutInMs = 120_000) {
       const res = await api(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
