@@ -66,10 +66,13 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
     return { service: input.service, outcome: 'gave-up', delayedInMs: 0, streak: decision.streak, reason: decision.reason } satisfies RestartServiceOutput;
   }
   if (decision.delayInMs > 0) {
-    yield event({ type: 'backoff', outcome: 'started', reason: input.reason, details: { delayInMs: decision.delayInMs, streak: decision.streak } }, 'backoff');
+    yield event({ type: 'backoff', outcome: 'started', reason: input.reason, details: { delayInMs: decision.delayInMs, backoffInMs: decision.backoffInMs, streak: decision.streak } }, 'backoff');
     yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + decision.delayInMs));
   }
-  yield event({ type: 'restart', outcome: 'started', reason: input.reason, details: { streak: decision.streak } }, 'start');
+  yield event(
+    { type: 'restart', outcome: 'started', reason: input.reason, details: { streak: decision.streak, backoffInMs: decision.backoffInMs, delayedInMs: decision.delayInMs } },
+    'start',
+  );
 
   const record = (outcome: RecordRestartInput['outcome'], detail?: string) =>
     context.df.callActivity(A.recordRestart, {

@@ -18,7 +18,14 @@ export interface RestartStreak {
 }
 
 export type RestartDecision =
-  | { action: 'restart'; delayInMs: number; streak: number }
+  | {
+      action: 'restart';
+      /** How long to wait now: the back-off less the time since the last restart. */
+      delayInMs: number;
+      /** The policy's spacing for this restart (0 for the first of a streak). */
+      backoffInMs: number;
+      streak: number;
+    }
   | { action: 'give-up'; streak: number; reason: string };
 
 export function decideRestart(policy: BackoffPolicy, history: RestartStreak, now: Date): RestartDecision {
@@ -32,8 +39,8 @@ export function decideRestart(policy: BackoffPolicy, history: RestartStreak, now
       reason: `restarted ${previous} times within ${Math.round(policy.resetAfterInMs / 1000)} s without staying healthy; marked failed (raise settings.restart.maxFailures or fix the service, then restart it by hand)`,
     };
   }
-  const delayInMs = previous === 0 ? 0 : Math.min(policy.maxBackoffInMs, policy.initialBackoffInMs * 2 ** (previous - 1));
-  // The delay counts from the last restart: time already spent waiting is not waited again.
+  const backoffInMs = previous === 0 ? 0 : Math.min(policy.maxBackoffInMs, policy.initialBackoffInMs * 2 ** (previous - 1));
+  // The back-off counts from the last restart: time already spent waiting is not waited again.
   const waited = last === undefined ? 0 : Math.max(0, now.getTime() - last);
-  return { action: 'restart', delayInMs: Math.max(0, delayInMs - waited), streak: previous + 1 };
+  return { action: 'restart', delayInMs: Math.max(0, backoffInMs - waited), backoffInMs, streak: previous + 1 };
 }

@@ -8,7 +8,7 @@ const iso = (ms: number) => at(ms).toISOString();
 
 describe('restart back-off', () => {
   it('restarts at once the first time', () => {
-    expect(decideRestart(policy, { streak: 0 }, at(0))).toEqual({ action: 'restart', delayInMs: 0, streak: 1 });
+    expect(decideRestart(policy, { streak: 0 }, at(0))).toEqual({ action: 'restart', delayInMs: 0, backoffInMs: 0, streak: 1 });
   });
 
   it('doubles from 10 s up to the 5 min cap within a streak', () => {
@@ -21,11 +21,11 @@ describe('restart back-off', () => {
 
   it('counts the delay from the last restart', () => {
     const d = decideRestart(policy, { streak: 2, lastRestartAt: iso(0) }, at(15_000));
-    expect(d).toEqual({ action: 'restart', delayInMs: 5_000, streak: 3 });
+    expect(d).toEqual({ action: 'restart', delayInMs: 5_000, backoffInMs: 20_000, streak: 3 });
   });
 
   it('resets after ten healthy minutes', () => {
-    expect(decideRestart(policy, { streak: 7, lastRestartAt: iso(0) }, at(600_000))).toEqual({ action: 'restart', delayInMs: 0, streak: 1 });
+    expect(decideRestart(policy, { streak: 7, lastRestartAt: iso(0) }, at(600_000))).toEqual({ action: 'restart', delayInMs: 0, backoffInMs: 0, streak: 1 });
   });
 
   it('gives up after maxFailures restarts in one streak', () => {

@@ -1,0 +1,103 @@
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertTopology } from '../../functions/platform/validate.js';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { EXAMPLE_TOPOLOGY, exampleDocument } from '../helpers/topology.js';
+
+/** The example platform with fast probes, a fast watchdog, short back-off, and a service that crashes on every start. */
+export function selfHealingPlatform() {
+  const codeRoot = mkdtempSync(join(tmpdir(), 'lcm-code-'));
+  cpSync(join(dirname(EXAMPLE_TOPOLOGY), 'services'), codeRoot, { recursive: true });
+  cpSync(new URL('../fixtures/services/crasher', import.meta.url).pathname, join(codeRoot, 'crasher'), { recursive: true });
+  const doc = exampleDocument();
+  const monitoring = doc.services.find((s: any) => s.role === 'monitoring');
+  monitoring.env = { PROBE_INTERVAL_MS: 300, FAILURES_BEFORE_RESTART: 2 };
+  doc.services.push({ name: 'crasher', kind: 'microservice', vm: 'vm-apps', port: 8095, source: 'crasher', env: { CRASH_AFTER_MS: 800 } });
+  doc.settings = {
+    restart: { initialBackoffInMs: 400, maxBackoffInMs: 2_000, resetAfterInMs: 600_000, maxFailures: 3 },
+    watchdog: { intervalInMs: 1_000, failuresBeforeRestart: 2 },
+  };
+  return { topology: assertTopology(doc), codeRoot };
+}
+
+let p: TestPlatform;
+const get = async (path: string) => (await p.api(path)).json() as Promise<any>;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutInMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  p = await startTestPlatform(selfHealingPlatform());
+  const boot = await p.run('boot');
+  if (!boot.output || boot.output.failures.some((f: any) => f.target !== 'crasher')) throw new Error(`boot failed: ${JSON.stringify(boot.output)}`);
+}, 180_000);
+
+afterAll(async () => {
+  await p?.stop();
+});
+
+describe('self-healing', () => {
+  it('the boot started exactly one watchdog once monitoring ran', () => {
+    const watchdogs = p.host.listInstances({ name: 'watchdog' });
+    expect(watchdogs.map((w) => w.instanceId)).toEqual(['watchdog']);
+    expect(watchdogs[0]!.runtimeStatus).toBe('Running');
+  });
+
+  it('monitoring notices a service that stays down and gets it restarted, with no one calling the API', async () => {
+    await p.azure.fleet.crashContainer('vm-sensors', 'sensor-controller', { stayDown: true });
+    const healed = await until('sensor-controller to be restarted by monitoring', async () => {
+      const svc = await get('services/sensor-controller');
+      const ok = svc.events.find((e: any) => e.type === 'restart' && e.outcome === 'succeeded' && e.requestedBy === 'monitoring');
+      return ok ? svc : undefined;
+    });
+    expect(healed.restartCount).toBeGreaterThanOrEqual(1);
+    expect(healed.state).toBe('running');
+    expect((await fetch(`${healed.endpoint.url}/health`)).status).toBe(200);
+    const started = healed.events.find((e: any) => e.type === 'restart' && e.outcome === 'started');
+    expect(started.reason).toMatch(/failed \d+ health probes in a row/);
+  }, 90_000);
+
+  it('the watchdog brings the monitoring service back', async () => {
+    await p.azure.fleet.crashContainer('vm-ops', 'monitoring', { stayDown: true });
+    const healed = await until('monitoring to be restarted by the watchdog', async () => {
+      const svc = await get('services/monitoring');
+      return svc.events.find((e: any) => e.type === 'restart' && e.outcome === 'succeeded' && e.requestedBy === 'watchdog') ? svc : undefined;
+    });
+    expect((await fetch(`${healed.endpoint.url}/health`)).status).toBe(200);
+  }, 90_000);
+
+  it('a service that crashes on every start backs off, then is marked failed: no restart storm', async () => {
+    const failed = await until(
+      'crasher to be marked failed',
+      async () => {
+        const svc = await get('services/crasher');
+        return svc.state === 'failed' && svc.events.some((e: any) => e.type === 'restart' && e.outcome === 'failed') ? svc : undefined;
+      },
+      120_000,
+    );
+    // Each restart of the streak waited the policy's doubling back-off since the one before.
+    const starts = failed.events
+      .filter((e: any) => e.type === 'restart' && e.outcome === 'started')
+      .sort((a: any, b: any) => a.details.streak - b.details.streak);
+    expect(starts.map((e: any) => e.details.backoffInMs)).toEqual([0, 400, 800]);
+    for (let i = 1; i < starts.length; i++) {
+      expect(Date.parse(starts[i].at) - Date.parse(starts[i - 1].at)).toBeGreaterThanOrEqual(starts[i].details.backoffInMs);
+    }
+    const gaveUp = failed.events.find((e: any) => e.type === 'restart' && e.outcome === 'failed');
+    expect(gaveUp.reason).toMatch(/restarted 3 times/);
+    // No storm: in a fixed window after giving up, the LCM restarts it no more.
+    const countBefore = (await get('services/crasher')).restartCount;
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect((await get('services/crasher')).restartCount).toBe(countBefore);
+    expect(countBefore).toBeLessThanOrEqual(3);
+  }, 150_000);
+});
