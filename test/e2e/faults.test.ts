@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { APP_ENTRY, preparePlatform, startTestPlatform, type PreparedPlatform, type TestPlatform } from '../helpers/platform.js';
+import { preparePlatform, spawnHost, startTestPlatform, type PreparedPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform | undefined;
 afterEach(async () => {
@@ -36,25 +35,6 @@ describe('faults injected into the emulators during a boot', () => {
     expect(p.azure.arm.log.counts().throttled).toBeGreaterThanOrEqual(12);
   }, 240_000);
 });
-
-/** The local host as a real process on a prepared platform, so a test can SIGKILL it. */
-async function spawnHost(prepared: PreparedPlatform): Promise<{ proc: ChildProcess; baseUrl: string }> {
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', new URL('../../local/host/main.ts', import.meta.url).pathname, '--entry', APP_ENTRY, '--store', prepared.storeFile, '--port', String(prepared.port), '--key', prepared.key],
-    { env: { ...process.env, ...prepared.settings }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  proc.stderr!.resume();
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: proc.stdout! });
-    lines.on('line', (line) => {
-      const m = /^listening (\S+)/.exec(line);
-      if (m) resolve(m[1]!);
-    });
-    proc.once('exit', (code) => reject(new Error(`host exited with ${code} before listening`)));
-  });
-  return { proc, baseUrl };
-}
 
 describe('the host is killed mid-boot', () => {
   let prepared: PreparedPlatform | undefined;

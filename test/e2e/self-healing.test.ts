@@ -1,39 +1,9 @@
-import { cpSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertTopology } from '../../functions/platform/validate.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
-import { EXAMPLE_TOPOLOGY, exampleDocument } from '../helpers/topology.js';
-
-/** The example platform with fast probes, a fast watchdog, short back-off, and a service that crashes on every start. */
-export function selfHealingPlatform() {
-  const codeRoot = mkdtempSync(join(tmpdir(), 'lcm-code-'));
-  cpSync(join(dirname(EXAMPLE_TOPOLOGY), 'services'), codeRoot, { recursive: true });
-  cpSync(new URL('../fixtures/services/crasher', import.meta.url).pathname, join(codeRoot, 'crasher'), { recursive: true });
-  const doc = exampleDocument();
-  const monitoring = doc.services.find((s: any) => s.role === 'monitoring');
-  monitoring.env = { PROBE_INTERVAL_MS: 300, FAILURES_BEFORE_RESTART: 2 };
-  doc.services.push({ name: 'crasher', kind: 'microservice', vm: 'vm-apps', port: 8095, source: 'crasher', env: { CRASH_AFTER_MS: 800 } });
-  doc.settings = {
-    restart: { initialBackoffInMs: 400, maxBackoffInMs: 2_000, resetAfterInMs: 600_000, maxFailures: 3 },
-    watchdog: { intervalInMs: 1_000, failuresBeforeRestart: 2 },
-  };
-  return { topology: assertTopology(doc), codeRoot };
-}
+import { selfHealingPlatform, until } from '../helpers/self-healing.js';
 
 let p: TestPlatform;
 const get = async (path: string) => (await p.api(path)).json() as Promise<any>;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutInMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutInMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   p = await startTestPlatform(selfHealingPlatform());

@@ -2,7 +2,9 @@
  * A whole local LCM for end-to-end tests: local Azure, the example platform seeded into it, and the
  * local host running functions/index.ts against it. The same pieces `bootstrap-cli deploy --local` uses.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,4 +112,23 @@ export async function startTestPlatform(options: PlatformOptions = {}): Promise<
       await azure.stop();
     },
   };
+}
+
+/** The local host as a real process on a prepared platform, so a test can SIGKILL it. */
+export async function spawnHost(prepared: PreparedPlatform): Promise<{ proc: ChildProcess; baseUrl: string }> {
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('../../local/host/main.ts', import.meta.url).pathname, '--entry', APP_ENTRY, '--store', prepared.storeFile, '--port', String(prepared.port), '--key', prepared.key],
+    { env: { ...process.env, ...prepared.settings }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  proc.stderr!.resume();
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: proc.stdout! });
+    lines.on('line', (line) => {
+      const m = /^listening (\S+)/.exec(line);
+      if (m) resolve(m[1]!);
+    });
+    proc.once('exit', (code) => reject(new Error(`host exited with ${code} before listening`)));
+  });
+  return { proc, baseUrl };
 }
