@@ -1,0 +1,354 @@
+/**
+ * Boot of a generated platform (50 VMs, 200 services, a seeded dependency DAG) on the local Azure
+ * emulators with realistic provisioning latencies divided by TIME_SCALE, driven by the real app on
+ * the local host. Reports, for a first boot and for a boot of the healthy platform:
+ *   - wall time / critical path (1.0 = the physical limit of the dependency graph);
+ *   - host overhead share (orchestration replays + their commits and scheduling, vs. wall time);
+ *   - ARM reads and writes per VM, and whether the calls fit Azure's throttling budgets.
+ * Environment: LCM_BENCH_BOOT_VMS / LCM_BENCH_BOOT_SERVICES override the scale (quick runs).
+ */
+import { freemem, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { ArmLogCounts, ArmLogEntry, OperationKind } from '../local/azure/arm/index.js';
+import { startLocalHost, type LocalHost } from '../local/host/index.js';
+import { APP_ENTRY, preparePlatform, type PreparedPlatform } from '../test/helpers/platform.js';
+import { BOOT_ID, bootVmId } from '../functions/platform/ids.js';
+import { planTopology, type Plan } from '../functions/platform/plan.js';
+import { benchCodeRoot, generateTopology } from './generate-platform.js';
+import { installHostProbe, type ActivityRun, type HostProbe, type TurnRecord } from './host-probe.js';
+import { checkBudgets, type BudgetResult } from './arm-budget.js';
+import type { Report } from './run.js';
+
+/** Real Azure durations (seconds) of each ARM operation kind, typical of a Linux VM in one region. */
+const REAL_SECONDS: Partial<Record<OperationKind, number>> = {
+  'resourceGroup.read': 0.15,
+  'resourceGroup.write': 1,
+  'network.read': 0.15,
+  'vnet.write': 6,
+  'subnet.write': 4,
+  'nsg.write': 4,
+  'publicIp.write': 4,
+  'nic.write': 6,
+  'vm.read': 0.15,
+  'vm.create': 75,
+  'vm.start': 30,
+  'vm.restart': 30,
+  'vm.powerOff': 20,
+  'vm.deallocate': 45,
+  'operation.poll': 0.1,
+};
+/** Every injected latency is the real one divided by this (a run takes minutes, not hours). */
+const TIME_SCALE = 20;
+/** The adapter's production poll interval (2 s), scaled like everything else. */
+const POLL_INTERVAL_MS = Math.round(2000 / TIME_SCALE);
+const SEED = 42;
+const DEPTH = 6;
+/** Measured beforehand: one service process (node server.js) holds ~45 MB RSS; keep a margin. */
+const MB_PER_SERVICE = 60;
+const BASE_MB = 3_000;
+const BOOT_TIMEOUT_MS = 30 * 60_000;
+/** host.json maxConcurrentActivityFunctions (also the local host's default). */
+const ACTIVITY_SLOTS = 16;
+
+const latency = Object.fromEntries(Object.entries(REAL_SECONDS).map(([k, s]) => [k, Math.round((s * 1000) / TIME_SCALE)])) as Partial<Record<OperationKind, number>>;
+const L = (kind: OperationKind): number => latency[kind] ?? 0;
+
+interface Scale {
+  vms: number;
+  services: number;
+  why: string;
+}
+
+function chooseScale(): Scale {
+  const envVms = Number(process.env.LCM_BENCH_BOOT_VMS || 0);
+  const envServices = Number(process.env.LCM_BENCH_BOOT_SERVICES || 0);
+  if (envVms > 0 && envServices > 0) return { vms: envVms, services: envServices, why: 'set by LCM_BENCH_BOOT_VMS / LCM_BENCH_BOOT_SERVICES' };
+  const freeMb = Math.floor(freemem() / 2 ** 20);
+  for (const services of [200, 100, 50]) {
+    const needMb = services * MB_PER_SERVICE + BASE_MB;
+    if (freeMb >= needMb) {
+      const why = services === 200 ? `full scale (${freeMb} MB free >= ${needMb} MB needed)` : `scaled down: ${freeMb} MB free < ${200 * MB_PER_SERVICE + BASE_MB} MB needed for 200 service processes`;
+      return { vms: 50, services, why };
+    }
+  }
+  throw new Error(`boot bench: only ${freeMb} MB free; even 50 service processes need ${50 * MB_PER_SERVICE + BASE_MB} MB. Free memory and retry.`);
+}
+
+// ------------------------------------------------------------------ measurement helpers
+
+const median = (xs: number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+const execMs = (a: ActivityRun): number => (a.endedAt ?? a.startedAt ?? a.queuedAt) - (a.startedAt ?? a.queuedAt);
+
+/** Busy CPU ticks of the whole machine (all processes: services, other users), from /proc/stat. */
+function machineCpu(): { busy: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    const total = sum(fields);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+interface BootRun {
+  wallMs: number;
+  status: string;
+  failures: unknown[];
+  arm: ArmLogCounts;
+  armEntries: ArmLogEntry[];
+  turns: TurnRecord[];
+  activities: ActivityRun[];
+  /** Event-loop utilisation of this process (host + emulators + SSH servers) during the boot. */
+  elu: number;
+  /** CPU seconds of this process and share of the machine's CPU busy during the boot. */
+  processCpuS: number;
+  machineBusy?: number;
+  fleet: { builds: number; runs: number; installs: number; restarts: number };
+  startedAt: number;
+}
+
+function fleetTotals(p: PreparedPlatform): BootRun['fleet'] {
+  const t = { builds: 0, runs: 0, installs: 0, restarts: 0 };
+  for (const vm of p.topology.vms) {
+    const c = p.azure.fleet.counts(vm.name, { by: 'cli' });
+    t.builds += c.build;
+    t.runs += c.run;
+    t.installs += c.install;
+    t.restarts += c.restart + c.start;
+  }
+  return t;
+}
+
+async function boot(host: LocalHost, p: PreparedPlatform, probe: HostProbe): Promise<BootRun> {
+  p.azure.arm.log.reset();
+  probe.reset();
+  const before = fleetTotals(p);
+  const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
+  const m0 = machineCpu();
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const res = await fetch(`${host.baseUrl}/api/boot`, { method: 'POST', headers: { 'x-functions-key': p.key, 'content-type': 'application/json' }, body: '{}' });
+  if (res.status !== 202) throw new Error(`POST /api/boot answered ${res.status}: ${await res.text()}`);
+  const { id } = (await res.json()) as { id: string };
+  const done = await host.waitForInstance(id, { timeoutInMs: BOOT_TIMEOUT_MS });
+  const wallMs = performance.now() - t0;
+  const elu = performance.eventLoopUtilization(elu0).utilization;
+  const cpu = process.cpuUsage(cpu0);
+  const m1 = machineCpu();
+  const after = fleetTotals(p);
+  const output = (done.output ?? {}) as { status?: string; failures?: unknown[] };
+  return {
+    wallMs,
+    status: done.runtimeStatus === 'Completed' ? (output.status ?? 'unknown') : `${done.runtimeStatus}: ${JSON.stringify(done.output).slice(0, 300)}`,
+    failures: output.failures ?? [],
+    arm: p.azure.arm.log.counts(),
+    armEntries: p.azure.arm.log.entries,
+    turns: [...probe.turns],
+    activities: [...probe.activities],
+    elu,
+    processCpuS: (cpu.user + cpu.system) / 1e6,
+    machineBusy: m0 && m1 ? (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total) : undefined,
+    fleet: { builds: after.builds - before.builds, runs: after.runs - before.runs, installs: after.installs - before.installs, restarts: after.restarts - before.restarts },
+    startedAt,
+  };
+}
+
+// ------------------------------------------------------------------ critical path
+
+interface CriticalPath {
+  armChainMs: number;
+  armParts: string;
+  dockerBuildMs: number;
+  kafkaMs: number;
+  serviceMs: number;
+  serviceLevels: number;
+  totalMs: number;
+}
+
+/**
+ * Slowest VM chain + longest service chain. The ARM part comes from the injected latencies and the
+ * adapter's call sequence (functions/cloud/compute.ts, network.ts): resource group read + create,
+ * the VM read (404), the network reads, the parallel vnet / NSG / public IP writes, the NIC read and
+ * write, the VM create. Docker install and image builds are not slowed by the emulators: their part
+ * is measured (median over VMs of ensureDocker + registerVm + slowest build on the VM). The service
+ * chain is Kafka's start plus one service start (median measured startService) per later level.
+ */
+function criticalPath(plan: Plan, run: BootRun): CriticalPath {
+  const parallelNet = Math.max(L('vnet.write'), L('nsg.write'), L('publicIp.write'));
+  const armChainMs = L('resourceGroup.read') + L('resourceGroup.write') + L('vm.read') + L('network.read') + parallelNet + L('network.read') + L('nic.write') + L('vm.create');
+  const armParts = `rg ${L('resourceGroup.read') + L('resourceGroup.write')} + reads ${L('vm.read') + 2 * L('network.read')} + vnet|nsg|ip ${parallelNet} + nic ${L('nic.write')} + vm.create ${L('vm.create')}`;
+  const byInstance = new Map<string, ActivityRun[]>();
+  for (const a of run.activities) {
+    const list = byInstance.get(a.instanceId) ?? [];
+    list.push(a);
+    byInstance.set(a.instanceId, list);
+  }
+  const perVm = plan.vms.map((vm) => {
+    const acts = byInstance.get(bootVmId(vm)) ?? [];
+    const one = (name: string) => sum(acts.filter((a) => a.name === name).map(execMs));
+    const builds = acts.filter((a) => a.name === 'prepareImage').map(execMs);
+    return one('ensureDocker') + one('registerVm') + (builds.length ? Math.max(...builds) : 0);
+  });
+  const dockerBuildMs = median(perVm);
+  const kafkaMs = median(run.activities.filter((a) => a.name === 'startKafka').map(execMs)) || 0;
+  const serviceMs = median(run.activities.filter((a) => a.name === 'startService').map(execMs));
+  const serviceLevels = plan.levels.length - (plan.kafka ? 1 : 0);
+  const totalMs = armChainMs + dockerBuildMs + kafkaMs + serviceLevels * serviceMs;
+  return { armChainMs, armParts, dockerBuildMs, kafkaMs, serviceMs, serviceLevels, totalMs };
+}
+
+function engineTime(turns: TurnRecord[]): { turnMs: number; replayMs: number; replays: number; rootReplays: number; rootMs: number } {
+  const replayed = turns.filter((t) => t.replayed);
+  const root = replayed.filter((t) => t.instanceId === BOOT_ID);
+  return {
+    turnMs: sum(turns.map((t) => t.ms)),
+    replayMs: sum(turns.map((t) => t.replayMs)),
+    replays: replayed.length,
+    rootReplays: root.length,
+    rootMs: sum(root.map((t) => t.ms)),
+  };
+}
+
+// ------------------------------------------------------------------ the bench
+
+export default async function bootBench(report: Report): Promise<void> {
+  const scale = chooseScale();
+  const topology = generateTopology({ vms: scale.vms, services: scale.services, depth: DEPTH, seed: SEED });
+  const plan = planTopology(topology);
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  out(`boot bench: ${scale.vms} VMs, ${scale.services} services (${scale.why}), ${plan.levels.length} plan levels (Kafka, ${DEPTH} service levels, monitoring), seed ${SEED}`);
+  out(`  latencies = real Azure / ${TIME_SCALE}: ${Object.entries(latency).map(([k, v]) => `${k} ${v}`).join(', ')} (ms); ARM poll interval ${POLL_INTERVAL_MS} ms`);
+  out(`  Docker install/builds/runs in the VM stand-in are not slowed down (fast, local processes)`);
+
+  const envBefore = { ...process.env };
+  const code = benchCodeRoot();
+  const storeDir = mkdtempSync(path.join(tmpdir(), 'lcm-bench-boot-'));
+  const probe = installHostProbe();
+  const hostLog: string[] = [];
+  let platform: PreparedPlatform | undefined;
+  let host: LocalHost | undefined;
+  const benchStart = performance.now();
+  try {
+    const tPrep = performance.now();
+    platform = await preparePlatform({ topology, codeRoot: code.dir, azure: { armLatency: latency }, storeFile: path.join(storeDir, 'hub.sqlite') });
+    const settings = { ...platform.settings, LCM_ARM_POLL_INTERVAL_MS: String(POLL_INTERVAL_MS) };
+    host = await startLocalHost({ entry: APP_ENTRY, port: platform.port, storeFile: platform.storeFile, settings, functionKeys: [platform.key], maxConcurrentActivities: ACTIVITY_SLOTS, log: (line) => hostLog.push(line) });
+    out(`  emulators up, platform seeded, host started in ${((performance.now() - tPrep) / 1000).toFixed(1)} s`);
+
+    const first = await boot(host, platform, probe);
+    out(`  first boot: ${first.status} in ${(first.wallMs / 1000).toFixed(1)} s`);
+    const second = await boot(host, platform, probe);
+    out(`  second boot (healthy platform): ${second.status} in ${(second.wallMs / 1000).toFixed(1)} s`);
+
+    summarize(report, out, { scale, plan, first, second, probe, vms: topology.vms.length });
+    if (first.failures.length || second.failures.length) {
+      out(`  failures (first boot ${first.failures.length}, second ${second.failures.length}), first few:`);
+      for (const f of [...first.failures, ...second.failures].slice(0, 5)) out(`    ${JSON.stringify(f).slice(0, 300)}`);
+      for (const line of hostLog.filter((l) => /fail|error/i.test(l)).slice(-5)) out(`    host: ${line.slice(0, 300)}`);
+    }
+  } finally {
+    // Stop whatever started, even after a failure: no service process, port or temp file left.
+    await host?.stop().catch((e) => out(`  host stop failed: ${String(e)}`));
+    await platform?.azure.stop().catch((e) => out(`  emulators stop failed: ${String(e)}`));
+    probe.uninstall();
+    for (const k of Object.keys(process.env)) if (!(k in envBefore)) delete process.env[k];
+    Object.assign(process.env, envBefore);
+    code.remove();
+    rmSync(storeDir, { recursive: true, force: true });
+    if (platform) rmSync(path.dirname(platform.storeFile), { recursive: true, force: true });
+    out(`  bench total ${((performance.now() - benchStart) / 1000).toFixed(1)} s (setup, two boots, teardown)`);
+  }
+}
+
+function summarize(
+  report: Report,
+  out: (line?: string) => void,
+  ctx: { scale: Scale; plan: Plan; first: BootRun; second: BootRun; probe: HostProbe; vms: number },
+): void {
+  const { plan, first, second, probe, vms } = ctx;
+  const cp = criticalPath(plan, first);
+  const ratio = first.wallMs / cp.totalMs;
+  const e1 = engineTime(first.turns);
+  const e2 = engineTime(second.turns);
+  const acts = first.activities.filter((a) => a.startedAt !== undefined && a.endedAt !== undefined);
+  const waits = acts.map((a) => a.startedAt! - a.queuedAt);
+  const slotShare = sum(acts.map(execMs)) / (ACTIVITY_SLOTS * first.wallMs);
+  const ensureVm = median(acts.filter((a) => a.name === 'ensureVm').map(execMs));
+  const budgets1 = checkBudgets(first.armEntries, TIME_SCALE);
+  const budgets2 = checkBudgets(second.armEntries, TIME_SCALE);
+  const vmReads = (r: BootRun) => (r.arm.byKind['vm.read'] ?? 0) / vms;
+
+  report('services booted', ctx.scale.services, 'services');
+  report('first boot: wall time', first.wallMs / 1000, 's');
+  report('first boot: critical path (physical limit)', cp.totalMs / 1000, 's');
+  report('first boot: wall / critical path', ratio, 'x');
+  if (probe.available) {
+    report('first boot: host overhead share (replay+commit / wall)', e1.turnMs / first.wallMs, 'ratio');
+    report('first boot: orchestrator replays', e1.replays, 'replays');
+    report('first boot: ms per replay (mean)', e1.replays ? e1.turnMs / e1.replays : 0, 'ms');
+    report('first boot: root orchestration share of engine time', e1.turnMs ? e1.rootMs / e1.turnMs : 0, 'ratio');
+    report(`first boot: activity slots busy (of ${ACTIVITY_SLOTS})`, slotShare, 'ratio');
+    report('first boot: activity queue wait (mean)', waits.length ? sum(waits) / waits.length : 0, 'ms');
+  }
+  report('first boot: event-loop utilisation of the LCM process', first.elu, 'ratio');
+  report('first boot: ARM reads per VM', first.arm.reads / vms, 'reads/VM');
+  report('first boot: ARM writes per VM', first.arm.writes / vms, 'writes/VM');
+  report('first boot: ARM async-operation polls per VM', first.arm.polls / vms, 'polls/VM');
+  report('first boot: ARM requests over a throttling budget', sum(budgets1.map((b) => b.overBudget)), 'requests');
+  report('second boot: wall time', second.wallMs / 1000, 's');
+  if (probe.available) report('second boot: host overhead share (replay+commit / wall)', e2.turnMs / second.wallMs, 'ratio');
+  report('second boot: ARM reads per VM', second.arm.reads / vms, 'reads/VM');
+  report('second boot: ARM VM reads (Get+InstanceView) per VM', vmReads(second), 'reads/VM');
+  report('second boot: ARM writes per VM', second.arm.writes / vms, 'writes/VM');
+  report('second boot: ARM requests over a throttling budget', sum(budgets2.map((b) => b.overBudget)), 'requests');
+  report('second boot: image builds + container runs/starts', second.fleet.builds + second.fleet.runs + second.fleet.restarts, 'ops');
+
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  out();
+  out(`  ${'boot summary'.padEnd(44)}${'first boot'.padStart(14)}${'healthy re-boot'.padStart(18)}`);
+  const row = (name: string, a: string, b: string) => out(`  ${name.padEnd(44)}${a.padStart(14)}${b.padStart(18)}`);
+  row('status', first.status, second.status);
+  row('wall time', s(first.wallMs), s(second.wallMs));
+  row('critical path (physical limit)', s(cp.totalMs), '-');
+  row('wall / critical path', `${ratio.toFixed(2)} x`, '-');
+  row('host engine time (replay + commit)', probe.available ? s(e1.turnMs) : 'n/a', probe.available ? s(e2.turnMs) : 'n/a');
+  row('  share of wall', probe.available ? pct(e1.turnMs / first.wallMs) : 'n/a', probe.available ? pct(e2.turnMs / second.wallMs) : 'n/a');
+  row('  of which SDK replay', probe.available ? s(e1.replayMs) : 'n/a', probe.available ? s(e2.replayMs) : 'n/a');
+  row('  replays (root boot orchestration)', probe.available ? `${e1.replays} (${e1.rootReplays})` : 'n/a', probe.available ? `${e2.replays} (${e2.rootReplays})` : 'n/a');
+  row('LCM process event-loop utilisation', pct(first.elu), pct(second.elu));
+  row('LCM process CPU', `${first.processCpuS.toFixed(1)} s`, `${second.processCpuS.toFixed(1)} s`);
+  row('machine CPU busy (all processes, 2 cores)', first.machineBusy !== undefined ? pct(first.machineBusy) : 'n/a', second.machineBusy !== undefined ? pct(second.machineBusy) : 'n/a');
+  row('ARM reads / VM (polls / VM)', `${(first.arm.reads / vms).toFixed(2)} (${(first.arm.polls / vms).toFixed(2)})`, `${(second.arm.reads / vms).toFixed(2)} (${(second.arm.polls / vms).toFixed(2)})`);
+  row('ARM VM Get+InstanceView / VM', vmReads(first).toFixed(2), vmReads(second).toFixed(2));
+  row('ARM writes / VM', (first.arm.writes / vms).toFixed(2), (second.arm.writes / vms).toFixed(2));
+  row('Docker installs / builds / runs / (re)starts', `${first.fleet.installs}/${first.fleet.builds}/${first.fleet.runs}/${first.fleet.restarts}`, `${second.fleet.installs}/${second.fleet.builds}/${second.fleet.runs}/${second.fleet.restarts}`);
+  out();
+  out(`  critical path = VM chain ${s(cp.armChainMs + cp.dockerBuildMs)} + service chain ${s(cp.kafkaMs + cp.serviceLevels * cp.serviceMs)}`);
+  out(`    VM chain: injected ARM ${cp.armChainMs} ms (${cp.armParts}) + Docker install & builds ${cp.dockerBuildMs.toFixed(0)} ms (measured, median VM)`);
+  out(`    service chain: Kafka ${cp.kafkaMs.toFixed(0)} ms + ${cp.serviceLevels} levels x ${cp.serviceMs.toFixed(0)} ms (median startService, measured)`);
+  if (probe.available) {
+    out(`    measured ensureVm (median) ${ensureVm.toFixed(0)} ms vs injected ARM chain ${cp.armChainMs} ms (the rest: polling at ${POLL_INTERVAL_MS} ms, SDK, CPU contention)`);
+    out(`    activities: ${acts.length}, slots busy ${pct(slotShare)} of ${ACTIVITY_SLOTS} slots x wall, queue wait mean ${(waits.length ? sum(waits) / waits.length : 0).toFixed(0)} ms, max ${(waits.length ? Math.max(...waits) : 0).toFixed(0)} ms`);
+  } else {
+    out(`    (host probes unavailable: local/host/engine.ts internals changed; engine time and activity timings not measured)`);
+  }
+  out();
+  out(`  ARM throttling budgets (anchors.md), requests replayed in real-equivalent time (x${TIME_SCALE}):`);
+  out(`  ${'budget'.padEnd(60)}${'first: peak/burst, over'.padStart(26)}${'re-boot: peak/burst, over'.padStart(28)}`);
+  budgets1.forEach((b, i) => {
+    const c = (r: BudgetResult) => (r.requests === 0 ? 'no requests' : `${r.peakUsed}/${r.burst}, ${r.overBudget}`);
+    out(`  ${b.name.padEnd(60)}${c(b).padStart(26)}${c(budgets2[i]!).padStart(28)}`);
+  });
+  out(`  first boot ARM by kind: ${Object.entries(first.arm.byKind).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out(`  re-boot ARM by kind: ${Object.entries(second.arm.byKind).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
