@@ -120,7 +120,7 @@ export function postRestart(routeKind: keyof typeof ROUTE_KIND) {
     const spec = topology.services.find((s) => s.name === name);
     if (!spec) throw notFound(`no ${kind} named "${name}"`);
     if (spec.kind !== kind) {
-      throw badRequest(`"${name}" is a ${spec.kind}, not a ${kind}: use POST /api/${KIND_ROUTE[spec.kind]}/${name}/restart`);
+      throw badRequest(`"${name}" is a ${spec.kind}, not ${kind === "app" ? "an" : "a"} ${kind}: use POST /api/${KIND_ROUTE[spec.kind]}/${name}/restart`);
     }
     const client = df.getClient(context);
     const boot = await statusOf(client, BOOT_ID);

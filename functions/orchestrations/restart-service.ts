@@ -46,7 +46,7 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
   const requestedAt = isoAt(context);
   const target = (yield context.df.callActivity(A.readRestartTarget, { service: input.service })) as RestartTarget;
   if (target.service.kind !== input.kind) {
-    throw new Error(`"${input.service}" is a ${target.service.kind}, not a ${input.kind}: use the ${target.service.kind} restart route`);
+    throw new Error(`"${input.service}" is a ${target.service.kind}, not the ${input.kind} the request named: use the ${target.service.kind} restart route`);
   }
   const event = (e: Partial<EventInput> & Pick<EventInput, 'type' | 'outcome'>, suffix: string) =>
     context.df.callActivity(A.recordEvent, {
