@@ -1,0 +1,183 @@
+/**
+ * Raw ARM requests for the deploy path (@azure/arm-resources is not installed): one
+ * @azure/core-rest-pipeline pipeline with the bearer-token policy (retries for 429 + Retry-After and
+ * 5xx included), an https agent trusting the emulator's CA when one is given, long-running
+ * operations followed through their Azure-AsyncOperation URL, and errors that name the step.
+ */
+import https from 'node:https';
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type Pipeline,
+} from '@azure/core-rest-pipeline';
+import type { TokenCredential } from '@azure/core-auth';
+import { explainCredentialError, isCredentialError, SIGN_IN_HELP } from '../../functions/cloud/credentials.js';
+import { CliError, EXIT } from '../io.js';
+
+export const PUBLIC_ARM_ENDPOINT = 'https://management.azure.com';
+/** Tokens for ARM also open Kudu (the publish endpoint) with Entra ID auth. */
+export const ARM_SCOPE = 'https://management.azure.com/.default';
+
+export interface ArmClientOptions {
+  credential: TokenCredential;
+  /** Default: the public cloud. */
+  endpoint?: string;
+  /** PEM certificate to trust (the local emulators'). */
+  caCert?: string;
+  /** Poll interval of long-running operations when ARM sends no Retry-After; default 2000 ms. */
+  pollIntervalInMs?: number;
+}
+
+export interface ArmResponse {
+  status: number;
+  body: any; // JSON of ARM resources: shapes vary per provider
+  headers: Record<string, string>;
+}
+
+/** A failed ARM step: what, where, ARM's code and message, and what to do. */
+export class ArmStepError extends CliError {
+  constructor(
+    readonly step: string,
+    readonly code: string,
+    detail: string,
+    readonly status?: number,
+  ) {
+    super(`${step} failed: ${code}: ${detail}${hint(code)}`, EXIT.failed);
+    this.name = 'ArmStepError';
+  }
+}
+
+function hint(code: string): string {
+  if (/^(AuthorizationFailed|LinkedAuthorizationFailed)$/.test(code)) return ' — the signed-in identity needs Owner (or Contributor + User Access Administrator: the template assigns roles) on the resource group';
+  if (/^(AuthenticationFailed|InvalidAuthenticationToken|ExpiredAuthenticationToken)$/.test(code)) return ` — ${SIGN_IN_HELP}`;
+  if (/AlreadyExists|NameNotAvailable|StorageAccountAlreadyTaken|VaultAlreadyExists/.test(code)) return ' — the name is global and taken: pick another with the corresponding option or in the topology';
+  if (/Quota|SkuNotAvailable|NoRegisteredProviderFound|MissingSubscriptionRegistration/.test(code)) return ' — check the region and the subscription (quota, registered providers)';
+  return '';
+}
+
+/** Turns an identity failure into the "sign in with az login" error; anything else passes. */
+export function signInError(err: unknown, step: string): unknown {
+  if (!isCredentialError(err)) return err;
+  return new CliError((explainCredentialError(err, step) as Error).message, EXIT.failed);
+}
+
+export class ArmClient {
+  readonly endpoint: string;
+  private readonly pipeline: Pipeline;
+  private readonly http: HttpClient;
+  private readonly agent?: https.Agent;
+  private readonly pollIntervalInMs: number;
+
+  constructor(private readonly options: ArmClientOptions) {
+    this.endpoint = (options.endpoint ?? PUBLIC_ARM_ENDPOINT).replace(/\/+$/, '');
+    this.agent = options.caCert ? new https.Agent({ ca: options.caCert, keepAlive: true }) : undefined;
+    this.pipeline = createPipelineFromOptions({ retryOptions: { maxRetries: 6 } });
+    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: ARM_SCOPE }));
+    this.http = createDefaultHttpClient();
+    this.pollIntervalInMs = options.pollIntervalInMs ?? 2000;
+  }
+
+  /** The https agent for other endpoints of the same deployment (Kudu, Cosmos) in the emulator. */
+  get httpsAgent(): https.Agent | undefined {
+    return this.agent;
+  }
+
+  /** A bearer token for ARM-scoped endpoints (Kudu). */
+  async token(step: string): Promise<string> {
+    try {
+      const token = await this.options.credential.getToken(ARM_SCOPE);
+      if (!token) throw new CliError(`${step}: the credential returned no token. ${SIGN_IN_HELP}`);
+      return token.token;
+    } catch (err) {
+      throw signInError(err, step);
+    }
+  }
+
+  /** One request; `path` is below the endpoint or a full URL (async-operation URLs). */
+  async request(step: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, apiVersion: string | undefined, body?: unknown): Promise<ArmResponse> {
+    let url = /^https?:\/\//.test(path) ? path : `${this.endpoint}${path}`;
+    if (apiVersion) url += `${url.includes('?') ? '&' : '?'}api-version=${apiVersion}`;
+    const request = createPipelineRequest({
+      url,
+      method,
+      headers: createHttpHeaders({ accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(this.agent ? { agent: this.agent } : {}),
+    });
+    let response;
+    try {
+      response = await this.pipeline.sendRequest(this.http, request);
+    } catch (err) {
+      const explained = signInError(err, step);
+      if (explained !== err) throw explained;
+      throw new ArmStepError(step, (err as { code?: string }).code ?? 'RequestFailed', (err as Error).message.replace(/\s+/g, ' '));
+    }
+    let parsed: unknown = undefined;
+    if (response.bodyAsText) {
+      try {
+        parsed = JSON.parse(response.bodyAsText);
+      } catch {
+        parsed = response.bodyAsText;
+      }
+    }
+    return { status: response.status, body: parsed, headers: response.headers.toJSON() };
+  }
+
+  /** GET; undefined on 404. */
+  async get(step: string, path: string, apiVersion: string): Promise<any | undefined> {
+    const res = await this.request(step, 'GET', path, apiVersion);
+    if (res.status === 404) return undefined;
+    this.check(step, res);
+    return res.body;
+  }
+
+  async post(step: string, path: string, apiVersion: string, body?: unknown): Promise<any> {
+    const res = await this.request(step, 'POST', path, apiVersion, body);
+    this.check(step, res);
+    return res.body;
+  }
+
+  /** PUT, following the long-running operation when ARM starts one; returns the resource afterwards. */
+  async put(step: string, path: string, apiVersion: string, body: unknown): Promise<any> {
+    const res = await this.request(step, 'PUT', path, apiVersion, body);
+    this.check(step, res);
+    const asyncUrl = res.headers['azure-asyncoperation'];
+    if (!asyncUrl) return res.body;
+    await this.waitFor(step, asyncUrl, res.headers['retry-after']);
+    return this.get(step, path, apiVersion);
+  }
+
+  private async waitFor(step: string, url: string, retryAfter: string | undefined): Promise<void> {
+    let wait = retryAfter ? Number(retryAfter) * 1000 : this.pollIntervalInMs;
+    for (;;) {
+      await sleep(Number.isFinite(wait) ? wait : this.pollIntervalInMs);
+      const poll = await this.request(step, 'GET', url, undefined);
+      this.check(step, poll);
+      const status = String(poll.body?.status ?? '');
+      if (status === 'Succeeded') return;
+      if (status === 'Failed' || status === 'Canceled') {
+        const error = poll.body?.error ?? {};
+        throw new ArmStepError(step, error.code ?? status, detailOf(error));
+      }
+      wait = poll.headers['retry-after'] ? Number(poll.headers['retry-after']) * 1000 : this.pollIntervalInMs;
+    }
+  }
+
+  private check(step: string, res: ArmResponse): void {
+    if (res.status >= 200 && res.status < 300) return;
+    const error = res.body?.error ?? {};
+    throw new ArmStepError(step, error.code ?? `HTTP${res.status}`, detailOf(error) || `ARM answered ${res.status}`, res.status);
+  }
+}
+
+/** ARM deployment errors nest the real cause in `details`. */
+function detailOf(error: { message?: string; details?: Array<{ code?: string; message?: string }> }): string {
+  const parts = [error.message ?? '', ...(error.details ?? []).map((d) => `${d.code ?? ''}: ${d.message ?? ''}`)];
+  return parts.filter(Boolean).join(' | ').replace(/\s+/g, ' ').trim();
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,283 @@
+/**
+ * `bootstrap-cli deploy` to Azure: sign in, ensure the infrastructure with infra/lcm.json (one
+ * template deployment), generate the secrets that do not exist yet, package and publish the
+ * function app, upload the service code and seed the topology, start the boot and follow it.
+ * With `dryRun` every step only reads and says what it would create or change.
+ *
+ * Every call goes through ARM, Kudu, Files and Cosmos over their real protocols; the emulators
+ * differ only in endpoint, CA and credential (deps).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { TokenCredential } from '@azure/core-auth';
+import { utils } from 'ssh2';
+import { CentralDb, createCosmosClient } from '../../functions/cloud/central-db.js';
+import { CodeShare } from '../../functions/cloud/code-share.js';
+import { azureCredential } from '../../functions/cloud/credentials.js';
+import type { BootProgress } from '../../functions/platform/boot-state.js';
+import { planTopology } from '../../functions/platform/plan.js';
+import type { Topology } from '../../functions/platform/topology.js';
+import { ACTIVE_STATES, LcmApi, type OperationStatus } from '../api-client.js';
+import { requireConfig } from '../config.js';
+import { CliError, EXIT, type CliIo } from '../io.js';
+import { LineProgress, layoutOf } from '../progress.js';
+import { checkCodeFolders, codeFolders, seedPlatform, type SeedResult } from '../seed.js';
+import { ArmClient } from './arm.js';
+import {
+  API,
+  DEPLOYMENT_NAME,
+  generatedSecrets,
+  infraNames,
+  loadTemplate,
+  MONITORING_KEY_NAME,
+  namedResources,
+  resourceGroupPath,
+  siteId,
+  templateParameters,
+  vaultId,
+  type InfraNames,
+} from './infra.js';
+import { buildFunctionPackage, type FunctionPackage } from './package.js';
+import { coreToolsVersion, latestDeployment, publishPackage, type KuduTarget } from './publish.js';
+
+export interface AzureDeployOptions {
+  config: string;
+  /** Folder with each service's code under its `source` (default: <dir of config>/services). */
+  code?: string;
+  dryRun?: boolean;
+  subscription?: string;
+  resourceGroup?: string;
+  location?: string;
+  appName?: string;
+  keyVaultName?: string;
+  /** Where the package is built; reused across runs when the sources did not change. Default: a temporary folder. */
+  stagingDir?: string;
+  /** Stop after seeding (do not start the boot). */
+  noBoot?: boolean;
+}
+
+export interface AzureDeployDeps {
+  io: CliIo;
+  /** Default: DefaultAzureCredential (the `az login` session, the environment, a managed identity). */
+  credential?: TokenCredential;
+  /** ARM endpoint (default https://management.azure.com). */
+  armEndpoint?: string;
+  /** PEM certificate to trust for ARM, Kudu and Cosmos (the local emulators'). */
+  caCert?: string;
+  pollIntervalInMs?: number;
+}
+
+export interface AzureDeployResult {
+  exitCode: number;
+  names: InfraNames;
+  outputs?: Record<string, unknown>;
+  package?: FunctionPackage;
+  published?: boolean;
+  seed?: SeedResult;
+  secretsCreated?: string[];
+  boot?: OperationStatus;
+  appUrl?: string;
+}
+
+export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDeployDeps): Promise<AzureDeployResult> {
+  const say = (line: string) => deps.io.out(line);
+  const topology = await requireConfig(options.config);
+  const codeRoot = resolve(options.code ?? join(dirname(options.config), 'services'));
+  const missing = await checkCodeFolders(topology, codeRoot);
+  if (missing.length) throw new CliError(`service code missing under ${codeRoot} (pass the folder with --code DIR):\n  ${missing.join('\n  ')}`, EXIT.failed);
+  const names = infraNames(topology, options);
+  const arm = new ArmClient({ credential: deps.credential ?? azureCredential(), endpoint: deps.armEndpoint, caCert: deps.caCert, pollIntervalInMs: deps.pollIntervalInMs });
+  const result: AzureDeployResult = { exitCode: EXIT.ok, names };
+
+  // 1. Sign-in and the resource group (the first ARM call: a missing login fails here, clearly).
+  const group = await arm.get(`read resource group ${names.resourceGroup}`, resourceGroupPath(names), API.resourceGroup);
+  if (options.dryRun) return dryRun(arm, topology, names, codeRoot, group !== undefined, say, result);
+  if (group) say(`resource group ${names.resourceGroup}: exists (${group.location})`);
+  else {
+    await arm.put(`create resource group ${names.resourceGroup}`, resourceGroupPath(names), API.resourceGroup, { location: names.location, tags: { 'lcm-platform': topology.name } });
+    say(`resource group ${names.resourceGroup}: created in ${names.location}`);
+  }
+
+  // 2. Infrastructure: one incremental template deployment (ARM leaves unchanged resources alone).
+  say(`infrastructure: deploying infra/lcm.json as ${DEPLOYMENT_NAME} (app ${names.app}, vault ${names.keyVault}, storage ${names.storageAccount}, cosmos ${names.cosmosAccount})`);
+  const deploymentPath = `${resourceGroupPath(names)}/providers/Microsoft.Resources/deployments/${DEPLOYMENT_NAME}`;
+  const deployment = await arm.put(`template deployment ${DEPLOYMENT_NAME} in ${names.resourceGroup}`, deploymentPath, API.deployment, {
+    properties: { mode: 'Incremental', template: loadTemplate(), parameters: templateParameters(topology, names) },
+  });
+  const outputs = Object.fromEntries(Object.entries((deployment?.properties?.outputs ?? {}) as Record<string, { value: unknown }>).map(([k, v]) => [k, v.value]));
+  result.outputs = outputs;
+  const appHost = String(outputs['appHostName'] ?? `${names.app}.azurewebsites.net`);
+  say(`infrastructure: ${deployment?.properties?.provisioningState ?? 'done'}; app ${appHost}`);
+
+  // 3. Secrets generated here, once: values go straight into the ARM request body, never to output.
+  result.secretsCreated = await ensureSecrets(arm, topology, names, say);
+
+  // 4. Package and publish.
+  const stagingDir = options.stagingDir ?? (await mkdtemp(join(tmpdir(), 'lcm-package-')));
+  const pkg = await buildFunctionPackage({ stagingDir, log: say });
+  result.package = pkg;
+  const tools = coreToolsVersion();
+  if (tools) say(`publish: Functions Core Tools ${tools} found; publishing by zip deploy (same result as func azure functionapp publish)`);
+  const kuduTarget = await kudu(arm, names);
+  const published = await publishPackage(kuduTarget, pkg, { say, pollIntervalInMs: deps.pollIntervalInMs });
+  result.published = published.published;
+
+  // 5. Service code and topology, with the account keys read through ARM (never printed).
+  result.seed = await seed(arm, topology, names, codeRoot, outputs, deps.caCert, say);
+
+  // 6. Boot.
+  const appUrl = appUrlOf(appHost);
+  result.appUrl = appUrl;
+  if (options.noBoot) {
+    say(`done: the LCM runs at ${appUrl}; start the boot with POST ${appUrl}/api/boot`);
+    return result;
+  }
+  const hostKeys = await arm.post(`read the function keys of ${names.app}`, `${siteId(names)}/host/default/listKeys`, API.web);
+  const api = new LcmApi(appUrl, hostKeys?.functionKeys?.default ?? hostKeys?.masterKey);
+  const boot = await startAndFollowBoot(api, topology, say, deps.pollIntervalInMs);
+  result.boot = boot;
+  const output = boot.output as { status?: string } | null;
+  const ok = boot.runtimeStatus === 'Completed' && output?.status === 'succeeded';
+  say(`boot ${boot.runtimeStatus === 'Completed' ? (output?.status ?? 'finished') : boot.runtimeStatus.toLowerCase()}; the LCM API: ${appUrl}/api (key: az functionapp keys list -n ${names.app} -g ${names.resourceGroup})`);
+  result.exitCode = ok ? EXIT.ok : EXIT.failed;
+  return result;
+}
+
+/** Loopback hosts are the emulated App Service (plain http); everything else is https. */
+export function appUrlOf(host: string): string {
+  return /^(127\.|localhost[:/]|localhost$|\[::1\])/.test(host) ? `http://${host}` : `https://${host}`;
+}
+
+async function kudu(arm: ArmClient, names: InfraNames): Promise<KuduTarget> {
+  const site = await arm.get(`read function app ${names.app}`, siteId(names), API.web);
+  const states = (site?.properties?.hostNameSslStates ?? []) as Array<{ name: string; hostType: string }>;
+  const scmHost = states.find((s) => s.hostType === 'Repository')?.name ?? `${names.app}.scm.azurewebsites.net`;
+  return { scmHost, token: () => arm.token(`publish to ${scmHost}`), agent: arm.httpsAgent };
+}
+
+async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNames, say: (line: string) => void): Promise<string[]> {
+  const created: string[] = [];
+  const secretPath = (secret: string) => `${vaultId(names)}/secrets/${secret}`;
+  const put = (secret: string, value: string) => arm.put(`store secret ${secret} in ${names.keyVault}`, secretPath(secret), API.keyVault, { properties: { value } });
+  const keysPath = `${siteId(names)}/host/default/listKeys`;
+  for (const g of generatedSecrets(topology)) {
+    const exists = (await arm.get(`read secret ${g.secret}`, secretPath(g.secret), API.keyVault)) !== undefined;
+    if (g.kind === 'monitoring-key') {
+      // The monitoring service calls the API with this key: it must be a host key of the app too.
+      const keys = await arm.post(`read the function keys of ${names.app}`, keysPath, API.web);
+      const hostKey: string | undefined = keys?.functionKeys?.[MONITORING_KEY_NAME];
+      if (exists && hostKey) continue;
+      const value = hostKey ?? randomBytes(30).toString('base64url');
+      if (!hostKey) {
+        await arm.put(`create host key ${MONITORING_KEY_NAME} of ${names.app}`, `${siteId(names)}/host/default/functionKeys/${MONITORING_KEY_NAME}`, API.web, { properties: { name: MONITORING_KEY_NAME, value } });
+      }
+      await put(g.secret, value);
+    } else {
+      if (exists) continue;
+      const value = g.kind === 'ssh-key' ? utils.generateKeyPairSync('ed25519').private : randomBytes(32).toString('base64url');
+      await put(g.secret, value);
+    }
+    created.push(g.secret);
+    say(`secret ${g.secret} (app setting ${g.setting}): generated and stored in Key Vault ${names.keyVault} (value not shown)`);
+  }
+  if (created.length === 0) say(`secrets: all ${generatedSecrets(topology).length} exist in Key Vault ${names.keyVault}`);
+  return created;
+}
+
+async function seed(
+  arm: ArmClient,
+  topology: Topology,
+  names: InfraNames,
+  codeRoot: string,
+  outputs: Record<string, unknown>,
+  caCert: string | undefined,
+  say: (line: string) => void,
+): Promise<SeedResult> {
+  const rg = `/subscriptions/${names.subscriptionId}/resourceGroups/${names.resourceGroup}/providers`;
+  const storageKeys = await arm.post(`read the keys of storage account ${names.storageAccount}`, `${rg}/Microsoft.Storage/storageAccounts/${names.storageAccount}/listKeys`, API.storage);
+  const cosmosKeys = await arm.post(`read the keys of Cosmos DB account ${names.cosmosAccount}`, `${rg}/Microsoft.DocumentDB/databaseAccounts/${names.cosmosAccount}/listKeys`, API.cosmos);
+  const accountKey: string | undefined = storageKeys?.keys?.[0]?.value;
+  const cosmosKey: string | undefined = cosmosKeys?.primaryMasterKey;
+  if (!accountKey || !cosmosKey) throw new CliError('seed: ARM returned no account keys (is shared-key access disabled on the accounts?)', EXIT.failed);
+  const fileEndpoint = String(outputs['storageFileEndpoint'] ?? `https://${names.storageAccount}.file.core.windows.net/`);
+  const share = CodeShare.fromConnectionString(
+    `DefaultEndpointsProtocol=https;AccountName=${names.storageAccount};AccountKey=${accountKey};FileEndpoint=${fileEndpoint}`,
+    names.codeShare,
+  );
+  const cosmos = createCosmosClient({ endpoint: String(outputs['cosmosEndpoint']), key: cosmosKey, caCert });
+  try {
+    const db = new CentralDb(cosmos, { databaseId: names.cosmosDatabase });
+    say(`seed: uploading ${codeFolders(topology).length} code folders from ${codeRoot} to share ${names.codeShare}`);
+    const result = await seedPlatform({ topology, codeRoot, db, share });
+    const uploaded = result.uploads.reduce((n, u) => n + u.uploaded.length, 0);
+    const unchanged = result.uploads.reduce((n, u) => n + u.unchanged.length, 0);
+    say(`seed: ${uploaded} files uploaded, ${unchanged} unchanged; topology version ${result.topologyVersion} (${result.topologyChanged ? 'changed' : 'unchanged'})`);
+    return result;
+  } finally {
+    cosmos.dispose();
+  }
+}
+
+async function startAndFollowBoot(api: LcmApi, topology: Topology, say: (line: string) => void, pollIntervalInMs = 1000): Promise<OperationStatus> {
+  // A freshly published app may take a moment to answer (cold start): retry the start a few times.
+  let started: { status: number; body: { id?: string; operation?: { id?: string }; error?: string } } | undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      started = await api.post('boot', { requestedBy: 'bootstrap-cli deploy' });
+      break;
+    } catch (e) {
+      if (attempt >= 10) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(pollIntervalInMs * attempt, 10_000)));
+    }
+  }
+  const id = started.status === 202 ? started.body.id : started.status === 409 ? started.body.operation?.id : undefined;
+  if (!id) throw new CliError(`boot: POST ${api.baseUrl}/api/boot answered ${started.status}: ${started.body.error ?? JSON.stringify(started.body)}`, EXIT.failed);
+  say(started.status === 202 ? `boot started: operation ${id}` : `boot already running: following operation ${id}`);
+  const lines = new LineProgress(layoutOf(planTopology(topology)));
+  const final = await api.follow(id, {
+    intervalMs: Math.max(200, pollIntervalInMs),
+    onStatus: (s) => {
+      for (const line of lines.update(s.customStatus as BootProgress | null)) say(line);
+    },
+  });
+  if (ACTIVE_STATES.has(final.runtimeStatus)) throw new CliError(`boot: operation ${id} is still ${final.runtimeStatus}`, EXIT.failed);
+  return final;
+}
+
+async function dryRun(
+  arm: ArmClient,
+  topology: Topology,
+  names: InfraNames,
+  codeRoot: string,
+  groupExists: boolean,
+  say: (line: string) => void,
+  result: AzureDeployResult,
+): Promise<AzureDeployResult> {
+  say('dry run: reading only; nothing is created or changed');
+  say(`resource group ${names.resourceGroup} (subscription ${names.subscriptionId}): ${groupExists ? 'exists' : `would create in ${names.location}`}`);
+  const state = new Map<string, boolean>();
+  for (const r of namedResources(names)) {
+    const exists = groupExists && (await arm.get(`read ${r.type} ${r.name}`, r.path, r.apiVersion)) !== undefined;
+    state.set(r.type + '/' + r.name, exists);
+    say(`  ${r.type} ${r.name}: ${exists ? 'exists (the template deployment would update it in place if its definition changed)' : 'would create'}`);
+  }
+  say(`  app settings of ${names.app}: would set ${Object.keys(templateParameters(topology, names).appSettings.value as object).length + 1} settings (secrets as Key Vault references)`);
+  say(`  role assignments for the app's managed identity: Virtual Machine Contributor + Network Contributor on ${names.resourceGroup}, Key Vault Secrets User on ${names.keyVault}, Storage File Data Privileged Reader on ${names.storageAccount} (ensured by the template)`);
+  const vaultExists = state.get(`Microsoft.KeyVault/vaults/${names.keyVault}`) === true;
+  for (const g of generatedSecrets(topology)) {
+    const exists = vaultExists && (await arm.get(`read secret ${g.secret}`, `${vaultId(names)}/secrets/${g.secret}`, API.keyVault)) !== undefined;
+    say(`  secret ${g.secret} (app setting ${g.setting}): ${exists ? 'exists' : 'would generate and store'}`);
+  }
+  const siteExists = state.get(`Microsoft.Web/sites/${names.app}`) === true;
+  if (siteExists) {
+    const target = await kudu(arm, names);
+    const latest = await latestDeployment(target);
+    say(`function app: would build the package and publish it to https://${target.scmHost} unless it equals the running one (${latest?.complete && latest.status === 4 ? `running: ${latest.message ?? latest.id}` : 'nothing published yet'})`);
+  } else say('function app: would build the package and publish it by zip deploy');
+  say(`service code: would upload what differs in ${codeFolders(topology).length} folders under ${codeRoot} to share ${names.codeShare}`);
+  say(`topology: would write ${topology.name} into Cosmos DB ${names.cosmosAccount}/${names.cosmosDatabase} (a new version only when it changed)`);
+  say('boot: would start POST /api/boot and follow it');
+  return result;
+}
