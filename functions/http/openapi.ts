@@ -10,7 +10,8 @@ const operationBody = {
 };
 const error = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 const accepted = { description: 'started; poll the operation URL', content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } } };
-const common = { '400': error, '401': { description: 'missing or wrong function key' }, '404': error, '409': error };
+const unauthorized = { '401': { description: 'missing or wrong function key' } };
+const common = { '400': error, ...unauthorized, '404': error, '409': error };
 const restart = (kind: string) => ({
   post: { summary: `Restart a ${kind} (back-off applies)`, parameters: [name], requestBody: operationBody, responses: { '202': accepted, ...common } },
 });
@@ -25,16 +26,18 @@ export const openApiDocument = {
   servers: [{ url: '/api' }],
   security: [{ functionKey: [] }, { functionKeyQuery: [] }],
   paths: {
+    '/health': { get: { summary: 'Liveness of the API (no key needed)', security: [], responses: { '200': { description: 'up' } } } },
+    '/openapi.json': { get: { summary: 'This document (no key needed)', security: [], responses: { '200': { description: 'the OpenAPI document' } } } },
     '/boot': { post: { summary: 'Boot the platform (one at a time)', requestBody: operationBody, responses: { '202': accepted, ...common } } },
-    '/platform': { get: { summary: 'VMs, services, their states and running operations', responses: { '200': { description: 'the platform' } } } },
+    '/platform': { get: { summary: 'VMs, services, their states and running operations', responses: { '200': { description: 'the platform' }, ...unauthorized } } },
     '/registry': {
-      get: { summary: 'Every registered endpoint', responses: { '200': { description: 'entries', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/RegistryEntry' } } } } } } },
+      get: { summary: 'Every registered endpoint', responses: { '200': { description: 'entries', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/RegistryEntry' } } } } }, ...unauthorized } },
     },
     '/registry/{service}': {
       get: { summary: 'One registered endpoint', parameters: [{ ...name, name: 'service' }], responses: { '200': { description: 'entry' }, ...common } },
     },
     '/vms': {
-      get: { summary: 'VMs of the desired state with their last known addresses', responses: { '200': { description: 'VMs' } } },
+      get: { summary: 'VMs of the desired state with their last known addresses', responses: { '200': { description: 'VMs' }, ...unauthorized } },
       post: {
         summary: 'Provision a VM (added to the desired state, created, Docker prepared, registered)',
         requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/VmSpec' } } } },

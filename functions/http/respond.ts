@@ -29,6 +29,20 @@ export function nameParam(request: HttpRequest, param: string): string {
 }
 
 const MAX_BODY = 64 * 1024;
+/** No request body needs more; validators walk bodies recursively, so deeper input must stop here. */
+const MAX_DEPTH = 32;
+
+/** Whether a parsed JSON value nests objects/arrays deeper than `limit` (counted without recursion). */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 
 /** The JSON body, or `undefined` when empty and `optional`. */
 export async function jsonBody(request: HttpRequest, optional = false): Promise<unknown> {
@@ -38,11 +52,14 @@ export async function jsonBody(request: HttpRequest, optional = false): Promise<
     if (optional) return undefined;
     throw badRequest('the request needs a JSON body');
   }
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (e) {
     throw badRequest(`the body is not valid JSON: ${(e as Error).message}`);
   }
+  if (nestedDeeperThan(body, MAX_DEPTH)) throw badRequest(`the body nests objects or lists deeper than ${MAX_DEPTH} levels`);
+  return body;
 }
 
 /** Optional `{ reason?, requestedBy? }` of the operation routes. */

@@ -235,20 +235,23 @@ const segment = fc.oneof(
   { weight: 2, arbitrary: fc.stringMatching(/^[a-z][a-z0-9-]{0,14}[a-z0-9]$/) },
 );
 
+/** functions/index.ts's routes and methods (the openapi test checks this list against the registrations). */
+const ROUTES: Array<[string, Array<(typeof METHODS)[number]>]> = [
+  ['health', ['GET']], ['openapi.json', ['GET']], ['boot', ['POST']], ['platform', ['GET']], ['registry', ['GET']], ['registry/{service}', ['GET']],
+  ['vms', ['GET', 'POST']], ['vms/{name}/init', ['POST']], ['vms/{name}/restart', ['POST']], ['services/{name}', ['GET']],
+  ['services/{name}/restart', ['POST']], ['apps/{name}/restart', ['POST']], ['models/{name}/restart', ['POST']], ['operations/{id}', ['GET']],
+];
 const TEMPLATES = [
   'health', 'openapi.json', 'boot', 'platform', 'registry', 'registry/{service}', 'vms', 'vms/{name}/init', 'vms/{name}/restart',
   'services/{name}', 'services/{name}/restart', 'apps/{name}/restart', 'models/{name}/restart', 'operations/{id}',
   // Not routes: the host's 404.
   '', 'nosuch', 'vms/{name}', 'vms/{name}/stop', 'services/{name}/restart/now', 'operations', 'registry/{service}/x', '{name}/{name}/{name}',
 ];
-const path = fc
-  .tuple(fc.constantFrom(...TEMPLATES), fc.array(segment, { minLength: 3, maxLength: 3 }), fc.boolean(), fc.boolean())
-  .map(([template, [a, b, c], upper, slash]) => {
-    const values = [a, b, c];
-    let i = 0;
-    const filled = template.replace(/\{\w+\}/g, () => values[i++]!);
-    return (upper ? filled.replace(/^[a-z]+/, (s) => s.toUpperCase()) : filled) + (slash ? '/' : '');
-  });
+function fillTemplate(template: string, values: string[], upper: boolean, slash: boolean): string {
+  let i = 0;
+  const filled = template.replace(/\{\w+\}/g, () => values[i++]!);
+  return (upper ? filled.replace(/^[a-z]+/, (s) => s.toUpperCase()) : filled) + (slash ? '/' : '');
+}
 
 const query = fc.array(
   fc.tuple(
@@ -293,20 +296,22 @@ const body = fc.oneof(
   fc.constantFrom('', '   ', '\n'),
   fc.constantFrom('{', '{"reason":', 'nul', '[1,2', "{'a':1}", '\u0000', '{"reason":"x"}}', 'NaN', 'undefined', '{"a":1,}', '\uFEFF{}', '"\\ud800"', '{"__proto__":{"reason":"x"}}', '{"reason":"a","reason":"b"}'),
   anyJson.map((v) => JSON.stringify(v)),
-  fc.tuple(fc.integer({ min: 2, max: 20_000 }), fc.constantFrom<[string, string]>(['[', ']'], ['{"a":', '}'], ['{"reason":', '}'])).map(([d, [o, c]]) => nested(d, o, c, '1')),
+  fc.tuple(fc.oneof(fc.integer({ min: 2, max: 64 }), fc.integer({ min: 10_000, max: 32_000 })), fc.constantFrom<[string, string]>(['[', ']'], ['{"a":', '}'], ['{"reason":', '}'])).map(([d, [o, c]]) => nested(d, o, c, '1')),
   fc.integer({ min: 1_000, max: 100_000 }).map((n) => JSON.stringify({ reason: 'x'.repeat(n) })),
   fc.integer({ min: 1_000, max: 100_000 }).map((n) => 'é'.repeat(n)),
   vmSpec.map((v) => JSON.stringify(v)),
   operationish.map((v) => JSON.stringify(v)),
 );
 const auth = fc.constantFrom<Auth>('header', 'header', 'header', 'code', 'none', 'wrongHeader', 'wrongCode');
-const request: fc.Arbitrary<FuzzRequest> = fc.record({
-  method: fc.oneof({ weight: 2, arbitrary: fc.constant('POST' as const) }, { weight: 2, arbitrary: fc.constant('GET' as const) }, fc.constantFrom(...METHODS)),
-  path,
-  query,
-  body,
-  auth,
-});
+const method = fc.constantFrom(...METHODS);
+/** Mostly a registered route with one of its methods (so most requests reach our code); sometimes anything. */
+const target = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...ROUTES).chain(([t, methods]) => fc.tuple(fc.constant(t), fc.constantFrom(...methods))) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...TEMPLATES), method) },
+);
+const request: fc.Arbitrary<FuzzRequest> = fc
+  .record({ target, fill: fc.array(segment, { minLength: 3, maxLength: 3 }), upper: fc.boolean(), slash: fc.boolean(), query, body, auth })
+  .map(({ target: [template, m], fill, upper, slash, query, body, auth }) => ({ method: m, path: fillTemplate(template, fill, upper, slash), query, body, auth }));
 
 // ---------------------------------------------------------------------------------------------
 
@@ -322,7 +327,9 @@ describe('API: documented statuses (fixed examples)', () => {
       ['vms/vm-core/restart', '"restart please"', /must be a JSON object/],
       ['boot', { reason: 'x'.repeat(301) }, /at most 300 characters/],
       ['vms', '', /needs a JSON body/],
-      ['vms', nested(1000, '[', ']', '1'), /deeper than/],
+      // 30 000 levels used to overflow the stack of the VM spec validation: a 500.
+      ['vms', nested(30_000, '[', ']', '1'), /deeper than 32 levels/],
+      ['vms', `{"name":"vm-new","image":${nested(9_000, '[', ']', '1')}}`, /deeper than 32 levels/],
     ];
     for (const [path, body, reason] of cases) {
       const res = await post(path, body);
@@ -458,13 +465,16 @@ describe('API: documented statuses (fixed examples)', () => {
       }
     }
     expect(httpRoutes().filter((r) => r.authLevel === 'function').length).toBeGreaterThanOrEqual(13);
+    // The fuzz generators know every registered route.
+    const known = ROUTES.flatMap(([t, methods]) => methods.map((m) => `${m} ${t}`)).sort();
+    expect(known).toEqual(httpRoutes().flatMap((r) => r.methods!.map((m) => `${m} ${r.route}`)).sort());
   });
 
   // KNOWN BUG, not in functions/http: local/host/routes.ts matchRoute calls decodeURIComponent on the
   // raw segment, which throws on a malformed escape; http-server.ts turns that into a 500. Azure's
   // host (ASP.NET routing) keeps such a segment undecoded, so our nameParam would answer 400.
   // When the host is fixed this test fails: turn `it.fails` into `it`.
-  it('a malformed percent-escape in a route parameter is a 4xx (local host answers 500 today)', async () => {
+  it.fails('a malformed percent-escape in a route parameter is a 4xx (local host answers 500 today)', async () => {
     for (const path of ['services/%zz', 'registry/%E0%A4%A', 'vms/%/restart']) {
       const res = await p.api(path, { method: path.endsWith('restart') ? 'POST' : 'GET' });
       expect(res.status, path).toBeLessThan(500);
@@ -493,12 +503,11 @@ describe('API: random and malformed requests (fast-check)', () => {
         if (problem) failures.push(problem);
         return problem === undefined;
       }),
-      { numRuns: 400, maxSkipsPerRun: 1_000, endOnFailure: true },
+      { numRuns: 1_000, maxSkipsPerRun: 1_000, endOnFailure: true },
     ).catch((err: unknown) => {
       throw new Error(`${failures.join('\n')}\n${(err as Error).message}`);
     });
     // The generators reach every class of answer (not only the host's 404s).
-    console.log(JSON.stringify(Object.fromEntries(seen)), work);
     for (const k of ['host404:404', 'unauthorized:401', 'ours:200', 'ours:400', 'ours:404', 'ours:413']) {
       expect(seen.get(k) ?? 0, `${k} among ${JSON.stringify(Object.fromEntries(seen))}`).toBeGreaterThan(0);
     }
