@@ -106,8 +106,9 @@ export class ArmClient {
       method,
       headers: createHttpHeaders({ accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }),
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      ...(this.agent ? { agent: this.agent } : {}),
     });
+    // createPipelineRequest does not take an agent: set it on the request (what agentPolicy does).
+    if (this.agent) request.agent = this.agent;
     let response;
     try {
       response = await this.pipeline.sendRequest(this.http, request);
