@@ -178,7 +178,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     await expect(publishPackage(target, await broken('no-host.zip', (n) => n === 'host.json'), { pollIntervalInMs: 100 })).rejects.toThrow(/host\.json not found/);
     await expect(
       publishPackage(target, await broken('no-durable.zip', (n) => n.startsWith('node_modules/durable-functions/')), { pollIntervalInMs: 100 }),
-    ).rejects.toThrow(/failed:.*durable-functions/s);
+    ).rejects.toThrow(/zip deploy .* failed: Deployment failed: Loading the function app entry .*durable-functions/s);
   }, 60_000);
 });
 
