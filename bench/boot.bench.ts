@@ -204,11 +204,13 @@ function criticalPath(plan: Plan, run: BootRun): CriticalPath {
   const armChainMs = L('resourceGroup.read') + L('resourceGroup.write') + L('vm.read') + L('network.read') + parallelNet + L('network.read') + L('nic.write') + L('vm.create');
   const armParts = `rg ${L('resourceGroup.read') + L('resourceGroup.write')} + reads ${L('vm.read') + 2 * L('network.read')} + vnet|nsg|ip ${parallelNet} + nic ${L('nic.write')} + vm.create ${L('vm.create')}`;
   const done = run.activities.filter((a) => a.startedAt !== undefined && a.endedAt !== undefined);
-  const perVm = plan.vms.map((vm) => {
+  // VMs whose branch failed (no Docker, no builds) say nothing about these steps: left out.
+  const perVm = plan.vms.flatMap((vm) => {
     const acts = done.filter((a) => a.instanceId === bootVmId(vm));
     const one = (name: string) => sum(acts.filter((a) => a.name === name).map(execMs));
     const builds = acts.filter((a) => a.name === 'prepareImage').map(execMs);
-    return one('ensureDocker') + one('registerVm') + (builds.length ? Math.max(...builds) : 0);
+    if (builds.length === 0 || !acts.some((a) => a.name === 'ensureDocker')) return [];
+    return [one('ensureDocker') + one('registerVm') + Math.max(...builds)];
   });
   const kafkaMs = median(done.filter((a) => a.name === 'startKafka').map(execMs)) || 0;
   const starts = done.filter((a) => a.name === 'startService').sort((a, b) => a.queuedAt - b.queuedAt);
@@ -307,7 +309,8 @@ function summarize(
   const budgets2 = checkBudgets(second.armEntries, TIME_SCALE);
   const vmReads = (r: BootRun) => (r.arm.byKind['vm.read'] ?? 0) / vms;
 
-  report('services booted', ctx.scale.services, 'services');
+  report('services in the platform', ctx.scale.services, 'services');
+  report('first boot: failures (VMs, services)', first.failures.length, 'failures');
   report('first boot: wall time', first.wallMs / 1000, 's');
   report('first boot: critical path (physical limit)', cp.quiet.totalMs / 1000, 's');
   report('first boot: wall / critical path', ratio, 'x');
@@ -330,6 +333,7 @@ function summarize(
   report('second boot: ARM reads per VM', second.arm.reads / vms, 'reads/VM');
   report('second boot: ARM VM reads (Get+InstanceView) per VM', vmReads(second), 'reads/VM');
   report('second boot: ARM writes per VM', second.arm.writes / vms, 'writes/VM');
+  report('second boot: failures (VMs, services)', second.failures.length, 'failures');
   report('second boot: ARM requests over a throttling budget', sum(budgets2.map((b) => b.overBudget)), 'requests');
   report('second boot: image builds + container runs/starts', second.fleet.builds + second.fleet.runs + second.fleet.restarts, 'ops');
 
@@ -350,7 +354,7 @@ function summarize(
   row('LCM process event-loop utilisation', pct(first.elu), pct(second.elu));
   row('LCM process CPU', `${first.processCpuS.toFixed(1)} s`, `${second.processCpuS.toFixed(1)} s`);
   row('machine CPU busy (all processes, 2 cores)', first.machineBusy !== undefined ? pct(first.machineBusy) : 'n/a', second.machineBusy !== undefined ? pct(second.machineBusy) : 'n/a');
-  row('machine memory taken during the boot', `${first.memoryMb} MB`, `${second.memoryMb} MB`);
+  row('machine memory taken during the boot', `${first.memoryMb} MB`, '-');
   row('ARM reads / VM (polls / VM)', `${(first.arm.reads / vms).toFixed(2)} (${(first.arm.polls / vms).toFixed(2)})`, `${(second.arm.reads / vms).toFixed(2)} (${(second.arm.polls / vms).toFixed(2)})`);
   row('ARM VM Get+InstanceView / VM', vmReads(first).toFixed(2), vmReads(second).toFixed(2));
   row('ARM writes / VM', (first.arm.writes / vms).toFixed(2), (second.arm.writes / vms).toFixed(2));
