@@ -470,6 +470,19 @@ describe('API: documented statuses (fixed examples)', () => {
     expect(known).toEqual(httpRoutes().flatMap((r) => r.methods!.map((m) => `${m} ${r.route}`)).sort());
   });
 
+  // KNOWN BUG, not in functions/http: functions/platform/validate.ts describe() quotes a wrong-typed
+  // value in its issue ("image: must be a mapping, got string \"-----BEGIN ...\""), so an inline secret
+  // comes back in the 400 (and into whatever logs the caller keeps). When fixed, turn `it.fails` into `it`.
+  it.fails('a 400 for a VM spec does not echo an inline secret value (it does today when the field has the wrong type)', async () => {
+    const secret = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\n-----END OPENSSH PRIVATE KEY-----';
+    for (const field of ['password', 'sshKeySecret', 'size', 'adminUser', 'image']) {
+      const res = await post('vms', { name: 'vm-new', size: 'Standard_B2s', sshKeySecret: 'VM_SSH_PRIVATE_KEY', [field]: secret });
+      const text = await res.text();
+      expect(res.status, field).toBe(400);
+      expect(text, `the answer for ${field}`).not.toContain('b3BlbnNzaC1rZXktdjEAAAAABG5vbmU');
+    }
+  });
+
   // KNOWN BUG, not in functions/http: local/host/routes.ts matchRoute calls decodeURIComponent on the
   // raw segment, which throws on a malformed escape; http-server.ts turns that into a 500. Azure's
   // host (ASP.NET routing) keeps such a segment undecoded, so our nameParam would answer 400.
@@ -503,7 +516,7 @@ describe('API: random and malformed requests (fast-check)', () => {
         if (problem) failures.push(problem);
         return problem === undefined;
       }),
-      { numRuns: 1_000, maxSkipsPerRun: 1_000, endOnFailure: true },
+      { numRuns: 600, maxSkipsPerRun: 1_000, endOnFailure: true },
     ).catch((err: unknown) => {
       throw new Error(`${failures.join('\n')}\n${(err as Error).message}`);
     });
