@@ -59,9 +59,6 @@ export function parsePort(text: string): number {
 }
 
 export async function deploy(opts: DeployOptions, io: CliIo): Promise<number> {
-  if (!opts.local) {
-    throw new CliError('deploying to Azure is not available yet: pass --local to run the LCM and the emulated Azure on this machine', EXIT.usage);
-  }
   const port = parsePort(opts.port);
   const topology = await requireConfig(opts.config);
   const codeRoot = resolve(opts.code ?? join(dirname(opts.config), 'services'));

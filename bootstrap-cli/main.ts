@@ -2,6 +2,7 @@
 /** bootstrap-cli: validates and plans a topology, deploys the LCM locally and follows the boot, and operates it. */
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_API_URL } from './api-client.js';
+import { addAzureDeployOptions, runAzureDeploy, toAzureDeployOptions, type AzureDeployCliOptions } from './azure/index.js';
 import { deploy, EXAMPLE_CONFIG } from './deploy.js';
 import * as operator from './operator.js';
 import { planTopology } from '../functions/platform/plan.js';
@@ -53,10 +54,10 @@ export function buildProgram(io: CliIo, result: { code: number } = { code: EXIT.
       io.out(opts.json ? JSON.stringify(planJson(plan), null, 2) : planTable(plan));
     });
 
-  program
+  const deployCommand = program
     .command('deploy')
-    .description('start the LCM and emulated Azure on this machine, boot the platform and follow it, then serve the API')
-    .option('--local', 'run everything locally (emulated Azure, local Functions host); required for now')
+    .description('deploy the LCM (to Azure, or with --local on this machine with emulated Azure), boot the platform and follow it')
+    .option('--local', 'run everything locally (emulated Azure, local Functions host), then serve the API')
     .option('-c, --config <file>', 'topology YAML file', EXAMPLE_CONFIG)
     .option('--code <dir>', "folder with each service's code under its source (default: <dir of --config>/services)")
     .option('--once', 'exit after the boot: 0 when every service runs, 1 otherwise')
@@ -67,9 +68,13 @@ export function buildProgram(io: CliIo, result: { code: number } = { code: EXIT.
       'after',
       '\nThe API key is $LCM_API_KEY when set, else a generated one (printed). Secret settings the topology\n' +
         'references get random local values unless set in the environment. The durable task hub lives in a\n' +
-        'temporary directory for the life of the process: each deploy starts from empty emulators.',
-    )
-    .action(async (opts: Parameters<typeof deploy>[0]) => done(await deploy(opts, io)));
+        'temporary directory for the life of the process: each deploy starts from empty emulators.\n' +
+        'Without --local it deploys to Azure (infra/lcm.json) and signs in with DefaultAzureCredential: run `az login` first.',
+    );
+  addAzureDeployOptions(deployCommand).action(async (opts: Parameters<typeof deploy>[0] & AzureDeployCliOptions) => {
+    if (opts.local) return done(await deploy(opts, io));
+    return done((await runAzureDeploy(toAzureDeployOptions(opts), { io })).exitCode);
+  });
 
   apiOptions(program.command('status').description('VMs, services and running operations (GET /api/platform)')).action(
     async (opts) => done(await operator.status(api(opts), io)),

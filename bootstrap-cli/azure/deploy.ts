@@ -7,12 +7,12 @@
  * Every call goes through ARM, Kudu, Files and Cosmos over their real protocols; the emulators
  * differ only in endpoint, CA and credential (deps).
  */
+import { generateSshKeyPair } from '../../functions/cloud/secrets.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
-import ssh2 from 'ssh2';
 import { CentralDb, createCosmosClient } from '../../functions/cloud/central-db.js';
 import { CodeShare } from '../../functions/cloud/code-share.js';
 import { azureCredential } from '../../functions/cloud/credentials.js';
@@ -176,7 +176,7 @@ async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNam
       await put(g.secret, value);
     } else {
       if (exists) continue;
-      const value = g.kind === 'ssh-key' ? ssh2.utils.generateKeyPairSync('ed25519').private : randomBytes(32).toString('base64url');
+      const value = g.kind === 'ssh-key' ? generateSshKeyPair().private : randomBytes(32).toString('base64url');
       await put(g.secret, value);
     }
     created.push(g.secret);

@@ -33,3 +33,14 @@ export function publicKeyOf(privateKey: string, setting: string): string {
   }
   return `${key.type} ${key.getPublicSSH().toString('base64')}`;
 }
+
+/**
+ * A new ed25519 key pair in OpenSSH format. ssh2's generator now and then (about 2 in 1,000)
+ * produces a private key its own parser rejects as malformed: such a key is drawn again.
+ */
+export function generateSshKeyPair(): { private: string; public: string } {
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+}

@@ -107,6 +107,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
+  // Never echo what may be a secret pasted in the wrong place, nor a long value.
+  if (typeof value === 'string' && (SECRET_VALUE.test(value) || value.length > 80)) return `a string of ${value.length} characters`;
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 

@@ -7,10 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
-
-// ssh2 is CommonJS: under plain Node only its default export is visible.
-const { utils } = ssh2;
+import { generateSshKeyPair } from '../../functions/cloud/secrets.js';
 import { LoopbackPool } from './addresses.js';
 import { startArmEmulator, type ArmEmulator, type OperationKind } from './arm/index.js';
 import { startCosmosEmulator, type CosmosEmulator } from './cosmos.js';
@@ -70,7 +67,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     stops.push(() => cosmos.stop());
     const files = await startFileShareEmulator({ rootDir: join(rootDir, 'files'), accountName: options.storageAccount ?? 'lcmlocal' });
     stops.push(() => files.stop());
-    const keys = utils.generateKeyPairSync('ed25519');
+    const keys = generateSshKeyPair();
     const sshPort = options.sshPort ?? 2222;
     // What ARM's listKeys hands out and what the emulated App Service gives a deployed function app:
     // the local services' real credentials, and local stand-ins for managed identity and the public CA.

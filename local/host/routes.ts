@@ -45,7 +45,16 @@ export function matchRoute(route: CompiledRoute, path: string): Record<string, s
   const params: Record<string, string> = {};
   route.params.forEach((name, i) => {
     const v = m[i + 1];
-    if (v !== undefined) params[name] = decodeURIComponent(v);
+    // A malformed escape stays as sent (like Azure's host); the route's own validation answers it.
+    if (v !== undefined) params[name] = safeDecode(v);
   });
   return params;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }

@@ -155,9 +155,9 @@ describe('bootstrap-cli deploy --local', () => {
     }
   }, 30_000);
 
-  it('without --local: a usage error (exit 2)', async () => {
-    const run = start(['deploy', '--once']);
-    expect(await run.exit).toBe(2);
-    expect(run.stderr()).toMatch(/pass --local/);
+  it('without --local it deploys to Azure: with no Azure sign-in here, exit 1 saying to run az login', async () => {
+    const run = start(['deploy', '--dry-run']);
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toMatch(/az login/);
   }, 30_000);
 });

@@ -115,7 +115,7 @@ describe('restart', () => {
     expect(missing.err).toMatch(/\(404\): no microservice named "nope"/);
     const wrongKind = await cli('restart', 'app', 'authentication');
     expect(wrongKind.code).toBe(1);
-    expect(wrongKind.err).toMatch(/\(400\): "authentication" is a microservice, not a app/);
+    expect(wrongKind.err).toMatch(/\(400\): "authentication" is a microservice, not an app/);
     const usage = await cli('restart', 'database', 'x');
     expect(usage.code).toBe(2);
     expect(usage.err).toMatch(/unknown kind "database"/);

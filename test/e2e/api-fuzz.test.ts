@@ -470,10 +470,8 @@ describe('API: documented statuses (fixed examples)', () => {
     expect(known).toEqual(httpRoutes().flatMap((r) => r.methods!.map((m) => `${m} ${r.route}`)).sort());
   });
 
-  // KNOWN BUG, not in functions/http: functions/platform/validate.ts describe() quotes a wrong-typed
-  // value in its issue ("image: must be a mapping, got string \"-----BEGIN ...\""), so an inline secret
-  // comes back in the 400 (and into whatever logs the caller keeps). When fixed, turn `it.fails` into `it`.
-  it.fails('a 400 for a VM spec does not echo an inline secret value (it does today when the field has the wrong type)', async () => {
+  // A wrong-typed value is described, never quoted back when it may be a secret.
+  it('a 400 for a VM spec does not echo an inline secret value, whatever field it is in', async () => {
     const secret = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\n-----END OPENSSH PRIVATE KEY-----';
     for (const field of ['password', 'sshKeySecret', 'size', 'adminUser', 'image']) {
       const res = await post('vms', { name: 'vm-new', size: 'Standard_B2s', sshKeySecret: 'VM_SSH_PRIVATE_KEY', [field]: secret });
@@ -483,11 +481,8 @@ describe('API: documented statuses (fixed examples)', () => {
     }
   });
 
-  // KNOWN BUG, not in functions/http: local/host/routes.ts matchRoute calls decodeURIComponent on the
-  // raw segment, which throws on a malformed escape; http-server.ts turns that into a 500. Azure's
-  // host (ASP.NET routing) keeps such a segment undecoded, so our nameParam would answer 400.
-  // When the host is fixed this test fails: turn `it.fails` into `it`.
-  it.fails('a malformed percent-escape in a route parameter is a 4xx (local host answers 500 today)', async () => {
+  // Like Azure's host, the local host keeps a malformed escape undecoded; the route then answers 400.
+  it('a malformed percent-escape in a route parameter is a 4xx', async () => {
     for (const path of ['services/%zz', 'registry/%E0%A4%A', 'vms/%/restart']) {
       const res = await p.api(path, { method: path.endsWith('restart') ? 'POST' : 'GET' });
       expect(res.status, path).toBeLessThan(500);

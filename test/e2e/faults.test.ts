@@ -41,7 +41,7 @@ describe('the host is killed mid-boot', () => {
   let host: ChildProcess | undefined;
   afterEach(async () => {
     host?.kill('SIGKILL');
-    await prepared?.azure.stop();
+    await prepared?.stop();
   });
 
   it('resumes from its checkpoints: no VM created twice, no container started twice', async () => {

@@ -8,7 +8,7 @@ let host: ChildProcess | undefined;
 
 afterAll(async () => {
   host?.kill('SIGKILL');
-  await prepared?.azure.stop();
+  await prepared?.stop();
 });
 
 describe('the LCM itself stops mid-work', () => {

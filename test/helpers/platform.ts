@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CentralDb, createCosmosClient } from '../../functions/cloud/central-db.js';
@@ -70,6 +70,8 @@ export interface PreparedPlatform {
   key: string;
   port: number;
   storeFile: string;
+  /** Stops the emulators and removes the store when this helper made it. */
+  stop(): Promise<void>;
 }
 
 export async function preparePlatform(options: PlatformOptions = {}): Promise<PreparedPlatform> {
@@ -80,15 +82,21 @@ export async function preparePlatform(options: PlatformOptions = {}): Promise<Pr
   const db = new CentralDb(createCosmosClient({ endpoint: azure.cosmos.endpoint, key: azure.cosmos.key, caCert: azure.caCert }));
   await seedPlatform({ topology, codeRoot, db, share: CodeShare.fromConnectionString(azure.files.connectionString, topology.azure.storage.share) });
   const key = randomBytes(16).toString('hex');
-  const storeFile = options.storeFile ?? join(mkdtempSync(join(tmpdir(), 'lcm-store-')), 'hub.sqlite');
+  const storeDir = options.storeFile ? undefined : mkdtempSync(join(tmpdir(), 'lcm-store-'));
+  const storeFile = options.storeFile ?? join(storeDir!, 'hub.sqlite');
   // The monitoring service is told the API's address before the host starts: pick the port first.
   const port = await freePort();
   Object.assign(settings, { LCM_PUBLIC_API_URL: `http://127.0.0.1:${port}`, LCM_MONITORING_API_KEY: key });
-  return { azure, db, topology, settings, key, port, storeFile };
+  const stop = async () => {
+    await azure.stop();
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+  };
+  return { azure, db, topology, settings, key, port, storeFile, stop };
 }
 
 export async function startTestPlatform(options: PlatformOptions = {}): Promise<TestPlatform> {
-  const { azure, db, topology, settings, key, port, storeFile } = await preparePlatform(options);
+  const prepared = await preparePlatform(options);
+  const { azure, db, topology, settings, key, port, storeFile } = prepared;
   const host = await startLocalHost({ entry: APP_ENTRY, port, storeFile, settings, functionKeys: [key], log: options.hostLog ?? (() => {}) });
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${host.baseUrl}/api/${path}`, { ...init, headers: { 'x-functions-key': key, 'content-type': 'application/json', ...(init.headers ?? {}) } });
@@ -109,7 +117,7 @@ export async function startTestPlatform(options: PlatformOptions = {}): Promise<
     },
     async stop() {
       await host.stop();
-      await azure.stop();
+      await prepared.stop();
     },
   };
 }

@@ -10,6 +10,7 @@
  *   arm.log.counts(); // { reads, writes, polls, throttled, byKind }
  *   await arm.stop();
  */
+import { setMaxListeners } from 'node:events';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -86,6 +87,8 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
   const faults = new ArmFaults();
   const log = new ArmRequestLog();
   const abort = new AbortController();
+  // Every pending operation waits on this one signal: many at once is normal here.
+  setMaxListeners(0, abort.signal);
   let endpoint = '';
   const ops = new OperationRunner({
     faults,

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import ssh2 from 'ssh2';
+import { generateSshKeyPair } from '../../../functions/cloud/secrets.js';
 
 const { utils } = ssh2;
 
@@ -24,7 +25,7 @@ export function fingerprintOf(blob: Buffer): string {
 export function loadOrCreateHostKey(file: string): HostKey {
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = generateSshKeyPair();
     writeFileSync(file, pair.private, { mode: 0o600 });
   }
   const privateKey = readFileSync(file, 'utf8');
