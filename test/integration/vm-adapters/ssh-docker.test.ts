@@ -1,0 +1,158 @@
+/**
+ * The SSH and Docker-host adapters against emulated VMs (real ssh2 servers) and the File Share
+ * emulator: pinning, retries, Docker install, image builds from SAS URLs, containers, health.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CodeShare, fetchScript } from '../../../functions/cloud/code-share.js';
+import { DockerHost, imageName } from '../../../functions/cloud/docker-host.js';
+import { HostKeyMismatchError, SshCommandError, SshHost, type HostKeyPins } from '../../../functions/cloud/ssh.js';
+import { startFileShareEmulator, type FileShareEmulator } from '../../../local/azure/files/index.js';
+import { ADMIN, harness, type Harness } from '../vm/helpers.js';
+
+const EXAMPLE = new URL('../../../examples/iot-platform/services/', import.meta.url).pathname;
+
+/** Pins kept in memory: the contract the central database fulfils in the LCM. */
+function memoryPins(): HostKeyPins & { pins: Map<string, string> } {
+  const pins = new Map<string, string>();
+  return {
+    pins,
+    getHostKey: async (vm) => pins.get(vm),
+    pinHostKey: async (vm, fp) => void pins.set(vm, pins.get(vm) ?? fp),
+  };
+}
+
+let h: Harness;
+let files: FileShareEmulator;
+let share: CodeShare;
+let tmp: string;
+let ip: string;
+const pins = memoryPins();
+const hosts: SshHost[] = [];
+
+function host(vm = 'vm-a', p: HostKeyPins = pins): SshHost {
+  const s = new SshHost({ vm, host: h.fleet.get(vm)!.ip, port: h.sshPort, username: ADMIN, privateKey: h.privateKey }, { pins: p, retryDelayInMs: 50 });
+  hosts.push(s);
+  return s;
+}
+
+beforeAll(async () => {
+  h = await harness();
+  ip = await h.powerOn('vm-a');
+  tmp = mkdtempSync(join(tmpdir(), 'lcm-adapters-'));
+  files = await startFileShareEmulator({ rootDir: join(tmp, 'files'), accountName: 'lcmtest' });
+  share = CodeShare.fromConnectionString(files.connectionString, 'code');
+  await share.ensureShare();
+  await share.uploadDirectory(join(EXAMPLE, 'authentication'), 'authentication');
+  // A service whose build fails: its Dockerfile has no CMD.
+  const broken = join(tmp, 'broken');
+  cpSync(join(EXAMPLE, 'authentication'), broken, { recursive: true });
+  writeFileSync(join(broken, 'Dockerfile'), readFileSync(join(broken, 'Dockerfile'), 'utf8').replace(/^CMD.*$/m, ''));
+  await share.uploadDirectory(broken, 'broken');
+}, 60_000);
+
+afterAll(async () => {
+  for (const s of hosts) s.dispose();
+  await files?.stop();
+  await h?.cleanup();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function build(docker: DockerHost, source: string): Promise<string> {
+  const version = await share.codeVersion(source);
+  const image = imageName(source, version);
+  const dir = `.lcm/src/${source}/${version}`;
+  await docker.buildImage(image, dir, fetchScript(await share.readOnlySasUrls(source, { expiresInMs: 60_000 }), dir));
+  return image;
+}
+
+describe('SSH host', () => {
+  it('pins the host key on first contact and checks exit codes', async () => {
+    const ssh = host();
+    expect((await ssh.run('echo hello')).stdout.trim()).toBe('hello');
+    expect(pins.pins.get('vm-a')).toBe(h.fleet.get('vm-a')!.hostKeyFingerprint);
+    await expect(ssh.run('echo boom >&2; exit 3', { step: 'a failing step' })).rejects.toThrow(/VM "vm-a": a failing step failed \(exit 3\):\s+boom/);
+    const allowed = await ssh.run('exit 4', { allowFailure: true });
+    expect(allowed.code).toBe(4);
+    const err = await ssh.run('exit 5').catch((e) => e);
+    expect(err).toBeInstanceOf(SshCommandError);
+  });
+
+  it('refuses a VM whose host key differs from the pinned one, and says so', async () => {
+    const wrong = memoryPins();
+    wrong.pins.set('vm-a', 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    const err = await host('vm-a', wrong).run('echo never').catch((e) => e);
+    expect(err).toBeInstanceOf(HostKeyMismatchError);
+    expect(err.message).toMatch(/host key mismatch: pinned SHA256:AAAA.*presented SHA256:/);
+  });
+
+  it('retries a command whose connection drops mid-way', async () => {
+    const ssh = host();
+    await ssh.run('true');
+    const marker = `.attempts-${Date.now()}`;
+    const running = ssh.run(`echo x >> ${marker}; sleep 1; echo done`, { step: 'slow step' });
+    setTimeout(() => h.fleet.dropSshConnections('vm-a'), 300);
+    expect((await running).stdout.trim()).toBe('done');
+    // The first attempt was cut off: the command ran twice.
+    expect((await ssh.run(`wc -l < ${marker}`)).stdout.trim()).toBe('2');
+  });
+
+  it('times out a command that hangs', async () => {
+    await expect(host().run('sleep 5', { timeoutInMs: 300, step: 'hang' })).rejects.toThrow(/hang timed out after 300 ms/);
+  });
+});
+
+describe('Docker host', () => {
+  it('installs Docker when absent and does nothing the second time', async () => {
+    const docker = new DockerHost(host());
+    expect(await docker.ensureDocker()).toEqual({ installed: true });
+    expect(await docker.ensureDocker()).toEqual({ installed: false });
+    expect(h.fleet.counts('vm-a').install).toBe(1);
+  });
+
+  it('builds an image from the share through SAS URLs, runs it, and a second ensure changes nothing', async () => {
+    const docker = new DockerHost(host());
+    const image = await build(docker, 'authentication');
+    expect(await docker.hasImage(image)).toBe(true);
+    const spec = { name: 'authentication', image, port: 8001, env: { MODE: 'test' }, secretEnv: { TOKEN_SIGNING_KEY: 's3cret' } };
+    expect((await docker.ensureContainer(spec)).action).toBe('created');
+    const check = { address: ip, port: 8001, path: '/health', timeoutInMs: 1000 };
+    expect(await docker.waitHealthy(check, { startupTimeoutInMs: 10_000, intervalInMs: 100 })).toBe(true);
+    expect((await fetch(`http://${ip}:8001/health`)).status).toBe(200);
+    const before = h.fleet.counts('vm-a');
+    expect((await docker.ensureContainer(spec)).action).toBe('none');
+    const after = h.fleet.counts('vm-a');
+    expect([after.build, after.run, after.restart, after.start]).toEqual([before.build, before.run, before.restart, before.start]);
+    // The secret went through a file only the admin user reads, not the command line.
+    const envFile = await host().run('stat -c %a .lcm/env/authentication.env');
+    expect(envFile.stdout.trim()).toBe('600');
+  });
+
+  it('replaces the container when the image changes, and restarts it on request', async () => {
+    const docker = new DockerHost(host());
+    // A second image of the same code under another tag: what a new code version looks like.
+    const context = (await host().run('ls -d .lcm/src/authentication/*')).stdout.trim();
+    await host().run(`sudo docker build -t lcm/authentication:next ${context}`);
+    const replaced = await docker.ensureContainer({ name: 'authentication', image: 'lcm/authentication:next', port: 8001, env: {} });
+    expect(replaced.action).toBe('replaced');
+    expect(replaced.image).toBe('lcm/authentication:next');
+    const restarted = await docker.restartContainer('authentication');
+    expect(restarted.running).toBe(true);
+    expect(await docker.waitHealthy({ address: ip, port: 8001, path: '/health', timeoutInMs: 1000 }, { startupTimeoutInMs: 10_000, intervalInMs: 100 })).toBe(true);
+  });
+
+  it('reports a failed build with its last lines', async () => {
+    const docker = new DockerHost(host());
+    const err = await build(docker, 'broken').catch((e) => e);
+    expect(err).toBeInstanceOf(SshCommandError);
+    expect(err.message).toMatch(/docker build of lcm\/broken:[0-9a-f]+ \(last lines of the build below\) failed/);
+    expect(err.message).toMatch(/CMD/);
+  });
+
+  it('a health check from the VM fails for a port nothing listens on', async () => {
+    const docker = new DockerHost(host());
+    expect(await docker.isHealthy({ address: ip, port: 9999, path: '/health', timeoutInMs: 500 })).toBe(false);
+  });
+});
