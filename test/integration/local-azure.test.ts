@@ -1,0 +1,72 @@
+/** startLocalAzure: every emulator in one call, and a stop that leaves no process or port behind. */
+import { createConnection } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ComputeAdapter, createComputeClients } from '../../functions/cloud/compute.js';
+import { staticTokenCredential } from '../../functions/cloud/credentials.js';
+import { DockerHost } from '../../functions/cloud/docker-host.js';
+import { publicKeyOf } from '../../functions/cloud/secrets.js';
+import { SshHost } from '../../functions/cloud/ssh.js';
+import { LOCAL_ARM_TOKEN, startLocalAzure } from '../../local/azure/index.js';
+
+function refuses(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('local Azure', () => {
+  it('starts every emulator, runs a VM with a container, and stops leaving no process or port', async () => {
+    const azure = await startLocalAzure({ sshPort: 20000 + Math.floor(Math.random() * 20000), stopGraceMs: 500 });
+    const settings = azure.settings({ codeShare: 'code' });
+    expect(settings.LCM_ARM_ENDPOINT).toBe(azure.arm.endpoint);
+    expect(settings.VM_SSH_PRIVATE_KEY).toBe(azure.sshPrivateKey);
+
+    const compute = new ComputeAdapter({
+      clients: createComputeClients({ subscriptionId: '00000000-0000-0000-0000-000000000000', credential: staticTokenCredential(LOCAL_ARM_TOKEN), endpoint: azure.arm.endpoint, caCert: azure.caCert }),
+      pollIntervalInMs: 20,
+    });
+    await compute.ensureResourceGroup({ resourceGroup: 'rg', location: 'westeurope' });
+    const vm = await compute.ensureVm({
+      resourceGroup: 'rg',
+      location: 'westeurope',
+      vm: { name: 'vm-a', size: 'Standard_B1s', adminUser: 'azureuser', image: { publisher: 'Canonical', offer: 'ubuntu', sku: '22_04-lts', version: 'latest' } },
+      publicKey: publicKeyOf(azure.sshPrivateKey, 'VM_SSH_PRIVATE_KEY'),
+    });
+    const pins = new Map<string, string>();
+    const ssh = new SshHost(
+      { vm: 'vm-a', host: vm.publicIp, port: Number(settings.LCM_SSH_PORT), username: 'azureuser', privateKey: azure.sshPrivateKey },
+      { pins: { getHostKey: async (n) => pins.get(n), pinHostKey: async (n, f) => void pins.set(n, f) } },
+    );
+    const docker = new DockerHost(ssh);
+    await docker.ensureDocker();
+    await ssh.run('mkdir -p app && printf "FROM node:20-alpine\\nCMD [\\"node\\", \\"-e\\", \\"require(\'http\').createServer((q,s)=>s.end(\'ok\')).listen(+process.env.PORT, process.env.HOST)\\"]\\n" > app/Dockerfile');
+    await ssh.run('sudo docker build -t app:1 app');
+    await docker.ensureContainer({ name: 'app', image: 'app:1', port: 8080, env: {} });
+    expect(await docker.waitHealthy({ address: vm.privateIp, port: 8080, path: '/', timeoutInMs: 1000 }, { startupTimeoutInMs: 10_000, intervalInMs: 100 })).toBe(true);
+    ssh.dispose();
+
+    const pids = azure.fleet.pids('vm-a');
+    expect(pids.length).toBeGreaterThan(0);
+    const endpoints = [azure.arm.endpoint, azure.cosmos.endpoint, azure.files.endpoint].map((e) => new URL(e));
+    await azure.stop();
+
+    for (const url of endpoints) expect(await refuses(url.hostname, Number(url.port)), url.href).toBe(true);
+    expect(await refuses(vm.publicIp, Number(settings.LCM_SSH_PORT))).toBe(true);
+    expect(await refuses(vm.publicIp, 8080)).toBe(true);
+    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+  }, 60_000);
+});
