@@ -74,39 +74,43 @@ function* ensureVmAndDocker(context: OrchestrationContext, azure: ArmTarget, spe
   return info;
 }
 
-export const provisionVm: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput<VmOperationInput>();
-  const event = eventFor(context, input, 'provision');
+/** Runs `work` between a started and a succeeded/failed event; a failure becomes the output. */
+function* reported(
+  context: OrchestrationContext,
+  input: VmOperationInput,
+  type: EventInput['type'],
+  work: () => Generator<Task, VmInfo, unknown>,
+): Generator<Task, VmOperationOutput, unknown> {
+  const event = eventFor(context, input, type);
   yield event('started');
   try {
-    if (!input.spec) throw new Error('provision needs the VM spec');
-    const topology = (yield context.df.callActivity(A.addVmToDesiredState, { vm: input.spec })) as { topology: Topology };
-    const info = yield* ensureVmAndDocker(context, armTarget(topology.topology), input.spec);
+    const info = yield* work();
     yield event('succeeded');
-    return { vm: input.vm, outcome: 'succeeded', publicIp: info.publicIp, privateIp: info.privateIp } satisfies VmOperationOutput;
+    return { vm: input.vm, outcome: 'succeeded', publicIp: info.publicIp, privateIp: info.privateIp };
   } catch (e) {
     const reason = failureMessage(e);
     yield event('failed', reason);
-    return { vm: input.vm, outcome: 'failed', reason } satisfies VmOperationOutput;
+    return { vm: input.vm, outcome: 'failed', reason };
   }
+}
+
+export const provisionVm: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<VmOperationInput>();
+  return yield* reported(context, input, 'provision', function* () {
+    if (!input.spec) throw new Error('provision needs the VM spec');
+    const { topology } = (yield context.df.callActivity(A.addVmToDesiredState, { vm: input.spec })) as { topology: Topology };
+    return yield* ensureVmAndDocker(context, armTarget(topology), input.spec);
+  });
 };
 
 export const initVm: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<VmOperationInput>();
-  const event = eventFor(context, input, 'init');
-  yield event('started');
-  try {
+  return yield* reported(context, input, 'init', function* () {
     const topology = yield* desired(context);
     const spec = topology.vms.find((v) => v.name === input.vm);
     if (!spec) throw new Error(`VM "${input.vm}" is not in the desired state`);
-    const info = yield* ensureVmAndDocker(context, armTarget(topology), spec);
-    yield event('succeeded');
-    return { vm: input.vm, outcome: 'succeeded', publicIp: info.publicIp, privateIp: info.privateIp } satisfies VmOperationOutput;
-  } catch (e) {
-    const reason = failureMessage(e);
-    yield event('failed', reason);
-    return { vm: input.vm, outcome: 'failed', reason } satisfies VmOperationOutput;
-  }
+    return yield* ensureVmAndDocker(context, armTarget(topology), spec);
+  });
 };
 
 export const restartVm: OrchestrationHandler = function* (context: OrchestrationContext) {

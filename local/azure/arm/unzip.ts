@@ -3,6 +3,7 @@
  * CRC-32 checked. Enough for packages made by common zip tools and bootstrap-cli's writer; no zip64,
  * no encryption. Refuses entry names that would escape the target folder.
  */
+import { crc32 } from '../../../bootstrap-cli/azure/zip.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -55,9 +56,7 @@ export function readZip(zip: Buffer): ZipEntry[] {
     else if (method === 8) data = inflateRawSync(raw);
     else throw new ZipFormatError(`"${name}" uses compression method ${method} (only stored and deflate are supported)`);
     if (data.length !== size) throw new ZipFormatError(`"${name}" has ${data.length} bytes, the directory says ${size}`);
-    let c = 0xffffffff;
-    for (let j = 0; j < data.length; j++) c = CRC[(c ^ data[j]!) & 0xff]! ^ (c >>> 8);
-    if (((c ^ 0xffffffff) >>> 0) !== crc) throw new ZipFormatError(`"${name}" fails its CRC-32 check`);
+    if (crc32(data) !== crc) throw new ZipFormatError(`"${name}" fails its CRC-32 check`);
     const mode = madeBy === 3 ? (external >>> 16) & 0o777 : 0o644;
     entries.push({ name, data, mode: mode || 0o644 });
   }
@@ -78,12 +77,3 @@ export async function extractZip(zip: Buffer, dir: string): Promise<string[]> {
   return written;
 }
 
-const CRC = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
