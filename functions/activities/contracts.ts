@@ -41,6 +41,8 @@ export type ArmTarget = Pick<AzureContext, 'subscriptionId' | 'resourceGroup' | 
 export interface EnsureVmInput {
   azure: ArmTarget;
   vm: VmSpec;
+  /** Ports the function app must reach on the VM (its Kafka broker), opened when it is created. */
+  inboundPorts?: number[];
 }
 
 export interface VmInfo {

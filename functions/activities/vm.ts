@@ -10,6 +10,7 @@ export async function ensureVm(input: EnsureVmInput): Promise<VmInfo> {
     location: azure.location,
     vm,
     publicKey: vmPublicKey(vm.sshKeySecret),
+    inboundPorts: input.inboundPorts,
   });
   return {
     name: vm.name,

@@ -155,6 +155,8 @@ export interface EnsureVmInput {
   /** OpenSSH public key (`ssh-ed25519 AAAA...` / `ssh-rsa AAAA...`): the only way into the VM. */
   publicKey: string;
   tags?: Record<string, string>;
+  /** TCP ports its network security group opens besides SSH, when the VM is created. */
+  inboundPorts?: number[];
 }
 
 export interface EnsureVmResult {
@@ -329,6 +331,7 @@ export class ComputeAdapter {
       tags,
       settings: this.network,
       pollIntervalInMs,
+      inboundPorts: input.inboundPorts,
     });
     const model: VirtualMachine = {
       location: input.location,

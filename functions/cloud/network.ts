@@ -5,8 +5,9 @@
  *   virtual network  `<resourceGroup>-vnet` (shared by every VM of the resource group, so services
  *                    on different VMs reach each other on private addresses), address space
  *                    10.42.0.0/16, subnet `default` 10.42.0.0/24
- *   NSG              `<vm>-nsg` with one inbound rule `allow-ssh` (TCP 22 from `sshSourcePrefix`,
- *                    default '*'; traffic inside the vnet is allowed by Azure's default rules)
+ *   NSG              `<vm>-nsg` with inbound rule `allow-ssh` (TCP 22 from `sshSourcePrefix`,
+ *                    default '*'; traffic inside the vnet is allowed by Azure's default rules),
+ *                    plus `allow-tcp-<port>` for each of `inboundPorts` (the Kafka broker)
  *   public IP        `<vm>-ip` (Standard SKU, Static, deleteOption Delete)
  *   NIC              `<vm>-nic` (subnet + public IP + NSG)
  * Each resource is read first and written only when missing (or Failed), so a re-run makes no writes.
@@ -66,6 +67,8 @@ export interface EnsureVmNetworkInput {
   tags: Record<string, string>;
   settings: NetworkSettings;
   pollIntervalInMs: number;
+  /** TCP ports opened from anywhere besides SSH (e.g. the Kafka broker the function app calls). */
+  inboundPorts?: number[];
 }
 
 export interface VmNetwork {
@@ -157,6 +160,17 @@ export async function ensureVmNetwork(network: NetworkManagementClient, call: Ar
               priority: 1000,
               direction: 'Inbound',
             },
+            ...(input.inboundPorts ?? []).map((port, i) => ({
+              name: `allow-tcp-${port}`,
+              protocol: 'Tcp',
+              sourcePortRange: '*',
+              destinationPortRange: String(port),
+              sourceAddressPrefix: '*',
+              destinationAddressPrefix: '*',
+              access: 'Allow',
+              priority: 1010 + i,
+              direction: 'Inbound',
+            })),
           ],
         },
         lro,

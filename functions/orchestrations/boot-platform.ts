@@ -72,7 +72,13 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   for (const vm of topology.vms) {
     if (state.vm(vm.name) === 'failed') continue;
     state.vmProvisioning(vm.name);
-    const vmInput: BootVmInput = { azure, vm, steps: state.stepsOn(vm.name).map((step) => ({ step, source: sourceOf(step) })) };
+    const vmInput: BootVmInput = {
+      azure,
+      vm,
+      steps: state.stepsOn(vm.name).map((step) => ({ step, source: sourceOf(step) })),
+      // The function app creates Kafka's topics over the broker port.
+      ...(topology.kafka?.vm === vm.name ? { inboundPorts: [topology.kafka.port] } : {}),
+    };
     inflight.push({ kind: 'vm', name: vm.name, task: context.df.callSubOrchestrator(O.bootVm, vmInput, bootVmId(vm.name)) });
   }
 

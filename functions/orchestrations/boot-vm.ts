@@ -22,6 +22,7 @@ export interface BootVmInput {
   vm: VmSpec;
   /** Steps placed on this VM and the folder of their code. */
   steps: Array<{ step: string; source: string }>;
+  inboundPorts?: number[];
 }
 
 export type BootVmOutput =
@@ -39,7 +40,7 @@ export const bootVm: OrchestrationHandler = function* (context: OrchestrationCon
   const name = input.vm.name;
   let info: VmInfo;
   try {
-    info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure: input.azure, vm: input.vm } satisfies EnsureVmInput)) as VmInfo;
+    info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure: input.azure, vm: input.vm, inboundPorts: input.inboundPorts } satisfies EnsureVmInput)) as VmInfo;
   } catch (e) {
     return { vm: name, ok: false, step: 'provision', reason: failureMessage(e) } satisfies BootVmOutput;
   }

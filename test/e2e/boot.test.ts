@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createComputeClients } from '../../functions/cloud/compute.js';
+import { staticTokenCredential } from '../../functions/cloud/credentials.js';
+import { LOCAL_ARM_TOKEN } from '../../local/azure/index.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
@@ -50,6 +53,19 @@ describe('boot the example platform end to end', () => {
     const lastCreate = Math.max(...creates.map((c) => c.time));
     const firstReady = Math.min(...installs.map((e) => e.at));
     expect(lastCreate).toBeLessThan(firstReady);
+  });
+
+  it('opened the broker port in the Kafka VM\'s network security group, and only SSH elsewhere', async () => {
+    const { network } = createComputeClients({
+      subscriptionId: p.topology.azure.subscriptionId,
+      credential: staticTokenCredential(LOCAL_ARM_TOKEN),
+      endpoint: p.azure.arm.endpoint,
+      caCert: p.azure.caCert,
+    });
+    const rules = async (vm: string) =>
+      ((await network.networkSecurityGroups.get(p.topology.azure.resourceGroup, `${vm}-nsg`)).securityRules ?? []).map((r) => r.destinationPortRange).sort();
+    expect(await rules('vm-core')).toEqual(['22', '9092']);
+    expect(await rules('vm-apps')).toEqual(['22']);
   });
 
   it('a second boot of the healthy platform only reads: no ARM write, no build, no container restart', async () => {
