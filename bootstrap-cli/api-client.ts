@@ -20,6 +20,7 @@ export interface OperationStatus {
   runtimeStatus: string;
   createdTime: string;
   lastUpdatedTime: string;
+  input?: unknown;
   customStatus: unknown;
   output: unknown;
   history?: HistoryEvent[];

@@ -105,10 +105,13 @@ export function buildProgram(io: CliIo, result: { code: number } = { code: EXIT.
   apiOptions(
     program
       .command('history')
-      .description('recent operations, or one operation as a timeline of its steps')
+      .description('recent operations, one operation as a timeline of its steps, or a service\'s restart records')
       .argument('[instance]', 'operation id, e.g. boot or restart-svc-authentication')
+      .option('--service <name>', "the recorded events of one service: every restart, who asked, why, how it ended")
       .option('--limit <n>', 'how many recent operations', '20'),
-  ).action(async (instance: string | undefined, opts) => done(await operator.history(instance, { ...api(opts), limit: opts.limit }, io)));
+  ).action(async (instance: string | undefined, opts) =>
+    done(await operator.history(instance, { ...api(opts), limit: opts.limit, service: opts.service }, io)),
+  );
 
   for (const cmd of program.commands) cmd.showHelpAfterError().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) }).exitOverride();
   return program;

@@ -8,7 +8,7 @@ import { BOOT_ID, WATCHDOG_ID, bootVmId, initVmId, provisionVmId, restartService
 import { KAFKA } from '../functions/platform/topology.js';
 import { ACTIVE_STATES, errorText, LcmApi, type ApiResponse, type OperationStatus } from './api-client.js';
 import { CliError, EXIT, type CliIo } from './io.js';
-import { cleanReason, operationsTable, registryTable, statusView, timeline, type PlatformView, type RegistryRow } from './views.js';
+import { cleanReason, eventsTable, operationsTable, registryTable, statusView, timeline, type PlatformView, type RegistryRow } from './views.js';
 
 export interface ApiOptions {
   url: string;
@@ -126,8 +126,15 @@ export function knownOperationIds(platform: Pick<PlatformView, 'vms' | 'services
   return [...ids];
 }
 
-export async function history(instance: string | undefined, o: ApiOptions & { limit?: string }, io: CliIo): Promise<number> {
+export async function history(instance: string | undefined, o: ApiOptions & { limit?: string; service?: string }, io: CliIo): Promise<number> {
   const api = apiOf(o);
+  if (o.service) {
+    const res = await api.get<{ events: Parameters<typeof eventsTable>[0] }>(`services/${encodeURIComponent(o.service)}`);
+    if (res.status === 404) throw new CliError(`no service "${o.service}"`, EXIT.failed);
+    const body = expect200(res, `GET /api/services/${o.service}`);
+    io.out(o.json ? JSON.stringify(body.events, null, 2) : eventsTable(body.events));
+    return EXIT.ok;
+  }
   if (instance) {
     const res = await api.get<OperationStatus>(`operations/${encodeURIComponent(instance)}?history=true`);
     if (res.status === 404) throw new CliError(`no operation "${instance}": list recent ones with \`bootstrap-cli history\``, EXIT.failed);

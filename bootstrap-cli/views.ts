@@ -170,9 +170,15 @@ function subject(result: unknown): string {
 }
 
 /** One line per completed step: time, offset from the start, event, step (and subject), duration, failure. */
-export function timeline(op: Pick<OperationStatus, 'id' | 'name' | 'runtimeStatus' | 'createdTime' | 'lastUpdatedTime'>, history: HistoryEvent[]): string {
+export function timeline(
+  op: Pick<OperationStatus, 'id' | 'name' | 'runtimeStatus' | 'createdTime' | 'lastUpdatedTime'> & Partial<Pick<OperationStatus, 'input'>>,
+  history: HistoryEvent[],
+): string {
   const start = Date.parse(op.createdTime);
-  const head = `${op.id} (${op.name}) ${op.runtimeStatus} — started ${op.createdTime}, ${duration(Date.parse(op.lastUpdatedTime) - start)}`;
+  const asked = op.input as { requestedBy?: string; reason?: string } | null | undefined;
+  const head =
+    `${op.id} (${op.name}) ${op.runtimeStatus} — started ${op.createdTime}, ${duration(Date.parse(op.lastUpdatedTime) - start)}` +
+    (asked?.requestedBy ? `\nrequested by ${asked.requestedBy}${asked.reason ? `: ${asked.reason}` : ''}` : '');
   const rows: string[][] = [['TIME', '+', 'EVENT', 'STEP', 'TOOK', 'NOTE']];
   let failures = 0;
   for (const e of history) {
@@ -227,4 +233,15 @@ export function deploySummary(op: Pick<OperationStatus, 'id' | 'runtimeStatus' |
     })),
     failures: out.failures ?? [],
   };
+}
+
+/** A target's recorded events, newest first: restarts with who asked, why, when and how they ended. */
+export function eventsTable(events: Array<{ at: string; type: string; outcome: string; requestedBy?: string; reason?: string; details?: Record<string, unknown> }>): string {
+  if (events.length === 0) return '(no events recorded)';
+  const rows: string[][] = [['TIME', 'EVENT', 'OUTCOME', 'BY', 'WHY / DETAIL']];
+  for (const e of events) {
+    const delay = typeof e.details?.delayInMs === 'number' ? `waits ${duration(e.details.delayInMs)}` : '';
+    rows.push([e.at, e.type, e.outcome, e.requestedBy ?? '', [e.reason, delay].filter(Boolean).join('; ')]);
+  }
+  return table(rows);
 }

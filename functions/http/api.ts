@@ -155,6 +155,8 @@ export async function getOperation(request: HttpRequest, context: InvocationCont
     runtimeStatus: status.runtimeStatus,
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
+    // Inputs carry names and references only (never secrets): who asked and why.
+    input: status.input ?? null,
     customStatus: status.customStatus ?? null,
     output: status.output ?? null,
     ...(showHistory ? { history: status.history ?? [] } : {}),

@@ -165,6 +165,19 @@ describe('history', () => {
     expect(r.out).toMatch(/no failed steps$/);
   });
 
+  it("shows who asked for a restart and why, and a service's restart records", async () => {
+    const op = await cli('history', 'restart-svc-authentication');
+    expect(op.code).toBe(0);
+    expect(op.out.split('\n')[1]).toMatch(/^requested by \S+/);
+    const records = await cli('history', '--service', 'authentication');
+    expect(records.code).toBe(0);
+    expect(records.out).toMatch(/^TIME\s+EVENT\s+OUTCOME\s+BY\s+WHY/);
+    expect(records.out).toMatch(/restart\s+succeeded/);
+    expect(records.out).toMatch(/restart\s+started\s+\S+/);
+    const json = JSON.parse((await cli('history', '--service', 'authentication', '--json')).out) as Array<{ type: string; requestedBy?: string }>;
+    expect(json.filter((e) => e.type === 'restart').every((e) => typeof e.requestedBy === 'string')).toBe(true);
+  });
+
   it('an unknown operation exits 1', async () => {
     const r = await cli('history', 'nope');
     expect(r.code).toBe(1);
