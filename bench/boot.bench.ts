@@ -52,7 +52,11 @@ const MB_PER_SERVICE = 20;
 const BASE_MB = 3_000;
 const BOOT_TIMEOUT_MS = 30 * 60_000;
 /** host.json maxConcurrentActivityFunctions (also the local host's default). */
-const ACTIVITY_SLOTS = 16;
+// Default: what host.json gives the local host (as in Azure); LCM_BENCH_ACTIVITY_SLOTS compares others.
+const ACTIVITY_SLOTS = Number(
+  process.env.LCM_BENCH_ACTIVITY_SLOTS ||
+    JSON.parse(readFileSync(new URL('../host.json', import.meta.url), 'utf8')).extensions.durableTask.maxConcurrentActivityFunctions,
+);
 
 const latency = Object.fromEntries(Object.entries(REAL_SECONDS).map(([k, s]) => [k, Math.round((s * 1000) / TIME_SCALE)])) as Partial<Record<OperationKind, number>>;
 const L = (kind: OperationKind): number => latency[kind] ?? 0;

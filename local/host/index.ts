@@ -5,6 +5,9 @@
  * production is Azure Durable Functions.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadEntry, setCoreLog } from './functions-core.js';
 import { describe, toRegistration, type Registration, type RegistrationInfo } from './registry.js';
 import { HistoryStore, type InstanceFilter } from './store.js';
@@ -33,7 +36,8 @@ export interface LocalHostOptions {
   systemKey?: string;
   /** Put into process.env before the entry is loaded (like local.settings.json Values). */
   settings?: Record<string, string>;
-  /** Activities running at once across all instances. Default 16 (host.json). */
+  /** Activities running at once across all instances. Default: the app's host.json
+   * (extensions.durableTask.maxConcurrentActivityFunctions), else 16. */
   maxConcurrentActivities?: number;
   /** On continueAsNew, carry external events no wait consumed into the next execution. Default false. */
   preserveUnprocessedEvents?: boolean;
@@ -71,6 +75,25 @@ function bypassProxyFor(hostname: string): void {
   if (!entries.includes(hostname)) process.env.NO_PROXY = [...entries, hostname].join(',');
 }
 
+/** Like `func`, read the durable limits from the host.json of the app the entry belongs to. */
+export function hostJsonActivityLimit(entry: string): number | undefined {
+  let dir = dirname(entry.startsWith('file:') ? fileURLToPath(entry) : resolve(entry));
+  for (;;) {
+    const file = join(dir, 'host.json');
+    if (existsSync(file)) {
+      try {
+        const limit = JSON.parse(readFileSync(file, 'utf8'))?.extensions?.durableTask?.maxConcurrentActivityFunctions;
+        return Number.isInteger(limit) && limit > 0 ? limit : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
 function randomKey(): string {
   return randomBytes(24).toString('base64url');
 }
@@ -101,7 +124,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const engine = new DurableEngine({
     store,
     registrations,
-    maxConcurrentActivities: options.maxConcurrentActivities ?? 16,
+    maxConcurrentActivities: options.maxConcurrentActivities ?? hostJsonActivityLimit(options.entry) ?? 16,
     preserveUnprocessedEvents: options.preserveUnprocessedEvents ?? false,
     log,
     clientData: () => clientData,
