@@ -265,7 +265,13 @@ export default async function bootBench(report: Report): Promise<void> {
   try {
     const tPrep = performance.now();
     platform = await preparePlatform({ topology, codeRoot: code.dir, azure: { armLatency: latency }, storeFile: path.join(storeDir, 'hub.sqlite') });
-    const settings = { ...platform.settings, LCM_ARM_POLL_INTERVAL_MS: String(POLL_INTERVAL_MS) };
+    // Time runs TIME_SCALE times faster here: so do the poll interval and the ARM pacing (defaults 20 reads/s, 8 writes/s).
+    const settings = {
+      ...platform.settings,
+      LCM_ARM_POLL_INTERVAL_MS: String(POLL_INTERVAL_MS),
+      LCM_ARM_READS_PER_SECOND: String(20 * TIME_SCALE),
+      LCM_ARM_WRITES_PER_SECOND: String(8 * TIME_SCALE),
+    };
     host = await startLocalHost({ entry: APP_ENTRY, port: platform.port, storeFile: platform.storeFile, settings, functionKeys: [platform.key], maxConcurrentActivities: ACTIVITY_SLOTS, log: (line) => hostLog.push(line) });
     out(`  emulators up, platform seeded, host started in ${((performance.now() - tPrep) / 1000).toFixed(1)} s`);
 

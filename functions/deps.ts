@@ -51,10 +51,16 @@ export function centralDb(): Promise<CentralDb> {
 
 export function compute(subscriptionId: string): ComputeAdapter {
   const s = settings();
-  return cached(`arm|${subscriptionId}|${s.armEndpoint ?? ''}|${s.armStaticToken ?? ''}`, () => {
+  return cached(`arm|${subscriptionId}|${s.armEndpoint ?? ''}|${s.armStaticToken ?? ''}|${s.armReadsPerSecond}|${s.armWritesPerSecond}`, () => {
     const credential = s.armStaticToken ? staticTokenCredential(s.armStaticToken) : azureCredential();
     return new ComputeAdapter({
-      clients: createComputeClients({ subscriptionId, credential, endpoint: s.armEndpoint, caCert: s.caCert }),
+      clients: createComputeClients({
+        subscriptionId,
+        credential,
+        endpoint: s.armEndpoint,
+        caCert: s.caCert,
+        rateLimits: { readsPerSecond: s.armReadsPerSecond, readBurst: 10 * s.armReadsPerSecond, writesPerSecond: s.armWritesPerSecond, writeBurst: 20 * s.armWritesPerSecond },
+      }),
       pollIntervalInMs: s.armPollIntervalInMs,
     });
   });

@@ -7,6 +7,9 @@ export interface LcmSettings {
   /** Emulator only: a fixed bearer token instead of DefaultAzureCredential. */
   armStaticToken?: string;
   armPollIntervalInMs: number;
+  /** Client-side ARM pacing (requests per second); defaults stay under ARM's budgets. */
+  armReadsPerSecond: number;
+  armWritesPerSecond: number;
   cosmosEndpoint: string;
   cosmosDatabase: string;
   /** Name of the setting that holds the Cosmos key (absent: managed identity). */
@@ -46,6 +49,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LcmSettings 
     armEndpoint: env.LCM_ARM_ENDPOINT || undefined,
     armStaticToken: env.LCM_ARM_STATIC_TOKEN || undefined,
     armPollIntervalInMs: int(env, 'LCM_ARM_POLL_INTERVAL_MS', 2_000),
+    armReadsPerSecond: int(env, 'LCM_ARM_READS_PER_SECOND', 20),
+    armWritesPerSecond: int(env, 'LCM_ARM_WRITES_PER_SECOND', 8),
     cosmosEndpoint,
     cosmosDatabase: env.LCM_COSMOS_DATABASE || 'lcm',
     cosmosKeySetting: env.LCM_COSMOS_KEY ? 'LCM_COSMOS_KEY' : undefined,

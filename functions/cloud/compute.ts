@@ -11,6 +11,7 @@
  * kept in the VM's tags `lcm-public-ip` / `lcm-private-ip` at creation: a Static public IP and the
  * NIC's private IP do not change while the VM exists; without those tags one more read of the NIC).
  */
+import { armRateLimitPolicy, DEFAULT_ARM_LIMITS, type ArmRateLimits } from './arm-rate-limit.js';
 import https from 'node:https';
 import { ComputeManagementClient, isRestError, type VirtualMachine } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
@@ -33,6 +34,8 @@ export interface ComputeClientsOptions {
   caCert?: string;
   /** SDK pipeline retries (429 with Retry-After, 408, 5xx, connection errors). */
   retry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
+  /** Client-side pacing shared by both clients (default: under ARM's per-subscription budgets). */
+  rateLimits?: ArmRateLimits;
 }
 
 export interface ComputeClients {
@@ -50,7 +53,9 @@ export function createComputeClients(options: ComputeClientsOptions): ComputeCli
     ...(options.retry?.retryDelayInMs !== undefined ? { retryDelayInMs: options.retry.retryDelayInMs } : {}),
     ...(options.retry?.maxRetryDelayInMs !== undefined ? { maxRetryDelayInMs: options.retry.maxRetryDelayInMs } : {}),
   };
-  const common = { ...(agent ? { agent } : {}), retryOptions };
+  // One pacing policy for both clients: they draw on the same subscription budget.
+  const pacing = armRateLimitPolicy(options.rateLimits ?? DEFAULT_ARM_LIMITS);
+  const common = { ...(agent ? { agent } : {}), retryOptions, additionalPolicies: [{ policy: pacing, position: 'perCall' as const }] };
   const compute = new ComputeManagementClient(options.credential, options.subscriptionId, {
     ...common,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
