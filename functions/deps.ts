@@ -4,6 +4,7 @@
  */
 import { CentralDb, createCosmosClient } from './cloud/central-db.js';
 import { CodeShare } from './cloud/code-share.js';
+import { DEFAULT_ARM_LIMITS } from './cloud/arm-rate-limit.js';
 import { ComputeAdapter, createComputeClients } from './cloud/compute.js';
 import { azureCredential, staticTokenCredential } from './cloud/credentials.js';
 import { DockerHost } from './cloud/docker-host.js';
@@ -59,7 +60,7 @@ export function compute(subscriptionId: string): ComputeAdapter {
         credential,
         endpoint: s.armEndpoint,
         caCert: s.caCert,
-        rateLimits: { readsPerSecond: s.armReadsPerSecond, readBurst: 10 * s.armReadsPerSecond, writesPerSecond: s.armWritesPerSecond, writeBurst: 20 * s.armWritesPerSecond },
+        rateLimits: { ...DEFAULT_ARM_LIMITS, readsPerSecond: s.armReadsPerSecond, writesPerSecond: s.armWritesPerSecond },
       }),
       pollIntervalInMs: s.armPollIntervalInMs,
     });
