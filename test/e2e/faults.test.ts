@@ -27,6 +27,20 @@ describe('faults injected into the emulators during a boot', () => {
     expect(registry.map((e) => e.service)).not.toContain('sensor-manager');
   }, 180_000);
 
+  it('while a boot runs, a restart of a service it has not started yet is refused with 409 naming the boot', async () => {
+    p = await startTestPlatform({ azure: { armLatency: { 'vm.create': 1_500 } } });
+    expect((await p.api('boot', { method: 'POST' })).status).toBe(202);
+    const refused = await p.api('apps/dashboard/restart', { method: 'POST', body: '{}' });
+    expect(refused.status).toBe(409);
+    const body = await refused.json();
+    expect(body.error).toMatch(/the running boot has not started "dashboard" yet/);
+    expect(body.operation.id).toBe('boot');
+    const done = await p.host.waitForInstance('boot', { timeoutInMs: 120_000 });
+    expect(done.runtimeStatus).toBe('Completed');
+    expect((await p.api('apps/dashboard/restart', { method: 'POST', body: '{}' })).status).toBe(202);
+    await p.host.waitForInstance('restart-svc-dashboard', { timeoutInMs: 60_000 });
+  }, 180_000);
+
   it('ARM throttles during the boot: the boot still completes', async () => {
     p = await startTestPlatform();
     p.azure.arm.faults.throttle('*', { count: 12, retryAfterSeconds: 1 });
