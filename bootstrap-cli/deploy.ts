@@ -4,6 +4,7 @@
  * (or exit after the boot with --once).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BootOutput } from '../functions/orchestrations/boot-platform.js';
@@ -17,8 +18,14 @@ import { FrameProgress, LineProgress, layoutOf } from './progress.js';
 import { checkCodeFolders } from './seed.js';
 import { apiUsage, deploySummary, failureReport, registryTable, type RegistryRow } from './views.js';
 
-/** The example platform, found from the package (works from any working directory). */
-export const EXAMPLE_CONFIG = fileURLToPath(new URL('../examples/iot-platform/topology.yaml', import.meta.url));
+/** The example platform, found from the package (works from any working directory, from sources or dist/). */
+export const EXAMPLE_CONFIG = join(packageRoot(), 'examples', 'iot-platform', 'topology.yaml');
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
 
 export interface DeployOptions {
   local?: boolean;
