@@ -4,14 +4,13 @@
  * (or exit after the boot with --once).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BootOutput } from '../functions/orchestrations/boot-platform.js';
 import type { BootProgress } from '../functions/platform/boot-state.js';
 import { planTopology } from '../functions/platform/plan.js';
 import { ACTIVE_STATES, errorText, LcmApi, type OperationStatus } from './api-client.js';
 import { requireConfig } from './config.js';
+import { PACKAGE_ROOT } from './package-root.js';
 import { CliError, EXIT, type CliIo } from './io.js';
 import { startLocalDeployment, type LocalDeployment } from './local-deployment.js';
 import { FrameProgress, LineProgress, layoutOf } from './progress.js';
@@ -19,13 +18,7 @@ import { checkCodeFolders } from './seed.js';
 import { apiUsage, deploySummary, failureReport, registryTable, type RegistryRow } from './views.js';
 
 /** The example platform, found from the package (works from any working directory, from sources or dist/). */
-export const EXAMPLE_CONFIG = join(packageRoot(), 'examples', 'iot-platform', 'topology.yaml');
-
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
+export const EXAMPLE_CONFIG = join(PACKAGE_ROOT, 'examples', 'iot-platform', 'topology.yaml');
 
 export interface DeployOptions {
   local?: boolean;

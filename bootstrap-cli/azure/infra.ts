@@ -5,10 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Topology } from '../../functions/platform/topology.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
-export const TEMPLATE_FILE = fileURLToPath(new URL('../../infra/lcm.json', import.meta.url));
+export const TEMPLATE_FILE = join(PACKAGE_ROOT, 'infra', 'lcm.json');
 export const DEPLOYMENT_NAME = 'lcm-infra';
 export const API = {
   resourceGroup: '2021-04-01',

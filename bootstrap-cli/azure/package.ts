@@ -20,13 +20,13 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { CliError, EXIT } from '../io.js';
 import { writeZip, type ZipEntryInput } from './zip.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
 const run = promisify(execFile);
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const REPO_ROOT = PACKAGE_ROOT;
 export const PACKAGE_FILE = 'lcm-functions.zip';
 
 export interface FunctionPackage {
