@@ -2,6 +2,7 @@
  * The central database (Cosmos DB, database `lcm` by default): desired state, service registry,
  * audit events and SSH host-key pins, behind one object built from an injected CosmosClient.
  */
+import { HostKeyMismatchError } from './ssh.js';
 import { VmRecords, type VmRecord } from './vm-records.js';
 import type { Container, CosmosClient } from '@azure/cosmos';
 import type { Topology, VmSpec } from '../platform/topology.js';
@@ -43,16 +44,8 @@ export type PinOutcome =
   | { outcome: 'pinned' | 'matched'; vm: string; pinned: string }
   | { outcome: 'mismatch'; vm: string; pinned: string; presented: string };
 
-/** What a caller throws (or reports) when a VM presents a host key other than the pinned one. */
-export class HostKeyMismatchError extends CentralDbError {
-  constructor(readonly vm: string, readonly pinned: string, readonly presented: string) {
-    super(
-      'host-key-mismatch',
-      `VM "${vm}" presented SSH host key ${presented} but ${pinned} is pinned. If the VM was recreated on ` +
-        'purpose, reset its pin; otherwise do not connect (the address may have been taken over).',
-    );
-  }
-}
+/** The SSH adapter's error: a conflicting pin is the same event as a host presenting another key. */
+export { HostKeyMismatchError };
 
 export class CentralDb {
   readonly databaseId: string;

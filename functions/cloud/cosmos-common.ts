@@ -54,7 +54,6 @@ export class CentralDbError extends Error {
       | 'entry-missing'
       | 'invalid-entry'
       | 'concurrency-exhausted'
-      | 'host-key-mismatch'
       | 'cosmos-failed',
     message: string,
     options?: { cause?: unknown },

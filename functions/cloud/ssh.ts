@@ -51,6 +51,7 @@ export function fingerprintOf(keyBlob: Buffer): string {
 }
 
 export class HostKeyMismatchError extends Error {
+  readonly code = 'host-key-mismatch';
   constructor(readonly vm: string, readonly pinned: string, readonly presented: string) {
     super(
       `VM "${vm}": SSH host key mismatch: pinned ${pinned}, presented ${presented}. ` +
