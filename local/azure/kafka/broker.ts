@@ -5,6 +5,7 @@
  * TOPIC_ALREADY_EXISTS for an existing topic, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR
  * (one broker), UNKNOWN_TOPIC_OR_PARTITION for metadata of a missing topic.
  */
+import type { SpecialImageContext } from '../vm/types.js';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import Decoder from 'kafkajs/src/protocol/decoder.js';
@@ -265,15 +266,8 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
   };
 }
 
-/** What the VM fleet's special-image hook runs for the Kafka image: the broker on the VM's address. */
-export interface SpecialImageContext {
-  vm: string;
-  ip: string;
-  port: number;
-  env: Record<string, string>;
-  logs: (line: string) => void;
-}
 
+/** What the VM fleet's special-image hook runs for the Kafka image: the broker on the VM's address. */
 export const kafkaImage = {
   async start(ctx: SpecialImageContext): Promise<{ stop(): Promise<void> }> {
     const nodeId = Number(ctx.env.KAFKA_NODE_ID ?? ctx.env.KAFKA_BROKER_ID ?? 1);

@@ -7,19 +7,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseDockerfile } from './dockerfile.js';
+import { parseDockerfile, type DockerfileInfo } from './dockerfile.js';
 
-export interface ImageRecord {
+export interface ImageRecord extends Omit<DockerfileInfo, 'steps'> {
   /** 'sha256:<64 hex>' */
   id: string;
   tags: string[];
   created: number;
-  from: string;
-  workdir: string;
-  cmd?: string[];
-  entrypoint?: string[];
-  expose: number[];
-  env: Record<string, string>;
   /** The copied build context: the service's working directory. */
   dir: string;
   size: number;
