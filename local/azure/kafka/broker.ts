@@ -266,7 +266,6 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
   };
 }
 
-
 /** What the VM fleet's special-image hook runs for the Kafka image: the broker on the VM's address. */
 export const kafkaImage = {
   async start(ctx: SpecialImageContext): Promise<{ stop(): Promise<void> }> {
