@@ -43,17 +43,21 @@ export interface BootOutput {
   failures: Failure[];
 }
 
-type InFlight = { task: Task; kind: 'vm'; name: string } | { task: Task; kind: 'step'; name: string };
+interface InFlight {
+  task: Task;
+  kind: 'vm' | 'step';
+  name: string;
+}
 
 export const bootPlatform: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BootInput | undefined>() ?? {};
   const operationId = context.df.instanceId;
-  const started = isoAt(context);
+  const bootedAt = isoAt(context);
   const { topology } = (yield context.df.callActivity(A.readDesiredState)) as { topology: Topology };
   const plan = planTopology(topology);
   const state = new BootState(plan);
   const event = (e: Omit<EventInput, 'id' | 'operationId' | 'at'>, suffix: string): Task =>
-    context.df.callActivity(A.recordEvent, { ...e, id: `${operationId}:${started}:${suffix}`, operationId, at: isoAt(context) } satisfies EventInput);
+    context.df.callActivity(A.recordEvent, { ...e, id: `${operationId}:${bootedAt}:${suffix}`, operationId, at: isoAt(context) } satisfies EventInput);
 
   yield event({ target: 'platform', targetKind: 'platform', type: 'boot', outcome: 'started', requestedBy: input.requestedBy }, 'start');
 
@@ -85,7 +89,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   const access = new Map<string, VmAccess>();
   const vmInfo = new Map<string, VmInfo>();
   const images = new Map<string, PreparedImage>();
-  const started_ = new Map<string, StartedService>();
+  const running = new Map<string, StartedService>();
 
   for (;;) {
     for (const step of state.ready((s) => images.has(s))) {
@@ -142,13 +146,13 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       state.stepFailed(entry.name, 'start', failureMessage(done.result));
     } else {
       state.running(entry.name);
-      started_.set(entry.name, done.result as StartedService);
+      running.set(entry.name, done.result as StartedService);
     }
   }
 
   const failures = state.failures();
   const output: BootOutput = {
-    status: failures.length === 0 ? 'succeeded' : started_.size > 0 ? 'partial' : 'failed',
+    status: failures.length === 0 ? 'succeeded' : running.size > 0 ? 'partial' : 'failed',
     vms: topology.vms.map((vm) => {
       const info = vmInfo.get(vm.name);
       return info
@@ -156,7 +160,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
         : { name: vm.name, status: 'failed' };
     }),
     services: [...(topology.kafka ? [{ name: KAFKA, kind: 'broker', vm: topology.kafka.vm }] : []), ...topology.services].map((s) => {
-      const run = started_.get(s.name);
+      const run = running.get(s.name);
       const blockedBy = state.blockedReason(s.name);
       return {
         name: s.name,
