@@ -54,7 +54,7 @@ async function requestRestart(entry, state) {
     // A restart or the boot is already on it: wait longer before asking again.
     state.backoffMs = Math.min(Math.max(state.backoffMs * 2, intervalMs), 300_000);
     state.holdUntil = Date.now() + state.backoffMs;
-    log(`restart of ${entry.service} refused (409: already in progress); asking again in ${Math.round(state.backoffMs / 1000)} s`);
+    log(`restart of ${entry.service} refused (409: already in progress); asking again in ${state.backoffMs} ms`);
   } else {
     log(`restart of ${entry.service} failed: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
   }
