@@ -4,7 +4,7 @@
  */
 import { ensureTopics } from '../cloud/kafka.js';
 import { fetchScript } from '../cloud/code-share.js';
-import { imageName } from '../cloud/docker-host.js';
+import { imageName, type HealthCheck } from '../cloud/docker-host.js';
 import { readSecretSetting } from '../cloud/secrets.js';
 import { centralDb, codeShare, settings, withVm } from '../deps.js';
 import type {
@@ -43,6 +43,11 @@ export async function prepareImage(input: PrepareImageInput): Promise<PreparedIm
   return { step: input.step, image, version, built };
 }
 
+/** A service's health check as run from its own VM, on the VM's private address. */
+function healthCheckOf(vm: VmAccess, service: ServiceRuntimeSpec): HealthCheck {
+  return { address: vm.privateIp, port: service.port, path: service.health.path, timeoutInMs: service.health.timeoutInMs };
+}
+
 function stringEnv(env: ServiceRuntimeSpec['env']): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
 }
@@ -64,8 +69,10 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
   const { vm, service } = input;
   const env = stringEnv(service.env);
   if (input.monitoring && settings().publicApiUrl) env.LCM_API_URL = settings().publicApiUrl!;
+  const check = healthCheckOf(vm, service);
   const result = await withVm(vm, async (docker) => {
-    if (input.recreate) await docker.removeContainer(service.name);
+    // Safe to run twice: a container this activity already recreated answers healthy and is kept.
+    if (input.recreate && !(await docker.isHealthy(check))) await docker.removeContainer(service.name);
     const state = await docker.ensureContainer({
       name: service.name,
       image: input.image,
@@ -74,10 +81,7 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
       secretEnv: secretValues(service, input.monitoring ?? false),
       restart: 'unless-stopped',
     });
-    const healthy = await docker.waitHealthy(
-      { address: vm.privateIp, port: service.port, path: service.health.path, timeoutInMs: service.health.timeoutInMs },
-      { startupTimeoutInMs: service.health.startupTimeoutInMs },
-    );
+    const healthy = await docker.waitHealthy(check, { startupTimeoutInMs: service.health.startupTimeoutInMs });
     if (!healthy) {
       const logs = await docker.logs(service.name, 15);
       throw new Error(
@@ -131,7 +135,7 @@ export async function restartContainer(input: RestartContainerInput): Promise<He
     if (!before.exists) return { healthy: false, running: false, detail: 'no container: it will be recreated' };
     const after = await docker.restartContainer(service.name);
     const healthy = await docker.waitHealthy(
-      { address: vm.privateIp, port: service.port, path: service.health.path, timeoutInMs: service.health.timeoutInMs },
+      healthCheckOf(vm, service),
       { startupTimeoutInMs: service.health.startupTimeoutInMs },
     );
     return { healthy, running: after.running, startedAt: after.startedAt, detail: healthy ? undefined : 'not healthy after restart' };
@@ -147,7 +151,7 @@ export async function checkHealth(input: RestartContainerInput): Promise<HealthR
   const { vm, service } = input;
   try {
     const healthy = await withVm(vm, (docker) =>
-      docker.isHealthy({ address: vm.privateIp, port: service.port, path: service.health.path, timeoutInMs: service.health.timeoutInMs }),
+      docker.isHealthy(healthCheckOf(vm, service)),
     );
     return { service: service.name, healthy, running: healthy, detail: healthy ? undefined : `no healthy answer at ${vm.privateIp}:${service.port}${service.health.path}` };
   } catch (e) {

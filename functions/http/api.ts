@@ -12,7 +12,8 @@ import { formatIssue, validateVmAddition } from '../platform/validate.js';
 import type { BootProgress } from '../platform/boot-state.js';
 import type { RestartServiceInput } from '../orchestrations/restart-service.js';
 import type { VmOperationInput } from '../orchestrations/vm-operations.js';
-import { isActive, operationLinks, startSingleton, statusOf } from './operations.js';
+import { isActive, statusOf } from '../durable-client.js';
+import { operationLinks, startSingleton } from './operations.js';
 import { badRequest, conflict, HttpError, json, jsonBody, nameParam, notFound, operationBody } from './respond.js';
 
 async function topologyOrFail(): Promise<Topology> {

@@ -5,8 +5,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { isActive, statusOf } from '../durable-client.js';
-
-export { isActive, statusOf };
 import { conflict, json } from './respond.js';
 
 export function operationLinks(request: HttpRequest, instanceId: string) {

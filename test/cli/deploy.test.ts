@@ -2,8 +2,9 @@
  * `bootstrap-cli deploy --local` as a user runs it: a real child process (bin/bootstrap-cli.js) on
  * the example topology, on a free port.
  */
+import { alive, listening } from '../helpers/net.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 
 const BIN = new URL('../../bin/bootstrap-cli.js', import.meta.url).pathname;
@@ -51,26 +52,6 @@ function descendants(pid: number): number[] {
     for (const [child, parent] of rows) if (parent === p) (out.push(child), frontier.push(child));
   }
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** True when something accepts a TCP connection at host:port. */
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.setTimeout(2_000);
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-  });
 }
 
 interface Summary {

@@ -1,5 +1,4 @@
 /** startLocalAzure: every emulator in one call, and a stop that leaves no process or port behind. */
-import { createConnection } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ComputeAdapter, createComputeClients } from '../../functions/cloud/compute.js';
 import { staticTokenCredential } from '../../functions/cloud/credentials.js';
@@ -7,26 +6,7 @@ import { DockerHost } from '../../functions/cloud/docker-host.js';
 import { publicKeyOf } from '../../functions/cloud/secrets.js';
 import { SshHost } from '../../functions/cloud/ssh.js';
 import { LOCAL_ARM_TOKEN, startLocalAzure } from '../../local/azure/index.js';
-
-function refuses(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, listening } from '../helpers/net.js';
 
 describe('local Azure', () => {
   it('starts every emulator, runs a VM with a container, and stops leaving no process or port', async () => {
@@ -64,9 +44,9 @@ describe('local Azure', () => {
     const endpoints = [azure.arm.endpoint, azure.cosmos.endpoint, azure.files.endpoint].map((e) => new URL(e));
     await azure.stop();
 
-    for (const url of endpoints) expect(await refuses(url.hostname, Number(url.port)), url.href).toBe(true);
-    expect(await refuses(vm.publicIp, Number(settings.LCM_SSH_PORT))).toBe(true);
-    expect(await refuses(vm.publicIp, 8080)).toBe(true);
+    for (const url of endpoints) expect(!await listening(url.hostname, Number(url.port)), url.href).toBe(true);
+    expect(!await listening(vm.publicIp, Number(settings.LCM_SSH_PORT))).toBe(true);
+    expect(!await listening(vm.publicIp, 8080)).toBe(true);
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
   }, 60_000);
 });

@@ -1,6 +1,5 @@
 /** Shared setup for the VM fleet tests: a fleet in a temp dir, node-ssh clients pinned to host keys. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeSSH } from 'node-ssh';
@@ -68,24 +67,7 @@ export async function harness(opts: Partial<VmFleetOptions> = {}): Promise<Harne
   };
 }
 
-/** True while the process exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** True when something accepts TCP connections on ip:port. */
-export function listening(ip: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: ip, port });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.on('error', () => resolve(false));
-  });
-}
+export { alive, listening } from '../../helpers/net.js';
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
   const end = Date.now() + timeoutMs;

@@ -3,11 +3,12 @@
  * group, or a special in-process image), its port proxies, its logs and Docker's restart policies
  * (always / unless-stopped / on-failure[:max] / no) with Docker's doubling back-off.
  */
+import type { EngineOptions } from './engine.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { constants } from 'node:os';
 import { killGroup } from '../proc.js';
-import type { DockerEventKind, DockerEventSource, SpecialImage } from '../types.js';
+import type { DockerEventKind, DockerEventSource } from '../types.js';
 
 export interface PortBinding { hostIp: string; hostPort: number; containerPort: number }
 export type RestartPolicyName = 'no' | 'always' | 'unless-stopped' | 'on-failure';
@@ -40,16 +41,9 @@ export interface ContainerRecord {
   };
 }
 
-export interface ContainerDeps {
-  vm: string;
-  ip: () => string;
-  /** PATH for service processes (no sandbox bin: a container has no docker CLI). */
-  path: string;
-  token: string;
-  tokenVar: string;
-  specials: Record<string, SpecialImage>;
-  restartDelayMs: number;
-  restartDelayMaxMs: number;
+/** What a container needs of its engine (`path`: no sandbox bin, a container has no docker CLI). */
+export interface ContainerDeps
+  extends Pick<EngineOptions, 'vm' | 'ip' | 'path' | 'token' | 'tokenVar' | 'specials' | 'restartDelayMs' | 'restartDelayMaxMs'> {
   record: (kind: DockerEventKind, by: DockerEventSource, container: string, detail?: string) => void;
   save: () => void;
 }
