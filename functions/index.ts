@@ -73,3 +73,4 @@ http('serviceRestart', ['POST'], 'services/{name}/restart', api.postRestart('ser
 http('appRestart', ['POST'], 'apps/{name}/restart', api.postRestart('apps'));
 http('modelRestart', ['POST'], 'models/{name}/restart', api.postRestart('models'));
 http('operation', ['GET'], 'operations/{id}', api.getOperation);
+http('operationTerminate', ['POST'], 'operations/{id}/terminate', api.postTerminateOperation);

@@ -7,6 +7,7 @@ import { fetchScript } from '../cloud/code-share.js';
 import { imageName, type HealthCheck } from '../cloud/docker-host.js';
 import { readSecretSetting } from '../cloud/secrets.js';
 import { centralDb, codeShare, settings, withVm } from '../deps.js';
+import { Guard, guardServiceRuntime, guardVmAccess, MAX_SECRET_VALUE, envValueIssue } from '../platform/guard.js';
 import type {
   HealthResult,
   PrepareImageInput,
@@ -23,13 +24,17 @@ import type {
 const SAS_LIFETIME_IN_MS = 15 * 60_000;
 
 export async function ensureDocker(input: { vm: VmAccess }): Promise<{ vm: string; installed: boolean }> {
+  guardVmAccess(new Guard(), input?.vm).done('ensureDocker');
   const { installed } = await withVm(input.vm, (docker) => docker.ensureDocker());
   return { vm: input.vm.name, installed };
 }
 
 export async function prepareImage(input: PrepareImageInput): Promise<PreparedImage> {
+  // The step names a folder on the VM and the source a folder in the share: both re-checked here.
+  guardVmAccess(new Guard(), input?.vm).name('step', input?.step).sourcePath('source', input?.source).done('prepareImage');
   const share = codeShare();
   const version = await share.codeVersion(input.source);
+  new Guard().version('version', version).done(`prepareImage of ${input.step}`);
   const image = imageName(input.step, version);
   const built = await withVm(input.vm, async (docker) => {
     if (await docker.hasImage(image)) return false;
@@ -62,10 +67,26 @@ function secretValues(service: ServiceRuntimeSpec, monitoring: boolean): Record<
     const key = process.env[settings().monitoringKeySetting];
     if (key) out.LCM_API_KEY = key;
   }
+  // A line break in a value would add a variable to the env file: refuse, naming the setting, never the value.
+  const issues = Object.entries(out).flatMap(([variable, value]) => {
+    const issue = envValueIssue(value, MAX_SECRET_VALUE);
+    const setting = service.secretEnv[variable] ?? settings().monitoringKeySetting;
+    return issue ? [{ path: `service.secretEnv.${variable}`, message: `the value of app setting ${setting} ${issue}` }] : [];
+  });
+  const g = new Guard();
+  g.issues.push(...issues);
+  g.done(`startService of ${service.name}`);
   return out;
 }
 
+function guardContainerInput(what: string, input: { vm: VmAccess; service: ServiceRuntimeSpec; image?: string; version?: string }, withImage: boolean): void {
+  const g = guardServiceRuntime(guardVmAccess(new Guard(), input?.vm), input?.service);
+  if (withImage) g.image('image', input.image).version('version', input.version);
+  g.done(what);
+}
+
 export async function startService(input: StartServiceInput): Promise<StartedService> {
+  guardContainerInput('startService', input, true);
   const { vm, service } = input;
   const env = stringEnv(service.env);
   if (input.monitoring && settings().publicApiUrl) env.LCM_API_URL = settings().publicApiUrl!;
@@ -105,6 +126,9 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
 }
 
 export async function startKafka(input: StartKafkaInput): Promise<StartedService> {
+  const g = guardVmAccess(new Guard(), input?.vm).port('kafka.port', input?.kafka?.port).image('image', input?.image).version('version', input?.version);
+  (input?.kafka?.topics ?? []).forEach((t, i) => g.topic(`kafka.topics[${i}].name`, t?.name));
+  g.done('startKafka');
   const { vm, kafka } = input;
   const state = await withVm(vm, (docker) =>
     docker.ensureContainer({ name: 'kafka', image: input.image, port: kafka.port, env: {}, restart: 'unless-stopped' }),
@@ -129,6 +153,7 @@ export async function startKafka(input: StartKafkaInput): Promise<StartedService
 
 /** Restarts the container and waits for health; when healthy, refreshes the registry entry. */
 export async function restartContainer(input: RestartContainerInput): Promise<HealthResult> {
+  guardContainerInput('restartContainer', input, false);
   const { vm, service } = input;
   const outcome = await withVm(vm, async (docker) => {
     const before = await docker.containerState(service.name);
@@ -148,6 +173,7 @@ export async function restartContainer(input: RestartContainerInput): Promise<He
 }
 
 export async function checkHealth(input: RestartContainerInput): Promise<HealthResult> {
+  guardContainerInput('checkHealth', input, false);
   const { vm, service } = input;
   try {
     const healthy = await withVm(vm, (docker) =>

@@ -143,9 +143,14 @@ export function postRestart(routeKind: keyof typeof ROUTE_KIND) {
   };
 }
 
-export async function getOperation(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+function operationIdParam(request: HttpRequest): string {
   const id = request.params.id ?? '';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/.test(id)) throw badRequest(`"${id.slice(0, 80)}" is not an operation id`);
+  return id;
+}
+
+export async function getOperation(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = operationIdParam(request);
   const showHistory = request.query.get('history') === 'true';
   const status = await statusOf(df.getClient(context), id, showHistory);
   if (!status) throw notFound(`no operation "${id}"`);
@@ -187,4 +192,16 @@ export async function getPlatform(_request: HttpRequest, context: InvocationCont
     }),
     operations: running.map((s) => ({ id: s.instanceId, name: s.name, runtimeStatus: s.runtimeStatus, createdTime: s.createdTime, ...describeOperation(s.instanceId) })),
   });
+}
+
+/** POST /api/operations/{id}/terminate: operators only (a host key; no function key is issued for it). */
+export async function postTerminateOperation(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = operationIdParam(request);
+  const body = await operationBody(request);
+  const client = df.getClient(context);
+  const status = await statusOf(client, id);
+  if (!status) throw notFound(`no operation "${id}"`);
+  if (!isActive(status)) throw conflict(`operation "${id}" is not running (${status.runtimeStatus}): nothing to terminate`);
+  await client.terminate(id, body.reason ?? `terminated through the API by ${body.requestedBy ?? 'an operator'}`);
+  return json(202, { id, terminating: true, ...operationLinks(request, id) }, { location: operationLinks(request, id).operationUrl });
 }

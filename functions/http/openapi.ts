@@ -57,6 +57,14 @@ export const openApiDocument = {
         responses: { '200': { description: 'finished' }, '202': { description: 'running' }, ...common },
       },
     },
+    '/operations/{id}/terminate': {
+      post: {
+        summary: 'Terminate a running operation (operator key only)',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: operationBody,
+        responses: { '202': accepted, ...common },
+      },
+    },
   },
   components: {
     securitySchemes: {
@@ -65,7 +73,7 @@ export const openApiDocument = {
     },
     schemas: {
       Error: { type: 'object', properties: { error: { type: 'string' }, operation: { type: 'object' }, issues: { type: 'array', items: { type: 'string' } } } },
-      Accepted: { type: 'object', properties: { id: { type: 'string' }, operationUrl: { type: 'string' }, statusQueryGetUri: { type: 'string' } } },
+      Accepted: { type: 'object', properties: { id: { type: 'string' }, operationUrl: { type: 'string', description: 'GET it for the status (the Location header too)' } } },
       RegistryEntry: {
         type: 'object',
         properties: {

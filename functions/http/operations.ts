@@ -18,7 +18,7 @@ function runningConflict(request: HttpRequest, status: DurableOrchestrationStatu
   });
 }
 
-/** Starts `orchestration` as `instanceId` unless that instance is active; 202 with status URLs. */
+/** Starts `orchestration` as `instanceId` unless that instance is active; 202 with the operation URL. */
 export async function startSingleton(
   client: DurableClient,
   request: HttpRequest,
@@ -37,6 +37,8 @@ export async function startSingleton(
     if (isActive(now)) runningConflict(request, now!, what);
     throw e;
   }
-  const check = client.createHttpManagementPayload(instanceId);
-  return json(202, { ...check, ...operationLinks(request, instanceId) }, { location: check.statusQueryGetUri });
+  // Only our own operation URL leaves the app: the durable management URLs carry the system key
+  // (`code=`), which would let any caller read every instance's input or terminate the watchdog.
+  const links = operationLinks(request, instanceId);
+  return json(202, { id: instanceId, ...links }, { location: links.operationUrl, 'retry-after': '2' });
 }

@@ -30,8 +30,12 @@ export interface LocalHostOptions {
   hostname?: string;
   /** SQLite file of the task hub; ':memory:' for a throw-away store. */
   storeFile: string;
-  /** Keys accepted for authLevel function/admin. Default: one random key (see `functionKeys` on the result). */
+  /** Host keys: accepted on every authLevel function route. Default: one random key (see `functionKeys` on the result). */
   functionKeys?: string[];
+  /** Function-specific keys (function name -> key name -> value): each valid on its own function only. */
+  functionSecrets?: Record<string, Record<string, string>>;
+  /** The master key (authLevel admin, the /admin key API). Default: random. */
+  masterKey?: string;
   /** Key of the durable webhook URLs (`code=` in statusQueryGetUri...). Default: random. */
   systemKey?: string;
   /** Put into process.env before the entry is loaded (like local.settings.json Values). */
@@ -53,7 +57,12 @@ export interface LocalHost {
   port: number;
   registrations: RegistrationInfo[];
   functionKeys: string[];
+  masterKey: string;
   systemKey: string;
+  /** Function-specific keys as they stand (function name in lower case -> key name -> value). */
+  functionSecrets(): Record<string, Record<string, string>>;
+  /** Adds or replaces a function-specific key (what `PUT /admin/functions/{name}/keys/{key}` does). */
+  setFunctionKey(functionName: string, keyName: string, value: string): void;
   /** The durable client binding data handed to HTTP starters. */
   clientData: ClientData;
   listInstances(filter?: InstanceFilter, opts?: StatusOptions): OrchestrationStatus[];
@@ -131,9 +140,20 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   });
   const functionKeys = options.functionKeys && options.functionKeys.length > 0 ? [...options.functionKeys] : [randomKey()];
   const systemKey = options.systemKey ?? randomKey();
+  const masterKey = options.masterKey ?? randomKey();
+  const functionSecrets = new Map<string, Map<string, string>>();
+  const setFunctionKey = (fn: string, keyName: string, value: string) => {
+    if (!registrations.some((r) => r.name.toLowerCase() === fn.toLowerCase())) {
+      throw new Error(`A key for function "${fn}": the app registers no function of that name.`);
+    }
+    const own = functionSecrets.get(fn.toLowerCase()) ?? new Map<string, string>();
+    own.set(keyName, value);
+    functionSecrets.set(fn.toLowerCase(), own);
+  };
+  for (const [fn, keys] of Object.entries(options.functionSecrets ?? {})) for (const [k, v] of Object.entries(keys)) setFunctionKey(fn, k, v);
   const rpcToken = randomKey();
   const hostname = options.hostname ?? '127.0.0.1';
-  const server = createHttpFront({ registrations, engine, functionKeys, systemKey, rpcToken, clientData: () => clientData as ClientData, log });
+  const server = createHttpFront({ registrations, engine, functionKeys, masterKey, functionSecrets, systemKey, rpcToken, clientData: () => clientData as ClientData, log });
   let port: number;
   try {
     port = await listen(server, options.port ?? 7071, hostname);
@@ -156,7 +176,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     port,
     registrations: registrations.map(describe),
     functionKeys,
+    masterKey,
     systemKey,
+    functionSecrets: () => Object.fromEntries([...functionSecrets].map(([fn, keys]) => [fn, Object.fromEntries(keys)])),
+    setFunctionKey,
     clientData,
     listInstances: (filter, opts) => engine.listInstances(filter, opts),
     getInstance: (id, opts) => engine.getStatus(id, opts),

@@ -1,6 +1,6 @@
 /**
  * Process entry of the local host:
- *   npx tsx local/host/main.ts --entry functions/index.ts --store .lcm/taskhub.db [--port 7071] [--key K]... [--system-key K]
+ *   npx tsx local/host/main.ts --entry functions/index.ts --store .lcm/taskhub.db [--port 7071] [--key K]... [--function-key FUNCTION/NAME=VALUE]... [--system-key K]
  * Prints `listening <baseUrl>` on stdout when ready; stops cleanly on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
@@ -14,6 +14,7 @@ async function main(): Promise<void> {
       port: { type: 'string', default: '7071' },
       hostname: { type: 'string', default: '127.0.0.1' },
       key: { type: 'string', multiple: true },
+      'function-key': { type: 'string', multiple: true },
       'system-key': { type: 'string' },
       'max-activities': { type: 'string' },
     },
@@ -27,12 +28,22 @@ async function main(): Promise<void> {
     process.stderr.write(`--port: "${values.port}" is not a port number (0-65535)\n`);
     process.exit(2);
   }
+  const functionSecrets: Record<string, Record<string, string>> = {};
+  for (const spec of values['function-key'] ?? []) {
+    const m = /^([^/=]+)\/([^/=]+)=(.+)$/.exec(spec);
+    if (!m) {
+      process.stderr.write('--function-key: expected FUNCTION/NAME=VALUE\n');
+      process.exit(2);
+    }
+    (functionSecrets[m[1]!] ??= {})[m[2]!] = m[3]!;
+  }
   const host = await startLocalHost({
     entry: values.entry,
     storeFile: values.store,
     port,
     hostname: values.hostname,
     functionKeys: values.key,
+    functionSecrets,
     systemKey: values['system-key'],
     maxConcurrentActivities: values['max-activities'] ? Number(values['max-activities']) : undefined,
     log: (line) => process.stderr.write(line + '\n'),

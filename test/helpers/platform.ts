@@ -16,6 +16,7 @@ import type { Topology } from '../../functions/platform/topology.js';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../local/azure/index.js';
 import { startLocalHost, type LocalHost } from '../../local/host/index.js';
 import { seedPlatform } from '../../bootstrap-cli/seed.js';
+import { monitoringFunctionKeys } from '../../functions/http/roles.js';
 import { EXAMPLE_TOPOLOGY } from './topology.js';
 
 export function freePort(): Promise<number> {
@@ -36,7 +37,10 @@ export interface TestPlatform {
   host: LocalHost;
   db: CentralDb;
   topology: Topology;
+  /** The operators' key (a host key: every route). */
   key: string;
+  /** The monitoring service's key: function-specific, on the registry and restart functions only. */
+  monitoringKey: string;
   /** The app settings the host runs with, secret values included (tests scan for them). */
   settings: Record<string, string>;
   api(path: string, init?: RequestInit): Promise<Response>;
@@ -68,6 +72,7 @@ export interface PreparedPlatform {
   topology: Topology;
   settings: Record<string, string>;
   key: string;
+  monitoringKey: string;
   port: number;
   storeFile: string;
   /** Stops the emulators and removes the store when this helper made it. */
@@ -82,22 +87,31 @@ export async function preparePlatform(options: PlatformOptions = {}): Promise<Pr
   const db = new CentralDb(createCosmosClient({ endpoint: azure.cosmos.endpoint, key: azure.cosmos.key, caCert: azure.caCert }));
   await seedPlatform({ topology, codeRoot, db, share: CodeShare.fromConnectionString(azure.files.connectionString, topology.azure.storage.share) });
   const key = randomBytes(16).toString('hex');
+  const monitoringKey = randomBytes(16).toString('hex');
   const storeDir = options.storeFile ? undefined : mkdtempSync(join(tmpdir(), 'lcm-store-'));
   const storeFile = options.storeFile ?? join(storeDir!, 'hub.sqlite');
   // The monitoring service is told the API's address before the host starts: pick the port first.
   const port = await freePort();
-  Object.assign(settings, { LCM_PUBLIC_API_URL: `http://127.0.0.1:${port}`, LCM_MONITORING_API_KEY: key });
+  Object.assign(settings, { LCM_PUBLIC_API_URL: `http://127.0.0.1:${port}`, LCM_MONITORING_API_KEY: monitoringKey });
   const stop = async () => {
     await azure.stop();
     if (storeDir) rmSync(storeDir, { recursive: true, force: true });
   };
-  return { azure, db, topology, settings, key, port, storeFile, stop };
+  return { azure, db, topology, settings, key, monitoringKey, port, storeFile, stop };
 }
 
 export async function startTestPlatform(options: PlatformOptions = {}): Promise<TestPlatform> {
   const prepared = await preparePlatform(options);
-  const { azure, db, topology, settings, key, port, storeFile } = prepared;
-  const host = await startLocalHost({ entry: APP_ENTRY, port, storeFile, settings, functionKeys: [key], log: options.hostLog ?? (() => {}) });
+  const { azure, db, topology, settings, key, monitoringKey, port, storeFile } = prepared;
+  const host = await startLocalHost({
+    entry: APP_ENTRY,
+    port,
+    storeFile,
+    settings,
+    functionKeys: [key],
+    functionSecrets: monitoringFunctionKeys(monitoringKey),
+    log: options.hostLog ?? (() => {}),
+  });
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${host.baseUrl}/api/${path}`, { ...init, headers: { 'x-functions-key': key, 'content-type': 'application/json', ...(init.headers ?? {}) } });
   return {
@@ -106,6 +120,7 @@ export async function startTestPlatform(options: PlatformOptions = {}): Promise<
     db,
     topology,
     key,
+    monitoringKey,
     settings,
     api,
     async run(path, body, timeoutInMs = 120_000) {
@@ -126,7 +141,8 @@ export async function startTestPlatform(options: PlatformOptions = {}): Promise<
 export async function spawnHost(prepared: PreparedPlatform): Promise<{ proc: ChildProcess; baseUrl: string }> {
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', new URL('../../local/host/main.ts', import.meta.url).pathname, '--entry', APP_ENTRY, '--store', prepared.storeFile, '--port', String(prepared.port), '--key', prepared.key],
+    ['--import', 'tsx', new URL('../../local/host/main.ts', import.meta.url).pathname, '--entry', APP_ENTRY, '--store', prepared.storeFile, '--port', String(prepared.port), '--key', prepared.key,
+      ...Object.entries(monitoringFunctionKeys(prepared.monitoringKey)).flatMap(([fn, keys]) => Object.entries(keys).flatMap(([name, value]) => ['--function-key', `${fn}/${name}=${value}`]))],
     { env: { ...process.env, ...prepared.settings }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   proc.stderr!.resume();

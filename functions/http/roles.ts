@@ -1,0 +1,17 @@
+/**
+ * Who may call what, as function keys express it on Azure. Operators hold a host key (valid on every
+ * function); the monitoring service holds one function-specific key, set only on the functions below,
+ * so it can read the registry and ask for restarts and nothing else (no boot, no provisioning, no VM
+ * restart, no terminate). Function names are the ones functions/index.ts registers.
+ */
+
+/** Name of the monitoring service's key on each function it may call. */
+export const MONITORING_KEY_NAME = 'monitoring';
+
+/** The functions the monitoring key is set on: what its job needs, nothing more. */
+export const MONITORING_FUNCTIONS = ['registry', 'serviceRestart', 'appRestart', 'modelRestart'] as const;
+
+/** The per-function keys of the monitoring service, in the shape hosts take (function -> key name -> value). */
+export function monitoringFunctionKeys(value: string): Record<string, Record<string, string>> {
+  return Object.fromEntries(MONITORING_FUNCTIONS.map((fn) => [fn, { [MONITORING_KEY_NAME]: value }]));
+}

@@ -1,0 +1,70 @@
+/**
+ * Activities re-check what reaches a shell or a path, whoever called them: a traversal step or
+ * source, a control character in an env value, an unsafe image or address is refused by the activity
+ * itself, before any adapter runs, with the path of each problem.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkHealth, ensureDocker, prepareImage, restartContainer, startKafka, startService } from '../../functions/activities/containers.js';
+import { sourcePathIssue, UnsafeInputError } from '../../functions/platform/guard.js';
+
+const vm = { name: 'vm-core', host: '10.0.0.4', privateIp: '10.0.0.4', adminUser: 'azureuser', sshKeySecret: 'VM_SSH_PRIVATE_KEY' };
+const service = { name: 'sensor-manager', kind: 'microservice' as const, port: 8010, env: { LOG_LEVEL: 'info' }, secretEnv: {}, health: { path: '/health', timeoutInMs: 2000, startupTimeoutInMs: 60000 } };
+
+async function refusal(work: Promise<unknown>): Promise<UnsafeInputError> {
+  const err = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, 'the activity refused').toBeInstanceOf(UnsafeInputError);
+  return err as UnsafeInputError;
+}
+
+describe('activities refuse unsafe input themselves', () => {
+  it('prepareImage: a ../ step or source is refused, naming the field', async () => {
+    const step = await refusal(prepareImage({ vm, step: '../../home/other', source: 'sensor-manager' }));
+    expect(step.issues.map((i) => i.path)).toEqual(['step']);
+    expect(step.message).toMatch(/^prepareImage: refused unsafe input \(step: must be a lowercase DNS label\); nothing was changed$/);
+    for (const source of ['../etc', 'a/../../b', './x', 'a//b', '/abs', '', 'a/..']) {
+      const e = await refusal(prepareImage({ vm, step: 'sensor-manager', source }));
+      expect(e.issues.map((i) => i.path), source).toEqual(['source']);
+    }
+  });
+
+  it('a good prepareImage input passes the guard (and fails later, for want of a code share here)', async () => {
+    const err = await prepareImage({ vm, step: 'sensor-manager', source: 'sensor-manager' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeDefined();
+    expect(err).not.toBeInstanceOf(UnsafeInputError);
+  });
+
+  it('VM access: a host, user or key setting that could reach a command is refused', async () => {
+    const e = await refusal(ensureDocker({ vm: { ...vm, host: '10.0.0.4; rm -rf ~', adminUser: 'root -o ProxyCommand=x', sshKeySecret: '../key' } }));
+    expect(e.issues.map((i) => i.path)).toEqual(['vm.host', 'vm.adminUser', 'vm.sshKeySecret']);
+  });
+
+  it('startService: control characters and over-long env values, bad names, images and health paths', async () => {
+    const input = { vm, service, image: 'lcm/sensor-manager:abc123', version: 'abc123', operationId: 'boot' };
+    const e = await refusal(
+      startService({
+        ...input,
+        image: 'lcm/x:../y',
+        service: { ...service, env: { OK: 'fine', 'BAD NAME': 'x', NL: 'a\nINJECTED=1', NUL: 'a\u0000b', LONG: 'x'.repeat(5000) }, health: { ...service.health, path: '/../admin' } },
+      }),
+    );
+    expect(e.issues.map((i) => i.path).sort()).toEqual(['image', 'service.env.LONG', 'service.env.NL', 'service.env.NUL', 'service.env["BAD NAME"]', 'service.health.path'].sort());
+    expect(e.message).not.toContain('INJECTED');
+    await refusal(restartContainer({ vm, service: { ...service, name: '../x' } }));
+    await refusal(checkHealth({ vm, service: { ...service, port: 0 } }));
+  });
+
+  it('startKafka: a topic name or image with a traversal is refused', async () => {
+    const e = await refusal(startKafka({ vm, kafka: { port: 9092, topics: [{ name: '..', partitions: 1, replicationFactor: 1 }] }, image: 'lcm/kafka:v1', version: 'v1', operationId: 'boot' }));
+    expect(e.issues.map((i) => i.path)).toEqual(['kafka.topics[0].name']);
+  });
+
+  it('sourcePathIssue accepts plain relative folders', () => {
+    for (const ok of ['kafka', 'services/sensor-manager', 'a.b/c_d-e']) expect(sourcePathIssue(ok), ok).toBeUndefined();
+  });
+});
