@@ -84,7 +84,8 @@ export async function withVm<T>(vm: VmAccess, work: (docker: DockerHost, ssh: Ss
   const ssh = new SshHost(
     {
       vm: vm.name,
-      host: vm.host,
+      // With VNet integration the VMs' SSH accepts the VNet only: go to the private address.
+      host: vmAddress(vm),
       port: settings().sshPort,
       username: vm.adminUser,
       privateKey: readSecretSetting(vm.sshKeySecret, 'the SSH private key of the VMs'),
@@ -96,4 +97,9 @@ export async function withVm<T>(vm: VmAccess, work: (docker: DockerHost, ssh: Ss
   } finally {
     ssh.dispose();
   }
+}
+
+/** The address the function app reaches a VM at: private over VNet integration, else public. */
+export function vmAddress(vm: Pick<VmAccess, 'host' | 'privateIp'>): string {
+  return settings().vmPrivateNetwork ? vm.privateIp : vm.host;
 }

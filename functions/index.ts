@@ -12,6 +12,7 @@ import { markService, readRestartTarget, recordEvent, recordRestart } from './ac
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
 import { startWatchdog } from './activities/watchdog.js';
 import * as api from './http/api.js';
+import { getServiceLogs } from './http/logs.js';
 import { openApiDocument } from './http/openapi.js';
 import { route, type Handler } from './http/respond.js';
 import { bootPlatform } from './orchestrations/boot-platform.js';
@@ -69,6 +70,7 @@ http('vmProvision', ['POST'], 'vms', api.postVm);
 http('vmInit', ['POST'], 'vms/{name}/init', api.postVmInit);
 http('vmRestart', ['POST'], 'vms/{name}/restart', api.postVmRestart);
 http('service', ['GET'], 'services/{name}', api.getService);
+http('serviceLogs', ['GET'], 'services/{name}/logs', getServiceLogs);
 http('serviceRestart', ['POST'], 'services/{name}/restart', api.postRestart('services'));
 http('appRestart', ['POST'], 'apps/{name}/restart', api.postRestart('apps'));
 http('modelRestart', ['POST'], 'models/{name}/restart', api.postRestart('models'));

@@ -20,6 +20,8 @@ export interface LcmSettings {
   /** Extra certificate to trust (the local emulators' self-signed one). */
   caCert?: string;
   sshPort: number;
+  /** Reach VMs (SSH, the Kafka admin port) on their private addresses, over the app's VNet integration. */
+  vmPrivateNetwork: boolean;
   kafkaWaitInMs: number;
   /** The LCM API's base URL, given to the monitoring service. */
   publicApiUrl?: string;
@@ -58,6 +60,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LcmSettings 
     codeShare: env.LCM_CODE_SHARE || 'service-code',
     caCert: env.LCM_CA_CERT || undefined,
     sshPort: int(env, 'LCM_SSH_PORT', 22),
+    vmPrivateNetwork: env.LCM_VM_PRIVATE_NETWORK === 'true',
     kafkaWaitInMs: int(env, 'LCM_KAFKA_WAIT_MS', 120_000),
     publicApiUrl: env.LCM_PUBLIC_API_URL || undefined,
     monitoringKeySetting: 'LCM_MONITORING_API_KEY',

@@ -17,7 +17,8 @@ export function addAzureDeployOptions(cmd: Command): Command {
     .option('--app-name <name>', 'function app name (global; default lcm-<platform>-<hash>)')
     .option('--key-vault-name <name>', 'Key Vault name (global; default kv-<platform>-<hash>)')
     .option('--staging-dir <dir>', 'where the package is built (reused while the sources do not change)')
-    .option('--no-boot', 'stop after publishing and seeding');
+    .option('--no-boot', 'stop after publishing and seeding')
+    .option('--merge-vms', 'keep VMs added through POST /api/vms that the topology file does not list (default: refuse to drop them while they run)');
 }
 
 export interface AzureDeployCliOptions {
@@ -31,6 +32,7 @@ export interface AzureDeployCliOptions {
   keyVaultName?: string;
   stagingDir?: string;
   boot?: boolean;
+  mergeVms?: boolean;
 }
 
 export function toAzureDeployOptions(opts: AzureDeployCliOptions): AzureDeployOptions {
@@ -45,6 +47,7 @@ export function toAzureDeployOptions(opts: AzureDeployCliOptions): AzureDeployOp
     keyVaultName: opts.keyVaultName,
     stagingDir: opts.stagingDir,
     noBoot: opts.boot === false,
+    mergeVms: opts.mergeVms,
   };
 }
 

@@ -56,6 +56,8 @@ export interface AzureDeployOptions {
   stagingDir?: string;
   /** Stop after seeding (do not start the boot). */
   noBoot?: boolean;
+  /** Keep running VMs added through the API that the topology file does not list (else refuse). */
+  mergeVms?: boolean;
 }
 
 export interface AzureDeployDeps {
@@ -125,7 +127,7 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   result.published = published.published;
 
   // 5. Service code and topology, with the account keys read through ARM (never printed).
-  result.seed = await seed(arm, topology, names, codeRoot, outputs, deps.caCert, say);
+  result.seed = await seed(arm, topology, names, codeRoot, outputs, deps.caCert, say, options.mergeVms ?? false);
 
   // 6. Boot.
   const appUrl = appUrlOf(appHost);
@@ -194,6 +196,7 @@ async function seed(
   outputs: Record<string, unknown>,
   caCert: string | undefined,
   say: (line: string) => void,
+  mergeVms: boolean,
 ): Promise<SeedResult> {
   const rg = `/subscriptions/${names.subscriptionId}/resourceGroups/${names.resourceGroup}/providers`;
   const storageKeys = await arm.post(`read the keys of storage account ${names.storageAccount}`, `${rg}/Microsoft.Storage/storageAccounts/${names.storageAccount}/listKeys`, API.storage);
@@ -210,7 +213,8 @@ async function seed(
   try {
     const db = new CentralDb(cosmos, { databaseId: names.cosmosDatabase });
     say(`seed: uploading ${codeFolders(topology).length} code folders from ${codeRoot} to share ${names.codeShare}`);
-    const result = await seedPlatform({ topology, codeRoot, db, share });
+    const result = await seedPlatform({ topology, codeRoot, db, share, mergeVms });
+    if (result.mergedVms.length) say(`seed: kept ${result.mergedVms.length} VM(s) added through the API: ${result.mergedVms.join(', ')} (--merge-vms)`);
     const uploaded = result.uploads.reduce((n, u) => n + u.uploaded.length, 0);
     const unchanged = result.uploads.reduce((n, u) => n + u.unchanged.length, 0);
     say(`seed: ${uploaded} files uploaded, ${unchanged} unchanged; topology version ${result.topologyVersion} (${result.topologyChanged ? 'changed' : 'unchanged'})`);

@@ -113,6 +113,7 @@ export function appSettings(topology: Topology, names: InfraNames): Record<strin
     LCM_ARM_READS_PER_SECOND: '20',
     LCM_ARM_WRITES_PER_SECOND: '8',
     LCM_SSH_PORT: '22',
+    LCM_VM_PRIVATE_NETWORK: 'false',
     LCM_KAFKA_WAIT_MS: '120000',
     LCM_COSMOS_DATABASE: names.cosmosDatabase,
     LCM_COSMOS_KEY: kv(TEMPLATE_SECRETS.cosmosKey),

@@ -6,7 +6,7 @@ import { ensureTopics } from '../cloud/kafka.js';
 import { fetchScript } from '../cloud/code-share.js';
 import { imageName, type HealthCheck } from '../cloud/docker-host.js';
 import { readSecretSetting } from '../cloud/secrets.js';
-import { centralDb, codeShare, settings, withVm } from '../deps.js';
+import { centralDb, codeShare, settings, vmAddress, withVm } from '../deps.js';
 import { Guard, guardServiceRuntime, guardVmAccess, MAX_SECRET_VALUE, envValueIssue } from '../platform/guard.js';
 import type {
   HealthResult,
@@ -42,7 +42,7 @@ export async function prepareImage(input: PrepareImageInput): Promise<PreparedIm
     // URLs go straight into the script sent to the VM (not into any orchestration payload).
     const urls = await share.readOnlySasUrls(input.source, { expiresInMs: SAS_LIFETIME_IN_MS });
     const dir = `.lcm/src/${input.step}/${version}`;
-    await docker.buildImage(image, dir, fetchScript(urls, dir));
+    await docker.buildImage(image, dir, fetchScript(urls, dir), { logHint: `read it with \`bootstrap-cli logs ${input.step} --build\`` });
     return true;
   });
   return { step: input.step, image, version, built };
@@ -104,10 +104,12 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
     });
     const healthy = await docker.waitHealthy(check, { startupTimeoutInMs: service.health.startupTimeoutInMs });
     if (!healthy) {
-      const logs = await docker.logs(service.name, 15);
+      // No log lines here: this error lands in orchestration history, and a service's log can
+      // hold its secrets. Say where to read them instead (fetched on demand, redacted).
       throw new Error(
         `service "${service.name}" on VM "${vm.name}" did not answer http://${vm.privateIp}:${service.port}${service.health.path} ` +
-          `within ${Math.round(service.health.startupTimeoutInMs / 1000)} s. Last log lines:\n${logs || '(none)'}`,
+          `within ${Math.round(service.health.startupTimeoutInMs / 1000)} s; read its container log with ` +
+          `\`bootstrap-cli logs ${service.name}\` (GET /api/services/${service.name}/logs)`,
       );
     }
     return state;
@@ -134,7 +136,7 @@ export async function startKafka(input: StartKafkaInput): Promise<StartedService
     docker.ensureContainer({ name: 'kafka', image: input.image, port: kafka.port, env: {}, restart: 'unless-stopped' }),
   );
   await ensureTopics({
-    brokers: [`${vm.host}:${kafka.port}`],
+    brokers: [`${vmAddress(vm)}:${kafka.port}`],
     topics: kafka.topics.map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor })),
     waitForBrokerInMs: settings().kafkaWaitInMs,
   });

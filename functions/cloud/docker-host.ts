@@ -41,6 +41,11 @@ export function imageName(service: string, tag: string): string {
   return `lcm/${service}:${tag}`;
 }
 
+/** Where an image's build log lives on the VM, relative to the admin's home. */
+export function buildLogFile(image: string): string {
+  return `.lcm/logs/build-${image.replace(/[^A-Za-z0-9.-]/g, '_')}.log`;
+}
+
 export class DockerHost {
   constructor(private readonly ssh: SshHost) {}
 
@@ -74,19 +79,34 @@ export class DockerHost {
    * Runs the fetch script (which downloads the code into `contextDir` on the VM) and builds the image.
    * A failed build reports the build's last lines.
    */
-  async buildImage(image: string, contextDir: string, fetchScript: string, opts: { timeoutInMs?: number } = {}): Promise<void> {
+  async buildImage(image: string, contextDir: string, fetchScript: string, opts: { timeoutInMs?: number; logFile?: string; logHint?: string } = {}): Promise<void> {
     await this.ssh.run('bash -s', { stdin: fetchScript, step: `fetch the code of ${image}`, timeoutInMs: 10 * 60_000 });
+    // The build's output goes to a log file on the VM (read on demand), never into the error.
+    const log = opts.logFile ?? buildLogFile(image);
     try {
-      await this.ssh.run(`${DOCKER} build -t ${shellQuote(image)} ${shellQuote(contextDir)} 2>&1`, {
+      await this.ssh.run(`mkdir -p "$HOME/.lcm/logs" && ${DOCKER} build -t ${shellQuote(image)} ${shellQuote(contextDir)} > "$HOME/${log}" 2>&1`, {
         step: `docker build ${image}`,
         timeoutInMs: opts.timeoutInMs ?? 25 * 60_000,
       });
     } catch (e) {
       if (e instanceof SshCommandError) {
-        throw new SshCommandError(e.vm, `docker build of ${image} (last lines of the build below)`, e.code, tail(e.output, 15));
+        throw new SshCommandError(e.vm, `docker build of ${image}`, e.code, e.output, `its log is ~/${log} on the VM${opts.logHint ? ` (${opts.logHint})` : ''}`);
       }
       throw e;
     }
+  }
+
+  /** The last lines of an image's build log on the VM ('' when there is none). */
+  async buildLog(image: string, lines = 100): Promise<string> {
+    const r = await this.ssh.run(`tail -n ${Math.max(1, Math.floor(lines))} "$HOME/${buildLogFile(image)}" 2>/dev/null`, { allowFailure: true, step: 'read the build log' });
+    return r.code === 0 ? r.stdout : '';
+  }
+
+  /** The latest build log of a service's images on the VM, whichever tag it was. */
+  async latestBuildLog(service: string, lines = 100): Promise<string> {
+    const glob = `"$HOME/.lcm/logs/build-"${shellQuote(`lcm_${service}_`)}*.log`;
+    const r = await this.ssh.run(`f=$(ls -t ${glob} 2>/dev/null | head -n 1); [ -n "$f" ] && tail -n ${Math.max(1, Math.floor(lines))} "$f"`, { allowFailure: true, step: 'read the build log' });
+    return r.code === 0 ? r.stdout : '';
   }
 
   async containerState(name: string): Promise<ContainerState> {

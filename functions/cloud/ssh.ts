@@ -61,15 +61,24 @@ export class HostKeyMismatchError extends Error {
   }
 }
 
+/**
+ * A command that exited non-zero. The message names the VM, the step and the exit code only: command
+ * output can hold anything a service printed (its configuration, its secrets) and an activity's
+ * error lands in orchestration history. The output stays on the object for in-process callers, as a
+ * non-enumerable property, so no serializer picks it up.
+ */
 export class SshCommandError extends Error {
+  declare readonly output: string;
   constructor(
     readonly vm: string,
     readonly step: string,
     readonly code: number | null,
-    readonly output: string,
+    output: string,
+    hint = '',
   ) {
-    super(`VM "${vm}": ${step} failed (exit ${code ?? 'signal'}):\n${output}`);
+    super(`VM "${vm}": ${step} failed (exit ${code ?? 'signal'})${hint ? `; ${hint}` : ''}`);
     this.name = 'SshCommandError';
+    Object.defineProperty(this, 'output', { value: output, enumerable: false });
   }
 }
 

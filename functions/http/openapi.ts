@@ -47,6 +47,13 @@ export const openApiDocument = {
     '/vms/{name}/init': { post: { summary: "Initialize a VM's Docker environment", parameters: [name], requestBody: operationBody, responses: { '202': accepted, ...common } } },
     '/vms/{name}/restart': { post: { summary: 'Restart a VM and make its services healthy again', parameters: [name], requestBody: operationBody, responses: { '202': accepted, ...common } } },
     '/services/{name}': { get: { summary: 'A service: spec, state, endpoint, restarts, recent events', parameters: [name], responses: { '200': { description: 'service' }, ...common } } },
+    '/services/{name}/logs': {
+      get: {
+        summary: "A service's container log (or its build log with build=true), read from its VM over SSH, known secret values redacted (operator key)",
+        parameters: [name, { name: 'lines', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } }, { name: 'build', in: 'query', schema: { type: 'boolean' } }],
+        responses: { '200': { description: 'the log' }, ...common },
+      },
+    },
     '/services/{name}/restart': restart('microservice'),
     '/apps/{name}/restart': restart('hosted app'),
     '/models/{name}/restart': restart('AI model'),

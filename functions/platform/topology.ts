@@ -135,8 +135,28 @@ export const serviceSchema = z
   })
   .strict();
 
+/**
+ * VM sizes the LCM may create unless the topology lists its own (`settings.vmSizes`): small general
+ * purpose sizes, so a caller of `POST /api/vms` cannot provision the largest GPU size.
+ */
+export const DEFAULT_VM_SIZES = [
+  'Standard_B1s',
+  'Standard_B1ms',
+  'Standard_B2s',
+  'Standard_B2ms',
+  'Standard_B4ms',
+  'Standard_D2s_v5',
+  'Standard_D4s_v5',
+] as const;
+
 export const settingsSchema = z
   .object({
+    /** The VM sizes allowed for this platform's VMs (the topology's and those added through the API). */
+    vmSizes: z
+      .array(z.string().regex(/^[A-Za-z0-9_]+$/, 'must be a VM size such as Standard_B2s'))
+      .min(1, 'must list at least one VM size')
+      .max(50, 'must list at most 50 sizes')
+      .default([...DEFAULT_VM_SIZES]),
     restart: z
       .object({
         initialBackoffInMs: z.number().int().min(0).default(10_000),

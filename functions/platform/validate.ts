@@ -3,7 +3,8 @@
  * cannot express. Every error carries the path of what is wrong; all errors are reported at once.
  */
 import type { ZodError, ZodIssue } from 'zod';
-import { KAFKA, topologySchema, vmSchema, type Topology, type VmSpec } from './topology.js';
+import { envValueIssue, MAX_ENV_VALUE, MAX_NAME } from './guard.js';
+import { DEFAULT_VM_SIZES, KAFKA, topologySchema, vmSchema, type Topology, type VmSpec } from './topology.js';
 
 export interface TopologyIssue {
   /** Where, as `services[3].dependsOn[0]`; empty for the document itself. */
@@ -44,6 +45,7 @@ export function validateTopology(raw: unknown): ValidationResult<Topology> {
   if (!parsed.success) issues.push(...fromZod(parsed.error, raw));
   issues.push(...inlineSecrets(raw));
   issues.push(...crossReferences(raw));
+  issues.push(...unsafeValues(raw));
   const unique = dedupe(issues);
   if (unique.length > 0 || !parsed.success) return { ok: false, issues: unique };
   return { ok: true, value: parsed.data };
@@ -65,6 +67,7 @@ export function validateVmAddition(topology: Topology, raw: unknown): Validation
   if (parsed.success && topology.vms.some((vm) => vm.name === parsed.data.name)) {
     issues.push({ path: 'name', message: `a VM named "${parsed.data.name}" already exists` });
   }
+  if (isRecord(raw)) issues.push(...sizeIssues(raw.size, 'size', topology.settings?.vmSizes ?? [...DEFAULT_VM_SIZES]));
   const unique = dedupe(issues);
   if (unique.length > 0 || !parsed.success) return { ok: false, issues: unique };
   return { ok: true, value: parsed.data };
@@ -168,6 +171,53 @@ function inlineSecrets(raw: unknown): TopologyIssue[] {
     }
   };
   walk(raw, [], false, false);
+  return out;
+}
+
+/** A size outside the platform's allow-list (settings.vmSizes). */
+function sizeIssues(size: unknown, path: string, allowed: readonly string[]): TopologyIssue[] {
+  if (typeof size !== 'string' || !/^[A-Za-z0-9_]+$/.test(size) || allowed.includes(size)) return [];
+  return [{ path, message: `VM size "${size.slice(0, 64)}" is not allowed on this platform (settings.vmSizes: ${allowed.join(', ')})` }];
+}
+
+/**
+ * What the schema's patterns let through but a shell, an env file or a path must not see: "." and
+ * ".." segments in sources, control characters and over-long values in environments, long names.
+ */
+function unsafeValues(raw: unknown): TopologyIssue[] {
+  if (!isRecord(raw)) return [];
+  const out: TopologyIssue[] = [];
+  const sourceIssue = (value: unknown, path: string) => {
+    if (typeof value === 'string' && value.split('/').some((s) => s === '.' || s === '..')) {
+      out.push({ path, message: 'must not hold a "." or ".." segment: the code folder must stay inside the share' });
+    }
+  };
+  if (isRecord(raw.kafka)) sourceIssue(raw.kafka.source, 'kafka.source');
+  const settings = isRecord(raw.settings) ? raw.settings : {};
+  const allowed = Array.isArray(settings.vmSizes) && settings.vmSizes.every((v) => typeof v === 'string') ? (settings.vmSizes as string[]) : [...DEFAULT_VM_SIZES];
+  (Array.isArray(raw.vms) ? raw.vms : []).forEach((vm, i) => {
+    if (isRecord(vm)) out.push(...sizeIssues(vm.size, `vms[${i}].size`, allowed));
+  });
+  (Array.isArray(raw.services) ? raw.services : []).forEach((svc, i) => {
+    if (!isRecord(svc)) return;
+    sourceIssue(svc.source, `services[${i}].source`);
+    for (const field of ['env', 'secretEnv'] as const) {
+      const env = svc[field];
+      if (!isRecord(env)) continue;
+      for (const [name, value] of Object.entries(env)) {
+        const path = formatPath(['services', i, field, name.length > 40 ? `${name.slice(0, 40)}…` : name]);
+        if (name.length > MAX_NAME) out.push({ path, message: `the name is ${name.length} characters long; at most ${MAX_NAME} are allowed` });
+        if (/[\u0000-\u001f\u007f]/.test(name)) out.push({ path, message: 'the name holds control characters' });
+        if (field === 'env' && typeof value === 'string') {
+          const issue = envValueIssue(value, MAX_ENV_VALUE);
+          if (issue) out.push({ path, message: issue });
+        }
+        if (field === 'secretEnv' && typeof value === 'string' && value.length > MAX_NAME) {
+          out.push({ path, message: `names an app setting of ${value.length} characters; at most ${MAX_NAME} are allowed` });
+        }
+      }
+    }
+  });
   return out;
 }
 
