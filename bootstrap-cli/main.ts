@@ -113,6 +113,23 @@ export function buildProgram(io: CliIo, result: { code: number } = { code: EXIT.
     done(await operator.history(instance, { ...api(opts), limit: opts.limit, service: opts.service }, io)),
   );
 
+  apiOptions(
+    program
+      .command('logs')
+      .description("a service's container log (or its image build log), read from its VM on demand; known secret values are redacted")
+      .argument('<service>', 'service name (or kafka)')
+      .option('--lines <n>', 'how many of the last lines (1-1000)', '100')
+      .option('--build', 'the log of its latest image build instead'),
+  ).action(async (service: string, opts) => done(await operator.logs(service, { ...api(opts), lines: opts.lines, build: opts.build }, io)));
+
+  apiOptions(
+    program
+      .command('terminate')
+      .description('terminate a running operation (operators\' key only)')
+      .argument('<operation>', 'operation id, e.g. restart-svc-authentication')
+      .option('--reason <text>', 'why (recorded with the termination)'),
+  ).action(async (id: string, opts) => done(await operator.terminate(id, { ...api(opts), reason: opts.reason }, io)));
+
   for (const cmd of program.commands) cmd.showHelpAfterError().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) }).exitOverride();
   return program;
 }

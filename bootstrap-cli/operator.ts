@@ -164,3 +164,25 @@ export async function history(instance: string | undefined, o: ApiOptions & { li
 }
 
 export { ACTIVE_STATES };
+
+/** `logs SERVICE`: the service's container log (or its build log), read from its VM on demand, secrets redacted. */
+export async function logs(service: string, o: ApiOptions & { lines?: string; build?: boolean }, io: CliIo): Promise<number> {
+  const lines = o.lines ?? '100';
+  if (!/^\d+$/.test(lines) || Number(lines) < 1 || Number(lines) > 1000) throw new CliError(`--lines ${lines}: must be a number from 1 to 1000`, EXIT.usage);
+  const path = `services/${encodeURIComponent(service)}/logs?lines=${lines}${o.build ? '&build=true' : ''}`;
+  const body = expect200(await apiOf(o).get<{ service: string; vm: string; log: string; text: string }>(path), `GET /api/${path}`);
+  if (o.json) io.out(JSON.stringify(body, null, 2));
+  else io.out(body.text.trimEnd() || `(the ${body.log} log of ${body.service} on VM ${body.vm} is empty)`);
+  return EXIT.ok;
+}
+
+/** `terminate OPERATION`: stop a running operation (needs the operators' key). */
+export async function terminate(id: string, o: ApiOptions & { reason?: string }, io: CliIo): Promise<number> {
+  const res = await apiOf(o).post<{ id: string; error?: string }>(`operations/${encodeURIComponent(id)}/terminate`, {
+    requestedBy: 'bootstrap-cli',
+    ...(o.reason ? { reason: o.reason } : {}),
+  });
+  if (res.status !== 202) throw new CliError(`terminate ${id}: ${res.status} ${errorText(res.body)}`, EXIT.failed);
+  io.out(o.json ? JSON.stringify(res.body) : `operation ${id}: terminating`);
+  return EXIT.ok;
+}

@@ -25,14 +25,16 @@ import { CliError, EXIT, type CliIo } from '../io.js';
 import { LineProgress, layoutOf } from '../progress.js';
 import { checkCodeFolders, codeFolders, seedPlatform, type SeedResult } from '../seed.js';
 import { ArmClient } from './arm.js';
+import { MONITORING_FUNCTIONS, MONITORING_KEY_NAME } from '../../functions/http/roles.js';
 import {
   API,
   DEPLOYMENT_NAME,
   generatedSecrets,
   infraNames,
   loadTemplate,
-  MONITORING_KEY_NAME,
+  MONITORING_KEY_SETTING,
   namedResources,
+  secretNameOf,
   resourceGroupPath,
   siteId,
   templateParameters,
@@ -114,7 +116,8 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   say(`infrastructure: ${deployment?.properties?.provisioningState ?? 'done'}; app ${appHost}`);
 
   // 3. Secrets generated here, once: values go straight into the ARM request body, never to output.
-  result.secretsCreated = await ensureSecrets(arm, topology, names, say);
+  const secrets = await ensureSecrets(arm, topology, names, say);
+  result.secretsCreated = secrets.created;
 
   // 4. Package and publish.
   const stagingDir = options.stagingDir ?? (await mkdtemp(join(tmpdir(), 'lcm-package-')));
@@ -125,6 +128,7 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   const kuduTarget = await kudu(arm, names);
   const published = await publishPackage(kuduTarget, pkg, { say, pollIntervalInMs: deps.pollIntervalInMs });
   result.published = published.published;
+  await ensureMonitoringKeys(arm, names, secrets.monitoringKey, say);
 
   // 5. Service code and topology, with the account keys read through ARM (never printed).
   result.seed = await seed(arm, topology, names, codeRoot, outputs, deps.caCert, say, options.mergeVms ?? false);
@@ -159,33 +163,59 @@ async function kudu(arm: ArmClient, names: InfraNames): Promise<KuduTarget> {
   return { scmHost, token: () => arm.token(`publish to ${scmHost}`), agent: arm.httpsAgent };
 }
 
-async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNames, say: (line: string) => void): Promise<string[]> {
+async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNames, say: (line: string) => void): Promise<{ created: string[]; monitoringKey?: string }> {
   const created: string[] = [];
+  let monitoringKey: string | undefined;
   const secretPath = (secret: string) => `${vaultId(names)}/secrets/${secret}`;
   const put = (secret: string, value: string) => arm.put(`store secret ${secret} in ${names.keyVault}`, secretPath(secret), API.keyVault, { properties: { value } });
-  const keysPath = `${siteId(names)}/host/default/listKeys`;
   for (const g of generatedSecrets(topology)) {
     const exists = (await arm.get(`read secret ${g.secret}`, secretPath(g.secret), API.keyVault)) !== undefined;
-    if (g.kind === 'monitoring-key') {
-      // The monitoring service calls the API with this key: it must be a host key of the app too.
-      const keys = await arm.post(`read the function keys of ${names.app}`, keysPath, API.web);
-      const hostKey: string | undefined = keys?.functionKeys?.[MONITORING_KEY_NAME];
-      if (exists && hostKey) continue;
-      const value = hostKey ?? randomBytes(30).toString('base64url');
-      if (!hostKey) {
-        await arm.put(`create host key ${MONITORING_KEY_NAME} of ${names.app}`, `${siteId(names)}/host/default/functionKeys/${MONITORING_KEY_NAME}`, API.web, { properties: { name: MONITORING_KEY_NAME, value } });
-      }
-      await put(g.secret, value);
-    } else {
-      if (exists) continue;
-      const value = g.kind === 'ssh-key' ? generateSshKeyPair().private : randomBytes(32).toString('base64url');
-      await put(g.secret, value);
-    }
+    if (exists) continue;
+    const value = g.kind === 'ssh-key' ? generateSshKeyPair().private : randomBytes(32).toString('base64url');
+    // The monitoring key also becomes a function key of the functions it may call, once they exist (after publish).
+    if (g.kind === 'monitoring-key') monitoringKey = value;
+    await put(g.secret, value);
     created.push(g.secret);
     say(`secret ${g.secret} (app setting ${g.setting}): generated and stored in Key Vault ${names.keyVault} (value not shown)`);
   }
   if (created.length === 0) say(`secrets: all ${generatedSecrets(topology).length} exist in Key Vault ${names.keyVault}`);
-  return created;
+  return { created, monitoringKey };
+}
+
+/**
+ * The monitoring service's key as a function key on each function it may call (MONITORING_FUNCTIONS),
+ * never a host key: it opens the registry and the restart routes and nothing else. Needs the app
+ * published (Azure refuses keys for functions it does not have).
+ */
+async function ensureMonitoringKeys(arm: ArmClient, names: InfraNames, generated: string | undefined, say: (line: string) => void): Promise<void> {
+  const fnPath = (fn: string) => `${siteId(names)}/functions/${fn}`;
+  const current = new Map<string, string | undefined>();
+  for (const fn of MONITORING_FUNCTIONS) {
+    const keys = await arm.post(`read the keys of function ${fn} of ${names.app}`, `${fnPath(fn)}/listkeys`, API.web);
+    current.set(fn, (keys?.properties ?? keys)?.[MONITORING_KEY_NAME]);
+  }
+  let value = generated;
+  if (value === undefined) {
+    if ([...current.values()].every((v) => v !== undefined)) return;
+    // The Key Vault secret exists but some function lacks the key: reuse the value a function (or
+    // the former host key of that name) has; the secret holds the same value.
+    const hostKeys = await arm.post(`read the host keys of ${names.app}`, `${siteId(names)}/host/default/listKeys`, API.web);
+    value = [...current.values()].find((v) => v !== undefined) ?? hostKeys?.functionKeys?.[MONITORING_KEY_NAME];
+    if (value === undefined) {
+      throw new CliError(
+        `the monitoring key exists in Key Vault ${names.keyVault} but on no function of ${names.app}: delete the secret ${secretNameOf(MONITORING_KEY_SETTING)} and deploy again to generate a new one`,
+        EXIT.failed,
+      );
+    }
+    if (hostKeys?.functionKeys?.[MONITORING_KEY_NAME]) {
+      say(`keys: the host key "${MONITORING_KEY_NAME}" of ${names.app} opens every function; delete it: az functionapp keys delete -n ${names.app} -g ${names.resourceGroup} --key-type functionKeys --key-name ${MONITORING_KEY_NAME}`);
+    }
+  }
+  for (const fn of MONITORING_FUNCTIONS) {
+    if (current.get(fn) === value) continue;
+    await arm.put(`set the ${MONITORING_KEY_NAME} key of function ${fn}`, `${fnPath(fn)}/keys/${MONITORING_KEY_NAME}`, API.web, { properties: { name: MONITORING_KEY_NAME, value } });
+  }
+  say(`keys: the monitoring key is a function key of ${MONITORING_FUNCTIONS.join(', ')} only`);
 }
 
 async function seed(

@@ -73,7 +73,7 @@ export const kvReference = (vault: string, secret: string): string => `@Microsof
 /** Secrets the template fills from listKeys (never leave ARM). */
 export const TEMPLATE_SECRETS = { cosmosKey: 'cosmos-key', storageConnection: 'storage-connection' } as const;
 export const MONITORING_KEY_SETTING = 'LCM_MONITORING_API_KEY';
-export const MONITORING_KEY_NAME = 'monitoring';
+export { MONITORING_KEY_NAME } from '../../functions/http/roles.js';
 
 export interface GeneratedSecret {
   setting: string;

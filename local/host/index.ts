@@ -150,7 +150,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     own.set(keyName, value);
     functionSecrets.set(fn.toLowerCase(), own);
   };
-  for (const [fn, keys] of Object.entries(options.functionSecrets ?? {})) for (const [k, v] of Object.entries(keys)) setFunctionKey(fn, k, v);
+  // Keys of functions the app no longer registers are kept (as Azure keeps them) and match nothing.
+  for (const [fn, keys] of Object.entries(options.functionSecrets ?? {})) functionSecrets.set(fn.toLowerCase(), new Map(Object.entries(keys)));
   const rpcToken = randomKey();
   const hostname = options.hostname ?? '127.0.0.1';
   const server = createHttpFront({ registrations, engine, functionKeys, masterKey, functionSecrets, systemKey, rpcToken, clientData: () => clientData as ClientData, log });

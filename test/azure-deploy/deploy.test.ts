@@ -96,7 +96,16 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
       expect(text.includes(secret.split('\n')[1] ?? secret)).toBe(false);
     }
     expect(first.secretsCreated?.sort()).toEqual(['auth-token-signing-key', 'lcm-monitoring-api-key', 'vm-ssh-private-key']);
-    expect(site.site!.keys.functionKeys['monitoring']).toBe(resolved['LCM_MONITORING_API_KEY']);
+    // The monitoring key is a function key of the registry and restart functions, never a host key.
+    expect(site.site!.keys.functionKeys['monitoring']).toBeUndefined();
+    expect(Object.keys(site.site!.keys.perFunction).sort()).toEqual(['appRestart', 'modelRestart', 'registry', 'serviceRestart'].map((f) => f.toLowerCase()).sort());
+    for (const keys of Object.values(site.site!.keys.perFunction)) expect(keys['monitoring']).toBe(resolved['LCM_MONITORING_API_KEY']);
+    const appUrl = `http://${site.site!.defaultHostName}`;
+    const asMonitoring = (path: string, method = 'GET') => fetch(`${appUrl}/api/${path}`, { method, headers: { 'x-functions-key': resolved['LCM_MONITORING_API_KEY']! } });
+    expect((await asMonitoring('registry')).status).toBe(200);
+    for (const [path, method] of [['platform', 'GET'], ['boot', 'POST'], ['vms/vm-core/restart', 'POST'], ['operations/boot', 'GET']] as const) {
+      expect((await asMonitoring(path, method)).status, `${method} ${path} with the monitoring key`).toBe(401);
+    }
     // Publish: one zip deploy, the app runs from the unpacked package.
     expect(first.published).toBe(true);
     expect(azure.arm.platform.appServiceLog.filter((e) => e.path === '/api/zipdeploy')).toHaveLength(1);

@@ -150,6 +150,20 @@ function expectationFor(r: FuzzRequest): Expectation {
       if (!OPERATION_ID.test(id)) return ours([400]);
       return ours(p.host.getInstance(id) ? [200, 202] : [404]);
     }
+    case 'operationTerminate': {
+      const id = params.id ?? '';
+      if (!OPERATION_ID.test(id)) return ours([400]);
+      if (body !== 'ok') return ours([body]);
+      const instance = p.host.getInstance(id);
+      if (!instance) return ours([404]);
+      return ['Running', 'Pending'].includes(instance.runtimeStatus) ? ours([202, 409], { work: true }) : ours([409]);
+    }
+    case 'serviceLogs': {
+      if (!DNS_LABEL.test(name)) return ours([400]);
+      const lines = url.searchParams.get('lines');
+      if (lines !== null && !(/^\d+$/.test(lines.trim()) && Number(lines) >= 1 && Number(lines) <= 1000 && Number.isInteger(Number(lines)))) return ours([400]);
+      return ours(name === 'kafka' || services.some((s) => s.name === name) ? [200] : [404]);
+    }
     case 'boot':
       return body === 'ok' ? ours([202, 409], { work: true }) : ours([body]);
     case 'vmProvision':
@@ -240,10 +254,12 @@ const ROUTES: Array<[string, Array<(typeof METHODS)[number]>]> = [
   ['health', ['GET']], ['openapi.json', ['GET']], ['boot', ['POST']], ['platform', ['GET']], ['registry', ['GET']], ['registry/{service}', ['GET']],
   ['vms', ['GET', 'POST']], ['vms/{name}/init', ['POST']], ['vms/{name}/restart', ['POST']], ['services/{name}', ['GET']],
   ['services/{name}/restart', ['POST']], ['apps/{name}/restart', ['POST']], ['models/{name}/restart', ['POST']], ['operations/{id}', ['GET']],
+  ['operations/{id}/terminate', ['POST']], ['services/{name}/logs', ['GET']],
 ];
 const TEMPLATES = [
   'health', 'openapi.json', 'boot', 'platform', 'registry', 'registry/{service}', 'vms', 'vms/{name}/init', 'vms/{name}/restart',
   'services/{name}', 'services/{name}/restart', 'apps/{name}/restart', 'models/{name}/restart', 'operations/{id}',
+  'operations/{id}/terminate', 'services/{name}/logs',
   // Not routes: the host's 404.
   '', 'nosuch', 'vms/{name}', 'vms/{name}/stop', 'services/{name}/restart/now', 'operations', 'registry/{service}/x', '{name}/{name}/{name}',
 ];
@@ -464,11 +480,56 @@ describe('API: documented statuses (fixed examples)', () => {
         }
       }
     }
-    expect(httpRoutes().filter((r) => r.authLevel === 'function').length).toBeGreaterThanOrEqual(13);
+    expect(httpRoutes().filter((r) => r.authLevel === 'function').length).toBeGreaterThanOrEqual(15);
     // The fuzz generators know every registered route.
     const known = ROUTES.flatMap(([t, methods]) => methods.map((m) => `${m} ${t}`)).sort();
     expect(known).toEqual(httpRoutes().flatMap((r) => r.methods!.map((m) => `${m} ${r.route}`)).sort());
   });
+
+  it('the monitoring key opens the registry and the restart routes only: 401 on every other route', async () => {
+    const allowed = new Set(['registry', 'serviceRestart', 'appRestart', 'modelRestart']);
+    const opened: string[] = [];
+    for (const reg of httpRoutes()) {
+      if (reg.authLevel === 'anonymous') continue;
+      const path = reg.route!.replace(/\{\w+\}/g, (m) => (m === '{id}' ? 'nosuch-operation' : m === '{service}' ? 'nosuch' : 'nosuch'));
+      for (const method of reg.methods!) {
+        // Unknown targets: an allowed route answers 404 (it ran), a refused one 401 (it never ran).
+        const res = await fetch(`${p.host.baseUrl}/api/${path}`, { method, headers: { 'x-functions-key': p.monitoringKey }, body: method === 'GET' ? undefined : '{}' });
+        if (allowed.has(reg.name)) {
+          expect(res.status, `${method} ${path} with the monitoring key`).not.toBe(401);
+          opened.push(reg.name);
+        } else expect(res.status, `${method} ${path} with the monitoring key`).toBe(401);
+      }
+    }
+    expect(opened.sort()).toEqual([...allowed].sort());
+    // It does its job: a restart request is accepted.
+    const restart = await fetch(`${p.host.baseUrl}/api/services/authentication/restart`, {
+      method: 'POST',
+      headers: { 'x-functions-key': p.monitoringKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ requestedBy: 'monitoring', reason: 'test' }),
+    });
+    expect([202, 409]).toContain(restart.status);
+    await settle();
+    // Neither key reaches the durable management routes.
+    for (const key of [p.monitoringKey, p.key]) {
+      expect((await fetch(`${p.host.baseUrl}/runtime/webhooks/durabletask/instances?code=${key}`)).status).toBe(401);
+      expect((await fetch(`${p.host.baseUrl}/runtime/webhooks/durabletask/instances/watchdog/terminate?code=${key}`, { method: 'POST' })).status).toBe(401);
+    }
+    expect(p.host.getInstance('watchdog')?.runtimeStatus).toBe('Running');
+  }, 60_000);
+
+  it('a 202 names our operation URL only: no durable management URL, no system key, in the body or Location', async () => {
+    const res = await post('vms/vm-core/init', {});
+    expect(res.status).toBe(202);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({ id: 'init-vm-vm-core', operationUrl: `${p.host.baseUrl}/api/operations/init-vm-vm-core` });
+    expect(res.headers.get('location')).toBe(`${p.host.baseUrl}/api/operations/init-vm-vm-core`);
+    for (const leaked of ['runtime/webhooks', 'code=', p.host.systemKey, encodeURIComponent(p.host.systemKey)]) {
+      expect(text, leaked).not.toContain(leaked);
+      expect([...res.headers.values()].join('\n'), leaked).not.toContain(leaked);
+    }
+    await settle();
+  }, 60_000);
 
   // A wrong-typed value is described, never quoted back when it may be a secret.
   it('a 400 for a VM spec does not echo an inline secret value, whatever field it is in', async () => {

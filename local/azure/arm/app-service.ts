@@ -27,8 +27,11 @@ import { extractZip } from './unzip.js';
 
 export interface SiteKeys {
   masterKey: string;
+  /** Host keys (Azure's name for them in listKeys: functionKeys): valid on every function. */
   functionKeys: Record<string, string>;
   systemKeys: Record<string, string>;
+  /** Function-specific keys: function name (lower case) -> key name -> value. */
+  perFunction: Record<string, Record<string, string>>;
 }
 
 /** Kudu's deployment record (status 0 pending, 1 building, 3 failed, 4 success). */
@@ -108,7 +111,7 @@ export class AppServiceEmulator {
       defaultHostName: `127.0.0.1:${port}`,
       scmHostName: `127.0.0.1:${(scm.address() as AddressInfo).port}`,
       principalId: randomUUID(),
-      keys: { masterKey: key(), functionKeys: { default: key() }, systemKeys: { durabletask_extension: key() } },
+      keys: { masterKey: key(), functionKeys: { default: key() }, systemKeys: { durabletask_extension: key() }, perFunction: {} },
       appSettings: {},
       deployments: [],
       logs: new Map(),
@@ -271,7 +274,9 @@ export class AppServiceEmulator {
       port: site.port,
       storeFile: join(await this.sitesDir(), site.name, 'task-hub.sqlite'),
       settings: this.effectiveSettings(site),
-      functionKeys: [...Object.values(site.keys.functionKeys), site.keys.masterKey],
+      functionKeys: Object.values(site.keys.functionKeys),
+      masterKey: site.keys.masterKey,
+      functionSecrets: site.keys.perFunction,
       systemKey: site.keys.systemKeys['durabletask_extension'],
       log: this.options.hostLog ?? (() => {}),
     });

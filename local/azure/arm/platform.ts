@@ -122,6 +122,10 @@ export class ArmPlatform {
     if (method === 'PUT' && lower[6] === 'sites' && lower[8] === 'host' && lower[10] === 'functionkeys' && seg.length === 12) {
       return this.putFunctionKey(sub, rg, seg[7]!, seg[11]!, body);
     }
+    // .../sites/{app}/functions/{function}/keys/{name}: a key valid on that one function
+    if (method === 'PUT' && lower[6] === 'sites' && lower[8] === 'functions' && lower[10] === 'keys' && seg.length === 12) {
+      return this.putFunctionSecret(sub, rg, seg[7]!, seg[9]!, seg[11]!, body);
+    }
     // .../vaults/{v}/secrets/{s}
     if (method === 'PUT' && lower[6] === 'vaults' && lower[8] === 'secrets' && seg.length === 10) {
       return this.putSecret(sub, rg, seg[7]!, seg[9]!, body);
@@ -373,7 +377,34 @@ export class ArmPlatform {
       const site = this.siteResource(host[1]!);
       return { status: 200, body: { masterKey: site.keys.masterKey, functionKeys: { ...site.keys.functionKeys }, systemKeys: { ...site.keys.systemKeys } } };
     }
+    // .../sites/{app}/functions/{function}: that function's own keys (a StringDictionary)
+    const fn = /^(.*\/providers\/Microsoft\.Web\/sites\/[^/]+)\/functions\/([^/]+)$/i.exec(id);
+    if (fn) {
+      const site = this.siteResource(fn[1]!);
+      const name = this.functionOf(site, fn[2]!);
+      return { status: 200, body: { id, name, type: 'Microsoft.Web/sites/functions/keys', properties: { ...(site.keys.perFunction[name.toLowerCase()] ?? {}) } } };
+    }
     return { status: 200, body: this.keysOf(id) };
+  }
+
+  /** The function's registered name; 404 when the published app has no such function (as on Azure). */
+  private functionOf(site: SiteRuntime, fn: string): string {
+    const reg = site.host?.registrations.find((r) => r.name.toLowerCase() === fn.toLowerCase());
+    if (!reg) throw new ArmError(404, 'NotFound', `Function '${fn}' of app '${site.name}' was not found: publish the app first.`);
+    return reg.name;
+  }
+
+  private async putFunctionSecret(sub: string, rg: string, app: string, fn: string, keyName: string, body: JsonObject | undefined): Promise<Reply> {
+    const site = this.siteResource(`/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Web/sites/${app}`);
+    const name = this.functionOf(site, fn);
+    const props = asObject(body?.['properties']) ?? body;
+    const value = asString(props?.['value']) ?? randomBytes(30).toString('base64url');
+    const own = (site.keys.perFunction[name.toLowerCase()] ??= {});
+    const existed = keyName in own;
+    own[keyName] = value;
+    // Like the Functions host: a new function key is valid at once, without a restart.
+    site.host?.setFunctionKey(name, keyName, value);
+    return { status: existed ? 200 : 201, body: { name: keyName, value } };
   }
 
   private async putFunctionKey(sub: string, rg: string, app: string, name: string, body: JsonObject | undefined): Promise<Reply> {
