@@ -124,6 +124,13 @@ export function buildProgram(io: CliIo, result: { code: number } = { code: EXIT.
 
   apiOptions(
     program
+      .command('reset-host-key')
+      .description("forget a recreated VM's pinned SSH host key (operators' key only)")
+      .argument('<vm>', 'VM name'),
+  ).action(async (vm: string, opts) => done(await operator.resetHostKey(vm, api(opts), io)));
+
+  apiOptions(
+    program
       .command('terminate')
       .description('terminate a running operation (operators\' key only)')
       .argument('<operation>', 'operation id, e.g. restart-svc-authentication')

@@ -186,3 +186,12 @@ export async function terminate(id: string, o: ApiOptions & { reason?: string },
   io.out(o.json ? JSON.stringify(res.body) : `operation ${id}: terminating`);
   return EXIT.ok;
 }
+
+/** `reset-host-key VM`: forget a recreated VM's pinned SSH host key (needs the operators' key). */
+export async function resetHostKey(vm: string, o: ApiOptions, io: CliIo): Promise<number> {
+  const res = await apiOf(o).post<{ vm: string; reset: boolean; previousFingerprint: string | null }>(`vms/${encodeURIComponent(vm)}/reset-host-key`, { requestedBy: 'bootstrap-cli' });
+  if (res.status !== 200) throw new CliError(`reset-host-key ${vm}: ${res.status} ${errorText(res.body)}`, EXIT.failed);
+  if (o.json) io.out(JSON.stringify(res.body));
+  else io.out(res.body.reset ? `VM ${vm}: pinned host key ${res.body.previousFingerprint} forgotten; the next connection pins the key it presents` : `VM ${vm}: no host key was pinned`);
+  return EXIT.ok;
+}

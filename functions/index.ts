@@ -69,6 +69,7 @@ http('vms', ['GET'], 'vms', api.getVms);
 http('vmProvision', ['POST'], 'vms', api.postVm);
 http('vmInit', ['POST'], 'vms/{name}/init', api.postVmInit);
 http('vmRestart', ['POST'], 'vms/{name}/restart', api.postVmRestart);
+http('vmResetHostKey', ['POST'], 'vms/{name}/reset-host-key', api.postResetHostKey);
 http('service', ['GET'], 'services/{name}', api.getService);
 http('serviceLogs', ['GET'], 'services/{name}/logs', getServiceLogs);
 http('serviceRestart', ['POST'], 'services/{name}/restart', api.postRestart('services'));

@@ -5,9 +5,10 @@
  *   virtual network  `<resourceGroup>-vnet` (shared by every VM of the resource group, so services
  *                    on different VMs reach each other on private addresses), address space
  *                    10.42.0.0/16, subnet `default` 10.42.0.0/24
- *   NSG              `<vm>-nsg` with inbound rule `allow-ssh` (TCP 22 from `sshSourcePrefix`,
- *                    default '*'; traffic inside the vnet is allowed by Azure's default rules),
- *                    plus `allow-tcp-<port>` for each of `inboundPorts` (the Kafka broker)
+ *   NSG              `<vm>-nsg` with inbound rules `allow-ssh` (TCP 22) and `allow-tcp-<port>` for
+ *                    each of `inboundPorts` (the Kafka broker), both from `sshSourcePrefix`, default
+ *                    the `VirtualNetwork` service tag: nothing is open to the internet; the function
+ *                    app reaches the VMs through its VNet integration on their private addresses
  *   public IP        `<vm>-ip` (Standard SKU, Static, deleteOption Delete)
  *   NIC              `<vm>-nic` (subnet + public IP + NSG)
  * Each resource is read first and written only when missing (or Failed), so a re-run makes no writes.
@@ -23,9 +24,12 @@ export interface NetworkSettings {
   addressPrefix?: string;
   /** Default 10.42.0.0/24. */
   subnetPrefix?: string;
-  /** Who may reach port 22: default '*' (the function app's outbound addresses vary); narrow it when you can. */
+  /** Who may reach SSH and the broker: default the VirtualNetwork service tag (never the internet). */
   sshSourcePrefix?: string;
 }
+
+/** The service tag for the virtual network (and peered ones): the only source the NSG rules allow. */
+export const VNET_ONLY = 'VirtualNetwork';
 
 export interface VmNetworkNames {
   vnet: string;
@@ -67,7 +71,7 @@ export interface EnsureVmNetworkInput {
   tags: Record<string, string>;
   settings: NetworkSettings;
   pollIntervalInMs: number;
-  /** TCP ports opened from anywhere besides SSH (e.g. the Kafka broker the function app calls). */
+  /** TCP ports opened to the VNet besides SSH (e.g. the Kafka broker the function app calls). */
   inboundPorts?: number[];
 }
 
@@ -154,7 +158,7 @@ export async function ensureVmNetwork(network: NetworkManagementClient, call: Ar
               protocol: 'Tcp',
               sourcePortRange: '*',
               destinationPortRange: '22',
-              sourceAddressPrefix: settings.sshSourcePrefix ?? '*',
+              sourceAddressPrefix: settings.sshSourcePrefix ?? VNET_ONLY,
               destinationAddressPrefix: '*',
               access: 'Allow',
               priority: 1000,
@@ -165,7 +169,7 @@ export async function ensureVmNetwork(network: NetworkManagementClient, call: Ar
               protocol: 'Tcp',
               sourcePortRange: '*',
               destinationPortRange: String(port),
-              sourceAddressPrefix: '*',
+              sourceAddressPrefix: settings.sshSourcePrefix ?? VNET_ONLY,
               destinationAddressPrefix: '*',
               access: 'Allow',
               priority: 1010 + i,

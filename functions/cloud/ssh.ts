@@ -55,7 +55,8 @@ export class HostKeyMismatchError extends Error {
   constructor(readonly vm: string, readonly pinned: string, readonly presented: string) {
     super(
       `VM "${vm}": SSH host key mismatch: pinned ${pinned}, presented ${presented}. ` +
-        'Refusing to connect. If the VM was recreated on purpose, reset its pinned host key; otherwise investigate.',
+        `Refusing to connect. If the VM was recreated on purpose, reset its pinned host key with \`bootstrap-cli reset-host-key ${vm}\` ` +
+        `(POST /api/vms/${vm}/reset-host-key, operators' key); otherwise investigate.`,
     );
     this.name = 'HostKeyMismatchError';
   }

@@ -205,3 +205,19 @@ export async function postTerminateOperation(request: HttpRequest, context: Invo
   await client.terminate(id, body.reason ?? `terminated through the API by ${body.requestedBy ?? 'an operator'}`);
   return json(202, { id, terminating: true, ...operationLinks(request, id) }, { location: operationLinks(request, id).operationUrl });
 }
+
+/**
+ * POST /api/vms/{name}/reset-host-key: forget the VM's pinned SSH host key, for a VM recreated on
+ * purpose (its new key is pinned at the next connection). Operators only: no function key is
+ * issued for it, and resetting a pin is what an attacker in the middle would want.
+ */
+export async function postResetHostKey(request: HttpRequest): Promise<HttpResponseInit> {
+  const name = nameParam(request, 'name');
+  await operationBody(request);
+  const topology = await topologyOrFail();
+  if (!topology.vms.some((vm) => vm.name === name)) throw notFound(`no VM named "${name}" in the desired state`);
+  const db = await centralDb();
+  const previous = await db.getHostKey(name);
+  const reset = await db.resetHostKey(name);
+  return json(200, { vm: name, reset, previousFingerprint: previous?.fingerprint ?? null });
+}

@@ -46,6 +46,9 @@ export const openApiDocument = {
     },
     '/vms/{name}/init': { post: { summary: "Initialize a VM's Docker environment", parameters: [name], requestBody: operationBody, responses: { '202': accepted, ...common } } },
     '/vms/{name}/restart': { post: { summary: 'Restart a VM and make its services healthy again', parameters: [name], requestBody: operationBody, responses: { '202': accepted, ...common } } },
+    '/vms/{name}/reset-host-key': {
+      post: { summary: "Forget a recreated VM's pinned SSH host key (operator key only)", parameters: [name], requestBody: operationBody, responses: { '200': { description: 'reset' }, ...common } },
+    },
     '/services/{name}': { get: { summary: 'A service: spec, state, endpoint, restarts, recent events', parameters: [name], responses: { '200': { description: 'service' }, ...common } } },
     '/services/{name}/logs': {
       get: {

@@ -169,6 +169,10 @@ function expectationFor(r: FuzzRequest): Expectation {
     case 'vmProvision':
       // The generators never send a valid new VM: invalid (400) or a duplicate name (409).
       return bodyText(r.body).length > MAX_BODY ? ours([413]) : ours([400, 409]);
+    case 'vmResetHostKey':
+      if (!DNS_LABEL.test(name)) return ours([400]);
+      if (body !== 'ok') return ours([body]);
+      return vms.includes(name) ? ours([200]) : ours([404]);
     case 'vmInit':
     case 'vmRestart':
       if (!DNS_LABEL.test(name)) return ours([400]);
@@ -254,12 +258,12 @@ const ROUTES: Array<[string, Array<(typeof METHODS)[number]>]> = [
   ['health', ['GET']], ['openapi.json', ['GET']], ['boot', ['POST']], ['platform', ['GET']], ['registry', ['GET']], ['registry/{service}', ['GET']],
   ['vms', ['GET', 'POST']], ['vms/{name}/init', ['POST']], ['vms/{name}/restart', ['POST']], ['services/{name}', ['GET']],
   ['services/{name}/restart', ['POST']], ['apps/{name}/restart', ['POST']], ['models/{name}/restart', ['POST']], ['operations/{id}', ['GET']],
-  ['operations/{id}/terminate', ['POST']], ['services/{name}/logs', ['GET']],
+  ['operations/{id}/terminate', ['POST']], ['services/{name}/logs', ['GET']], ['vms/{name}/reset-host-key', ['POST']],
 ];
 const TEMPLATES = [
   'health', 'openapi.json', 'boot', 'platform', 'registry', 'registry/{service}', 'vms', 'vms/{name}/init', 'vms/{name}/restart',
   'services/{name}', 'services/{name}/restart', 'apps/{name}/restart', 'models/{name}/restart', 'operations/{id}',
-  'operations/{id}/terminate', 'services/{name}/logs',
+  'operations/{id}/terminate', 'services/{name}/logs', 'vms/{name}/reset-host-key',
   // Not routes: the host's 404.
   '', 'nosuch', 'vms/{name}', 'vms/{name}/stop', 'services/{name}/restart/now', 'operations', 'registry/{service}/x', '{name}/{name}/{name}',
 ];
@@ -530,6 +534,22 @@ describe('API: documented statuses (fixed examples)', () => {
     }
     await settle();
   }, 60_000);
+
+  it('reset-host-key forgets a VM\'s pinned host key (operators only); the next connection pins again', async () => {
+    const pinned = await p.db.getHostKey('vm-sensors');
+    expect(pinned?.fingerprint).toMatch(/^SHA256:/);
+    const refused = await fetch(`${p.host.baseUrl}/api/vms/vm-sensors/reset-host-key`, { method: 'POST', headers: { 'x-functions-key': p.monitoringKey } });
+    expect(refused.status).toBe(401);
+    expect((await p.db.getHostKey('vm-sensors'))?.fingerprint).toBe(pinned!.fingerprint);
+    const res = await post('vms/vm-sensors/reset-host-key', {});
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ vm: 'vm-sensors', reset: true, previousFingerprint: pinned!.fingerprint });
+    expect(await p.db.getHostKey('vm-sensors')).toBeUndefined();
+    const init = await p.run('vms/vm-sensors/init', {}, 60_000);
+    expect(init.runtimeStatus, JSON.stringify(init.output)).toBe('Completed');
+    expect((await p.db.getHostKey('vm-sensors'))?.fingerprint).toBe(pinned!.fingerprint);
+    expect((await post('vms/nosuch/reset-host-key', {})).status).toBe(404);
+  }, 90_000);
 
   // A wrong-typed value is described, never quoted back when it may be a secret.
   it('a 400 for a VM spec does not echo an inline secret value, whatever field it is in', async () => {

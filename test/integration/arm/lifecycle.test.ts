@@ -44,6 +44,18 @@ describe('ARM emulator + compute adapter: VM lifecycle over the real SDK', () =>
     expect(state).toMatchObject({ exists: true, powerState: 'running', provisioningState: 'Succeeded', publicIp: result.publicIp, privateIp: result.publicIp });
   });
 
+  it('its NSG opens SSH and the broker port to the VirtualNetwork service tag only, never the internet', async () => {
+    await h.adapter.ensureVm({ resourceGroup: RG, location: LOCATION, vm: vmSpec('vm-broker'), publicKey: key, inboundPorts: [9092] });
+    const nsg = await h.clients.network.networkSecurityGroups.get(RG, 'vm-broker-nsg');
+    const inbound = (nsg.securityRules ?? []).filter((r) => r.direction === 'Inbound' && r.access === 'Allow');
+    expect(inbound.map((r) => [r.name, r.destinationPortRange, r.sourceAddressPrefix]).sort()).toEqual([
+      ['allow-ssh', '22', 'VirtualNetwork'],
+      ['allow-tcp-9092', '9092', 'VirtualNetwork'],
+    ]);
+    for (const r of inbound) expect(['*', 'Internet', '0.0.0.0/0'], r.name).not.toContain(r.sourceAddressPrefix);
+    await h.adapter.deleteVm({ resourceGroup: RG, name: 'vm-broker' });
+  });
+
   it('a second ensureVm on a running VM makes no write and a single read', async () => {
     h.arm.log.reset();
     h.hooks.clear();
