@@ -3,6 +3,7 @@
  * (app settings with Key Vault references, never secret values), the secrets bootstrap-cli generates,
  * and the list of resources a dry run reads. infra/lcm.json is the template.
  */
+import { vmNetworkNames } from '../../functions/cloud/network.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,7 +114,8 @@ export function appSettings(topology: Topology, names: InfraNames): Record<strin
     LCM_ARM_READS_PER_SECOND: '20',
     LCM_ARM_WRITES_PER_SECOND: '8',
     LCM_SSH_PORT: '22',
-    LCM_VM_PRIVATE_NETWORK: 'false',
+    // The app joins the VMs' virtual network (infra/lcm.json) and their NSGs admit the VNet only.
+    LCM_VM_PRIVATE_NETWORK: 'true',
     LCM_KAFKA_WAIT_MS: '120000',
     LCM_COSMOS_DATABASE: names.cosmosDatabase,
     LCM_COSMOS_KEY: kv(TEMPLATE_SECRETS.cosmosKey),
@@ -136,6 +138,8 @@ export function templateParameters(topology: Topology, names: InfraNames): Recor
     planName: { value: names.plan },
     appName: { value: names.app },
     appSettings: { value: appSettings(topology, names) },
+    // The network the LCM creates the VMs in (same name functions/cloud/network.ts derives).
+    vnetName: { value: vmNetworkNames(topology.azure.resourceGroup, '').vnet },
   };
 }
 

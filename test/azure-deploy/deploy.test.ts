@@ -80,9 +80,25 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     expect(first.outputs?.['cosmosEndpoint']).toBe(azure.cosmos.endpoint);
     const site = azure.arm.platform.resourceById(siteId(names))!;
     expect(site.site?.defaultHostName).toBe(first.outputs?.['appHostName']);
+    // Least privilege in the template: the app joins the VMs' VNet through a delegated subnet and
+    // reaches them on private addresses; no basic publishing credentials; Key Vault purge protection.
+    const rg = `/subscriptions/${names.subscriptionId}/resourceGroups/${names.resourceGroup}/providers`;
+    const vnetName = `${topology().azure.resourceGroup}-vnet`;
+    const vnet = azure.arm.platform.resourceById(`${rg}/Microsoft.Network/virtualNetworks/${vnetName}`)!;
+    const subnets = (vnet.spec as any).properties.subnets as Array<{ name: string; properties: any }>;
+    expect(subnets.map((n) => n.name)).toEqual(['default', 'lcm-app']);
+    expect(subnets[1]!.properties.delegations[0].properties.serviceName).toBe('Microsoft.Web/serverFarms');
+    const siteSpec = (site.spec as any).properties;
+    expect(siteSpec.virtualNetworkSubnetId).toMatch(new RegExp(`/virtualNetworks/${vnetName}/subnets/lcm-app$`));
+    expect(siteSpec.vnetRouteAllEnabled).toBe(true);
+    for (const policy of ['ftp', 'scm']) {
+      expect((azure.arm.platform.resourceById(`${siteId(names)}/basicPublishingCredentialsPolicies/${policy}`)!.spec as any).properties.allow, policy).toBe(false);
+    }
+    expect((azure.arm.platform.resourceById(vaultId(names))!.spec as any).properties.enablePurgeProtection).toBe(true);
     // App settings: every setting of local.settings.sample.json, secrets as Key Vault references.
     const settings = site.site!.appSettings;
     for (const name of Object.keys(SAMPLE)) expect(settings, name).toHaveProperty(name);
+    expect(settings['LCM_VM_PRIVATE_NETWORK']).toBe('true');
     for (const name of ['LCM_COSMOS_KEY', 'LCM_STORAGE_CONNECTION_STRING', 'VM_SSH_PRIVATE_KEY', 'AUTH_TOKEN_SIGNING_KEY', 'LCM_MONITORING_API_KEY']) {
       expect(settings[name], name).toMatch(/^@Microsoft\.KeyVault\(SecretUri=https:\/\/.+\.vault\.azure\.net\/secrets\/.+\/\)$/);
     }
