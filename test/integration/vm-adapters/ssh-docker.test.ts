@@ -73,7 +73,14 @@ describe('SSH host', () => {
     const ssh = host();
     expect((await ssh.run('echo hello')).stdout.trim()).toBe('hello');
     expect(pins.pins.get('vm-a')).toBe(h.fleet.get('vm-a')!.hostKeyFingerprint);
-    await expect(ssh.run('echo boom >&2; exit 3', { step: 'a failing step' })).rejects.toThrow(/VM "vm-a": a failing step failed \(exit 3\):\s+boom/);
+    // The error names the VM, the step and the exit code; the output stays off its message (and
+    // out of any serialization), on a non-enumerable property for in-process callers.
+    const failed = await ssh.run('echo boom >&2; exit 3', { step: 'a failing step' }).catch((e: unknown) => e as SshCommandError);
+    expect(failed).toBeInstanceOf(SshCommandError);
+    expect(failed.message).toBe('VM "vm-a": a failing step failed (exit 3)');
+    expect(failed.output).toMatch(/boom/);
+    expect(JSON.stringify(failed)).not.toContain('boom');
+    expect(Object.keys(failed)).not.toContain('output');
     const allowed = await ssh.run('exit 4', { allowFailure: true });
     expect(allowed.code).toBe(4);
     const err = await ssh.run('exit 5').catch((e) => e);
@@ -143,12 +150,13 @@ describe('Docker host', () => {
     expect(await docker.waitHealthy({ address: ip, port: 8001, path: '/health', timeoutInMs: 1000 }, { startupTimeoutInMs: 10_000, intervalInMs: 100 })).toBe(true);
   });
 
-  it('reports a failed build with its last lines', async () => {
+  it('reports a failed build with where its log is, and keeps the log on the VM to read on demand', async () => {
     const docker = new DockerHost(host());
     const err = await build(docker, 'broken').catch((e) => e);
     expect(err).toBeInstanceOf(SshCommandError);
-    expect(err.message).toMatch(/docker build of lcm\/broken:[0-9a-f]+ \(last lines of the build below\) failed/);
-    expect(err.message).toMatch(/CMD/);
+    expect(err.message).toMatch(/^VM "vm-a": docker build of lcm\/broken:[0-9a-f]+ failed \(exit \d+\); its log is ~\/\.lcm\/logs\/build-lcm_broken_[0-9a-f]+\.log on the VM$/);
+    expect(err.message).not.toMatch(/CMD/);
+    expect(await docker.latestBuildLog('broken', 20)).toMatch(/CMD/);
   });
 
   it('a health check from the VM fails for a port nothing listens on', async () => {
