@@ -79,7 +79,11 @@ function scan(sources: Source[], secrets: Secret[]): Finding[] {
   for (const { where, text } of sources) {
     for (const secret of secrets) {
       const variant = secret.variants.find((v) => text.includes(v));
-      if (variant) findings.push({ where, secret: secret.name, context: redact(text, text.indexOf(variant), variant.length, secret.name) });
+      if (variant) {
+        // Every other form of the value in the surroundings is hidden too: the report must not leak it.
+        const context = secret.variants.reduce((c, v) => c.split(v).join(`<${secret.name}>`), redact(text, text.indexOf(variant), variant.length, secret.name));
+        findings.push({ where, secret: secret.name, context });
+      }
     }
     const sas = SAS_SIGNATURE.exec(text);
     if (sas) findings.push({ where, secret: 'SAS signature (sig=)', context: redact(text, sas.index, sas[0].length + 20, 'sig=…') });
