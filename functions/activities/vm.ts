@@ -1,8 +1,17 @@
 /** Activities on VMs through ARM: ensure one runs, restart one, record what is known of it. */
 import { centralDb, compute, vmPublicKey } from '../deps.js';
+import { Guard } from '../platform/guard.js';
 import type { ArmTarget, EnsureVmInput, RegisterVmInput, VmInfo } from './contracts.js';
 
+/** Names that become ARM resource names and the VM's admin account: re-checked here, whoever called. */
+function guardVmSpec(what: string, input: EnsureVmInput): void {
+  const g = new Guard().name('vm.name', input?.vm?.name).user('vm.adminUser', input?.vm?.adminUser).settingName('vm.sshKeySecret', input?.vm?.sshKeySecret);
+  (input?.inboundPorts ?? []).forEach((port, i) => g.port(`inboundPorts[${i}]`, port));
+  g.done(what);
+}
+
 export async function ensureVm(input: EnsureVmInput): Promise<VmInfo> {
+  guardVmSpec('ensureVm', input);
   const { azure, vm } = input;
   const adapter = compute(azure.subscriptionId);
   const result = await adapter.ensureVm({
@@ -23,6 +32,7 @@ export async function ensureVm(input: EnsureVmInput): Promise<VmInfo> {
 }
 
 export async function restartVm(input: EnsureVmInput): Promise<VmInfo> {
+  guardVmSpec('restartVm', input);
   const { azure, vm } = input;
   const adapter = compute(azure.subscriptionId);
   await adapter.restartVm({ resourceGroup: azure.resourceGroup, name: vm.name });

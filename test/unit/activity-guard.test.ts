@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkHealth, ensureDocker, prepareImage, restartContainer, startKafka, startService } from '../../functions/activities/containers.js';
+import { ensureVm } from '../../functions/activities/vm.js';
 import { sourcePathIssue, UnsafeInputError } from '../../functions/platform/guard.js';
 
 const vm = { name: 'vm-core', host: '10.0.0.4', privateIp: '10.0.0.4', adminUser: 'azureuser', sshKeySecret: 'VM_SSH_PRIVATE_KEY' };
@@ -62,6 +63,13 @@ describe('activities refuse unsafe input themselves', () => {
   it('startKafka: a topic name or image with a traversal is refused', async () => {
     const e = await refusal(startKafka({ vm, kafka: { port: 9092, topics: [{ name: '..', partitions: 1, replicationFactor: 1 }] }, image: 'lcm/kafka:v1', version: 'v1', operationId: 'boot' }));
     expect(e.issues.map((i) => i.path)).toEqual(['kafka.topics[0].name']);
+  });
+
+  it('ensureVm: a VM name or admin user that is not a plain name is refused before any ARM call', async () => {
+    const azure = { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'rg', location: 'westeurope' };
+    const spec = { name: '../vm', size: 'Standard_B2s', adminUser: 'root;id', sshKeySecret: 'VM_SSH_PRIVATE_KEY', image: { publisher: 'p', offer: 'o', sku: 's', version: 'latest' } };
+    const e = await refusal(ensureVm({ azure, vm: spec, inboundPorts: [70000] }));
+    expect(e.issues.map((i) => i.path)).toEqual(['vm.name', 'vm.adminUser', 'inboundPorts[0]']);
   });
 
   it('sourcePathIssue accepts plain relative folders', () => {
