@@ -23,6 +23,9 @@ export const A = {
   registerVm: 'registerVm',
   recordEvent: 'recordEvent',
   startWatchdog: 'startWatchdog',
+  startInstances: 'startInstances',
+  notifyInstance: 'notifyInstance',
+  startRestart: 'startRestart',
 } as const;
 
 export const O = {
@@ -33,6 +36,7 @@ export const O = {
   restartVm: 'restartVmOrchestration',
   restartService: 'restartService',
   watchdog: 'watchdog',
+  bootStep: 'bootStep',
 } as const;
 
 /** Azure context an ARM activity needs. */
@@ -174,3 +178,20 @@ export interface RestartTarget {
   policy: Settings['restart'];
   streak: RestartStreak;
 }
+
+/** Orchestration instances to start under fixed ids, without waiting for them. */
+export interface StartInstancesInput {
+  instances: Array<{ name: string; instanceId: string; input: unknown }>;
+}
+
+export type StartedInstance = { instanceId: string; started: true } | { instanceId: string; started: false; reason: string };
+
+/** An event to raise to a waiting instance. */
+export interface NotifyInput {
+  instanceId: string;
+  event: string;
+  data: unknown;
+}
+
+/** Whether the watchdog's restart started, or why not. */
+export type WatchdogRestart = { instanceId: string; started: true } | { instanceId: string; started: false; reason: string };
