@@ -11,7 +11,7 @@ const ok = (value: unknown) => ({ ok: true as const, value });
 
 describe('conformance: targeted cases', () => {
   it('a new Task.any over tasks in flight: the extension schedules them again and a later task gets a duplicate\'s result', async () => {
-    const relist = function* (context: OrchestrationContext) {
+    const relist = function* (context: OrchestrationContext): Generator<Task, unknown, unknown> {
       const open: Task[] = ['a', 'b', 'c'].map((x) => context.df.callActivity('work', x));
       while (open.length > 0) {
         const done = open.find((t) => t.isCompleted) ?? ((yield context.df.Task.any(open)) as Task);

@@ -21,7 +21,7 @@ describe('local host: a new Task.any over tasks already scheduled (azure-functio
   it('misbehaves as on Azure when not rejected: tasks run again and a later task gets another task\'s result', async () => {
     const before = state.calls.slow ?? 0;
     const id = lenient.startNew('relistAny', { input: [300, 30, 600] });
-    const s = await lenient.waitForInstance(id, 20_000);
+    const s = await lenient.waitForInstance(id, { timeoutInMs: 20_000 });
     expect(s.runtimeStatus).toBe('Completed');
     // Three tasks, but the shim scheduled the re-listed ones again: 300 and 600 twice, 600 a third time.
     expect((state.calls.slow ?? 0) - before).toBeGreaterThan(3);
@@ -34,7 +34,7 @@ describe('local host: a new Task.any over tasks already scheduled (azure-functio
   it('fails the instance by default, naming the tasks, the pattern and the fix, before scheduling anything twice', async () => {
     const before = state.calls.slow ?? 0;
     const id = strict.startNew('relistAny', { input: [300, 30, 600] });
-    const s = await strict.waitForInstance(id, 20_000);
+    const s = await strict.waitForInstance(id, { timeoutInMs: 20_000 });
     expect(s.runtimeStatus).toBe('Failed');
     expect(String(s.output)).toMatch(
       /^Orchestrator "relistAny" yielded a new Task\.any\/Task\.all over tasks it had already scheduled: CallActivity\("slow"\) \(task #0 listed again as #3\), CallActivity\("slow"\) \(task #2 listed again as #4\)\./,
