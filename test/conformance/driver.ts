@@ -267,3 +267,44 @@ export async function run(opts: {
   problems.push('the run did not settle');
   return { instances, problems, scheduled };
 }
+
+/**
+ * One episode, nothing else: the SDK replays `history`, the extension's processing walks its actions.
+ * Returns what the extension schedules now and whether the orchestration completed.
+ */
+export async function replayOnce(
+  orchestrator: unknown,
+  history: HistoryEvent[],
+  opts: { instanceId?: string; executionId?: string; input?: unknown; activities: string[]; orchestrators?: string[] },
+): Promise<{ newWork: ShimWork[]; finished: boolean; isDone: boolean; output: unknown; relisted: number; failure?: string }> {
+  const handler = createOrchestrator(orchestrator);
+  const ctx = new InvocationContext({ invocationId: 'replay', functionName: 'conformance', logHandler: () => {} });
+  let state: any;
+  try {
+    state = await handler(
+      {
+        history,
+        instanceId: opts.instanceId ?? 'i',
+        isReplaying: false,
+        upperSchemaVersion: 2,
+        input: opts.input,
+        maximumShortTimerDuration: '6.00:00:00',
+        longRunningTimerIntervalDuration: '3.00:00:00',
+        defaultHttpAsyncRequestSleepTimeMillseconds: 30_000,
+      },
+      ctx,
+    );
+  } catch {
+    state = undefined;
+  }
+  const executor = (ctx as any).df.taskOrchestratorExecutor as { actions: SdkAction[] };
+  const walk = walkActions(executor.actions, history, {
+    instanceId: opts.instanceId ?? 'i',
+    executionId: opts.executionId ?? 'e',
+    activities: new Set(opts.activities),
+    orchestrators: new Set(opts.orchestrators ?? []),
+    maximumShortTimerMs: 6 * DAY,
+    longRunningTimerIntervalMs: 3 * DAY,
+  });
+  return { newWork: walk.newWork, finished: walk.finished, isDone: !!state?.isDone, output: state?.output, relisted: walk.relisted.length, failure: walk.failure?.message };
+}
