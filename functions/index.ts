@@ -5,7 +5,7 @@
 import { app, type FunctionInput, type InvocationContext } from '@azure/functions';
 import type { ActivityHandler } from 'durable-functions';
 import * as df from 'durable-functions';
-import { A, O } from './activities/contracts.js';
+import { A, O, type Activities, type ActivityName } from './activities/contracts.js';
 import { ensureDocker, prepareImage, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
 import { addVmToDesiredState, readDesiredState } from './activities/desired-state.js';
 import { markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
@@ -33,8 +33,9 @@ df.app.orchestration(O.restartService, restartService);
 df.app.orchestration(O.watchdog, watchdog);
 
 // Activities: thin, typed calls into one adapter each
-type Typed<I> = (input: I, context: InvocationContext) => Promise<unknown>;
-const activity = <I>(name: string, handler: Typed<I>, extraInputs: FunctionInput[] = []) =>
+// Each handler is checked against the Activities table: its input and output are what callers use.
+type Typed<K extends ActivityName> = (input: Activities[K]['input'], context: InvocationContext) => Promise<Activities[K]['output']>;
+const activity = <K extends ActivityName>(name: K, handler: Typed<K>, extraInputs: FunctionInput[] = []) =>
   df.app.activity(name, { handler: handler as ActivityHandler, extraInputs });
 
 activity(A.readDesiredState, readDesiredState);

@@ -22,7 +22,6 @@ import {
   type StartInstancesInput,
   type StartKafkaInput,
   type StartServiceInput,
-  type StartedInstance,
   type StartedService,
   type VmAccess,
   type VmInfo,
@@ -30,11 +29,12 @@ import {
 import { BootState, type Failure } from '../platform/boot-state.js';
 import { bootStepId, bootVmId } from '../platform/ids.js';
 import { planTopology } from '../platform/plan.js';
-import { KAFKA, type Topology } from '../platform/topology.js';
-import type { BootStepInput, BootStepOutput } from './boot-step.js';
-import type { BootVmInput, BootVmOutput } from './boot-vm.js';
+import { KAFKA } from '../platform/topology.js';
+import type { BootStepInput } from './boot-step.js';
+import type { BootVmInput } from './boot-vm.js';
 import type { WatchdogInput } from './watchdog.js';
 import { BOOT_PROGRESS, failureMessage, isoAt, transientRetry, type BootNotify, type BootReport } from './tasks.js';
+import { activityTask, call, callWithRetry, nextEvent } from './calls.js';
 
 export interface BootInput {
   requestedBy?: string;
@@ -61,11 +61,11 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   const input = context.df.getInput<BootInput | undefined>() ?? {};
   const operationId = context.df.instanceId;
   const bootedAt = isoAt(context);
-  const { topology } = (yield context.df.callActivity(A.readDesiredState)) as { topology: Topology };
+  const { topology } = (yield* call(context, A.readDesiredState));
   const plan = planTopology(topology);
   const state = new BootState(plan);
   const event = (e: Omit<EventInput, 'id' | 'operationId' | 'at'>, suffix: string): Task =>
-    context.df.callActivity(A.recordEvent, { ...e, id: `${operationId}:${bootedAt}:${suffix}`, operationId, at: isoAt(context) } satisfies EventInput);
+    activityTask(context, A.recordEvent, { ...e, id: `${operationId}:${bootedAt}:${suffix}`, operationId, at: isoAt(context) } satisfies EventInput);
 
   yield event({ target: 'platform', targetKind: 'platform', type: 'boot', outcome: 'started', requestedBy: input.requestedBy }, 'start');
 
@@ -76,10 +76,9 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   const notify: BootNotify = { instanceId: operationId, run: `${operationId}:${bootedAt}` };
   /** Units started and not yet reported, as `vm:<name>` / `step:<name>`. */
   const pending = new Set<string>();
-  const start = (instances: StartInstancesInput['instances']): Task => context.df.callActivity(A.startInstances, { instances } satisfies StartInstancesInput);
 
   try {
-    yield context.df.callActivityWithRetry(A.ensureResourceGroup, transientRetry, { azure });
+    yield* callWithRetry(context, A.ensureResourceGroup, transientRetry, { azure });
   } catch (e) {
     // Without its resource group no VM can exist: every VM fails with this reason.
     const reason = failureMessage(e);
@@ -100,9 +99,9 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     vmStarts.push({ name: O.bootVm, instanceId: bootVmId(vm.name), input: vmInput });
   }
   if (vmStarts.length > 0) {
-    const results = (yield start(vmStarts)) as StartedInstance[];
+    const results = yield* call(context, A.startInstances, { instances: vmStarts });
     results.forEach((r, i) => {
-      const vm = (vmStarts[i]!.input as BootVmInput).vm.name;
+      const vm = topology.vms.find((v) => bootVmId(v.name) === vmStarts[i]!.instanceId)!.name;
       if (r.started) pending.add(`vm:${vm}`);
       else state.vmFailed(vm, 'provision', `not started: ${r.reason}`);
     });
@@ -115,6 +114,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
 
   for (;;) {
     const stepStarts: StartInstancesInput['instances'] = [];
+    const steps: string[] = [];
     for (const step of state.ready((s) => images.has(s))) {
       state.starting(step);
       const vm = step === KAFKA ? topology.kafka!.vm : plan.services.find((s) => s.name === step)!.vm;
@@ -140,12 +140,13 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
         } satisfies StartServiceInput;
       }
       stepStarts.push({ name: O.bootStep, instanceId: bootStepId(step), input: stepInput });
+      steps.push(step);
     }
     if (stepStarts.length > 0) {
-      const results = (yield start(stepStarts)) as StartedInstance[];
+      const results = yield* call(context, A.startInstances, { instances: stepStarts });
       let refused = false;
       results.forEach((r, i) => {
-        const step = (stepStarts[i]!.input as BootStepInput).step;
+        const step = steps[i]!;
         if (r.started) pending.add(`step:${step}`);
         else {
           state.stepFailed(step, 'start', `not started: ${r.reason}`);
@@ -158,12 +159,12 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     context.df.setCustomStatus(state.progress('starting'));
     if (pending.size === 0) break;
 
-    const report = (yield context.df.waitForExternalEvent(BOOT_PROGRESS)) as BootReport;
+    const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
     const key = `${report.kind}:${report.name}`;
     // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
     if (report.run !== notify.run || !pending.delete(key)) continue;
     if (report.kind === 'vm') {
-      const result = report.output as BootVmOutput;
+      const result = report.output;
       if (!result.ok) {
         state.vmFailed(report.name, result.step, result.reason);
         continue;
@@ -176,7 +177,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
         else state.stepFailed(img.step, 'build', img.reason);
       }
     } else {
-      const result = report.output as BootStepOutput;
+      const result = report.output;
       if (!result.ok) state.stepFailed(report.name, 'start', result.reason);
       else {
         state.running(report.name);
@@ -225,7 +226,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       intervalInMs: topology.settings.watchdog.intervalInMs,
       failuresBeforeRestart: topology.settings.watchdog.failuresBeforeRestart,
     };
-    yield context.df.callActivity(A.startWatchdog, watch);
+    yield* call(context, A.startWatchdog, watch);
   }
   yield event(
     {

@@ -6,6 +6,7 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { A, type StartKafkaInput, type StartServiceInput, type StartedService } from '../activities/contracts.js';
 import { failureMessage, reportTo, type BootNotify } from './tasks.js';
+import { call } from './calls.js';
 
 export interface BootStepInput {
   step: string;
@@ -20,13 +21,12 @@ export const bootStep: OrchestrationHandler = function* (context: OrchestrationC
   const input = context.df.getInput<BootStepInput>();
   let output: BootStepOutput;
   try {
-    const started = (input.kafka
-      ? yield context.df.callActivity(A.startKafka, input.kafka)
-      : yield context.df.callActivity(A.startService, input.service)) as StartedService;
+    if (!input.kafka && !input.service) throw new Error(`boot step "${input.step}" names neither Kafka nor a service`);
+    const started = input.kafka ? yield* call(context, A.startKafka, input.kafka) : yield* call(context, A.startService, input.service!);
     output = { step: input.step, ok: true, started };
   } catch (e) {
     output = { step: input.step, ok: false, reason: failureMessage(e) };
   }
-  yield* reportTo(context, input.notify, { kind: 'step', name: input.step, output });
+  yield* reportTo(context, input.notify, { run: input.notify.run, kind: 'step', name: input.step, output });
   return output;
 };

@@ -17,6 +17,7 @@ import {
 } from '../activities/contracts.js';
 import type { VmSpec } from '../platform/topology.js';
 import { failureMessage, reportTo, settleAll, transientRetry, type BootNotify } from './tasks.js';
+import { activityTask, call, callWithRetry } from './calls.js';
 
 export interface BootVmInput {
   azure: ArmTarget;
@@ -46,7 +47,7 @@ export const bootVm: OrchestrationHandler = function* (context: OrchestrationCon
   } catch (e) {
     output = { vm: input.vm.name, ok: false, step: 'provision', reason: failureMessage(e) };
   }
-  if (input.notify) yield* reportTo(context, input.notify, { kind: 'vm', name: input.vm.name, output });
+  if (input.notify) yield* reportTo(context, input.notify, { run: input.notify.run, kind: 'vm', name: input.vm.name, output });
   return output;
 };
 
@@ -54,7 +55,7 @@ function* prepareVm(context: OrchestrationContext, input: BootVmInput): Generato
   const name = input.vm.name;
   let info: VmInfo;
   try {
-    info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure: input.azure, vm: input.vm, inboundPorts: input.inboundPorts } satisfies EnsureVmInput)) as VmInfo;
+    info = (yield* callWithRetry(context, A.ensureVm, transientRetry, { azure: input.azure, vm: input.vm, inboundPorts: input.inboundPorts } satisfies EnsureVmInput));
   } catch (e) {
     return { vm: name, ok: false, step: 'provision', reason: failureMessage(e) } satisfies BootVmOutput;
   }
@@ -67,14 +68,14 @@ function* prepareVm(context: OrchestrationContext, input: BootVmInput): Generato
   };
   context.df.setCustomStatus({ vm: name, state: 'docker' });
   try {
-    yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: access });
+    yield* callWithRetry(context, A.ensureDocker, transientRetry, { vm: access });
   } catch (e) {
     return { vm: name, ok: false, step: 'docker', reason: failureMessage(e) } satisfies BootVmOutput;
   }
-  yield context.df.callActivity(A.registerVm, { vm: info, dockerReady: true, at: context.df.currentUtcDateTime.toISOString() } satisfies RegisterVmInput);
+  yield* call(context, A.registerVm, { vm: info, dockerReady: true, at: context.df.currentUtcDateTime.toISOString() } satisfies RegisterVmInput);
   context.df.setCustomStatus({ vm: name, state: 'building' });
   const builds = input.steps.map(({ step, source }) =>
-    context.df.callActivity(A.prepareImage, { vm: access, step, source } satisfies PrepareImageInput),
+    activityTask(context, A.prepareImage, { vm: access, step, source } satisfies PrepareImageInput),
   );
   const settled = yield* settleAll<PreparedImage>(context, builds);
   const images = settled.map((r, i) =>

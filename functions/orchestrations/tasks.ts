@@ -2,6 +2,9 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { A, type NotifyInput } from '../activities/contracts.js';
+import type { BootStepOutput } from './boot-step.js';
+import type { BootVmOutput } from './boot-vm.js';
+import { callWithRetry, valueOf, type TypedTask } from './calls.js';
 
 /**
  * Waits for every task, never throwing: each outcome is reported on its own.
@@ -13,7 +16,7 @@ import { A, type NotifyInput } from '../activities/contracts.js';
  */
 export function* settleAll<T>(
   context: OrchestrationContext,
-  tasks: Task[],
+  tasks: Array<TypedTask<T>>,
 ): Generator<Task, Array<{ ok: true; value: T } | { ok: false; error: string }>, unknown> {
   if (tasks.length > 0) {
     try {
@@ -29,7 +32,7 @@ export function* settleAll<T>(
       }
     }
   }
-  return tasks.map((t) => (t.isFaulted ? { ok: false as const, error: failureMessage(t.result) } : { ok: true as const, value: t.result as T }));
+  return tasks.map((t) => (t.isFaulted ? { ok: false as const, error: failureMessage(t.result) } : { ok: true as const, value: valueOf(t) }));
 }
 
 /** The message of an activity or sub-orchestration failure, without the host's wrapping. */
@@ -61,13 +64,9 @@ export interface BootNotify {
 export const BOOT_PROGRESS = 'bootProgress';
 
 /** What a unit of a boot reports. */
-export type BootReport<O = unknown> = { run: string; kind: 'vm' | 'step'; name: string; output: O };
+export type BootReport = { run: string; name: string } & ({ kind: 'vm'; output: BootVmOutput } | { kind: 'step'; output: BootStepOutput });
 
 /** Report a unit's outcome to the boot that started it (an event: it takes no sequence id in the boot). */
-export function* reportTo(context: OrchestrationContext, notify: BootNotify, report: Omit<BootReport, 'run'>): Generator<Task, void, unknown> {
-  yield context.df.callActivityWithRetry(A.notifyInstance, transientRetry, {
-    instanceId: notify.instanceId,
-    event: BOOT_PROGRESS,
-    data: { run: notify.run, ...report } satisfies BootReport,
-  } satisfies NotifyInput);
+export function* reportTo(context: OrchestrationContext, notify: BootNotify, report: BootReport): Generator<Task, void, unknown> {
+  yield* callWithRetry(context, A.notifyInstance, transientRetry, { instanceId: notify.instanceId, event: BOOT_PROGRESS, data: report } satisfies NotifyInput);
 }

@@ -8,9 +8,10 @@
  * its history stays a few events long however long it runs.
  */
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { A, type HealthResult, type RestartContainerInput, type ServiceRuntimeSpec, type VmAccess, type WatchdogRestart } from '../activities/contracts.js';
+import { A, type RestartContainerInput, type ServiceRuntimeSpec, type VmAccess } from '../activities/contracts.js';
 import type { RestartServiceInput } from './restart-service.js';
 import { failureMessage } from './tasks.js';
+import { call } from './calls.js';
 
 export interface WatchdogInput {
   service: ServiceRuntimeSpec;
@@ -27,7 +28,7 @@ export const watchdog: OrchestrationHandler = function* (context: OrchestrationC
   const input = context.df.getInput<WatchdogInput>();
   let failures = input.failures ?? 0;
   let lastRestart = input.lastRestart;
-  const health = (yield context.df.callActivity(A.checkHealth, { vm: input.vm, service: input.service } satisfies RestartContainerInput)) as HealthResult;
+  const health = (yield* call(context, A.checkHealth, { vm: input.vm, service: input.service } satisfies RestartContainerInput));
   failures = health.healthy ? 0 : failures + 1;
 
   if (failures >= input.failuresBeforeRestart) {
@@ -38,7 +39,7 @@ export const watchdog: OrchestrationHandler = function* (context: OrchestrationC
       reason: `monitoring failed ${failures} health checks in a row${health.detail ? ` (${health.detail})` : ''}`,
     };
     try {
-      const r = (yield context.df.callActivity(A.startRestart, request)) as WatchdogRestart;
+      const r = (yield* call(context, A.startRestart, request));
       lastRestart = { at: context.df.currentUtcDateTime.toISOString(), outcome: r.started ? `started ${r.instanceId}` : `not started: ${r.reason}` };
     } catch (e) {
       lastRestart = { at: context.df.currentUtcDateTime.toISOString(), outcome: `not started: ${failureMessage(e)}` };

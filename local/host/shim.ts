@@ -217,7 +217,8 @@ export function walkActions(actions: SdkAction[], history: HistoryEvent[], opts:
 
   const invoke = (action: SdkAction): Node => {
     const isLeaf = action.actionType !== ActionType.WhenAll && action.actionType !== ActionType.WhenAny;
-    if (isLeaf && action.actionType !== ActionType.WaitForExternalEvent && action.actionType !== ActionType.ContinueAsNew) {
+    // A re-listed event wait takes no id but waits for one more event in the extension: flagged too.
+    if (isLeaf && action.actionType !== ActionType.ContinueAsNew) {
       if (seen.has(action)) relisted.push({ action, firstSeq: seen.get(action), againSeq: counter });
       else seen.set(action, counter);
     }
