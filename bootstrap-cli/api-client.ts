@@ -36,6 +36,8 @@ export interface HistoryEvent {
   Reason?: string;
   Details?: string;
   Result?: unknown;
+  /** An event's data (EventRaised). */
+  Input?: unknown;
   OrchestrationStatus?: string;
 }
 

@@ -184,7 +184,8 @@ export function timeline(
   for (const e of history) {
     const t = Date.parse(e.Timestamp);
     const step = e.FunctionName ?? e.Name ?? '';
-    const about = subject(e.Result);
+    // A boot's units report with events: their data names the VM or service.
+    const about = subject(e.Result ?? e.Input);
     const took = e.ScheduledTime ? duration(t - Date.parse(e.ScheduledTime)) : '';
     const failed = e.EventType.endsWith('Failed');
     if (failed) failures++;

@@ -5,17 +5,19 @@
 import { app, type FunctionInput, type InvocationContext } from '@azure/functions';
 import type { ActivityHandler } from 'durable-functions';
 import * as df from 'durable-functions';
-import { A, O } from './activities/contracts.js';
+import { A, O, type Activities, type ActivityName } from './activities/contracts.js';
 import { ensureDocker, prepareImage, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
 import { addVmToDesiredState, readDesiredState } from './activities/desired-state.js';
 import { markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
-import { startWatchdog } from './activities/watchdog.js';
+import { notifyInstance, startInstances } from './activities/instances.js';
+import { startRestart, startWatchdog } from './activities/watchdog.js';
 import * as api from './http/api.js';
 import { getServiceLogs } from './http/logs.js';
 import { openApiDocument } from './http/openapi.js';
 import { route, type Handler } from './http/respond.js';
 import { bootPlatform } from './orchestrations/boot-platform.js';
+import { bootStep } from './orchestrations/boot-step.js';
 import { bootVm } from './orchestrations/boot-vm.js';
 import { restartService } from './orchestrations/restart-service.js';
 import { initVm, provisionVm, restartVm as restartVmOrchestration } from './orchestrations/vm-operations.js';
@@ -24,6 +26,7 @@ import { watchdog } from './orchestrations/watchdog.js';
 // Orchestrations
 df.app.orchestration(O.boot, bootPlatform);
 df.app.orchestration(O.bootVm, bootVm);
+df.app.orchestration(O.bootStep, bootStep);
 df.app.orchestration(O.provisionVm, provisionVm);
 df.app.orchestration(O.initVm, initVm);
 df.app.orchestration(O.restartVm, restartVmOrchestration);
@@ -31,8 +34,9 @@ df.app.orchestration(O.restartService, restartService);
 df.app.orchestration(O.watchdog, watchdog);
 
 // Activities: thin, typed calls into one adapter each
-type Typed<I> = (input: I, context: InvocationContext) => Promise<unknown>;
-const activity = <I>(name: string, handler: Typed<I>, extraInputs: FunctionInput[] = []) =>
+// Each handler is checked against the Activities table: its input and output are what callers use.
+type Typed<K extends ActivityName> = (input: Activities[K]['input'], context: InvocationContext) => Promise<Activities[K]['output']>;
+const activity = <K extends ActivityName>(name: K, handler: Typed<K>, extraInputs: FunctionInput[] = []) =>
   df.app.activity(name, { handler: handler as ActivityHandler, extraInputs });
 
 activity(A.readDesiredState, readDesiredState);
@@ -53,6 +57,11 @@ activity(A.markService, markService);
 activity(A.recordEvent, recordEvent);
 // The watchdog is an independent instance: this activity starts it through the durable client.
 activity(A.startWatchdog, startWatchdog, [df.input.durableClient()]);
+// The boot starts its units and they report back, through the durable client.
+activity(A.startInstances, startInstances, [df.input.durableClient()]);
+activity(A.notifyInstance, notifyInstance, [df.input.durableClient()]);
+// The watchdog starts a restart through the client, which refuses an id a running restart holds.
+activity(A.startRestart, startRestart, [df.input.durableClient()]);
 
 // The HTTP API
 const client = [df.input.durableClient()];

@@ -4,6 +4,40 @@
  */
 import type { RestartStreak } from '../platform/backoff.js';
 import type { AzureContext, KafkaSpec, ServiceKind, ServiceSpec, Settings, Topology, VmSpec } from '../platform/topology.js';
+import type { BootStepInput } from '../orchestrations/boot-step.js';
+import type { BootVmInput } from '../orchestrations/boot-vm.js';
+import type { RestartServiceInput } from '../orchestrations/restart-service.js';
+import type { WatchdogInput } from '../orchestrations/watchdog.js';
+
+/**
+ * Every activity: its input and output. Orchestrations call activities only through the typed
+ * helpers of orchestrations/calls.ts, and index.ts registers each handler against this table, so
+ * the compiler ties each call site to the handler that answers it.
+ */
+export interface Activities {
+  readDesiredState: { input: undefined; output: DesiredStateOutput };
+  addVmToDesiredState: { input: { vm: VmSpec }; output: DesiredStateOutput };
+  ensureResourceGroup: { input: { azure: ArmTarget }; output: { created: boolean } };
+  ensureVm: { input: EnsureVmInput; output: VmInfo };
+  restartVm: { input: EnsureVmInput; output: VmInfo };
+  ensureDocker: { input: { vm: VmAccess }; output: { vm: string; installed: boolean } };
+  prepareImage: { input: PrepareImageInput; output: PreparedImage };
+  startService: { input: StartServiceInput; output: StartedService };
+  startKafka: { input: StartKafkaInput; output: StartedService };
+  restartContainer: { input: RestartContainerInput; output: HealthResult };
+  checkHealth: { input: RestartContainerInput; output: HealthResult };
+  readRestartTarget: { input: { service: string }; output: RestartTarget };
+  recordRestart: { input: RecordRestartInput; output: void };
+  markService: { input: MarkServiceInput; output: void };
+  registerVm: { input: RegisterVmInput; output: void };
+  recordEvent: { input: EventInput; output: void };
+  startWatchdog: { input: WatchdogInput; output: { started: boolean } };
+  startInstances: { input: StartInstancesInput; output: StartedInstance[] };
+  notifyInstance: { input: NotifyInput; output: void };
+  startRestart: { input: RestartServiceInput; output: WatchdogRestart };
+}
+
+export type ActivityName = keyof Activities;
 
 export const A = {
   readDesiredState: 'readDesiredState',
@@ -23,7 +57,10 @@ export const A = {
   registerVm: 'registerVm',
   recordEvent: 'recordEvent',
   startWatchdog: 'startWatchdog',
-} as const;
+  startInstances: 'startInstances',
+  notifyInstance: 'notifyInstance',
+  startRestart: 'startRestart',
+} as const satisfies { [K in ActivityName]: K };
 
 export const O = {
   boot: 'bootPlatform',
@@ -33,6 +70,7 @@ export const O = {
   restartVm: 'restartVmOrchestration',
   restartService: 'restartService',
   watchdog: 'watchdog',
+  bootStep: 'bootStep',
 } as const;
 
 /** Azure context an ARM activity needs. */
@@ -174,3 +212,20 @@ export interface RestartTarget {
   policy: Settings['restart'];
   streak: RestartStreak;
 }
+
+/** Orchestration instances to start under fixed ids, without waiting for them. */
+export interface StartInstancesInput {
+  instances: Array<{ name: typeof O.bootVm; instanceId: string; input: BootVmInput } | { name: typeof O.bootStep; instanceId: string; input: BootStepInput }>;
+}
+
+export type StartedInstance = { instanceId: string; started: true } | { instanceId: string; started: false; reason: string };
+
+/** An event to raise to a waiting instance. */
+export interface NotifyInput {
+  instanceId: string;
+  event: string;
+  data: unknown;
+}
+
+/** Whether the watchdog's restart started, or why not. */
+export type WatchdogRestart = { instanceId: string; started: true } | { instanceId: string; started: false; reason: string };

@@ -8,7 +8,6 @@ import type { Container, CosmosClient } from '@azure/cosmos';
 import type { Topology, VmSpec } from '../platform/topology.js';
 import {
   CONTAINERS,
-  CentralDbError,
   cosmosFailure,
   statusOf,
   withoutSystemFields,

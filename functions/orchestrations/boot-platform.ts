@@ -1,7 +1,17 @@
 /**
- * The root orchestration (`boot`): bring every VM up in parallel (one sub-orchestration each), start
+ * The root orchestration (`boot`): bring every VM up in parallel (one orchestration each), start
  * Kafka, start each service as soon as its VM is ready and everything it depends on runs, the
  * monitoring service after all others, and report what came up, what failed and what it blocked.
+ *
+ * Why events: the boot must react to whichever VM or step finishes next, many times over. With the
+ * JS SDK the only way to wait on "the next of N tasks in flight" is a Task.any over them, and doing
+ * that a second time lists the unfinished ones again: on Azure the extension then schedules them
+ * again and can hand one task's result to another (azure-functions-durable-js#574). So the boot
+ * starts each unit of work (a `bootVm` per VM, a `bootStep` per service and for Kafka) through the
+ * durable client in an activity, and each unit raises a `bootProgress` event to the boot when it is
+ * done. The boot waits with a fresh waitForExternalEvent each time: events take no sequence id, every
+ * activity is scheduled once, and reports that arrive together are handled in one replay. The
+ * history stays short: one start activity per batch and one event per unit.
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import {
@@ -9,6 +19,7 @@ import {
   O,
   type EventInput,
   type PreparedImage,
+  type StartInstancesInput,
   type StartKafkaInput,
   type StartServiceInput,
   type StartedService,
@@ -16,12 +27,14 @@ import {
   type VmInfo,
 } from '../activities/contracts.js';
 import { BootState, type Failure } from '../platform/boot-state.js';
-import { bootVmId } from '../platform/ids.js';
+import { bootStepId, bootVmId } from '../platform/ids.js';
 import { planTopology } from '../platform/plan.js';
-import { KAFKA, type Topology } from '../platform/topology.js';
-import type { BootVmInput, BootVmOutput } from './boot-vm.js';
+import { KAFKA } from '../platform/topology.js';
+import type { BootStepInput } from './boot-step.js';
+import type { BootVmInput } from './boot-vm.js';
 import type { WatchdogInput } from './watchdog.js';
-import { failureMessage, isoAt, nextDone, transientRetry } from './tasks.js';
+import { BOOT_PROGRESS, failureMessage, isoAt, transientRetry, type BootNotify, type BootReport } from './tasks.js';
+import { activityTask, call, callWithRetry, nextEvent } from './calls.js';
 
 export interface BootInput {
   requestedBy?: string;
@@ -43,21 +56,16 @@ export interface BootOutput {
   failures: Failure[];
 }
 
-interface InFlight {
-  task: Task;
-  kind: 'vm' | 'step';
-  name: string;
-}
 
 export const bootPlatform: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BootInput | undefined>() ?? {};
   const operationId = context.df.instanceId;
   const bootedAt = isoAt(context);
-  const { topology } = (yield context.df.callActivity(A.readDesiredState)) as { topology: Topology };
+  const { topology } = (yield* call(context, A.readDesiredState));
   const plan = planTopology(topology);
   const state = new BootState(plan);
   const event = (e: Omit<EventInput, 'id' | 'operationId' | 'at'>, suffix: string): Task =>
-    context.df.callActivity(A.recordEvent, { ...e, id: `${operationId}:${bootedAt}:${suffix}`, operationId, at: isoAt(context) } satisfies EventInput);
+    activityTask(context, A.recordEvent, { ...e, id: `${operationId}:${bootedAt}:${suffix}`, operationId, at: isoAt(context) } satisfies EventInput);
 
   yield event({ target: 'platform', targetKind: 'platform', type: 'boot', outcome: 'started', requestedBy: input.requestedBy }, 'start');
 
@@ -65,14 +73,18 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   const sourceOf = (step: string): string =>
     step === KAFKA ? topology.kafka!.source : topology.services.find((s) => s.name === step)!.source;
 
-  const inflight: InFlight[] = [];
+  const notify: BootNotify = { instanceId: operationId, run: `${operationId}:${bootedAt}` };
+  /** Units started and not yet reported, as `vm:<name>` / `step:<name>`. */
+  const pending = new Set<string>();
+
   try {
-    yield context.df.callActivityWithRetry(A.ensureResourceGroup, transientRetry, { azure });
+    yield* callWithRetry(context, A.ensureResourceGroup, transientRetry, { azure });
   } catch (e) {
     // Without its resource group no VM can exist: every VM fails with this reason.
     const reason = failureMessage(e);
     for (const vm of topology.vms) state.vmFailed(vm.name, 'resource group', reason);
   }
+  const vmStarts: StartInstancesInput['instances'] = [];
   for (const vm of topology.vms) {
     if (state.vm(vm.name) === 'failed') continue;
     state.vmProvisioning(vm.name);
@@ -82,8 +94,17 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       steps: state.stepsOn(vm.name).map((step) => ({ step, source: sourceOf(step) })),
       // The function app creates Kafka's topics over the broker port.
       ...(topology.kafka?.vm === vm.name ? { inboundPorts: [topology.kafka.port] } : {}),
+      notify,
     };
-    inflight.push({ kind: 'vm', name: vm.name, task: context.df.callSubOrchestrator(O.bootVm, vmInput, bootVmId(vm.name)) });
+    vmStarts.push({ name: O.bootVm, instanceId: bootVmId(vm.name), input: vmInput });
+  }
+  if (vmStarts.length > 0) {
+    const results = yield* call(context, A.startInstances, { instances: vmStarts });
+    results.forEach((r, i) => {
+      const vm = topology.vms.find((v) => bootVmId(v.name) === vmStarts[i]!.instanceId)!.name;
+      if (r.started) pending.add(`vm:${vm}`);
+      else state.vmFailed(vm, 'provision', `not started: ${r.reason}`);
+    });
   }
 
   const access = new Map<string, VmAccess>();
@@ -92,61 +113,76 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   const running = new Map<string, StartedService>();
 
   for (;;) {
+    const stepStarts: StartInstancesInput['instances'] = [];
+    const steps: string[] = [];
     for (const step of state.ready((s) => images.has(s))) {
       state.starting(step);
       const vm = step === KAFKA ? topology.kafka!.vm : plan.services.find((s) => s.name === step)!.vm;
       const image = images.get(step)!;
-      let task: Task;
+      const stepInput: BootStepInput = { step, notify };
       if (step === KAFKA) {
-        const kafkaInput: StartKafkaInput = {
+        stepInput.kafka = {
           vm: access.get(vm)!,
           kafka: { port: topology.kafka!.port, topics: topology.kafka!.topics },
           image: image.image,
           version: image.version,
           operationId,
-        };
-        task = context.df.callActivity(A.startKafka, kafkaInput);
+        } satisfies StartKafkaInput;
       } else {
         const spec = topology.services.find((s) => s.name === step)!;
-        const serviceInput: StartServiceInput = {
+        stepInput.service = {
           vm: access.get(vm)!,
           service: { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health },
           image: image.image,
           version: image.version,
           operationId,
           monitoring: spec.role === 'monitoring',
-        };
-        task = context.df.callActivity(A.startService, serviceInput);
+        } satisfies StartServiceInput;
       }
-      inflight.push({ kind: 'step', name: step, task });
+      stepStarts.push({ name: O.bootStep, instanceId: bootStepId(step), input: stepInput });
+      steps.push(step);
+    }
+    if (stepStarts.length > 0) {
+      const results = yield* call(context, A.startInstances, { instances: stepStarts });
+      let refused = false;
+      results.forEach((r, i) => {
+        const step = steps[i]!;
+        if (r.started) pending.add(`step:${step}`);
+        else {
+          state.stepFailed(step, 'start', `not started: ${r.reason}`);
+          refused = true;
+        }
+      });
+      // A refused step blocks its dependents; look again at what is ready.
+      if (refused) continue;
     }
     context.df.setCustomStatus(state.progress('starting'));
-    if (inflight.length === 0) break;
+    if (pending.size === 0) break;
 
-    const done = yield* nextDone(context, inflight.map((f) => f.task));
-    const entry = inflight.splice(inflight.findIndex((f) => f.task === done), 1)[0]!;
-    if (entry.kind === 'vm') {
-      if (done.isFaulted) {
-        state.vmFailed(entry.name, 'provision', failureMessage(done.result));
-        continue;
-      }
-      const result = done.result as BootVmOutput;
+    const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
+    const key = `${report.kind}:${report.name}`;
+    // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
+    if (report.run !== notify.run || !pending.delete(key)) continue;
+    if (report.kind === 'vm') {
+      const result = report.output;
       if (!result.ok) {
-        state.vmFailed(entry.name, result.step, result.reason);
+        state.vmFailed(report.name, result.step, result.reason);
         continue;
       }
-      access.set(entry.name, result.access);
-      vmInfo.set(entry.name, result.info);
-      state.vmReady(entry.name);
+      access.set(report.name, result.access);
+      vmInfo.set(report.name, result.info);
+      state.vmReady(report.name);
       for (const img of result.images) {
         if (img.ok) images.set(img.step, img.image);
         else state.stepFailed(img.step, 'build', img.reason);
       }
-    } else if (done.isFaulted) {
-      state.stepFailed(entry.name, 'start', failureMessage(done.result));
     } else {
-      state.running(entry.name);
-      running.set(entry.name, done.result as StartedService);
+      const result = report.output;
+      if (!result.ok) state.stepFailed(report.name, 'start', result.reason);
+      else {
+        state.running(report.name);
+        running.set(report.name, result.started);
+      }
     }
   }
 
@@ -190,7 +226,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       intervalInMs: topology.settings.watchdog.intervalInMs,
       failuresBeforeRestart: topology.settings.watchdog.failuresBeforeRestart,
     };
-    yield context.df.callActivity(A.startWatchdog, watch);
+    yield* call(context, A.startWatchdog, watch);
   }
   yield event(
     {

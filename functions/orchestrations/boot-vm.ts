@@ -1,9 +1,10 @@
 /**
- * One VM of a boot (sub-orchestration `boot-vm-<name>`): ensure the VM runs, ensure Docker, prepare
- * the images of everything placed on it. A failure ends this VM's branch with its reason; the root
- * decides what it blocks.
+ * One VM of a boot (instance `boot-vm-<name>`, started by the boot through the durable client):
+ * ensure the VM runs, ensure Docker, prepare the images of everything placed on it, then report to
+ * the boot with an event. A failure ends this VM's branch with its reason; the root decides what it
+ * blocks.
  */
-import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import {
   A,
   type ArmTarget,
@@ -15,7 +16,8 @@ import {
   type VmInfo,
 } from '../activities/contracts.js';
 import type { VmSpec } from '../platform/topology.js';
-import { failureMessage, settleAll, transientRetry } from './tasks.js';
+import { failureMessage, reportTo, settleAll, transientRetry, type BootNotify } from './tasks.js';
+import { activityTask, call, callWithRetry } from './calls.js';
 
 export interface BootVmInput {
   azure: ArmTarget;
@@ -23,6 +25,8 @@ export interface BootVmInput {
   /** Steps placed on this VM and the folder of their code. */
   steps: Array<{ step: string; source: string }>;
   inboundPorts?: number[];
+  /** The boot waiting for this VM's report. */
+  notify?: BootNotify;
 }
 
 export type BootVmOutput =
@@ -37,10 +41,21 @@ export type BootVmOutput =
 
 export const bootVm: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BootVmInput>();
+  let output: BootVmOutput;
+  try {
+    output = yield* prepareVm(context, input);
+  } catch (e) {
+    output = { vm: input.vm.name, ok: false, step: 'provision', reason: failureMessage(e) };
+  }
+  if (input.notify) yield* reportTo(context, input.notify, { run: input.notify.run, kind: 'vm', name: input.vm.name, output });
+  return output;
+};
+
+function* prepareVm(context: OrchestrationContext, input: BootVmInput): Generator<Task, BootVmOutput, unknown> {
   const name = input.vm.name;
   let info: VmInfo;
   try {
-    info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure: input.azure, vm: input.vm, inboundPorts: input.inboundPorts } satisfies EnsureVmInput)) as VmInfo;
+    info = (yield* callWithRetry(context, A.ensureVm, transientRetry, { azure: input.azure, vm: input.vm, inboundPorts: input.inboundPorts } satisfies EnsureVmInput));
   } catch (e) {
     return { vm: name, ok: false, step: 'provision', reason: failureMessage(e) } satisfies BootVmOutput;
   }
@@ -53,18 +68,18 @@ export const bootVm: OrchestrationHandler = function* (context: OrchestrationCon
   };
   context.df.setCustomStatus({ vm: name, state: 'docker' });
   try {
-    yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: access });
+    yield* callWithRetry(context, A.ensureDocker, transientRetry, { vm: access });
   } catch (e) {
     return { vm: name, ok: false, step: 'docker', reason: failureMessage(e) } satisfies BootVmOutput;
   }
-  yield context.df.callActivity(A.registerVm, { vm: info, dockerReady: true, at: context.df.currentUtcDateTime.toISOString() } satisfies RegisterVmInput);
+  yield* call(context, A.registerVm, { vm: info, dockerReady: true, at: context.df.currentUtcDateTime.toISOString() } satisfies RegisterVmInput);
   context.df.setCustomStatus({ vm: name, state: 'building' });
   const builds = input.steps.map(({ step, source }) =>
-    context.df.callActivity(A.prepareImage, { vm: access, step, source } satisfies PrepareImageInput),
+    activityTask(context, A.prepareImage, { vm: access, step, source } satisfies PrepareImageInput),
   );
-  const settled = builds.length > 0 ? yield* settleAll<PreparedImage>(context, builds) : [];
+  const settled = yield* settleAll<PreparedImage>(context, builds);
   const images = settled.map((r, i) =>
     r.ok ? { step: input.steps[i]!.step, ok: true as const, image: r.value } : { step: input.steps[i]!.step, ok: false as const, reason: r.error },
   );
   return { vm: name, ok: true, info, access, images } satisfies BootVmOutput;
-};
+}

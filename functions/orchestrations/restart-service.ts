@@ -9,19 +9,16 @@ import {
   A,
   type EnsureVmInput,
   type EventInput,
-  type HealthResult,
   type PrepareImageInput,
-  type PreparedImage,
   type RecordRestartInput,
-  type RestartTarget,
   type StartServiceInput,
   type StartedService,
   type VmAccess,
-  type VmInfo,
 } from '../activities/contracts.js';
 import { decideRestart } from '../platform/backoff.js';
 import type { ServiceKind } from '../platform/topology.js';
 import { failureMessage, isoAt, transientRetry } from './tasks.js';
+import { activityTask, call, callWithRetry } from './calls.js';
 
 export interface RestartServiceInput {
   service: string;
@@ -44,12 +41,12 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
   const input = context.df.getInput<RestartServiceInput>();
   const operationId = context.df.instanceId;
   const requestedAt = isoAt(context);
-  const target = (yield context.df.callActivity(A.readRestartTarget, { service: input.service })) as RestartTarget;
+  const target = (yield* call(context, A.readRestartTarget, { service: input.service }));
   if (target.service.kind !== input.kind) {
     throw new Error(`"${input.service}" is a ${target.service.kind}, not the ${input.kind} the request named: use the ${target.service.kind} restart route`);
   }
   const event = (e: Partial<EventInput> & Pick<EventInput, 'type' | 'outcome'>, suffix: string) =>
-    context.df.callActivity(A.recordEvent, {
+    activityTask(context, A.recordEvent, {
       target: input.service,
       targetKind: 'service',
       requestedBy: input.requestedBy,
@@ -61,7 +58,7 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
 
   const decision = decideRestart(target.policy, target.streak, context.df.currentUtcDateTime);
   if (decision.action === 'give-up') {
-    yield context.df.callActivity(A.markService, { service: input.service, status: 'failed', reason: decision.reason, at: isoAt(context) });
+    yield* call(context, A.markService, { service: input.service, status: 'failed', reason: decision.reason, at: isoAt(context) });
     yield event({ type: 'restart', outcome: 'failed', reason: decision.reason }, 'gave-up');
     return { service: input.service, outcome: 'gave-up', delayedInMs: 0, streak: decision.streak, reason: decision.reason } satisfies RestartServiceOutput;
   }
@@ -75,7 +72,7 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
   );
 
   const record = (outcome: RecordRestartInput['outcome'], detail?: string) =>
-    context.df.callActivity(A.recordRestart, {
+    activityTask(context, A.recordRestart, {
       service: input.service,
       streak: decision.streak,
       at: isoAt(context),
@@ -92,13 +89,13 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
   let started: Pick<StartedService, 'host' | 'port'>;
   try {
     // Reading the VM is cheap; it starts the VM only when it is down.
-    const info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure: target.azure, vm: target.vm } satisfies EnsureVmInput)) as VmInfo;
+    const info = (yield* callWithRetry(context, A.ensureVm, transientRetry, { azure: target.azure, vm: target.vm } satisfies EnsureVmInput));
     const access: VmAccess = { name: info.name, host: info.publicIp, privateIp: info.privateIp, adminUser: target.vm.adminUser, sshKeySecret: target.vm.sshKeySecret };
-    const health = (yield context.df.callActivity(A.restartContainer, { vm: access, service: runtime })) as HealthResult;
+    const health = (yield* call(context, A.restartContainer, { vm: access, service: runtime }));
     if (!health.healthy) {
       outcome = 'recreated';
-      const image = (yield context.df.callActivity(A.prepareImage, { vm: access, step: spec.name, source: spec.source } satisfies PrepareImageInput)) as PreparedImage;
-      started = (yield context.df.callActivity(A.startService, {
+      const image = (yield* call(context, A.prepareImage, { vm: access, step: spec.name, source: spec.source } satisfies PrepareImageInput));
+      started = (yield* call(context, A.startService, {
         vm: access,
         service: runtime,
         image: image.image,
@@ -106,7 +103,7 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
         operationId,
         monitoring: spec.role === 'monitoring',
         recreate: true,
-      } satisfies StartServiceInput)) as StartedService;
+      } satisfies StartServiceInput));
     } else {
       started = { host: health.host!, port: health.port! };
     }

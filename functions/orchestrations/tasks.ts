@@ -1,29 +1,38 @@
 /** Small orchestration helpers. Deterministic: they only look at task state the SDK replays. */
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
+import { A, type NotifyInput } from '../activities/contracts.js';
+import type { BootStepOutput } from './boot-step.js';
+import type { BootVmOutput } from './boot-vm.js';
+import { callWithRetry, valueOf, type TypedTask } from './calls.js';
 
 /**
- * The next finished task of `tasks`. A task already finished is returned without yielding: the SDK's
- * Task.any never completes for children that finished before it was built, which a loop over
- * "what is still in flight" meets whenever several tasks finish in one replay.
+ * Waits for every task, never throwing: each outcome is reported on its own.
+ *
+ * On Azure the extension gives every task listed in a Task.any/Task.all a new sequence id, so a task
+ * must appear in exactly one compound (azure-functions-durable-js#574). Here the tasks are yielded in
+ * one Task.all; when it fails fast, each task still running is then yielded on its own, which the SDK
+ * does not list again (the extension's WhenAll waits for all of them anyway).
  */
-export function* nextDone(context: OrchestrationContext, tasks: Task[]): Generator<Task, Task, unknown> {
-  const done = tasks.find((t) => t.isCompleted || t.isFaulted);
-  if (done) return done;
-  return (yield context.df.Task.any(tasks)) as Task;
-}
-
-/** Waits for every task, never throwing: each outcome is reported on its own. */
 export function* settleAll<T>(
   context: OrchestrationContext,
-  tasks: Task[],
+  tasks: Array<TypedTask<T>>,
 ): Generator<Task, Array<{ ok: true; value: T } | { ok: false; error: string }>, unknown> {
-  const open = [...tasks];
-  while (open.length > 0) {
-    const done = yield* nextDone(context, open);
-    open.splice(open.indexOf(done), 1);
+  if (tasks.length > 0) {
+    try {
+      yield context.df.Task.all(tasks);
+    } catch {
+      for (const t of tasks) {
+        if (t.isCompleted || t.isFaulted) continue;
+        try {
+          yield t;
+        } catch {
+          // reported below
+        }
+      }
+    }
   }
-  return tasks.map((t) => (t.isFaulted ? { ok: false as const, error: failureMessage(t.result) } : { ok: true as const, value: t.result as T }));
+  return tasks.map((t) => (t.isFaulted ? { ok: false as const, error: failureMessage(t.result) } : { ok: true as const, value: valueOf(t) }));
 }
 
 /** The message of an activity or sub-orchestration failure, without the host's wrapping. */
@@ -43,4 +52,21 @@ export const transientRetry = (() => {
 
 export function isoAt(context: OrchestrationContext): string {
   return context.df.currentUtcDateTime.toISOString();
+}
+
+/** Where a unit of a boot reports when it is done: the boot's instance and the run it belongs to. */
+export interface BootNotify {
+  instanceId: string;
+  /** Tells this boot's reports from those of an earlier boot still finishing. */
+  run: string;
+}
+
+export const BOOT_PROGRESS = 'bootProgress';
+
+/** What a unit of a boot reports. */
+export type BootReport = { run: string; name: string } & ({ kind: 'vm'; output: BootVmOutput } | { kind: 'step'; output: BootStepOutput });
+
+/** Report a unit's outcome to the boot that started it (an event: it takes no sequence id in the boot). */
+export function* reportTo(context: OrchestrationContext, notify: BootNotify, report: BootReport): Generator<Task, void, unknown> {
+  yield* callWithRetry(context, A.notifyInstance, transientRetry, { instanceId: notify.instanceId, event: BOOT_PROGRESS, data: report } satisfies NotifyInput);
 }

@@ -20,6 +20,7 @@ import {
 } from '../activities/contracts.js';
 import { KAFKA, type Topology, type VmSpec } from '../platform/topology.js';
 import { failureMessage, isoAt, settleAll, transientRetry } from './tasks.js';
+import { activityTask, call, callWithRetry } from './calls.js';
 
 export interface VmOperationInput {
   vm: string;
@@ -38,7 +39,7 @@ export interface VmOperationOutput {
 }
 
 function* desired(context: OrchestrationContext): Generator<Task, Topology, unknown> {
-  return ((yield context.df.callActivity(A.readDesiredState)) as { topology: Topology }).topology;
+  return ((yield* call(context, A.readDesiredState))).topology;
 }
 
 function armTarget(t: Topology): ArmTarget {
@@ -52,7 +53,7 @@ function accessOf(info: VmInfo, spec: VmSpec): VmAccess {
 function eventFor(context: OrchestrationContext, input: VmOperationInput, type: EventInput['type']) {
   const at0 = isoAt(context);
   return (outcome: EventInput['outcome'], reason?: string) =>
-    context.df.callActivity(A.recordEvent, {
+    activityTask(context, A.recordEvent, {
       id: `${context.df.instanceId}:${at0}:${outcome}`,
       target: input.vm,
       targetKind: 'vm',
@@ -67,10 +68,10 @@ function eventFor(context: OrchestrationContext, input: VmOperationInput, type: 
 
 /** Ensure the VM and Docker; shared by provision and init. */
 function* ensureVmAndDocker(context: OrchestrationContext, azure: ArmTarget, spec: VmSpec): Generator<Task, VmInfo, unknown> {
-  yield context.df.callActivityWithRetry(A.ensureResourceGroup, transientRetry, { azure });
-  const info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure, vm: spec } satisfies EnsureVmInput)) as VmInfo;
-  yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
-  yield context.df.callActivity(A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
+  yield* callWithRetry(context, A.ensureResourceGroup, transientRetry, { azure });
+  const info = (yield* callWithRetry(context, A.ensureVm, transientRetry, { azure, vm: spec } satisfies EnsureVmInput));
+  yield* callWithRetry(context, A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
+  yield* call(context, A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
   return info;
 }
 
@@ -98,7 +99,7 @@ export const provisionVm: OrchestrationHandler = function* (context: Orchestrati
   const input = context.df.getInput<VmOperationInput>();
   return yield* reported(context, input, 'provision', function* () {
     if (!input.spec) throw new Error('provision needs the VM spec');
-    const { topology } = (yield context.df.callActivity(A.addVmToDesiredState, { vm: input.spec })) as { topology: Topology };
+    const { topology } = (yield* call(context, A.addVmToDesiredState, { vm: input.spec }));
     return yield* ensureVmAndDocker(context, armTarget(topology), input.spec);
   });
 };
@@ -126,9 +127,9 @@ export const restartVm: OrchestrationHandler = function* (context: Orchestration
   }
   let info: VmInfo;
   try {
-    info = (yield context.df.callActivityWithRetry(A.restartVm, transientRetry, { azure: armTarget(topology), vm: spec } satisfies EnsureVmInput)) as VmInfo;
+    info = (yield* callWithRetry(context, A.restartVm, transientRetry, { azure: armTarget(topology), vm: spec } satisfies EnsureVmInput));
     // Docker is there already; this waits until SSH answers again (its retries cover the reboot).
-    yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
+    yield* callWithRetry(context, A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
   } catch (e) {
     const reason = failureMessage(e);
     yield event('failed', reason);
@@ -140,8 +141,8 @@ export const restartVm: OrchestrationHandler = function* (context: Orchestration
   const results: Array<{ name: string; ok: boolean; reason?: string }> = [];
   if (topology.kafka?.vm === input.vm) {
     try {
-      const image = (yield context.df.callActivity(A.prepareImage, { vm: access, step: KAFKA, source: topology.kafka.source } satisfies PrepareImageInput)) as PreparedImage;
-      yield context.df.callActivity(A.startKafka, {
+      const image = (yield* call(context, A.prepareImage, { vm: access, step: KAFKA, source: topology.kafka.source } satisfies PrepareImageInput));
+      yield* call(context, A.startKafka, {
         vm: access,
         kafka: { port: topology.kafka.port, topics: topology.kafka.topics },
         image: image.image,
@@ -156,12 +157,12 @@ export const restartVm: OrchestrationHandler = function* (context: Orchestration
   const placed = topology.services.filter((s) => s.vm === input.vm);
   const images = yield* settleAll<PreparedImage>(
     context,
-    placed.map((s) => context.df.callActivity(A.prepareImage, { vm: access, step: s.name, source: s.source } satisfies PrepareImageInput)),
+    placed.map((s) => activityTask(context, A.prepareImage, { vm: access, step: s.name, source: s.source } satisfies PrepareImageInput)),
   );
   const starts = placed.map((s, i) => {
     const image = images[i]!;
     if (!image.ok) return undefined;
-    return context.df.callActivity(A.startService, {
+    return activityTask(context, A.startService, {
       vm: access,
       service: { name: s.name, kind: s.kind, port: s.port, env: s.env, secretEnv: s.secretEnv, health: s.health },
       image: image.value.image,
@@ -181,7 +182,7 @@ export const restartVm: OrchestrationHandler = function* (context: Orchestration
       results.push(r.ok ? { name: s.name, ok: true } : { name: s.name, ok: false, reason: r.error });
     }
   });
-  yield context.df.callActivity(A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
+  yield* call(context, A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
   const failed = results.filter((r) => !r.ok);
   yield event(failed.length ? 'failed' : 'succeeded', failed.length ? failed.map((f) => `${f.name}: ${f.reason}`).join('; ') : undefined);
   return {

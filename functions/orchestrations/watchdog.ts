@@ -1,14 +1,17 @@
 /**
  * The watchdog (instance `watchdog`): an eternal orchestration that watches the monitoring service.
  * Every round it checks the service's health from its VM; after `failuresBeforeRestart` failed checks
- * in a row it restarts it through the same restart orchestration operators use. Each round ends with
- * continueAsNew, so its history stays a few events long however long it runs.
+ * in a row it starts the same restart orchestration operators use, through the durable client, which
+ * refuses the restart's fixed id while a restart (an operator's or its own) runs: a sub-orchestration
+ * under that id would, on Azure Storage, silently replace the running restart. It does not wait for
+ * the restart; the next rounds' health checks see its effect. Each round ends with continueAsNew, so
+ * its history stays a few events long however long it runs.
  */
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { A, O, type HealthResult, type RestartContainerInput, type ServiceRuntimeSpec, type VmAccess } from '../activities/contracts.js';
-import { restartServiceId } from '../platform/ids.js';
-import type { RestartServiceInput, RestartServiceOutput } from './restart-service.js';
+import { A, type RestartContainerInput, type ServiceRuntimeSpec, type VmAccess } from '../activities/contracts.js';
+import type { RestartServiceInput } from './restart-service.js';
 import { failureMessage } from './tasks.js';
+import { call } from './calls.js';
 
 export interface WatchdogInput {
   service: ServiceRuntimeSpec;
@@ -25,7 +28,7 @@ export const watchdog: OrchestrationHandler = function* (context: OrchestrationC
   const input = context.df.getInput<WatchdogInput>();
   let failures = input.failures ?? 0;
   let lastRestart = input.lastRestart;
-  const health = (yield context.df.callActivity(A.checkHealth, { vm: input.vm, service: input.service } satisfies RestartContainerInput)) as HealthResult;
+  const health = (yield* call(context, A.checkHealth, { vm: input.vm, service: input.service } satisfies RestartContainerInput));
   failures = health.healthy ? 0 : failures + 1;
 
   if (failures >= input.failuresBeforeRestart) {
@@ -36,10 +39,9 @@ export const watchdog: OrchestrationHandler = function* (context: OrchestrationC
       reason: `monitoring failed ${failures} health checks in a row${health.detail ? ` (${health.detail})` : ''}`,
     };
     try {
-      const result = (yield context.df.callSubOrchestrator(O.restartService, request, restartServiceId(input.service.name))) as RestartServiceOutput;
-      lastRestart = { at: context.df.currentUtcDateTime.toISOString(), outcome: result.outcome };
+      const r = (yield* call(context, A.startRestart, request));
+      lastRestart = { at: context.df.currentUtcDateTime.toISOString(), outcome: r.started ? `started ${r.instanceId}` : `not started: ${r.reason}` };
     } catch (e) {
-      // Most often a restart of the same service already runs (its instance id is taken).
       lastRestart = { at: context.df.currentUtcDateTime.toISOString(), outcome: `not started: ${failureMessage(e)}` };
     }
     failures = 0;

@@ -6,6 +6,7 @@ export const BOOT_ID = 'boot';
 export const WATCHDOG_ID = 'watchdog';
 
 export const bootVmId = (vm: string): string => `boot-vm-${vm}`;
+export const bootStepId = (step: string): string => `boot-step-${step}`;
 export const provisionVmId = (vm: string): string => `provision-vm-${vm}`;
 export const initVmId = (vm: string): string => `init-vm-${vm}`;
 export const restartVmId = (vm: string): string => `restart-vm-${vm}`;
@@ -15,6 +16,7 @@ export const restartServiceId = (service: string): string => `restart-svc-${serv
 export function describeOperation(id: string): { kind: string; target?: string } {
   const patterns: Array<[RegExp, string]> = [
     [/^boot-vm-(.+)$/, 'boot-vm'],
+    [/^boot-step-(.+)$/, 'boot-step'],
     [/^provision-vm-(.+)$/, 'provision-vm'],
     [/^init-vm-(.+)$/, 'init-vm'],
     [/^restart-vm-(.+)$/, 'restart-vm'],

@@ -1,8 +1,8 @@
 /**
- * The actions the SDK returns, reduced to what determinism is judged on. Since replay schema V2 the
- * SDK returns every action of the execution so far (cumulative), with Task.all/Task.any as compound
- * actions; a task yielded alone and again inside Task.all is the same object, hence the identity
- * de-duplication.
+ * The actions the SDK returns and how they are named in messages. Since replay schema V2 the SDK
+ * returns every action of the execution so far (cumulative), with Task.all/Task.any as compound
+ * actions; a task yielded alone and again inside Task.all is the same object. What the extension
+ * does with them is modelled in shim.ts.
  */
 export const ActionType = {
   CallActivity: 0,
@@ -94,36 +94,4 @@ export function formatAction(d: ActionDescriptor | undefined): string {
   if (!d) return 'nothing';
   const args = [d.name, d.instanceId].filter((x): x is string => x !== undefined).map((x) => JSON.stringify(x));
   return `${d.type}(${args.join(', ')})`;
-}
-
-export function sameAction(a: ActionDescriptor, b: ActionDescriptor): boolean {
-  return a.type === b.type && a.name === b.name && (a.instanceId ?? null) === (b.instanceId ?? null);
-}
-
-/**
- * Compare the replayed actions with the recorded ones position by position. Returns the error
- * message of the first mismatch, or undefined.
- */
-export function findNonDeterminism(orchestration: string, recorded: ActionDescriptor[], replayed: ActionDescriptor[]): string | undefined {
-  const n = Math.max(recorded.length, replayed.length);
-  for (let i = 0; i < recorded.length && i < n; i++) {
-    const r = recorded[i];
-    const p = replayed[i];
-    if (!p || !sameAction(r, p)) {
-      return (
-        `Non-deterministic orchestrator "${orchestration}" at action #${i}: history has ${formatAction(r)} ` +
-        `but the code now does ${p ? formatAction(p) : 'nothing more'}. Orchestrator code must make the same calls in the same order ` +
-        `on every replay: move I/O, clocks and randomness into activities, or start a new instance after changing the code.`
-      );
-    }
-  }
-  return undefined;
-}
-
-/** Delay before the next attempt of a retried call, from the SDK's RetryOptions. */
-export function retryDelayMs(opts: SdkRetryOptions, failedAttempt: number): number {
-  const coefficient = opts.backoffCoefficient && opts.backoffCoefficient > 0 ? opts.backoffCoefficient : 1;
-  let delay = opts.firstRetryIntervalInMilliseconds * Math.pow(coefficient, Math.max(0, failedAttempt - 1));
-  if (opts.maxRetryIntervalInMilliseconds && opts.maxRetryIntervalInMilliseconds > 0) delay = Math.min(delay, opts.maxRetryIntervalInMilliseconds);
-  return Math.max(0, Math.round(delay));
 }

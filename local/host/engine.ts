@@ -14,14 +14,13 @@ import {
   ActionType,
   SUPPORTED_TYPES,
   describeAction,
-  findNonDeterminism,
   flattenActions,
-  retryDelayMs,
+  formatAction,
   typeName,
   type ActionDescriptor,
   type SdkAction,
-  type SdkRetryOptions,
 } from './actions.js';
+import { walkActions, type ShimWork } from './shim.js';
 import { EventType, event, toJsonText, type HistoryEvent } from './history.js';
 import type { Registration } from './registry.js';
 import { ACTIVE_STATUSES, HistoryStore, type InstanceFilter, type InstanceRow, type WorkRow } from './store.js';
@@ -30,9 +29,15 @@ import { WorkQueue } from './work-queue.js';
 
 /** Replay schema V3: cumulative actions, compound Task.all/any actions, timer durations required. */
 const UPPER_SCHEMA_VERSION = 2;
-// Long timers are not split into 3-day pieces locally (no storage-queue limit to work around).
-const MAXIMUM_SHORT_TIMER = '36500.00:00:00';
+// The Azure Storage backend's limits (MaximumDelayTime, LongRunningTimerIntervalLength): the SDK
+// and the extension both split a longer timer into 3-day pieces, each with its own sequence id.
+const MAXIMUM_SHORT_TIMER = '6.00:00:00';
 const LONG_TIMER_INTERVAL = '3.00:00:00';
+const DAY_MS = 86_400_000;
+const MAXIMUM_SHORT_TIMER_MS = 6 * DAY_MS;
+const LONG_TIMER_INTERVAL_MS = 3 * DAY_MS;
+/** DurableOrchestrationContext.SetCustomStatus: UTF-16 size of the JSON, in whole KB, at most 16. */
+const MAX_CUSTOM_STATUS_KB = 16;
 const MAX_TIMEOUT_MS = 2_147_483_647;
 // Default import: the package is a webpack CJS bundle whose classes Node cannot see as named ESM exports.
 const { InvocationContext } = azureFunctions;
@@ -56,6 +61,11 @@ export interface EngineOptions {
   log: (line: string) => void;
   /** Durable client binding data for activities that declare a durableClient input. */
   clientData?: () => unknown;
+  /**
+   * Fail an orchestration that lists an already-scheduled task again inside a new Task.any/Task.all
+   * (default true). Only the conformance tests turn it off, to watch the misbehaviour Azure would show.
+   */
+  rejectRelisting?: boolean;
 }
 
 interface Cached {
@@ -66,21 +76,8 @@ interface Cached {
 }
 
 /** The SDK internals the engine reads after a replay (durable-functions 3.5.0). */
-interface SdkTask {
-  id: number | string | false;
-  action: SdkAction | 'noOp';
-  actionObj?: SdkAction;
-  parent?: SdkRetryableTask;
-}
-interface SdkRetryableTask {
-  actionObj: SdkAction;
-  retryOptions?: SdkRetryOptions;
-  isWaitingOnTimer?: boolean;
-  attemptNumber?: number;
-}
 interface SdkExecutor {
   actions: SdkAction[];
-  openTasks: Record<string, SdkTask>;
   openEvents?: Record<string, unknown[]>;
   willContinueAsNew: boolean;
   exception?: unknown;
@@ -120,8 +117,25 @@ function decodeProcessedInput(input: unknown): string {
   return toJsonText(input);
 }
 
-function subInstanceId(parent: string, taskId: number): string {
-  return `${parent}:${taskId.toString(16).padStart(4, '0')}`;
+/** The message DurableOrchestrationContext.SetCustomStatus throws, or undefined when the size is allowed. */
+export function customStatusTooLarge(json: string | null): string | undefined {
+  if (json === null) return undefined;
+  const kb = Math.floor((json.length * 2) / 1024);
+  if (kb <= MAX_CUSTOM_STATUS_KB) return undefined;
+  return `The UTF-16 size of the JSON-serialized payload must not exceed ${MAX_CUSTOM_STATUS_KB} KB. The current payload size is ${kb.toLocaleString('en-US')} KB.`;
+}
+
+/** The error for a task listed again inside a new Task.any/Task.all (azure-functions-durable-js#574). */
+export function relistingMessage(orchestration: string, relisted: Array<{ action: SdkAction; firstSeq: number | undefined; againSeq: number | undefined }>): string {
+  const names = relisted.slice(0, 5).map((r) => `${formatAction(describeAction(r.action))} (task #${r.firstSeq} listed again as #${r.againSeq})`);
+  const more = relisted.length > 5 ? ` and ${relisted.length - 5} more` : '';
+  return (
+    `Orchestrator "${orchestration}" yielded a new Task.any/Task.all over tasks it had already scheduled: ${names.join(', ')}${more}. ` +
+    `On Azure the Durable extension gives every task listed in a compound action a new sequence id, so it schedules these again and ` +
+    `can hand one task's result to another (azure-functions-durable-js#574). Fix: yield each task in exactly one Task.any/Task.all ` +
+    `(never a new one over tasks still in flight); to react to work finishing one by one, have each unit of work raise an external ` +
+    `event and wait with waitForExternalEvent, or split it into sub-orchestrations that each wait on tasks of their own.`
+  );
 }
 
 export class DurableEngine {
@@ -342,7 +356,8 @@ export class DurableEngine {
   private dispatchActivity(w: WorkRow): void {
     this.queue.push(async () => {
       if (this.stopped) return;
-      const reg = this.activities.get(w.name);
+      // Function names are case-insensitive, as in Azure Functions.
+      const reg = this.activities.get(w.name) ?? [...this.activities.values()].find((r) => r.name.toLowerCase() === w.name.toLowerCase());
       let done: HistoryEvent;
       try {
         if (!reg) throw new Error(`Activity function '${w.name}' is not registered in this app.`);
@@ -427,6 +442,8 @@ export class DurableEngine {
         if (s.kind === 'sub') scheduledEvents.push(event(EventType.SubOrchestrationInstanceCreated, { EventId: s.taskId, Name: s.name, InstanceId: s.instanceId, Input: s.input }, now));
       }
     }
+    // DTFx closes every episode with OrchestratorCompleted, after the actions it scheduled.
+    const closing = event(EventType.OrchestratorCompleted, {}, now);
     const newDescriptors = descriptors.slice(cached.actions.length);
     const effects = { work: [] as WorkRow[], timers: [] as { id: string; at: number }[], dirty: [] as string[], settled: false };
 
@@ -437,7 +454,7 @@ export class DurableEngine {
       const base = { ...cur, customStatus, lastUpdatedTime: now.toISOString() };
       switch (outcome.kind) {
         case 'running': {
-          this.store.appendHistory(instanceId, row.executionId, cached.history.length, [...newEvents, ...scheduledEvents]);
+          this.store.appendHistory(instanceId, row.executionId, cached.history.length, [...newEvents, ...scheduledEvents, closing]);
           this.store.appendActions(instanceId, row.executionId, cached.actions.length, newDescriptors);
           this.store.putInstance({ ...base, status: 'Running' });
           for (const s of outcome.scheduled) this.commitScheduled(row, s, nowMs, effects);
@@ -449,7 +466,7 @@ export class DurableEngine {
             outcome.kind === 'completed'
               ? event(EventType.ExecutionCompleted, { Result: outcome.output, OrchestrationStatus: 'Completed' }, now)
               : event(EventType.ExecutionFailed, { FailureDetails: { ErrorType: outcome.errorType, ErrorMessage: outcome.message }, OrchestrationStatus: 'Failed' }, now);
-          this.store.appendHistory(instanceId, row.executionId, cached.history.length, [...newEvents, final]);
+          this.store.appendHistory(instanceId, row.executionId, cached.history.length, [...newEvents, final, closing]);
           this.store.appendActions(instanceId, row.executionId, cached.actions.length, newDescriptors);
           this.store.clearPending(instanceId);
           const output = outcome.kind === 'completed' ? outcome.output : toJsonText(outcome.message);
@@ -476,7 +493,7 @@ export class DurableEngine {
     if (!committed) return;
 
     if (outcome.kind === 'running') {
-      cached.history.push(...newEvents, ...scheduledEvents);
+      cached.history.push(...newEvents, ...scheduledEvents, closing);
       cached.actions.push(...newDescriptors);
       for (const s of outcome.scheduled) cached.scheduled.add(s.taskId);
     } else {
@@ -587,15 +604,54 @@ export class DurableEngine {
 
     const flat = flattenActions(executor.actions);
     const descriptors = flat.map(describeAction);
-    const nonDeterminism = findNonDeterminism(row.name, cached.actions, descriptors);
-    if (nonDeterminism) {
-      this.opts.log(`orchestration ${row.instanceId}: ${nonDeterminism}`);
-      return { ...failed(nonDeterminism, 'NonDeterministicOrchestrationError'), descriptors };
-    }
     const unsupported = flat.find((a) => !SUPPORTED_TYPES.has(a.actionType));
     if (unsupported) {
       return { ...failed(`Orchestrator '${row.name}' used ${typeName(unsupported.actionType)}, which the local host does not support (entities and durable HTTP calls run only on Azure).`, 'NotSupported'), descriptors };
     }
+    // The extension sets the custom status before it walks the actions; a status over 16 KB throws there.
+    const tooLarge = customStatusTooLarge(customStatus);
+    if (tooLarge) return { outcome: { kind: 'failed', message: tooLarge, errorType: 'System.ArgumentException' }, descriptors, customStatus: row.customStatus };
+
+    // Walk the SDK's whole action list as the extension's shim does: sequence ids, new work, DTFx's checks.
+    const walk = walkActions(executor.actions, history, {
+      instanceId: row.instanceId,
+      executionId: row.executionId,
+      parentInstanceId: row.parentInstanceId ?? undefined,
+      activities: new Set(this.activities.keys()),
+      orchestrators: new Set(this.orchestrations.keys()),
+      maximumShortTimerMs: MAXIMUM_SHORT_TIMER_MS,
+      longRunningTimerIntervalMs: LONG_TIMER_INTERVAL_MS,
+    });
+    if (walk.failure) {
+      this.opts.log(`orchestration ${row.name} (${row.instanceId}): ${walk.failure.message}`);
+      return { ...failed(walk.failure.message, walk.failure.errorType), descriptors };
+    }
+    if (walk.relisted.length > 0 && this.opts.rejectRelisting !== false) {
+      const message = relistingMessage(row.name, walk.relisted);
+      this.opts.log(`orchestration ${row.name} (${row.instanceId}): ${message}`);
+      return { ...failed(message, 'RelistedTaskError'), descriptors };
+    }
+    const scheduled: Scheduled[] = [];
+    for (const w of walk.newWork) {
+      const s = toScheduled(w);
+      if (s.kind === 'sub') {
+        // On the Azure Storage backend a sub-orchestration created with a running instance's id silently
+        // replaces it. The app must never do that; here it fails the parent loudly.
+        const existing = this.store.getInstance(s.instanceId);
+        if (existing && ACTIVE_STATUSES.includes(existing.status)) {
+          const message =
+            `Orchestrator "${row.name}" started sub-orchestration '${s.name}' with instance id '${s.instanceId}', which belongs to a ${existing.status} ` +
+            `instance of '${existing.name}'. On Azure Storage this silently replaces the running instance. Use an id no running instance has, ` +
+            `or start it through the durable client (which refuses a running id).`;
+          this.opts.log(`orchestration ${row.name} (${row.instanceId}): ${message}`);
+          return { ...failed(message, 'InstanceIdCollision'), descriptors };
+        }
+      }
+      scheduled.push(s);
+    }
+    // The shim awaits each action before it looks at isDone/error: until the walk reaches the end of
+    // the list (e.g. a Task.all the SDK failed fast on still has children running), the instance runs on.
+    if (!walk.finished) return { outcome: { kind: 'running', scheduled }, descriptors, customStatus };
     if (thrown !== undefined || !state) {
       const ex = executor.exception;
       const raw = ex !== undefined ? errorMessage(ex) : (state?.error ?? errorMessage(thrown).split('\n\n$OutOfProcData$:')[0]);
@@ -610,47 +666,15 @@ export class DurableEngine {
       return { outcome: { kind: 'continueAsNew', input: decodeProcessedInput(action?.input), carry }, descriptors, customStatus };
     }
     if (state.isDone) return { outcome: { kind: 'completed', output: toJsonText(state.output) }, descriptors, customStatus };
-
-    // Still running: every open task with a sequence id the host has not scheduled yet is new work.
-    const scheduled: Scheduled[] = [];
-    const ids = Object.keys(executor.openTasks)
-      .map(Number)
-      .filter((n) => Number.isInteger(n) && !cached.scheduled.has(n))
-      .sort((a, b) => a - b);
-    for (const taskId of ids) {
-      const task = executor.openTasks[String(taskId)];
-      let action: SdkAction | undefined = typeof task.action === 'object' ? task.action : undefined;
-      if (task.action === 'noOp' && task.parent?.retryOptions) {
-        // A retried call: the SDK gives the retry timer and each new attempt their own sequence ids.
-        const parent = task.parent;
-        const opts = parent.retryOptions as SdkRetryOptions;
-        const attempt = parent.attemptNumber ?? 1;
-        if (parent.isWaitingOnTimer) {
-          const delay = attempt > opts.maxNumberOfAttempts ? 0 : retryDelayMs(opts, attempt - 1);
-          scheduled.push({ kind: 'timer', taskId, fireAt: new Date(now.getTime() + delay) });
-          continue;
-        }
-        action = parent.actionObj;
-      }
-      if (!action) return { ...failed(`Orchestrator '${row.name}': task #${taskId} has no action the local host understands.`), descriptors };
-      switch (action.actionType) {
-        case ActionType.CallActivity:
-        case ActionType.CallActivityWithRetry:
-          scheduled.push({ kind: 'activity', taskId, name: action.functionName as string, input: decodeProcessedInput(action.input) });
-          break;
-        case ActionType.CallSubOrchestrator:
-        case ActionType.CallSubOrchestratorWithRetry:
-          scheduled.push({ kind: 'sub', taskId, name: action.functionName as string, instanceId: action.instanceId || subInstanceId(row.instanceId, taskId), input: toJsonText(action.input) });
-          break;
-        case ActionType.CreateTimer:
-          scheduled.push({ kind: 'timer', taskId, fireAt: new Date(action.fireAt as Date) });
-          break;
-        default:
-          return { ...failed(`Orchestrator '${row.name}' used ${typeName(action.actionType)}, which the local host does not support.`, 'NotSupported'), descriptors };
-      }
-    }
     return { outcome: { kind: 'running', scheduled }, descriptors, customStatus };
   }
+}
+
+/** A piece of new work from the shim's walk, with the payload encoded as the host stores it. */
+function toScheduled(w: ShimWork): Scheduled {
+  if (w.kind === 'activity') return { kind: 'activity', taskId: w.seq, name: w.name as string, input: decodeProcessedInput(w.input) };
+  if (w.kind === 'timer') return { kind: 'timer', taskId: w.seq, fireAt: w.fireAt as Date };
+  return { kind: 'sub', taskId: w.seq, name: w.name as string, instanceId: w.instanceId as string, input: toJsonText(w.input) };
 }
 
 /**

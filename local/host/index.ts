@@ -45,6 +45,8 @@ export interface LocalHostOptions {
   maxConcurrentActivities?: number;
   /** On continueAsNew, carry external events no wait consumed into the next execution. Default false. */
   preserveUnprocessedEvents?: boolean;
+  /** Fail orchestrations that list already-scheduled tasks in a new Task.any/Task.all (default true; tests of the misbehaviour turn it off). */
+  rejectRelisting?: boolean;
   /** Task hub name shown to durable clients. Default LcmTaskHub. */
   taskHub?: string;
   /** Log sink (one line per call). Default: stderr. */
@@ -135,6 +137,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     registrations,
     maxConcurrentActivities: options.maxConcurrentActivities ?? hostJsonActivityLimit(options.entry) ?? 16,
     preserveUnprocessedEvents: options.preserveUnprocessedEvents ?? false,
+    rejectRelisting: options.rejectRelisting ?? true,
     log,
     clientData: () => clientData,
   });

@@ -160,8 +160,10 @@ describe('history', () => {
     const r = await cli('history', 'boot');
     expect(r.code).toBe(0);
     expect(r.out.split('\n')[0]).toMatch(/^boot \(bootPlatform\) Completed — started /);
-    expect(r.out).toMatch(/step done\s+startService authentication\s+\d/);
-    expect(r.out).toMatch(/sub-operation done\s+bootVm/);
+    // The boot starts its VMs and steps as instances of their own; each reports with an event.
+    expect(r.out).toMatch(/step done\s+startInstances\s+\d/);
+    expect(r.out).toMatch(/event\s+bootProgress authentication\s/);
+    expect(r.out).toMatch(/event\s+bootProgress vm-core\s/);
     expect(r.out).toMatch(/no failed steps$/);
   });
 

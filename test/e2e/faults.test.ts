@@ -32,7 +32,7 @@ describe('faults injected into the emulators during a boot', () => {
     expect((await p.api('boot', { method: 'POST' })).status).toBe(202);
     const refused = await p.api('apps/dashboard/restart', { method: 'POST', body: '{}' });
     expect(refused.status).toBe(409);
-    const body = await refused.json();
+    const body: any = await refused.json();
     expect(body.error).toMatch(/the running boot has not started "dashboard" yet/);
     expect(body.operation.id).toBe('boot');
     const done = await p.host.waitForInstance('boot', { timeoutInMs: 120_000 });

@@ -51,7 +51,7 @@ describe('restarting a service through the API', () => {
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 202)).toHaveLength(1);
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
-    const conflict = await responses[statuses.indexOf(409)]!.json();
+    const conflict: any = await responses[statuses.indexOf(409)]!.json();
     expect(conflict.operation.id).toBe('restart-svc-sensor-manager');
     await p.host.waitForInstance('restart-svc-sensor-manager', { timeoutInMs: 60_000 });
     expect(dockerRestarts('vm-sensors', 'sensor-manager')).toBe(restartsBefore + 1);

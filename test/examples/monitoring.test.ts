@@ -68,12 +68,12 @@ describe('the example monitoring service', () => {
     expect(restartCalls[0]!.key).toBe('monitor-key');
     expect(restartCalls[0]!.body).toMatchObject({ requestedBy: 'monitoring', reason: expect.stringMatching(/failed \d+ health probes in a row/) });
     // After each 409 it holds back longer before asking again: the back-off doubles.
-    const status0 = await (await fetch(`http://127.0.0.1:${monitoringPort}/status`)).json();
+    const status0: any = await (await fetch(`http://127.0.0.1:${monitoringPort}/status`)).json();
     const waits = (status0.actions as string[]).flatMap((l) => /asking again in (\d+) ms/.exec(l)?.[1] ?? []).map(Number);
     expect(waits).toEqual([100, 200]);
     expect(restartCalls[2]!.at - restartCalls[1]!.at).toBeGreaterThanOrEqual(200);
     // Kafka (a broker) is not an HTTP service: never asked to restart.
-    const status = await (await fetch(`http://127.0.0.1:${monitoringPort}/status`)).json();
+    const status: any = await (await fetch(`http://127.0.0.1:${monitoringPort}/status`)).json();
     expect(Object.keys(status.services)).toEqual(['api']);
     expect(status.actions.join('\n')).toMatch(/restart of api refused \(409[^)]*\); asking again in \d+ ms/);
     expect(status.actions.join('\n')).toMatch(/restart of api requested \(\d+ failed probes\)/);

@@ -81,7 +81,7 @@ describe('local host: durability', () => {
       while (status.runtimeStatus === 'Running' || status.runtimeStatus === 'Pending') {
         if (Date.now() > deadline) throw new Error('resumed orchestration did not complete');
         await new Promise((r) => setTimeout(r, 100));
-        status = await (await fetch(statusUrl)).json();
+        status = (await (await fetch(statusUrl)).json()) as typeof status;
       }
       expect(status).toMatchObject({ runtimeStatus: 'Completed', output: steps });
 

@@ -32,7 +32,7 @@ describe('local host: durable client and management routes', () => {
     }
     const running = await fetch(links.statusQueryGetUri);
     expect(running.status).toBe(202);
-    const body = await running.json();
+    const body: any = await running.json();
     expect(body).toMatchObject({ name: 'approval', instanceId: links.id, input: null, output: null });
     expect(['Pending', 'Running']).toContain(body.runtimeStatus);
     expect(typeof body.createdTime).toBe('string');
@@ -49,7 +49,7 @@ describe('local host: durable client and management routes', () => {
     await host.waitForInstance(links.id);
     const done = await fetch(links.statusQueryGetUri + '&showHistory=true&showHistoryOutput=true');
     expect(done.status).toBe(200);
-    const final = await done.json();
+    const final: any = await done.json();
     expect(final).toMatchObject({ runtimeStatus: 'Completed', output: { first: 'one', second: { two: 2 } }, customStatus: { stage: 'done' } });
     const types = (final.historyEvents as { EventType: string }[]).map((e) => e.EventType);
     expect(types[0]).toBe('ExecutionStarted');
@@ -82,10 +82,10 @@ describe('local host: durable client and management routes', () => {
     expect(first.status).toBe(202);
     const refused = await start('race', 1, 'boot');
     expect(refused.status).toBe(409);
-    expect((await refused.json()).error).toMatch(/409/);
+    expect(((await refused.json()) as any).error).toMatch(/409/);
     const direct = await fetch(`${host.baseUrl}/runtime/webhooks/durabletask/orchestrators/race/boot?code=${SYSTEM_KEY}`, { method: 'POST', body: '1' });
     expect(direct.status).toBe(409);
-    expect((await direct.json()).message).toMatch(/'boot'.*already Running/);
+    expect(((await direct.json()) as any).message).toMatch(/'boot'.*already Running/);
 
     host.raiseEvent('boot', 'approve', 'go');
     expect((await host.waitForInstance('boot')).output).toEqual({ winner: 'event', data: 'go' });

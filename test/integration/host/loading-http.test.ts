@@ -50,7 +50,7 @@ describe('local host: loading and HTTP triggers', () => {
   it('turns a throwing handler into a 500 with a short message, and logs it', async () => {
     const res = await host.call('/api/explode', { key: null });
     expect(res.status).toBe(500);
-    expect((await res.json()).message).toBe("Function 'explode' failed: kaboom");
+    expect(((await res.json()) as any).message).toBe("Function 'explode' failed: kaboom");
     expect(host.logs.some((l) => l.includes('explode') && l.includes('kaboom'))).toBe(true);
   });
 

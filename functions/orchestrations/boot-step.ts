@@ -1,0 +1,32 @@
+/**
+ * One step of a boot (instance `boot-step-<name>`): start Kafka or one service, then report the
+ * outcome to the boot with an event. The boot starts these through the durable client and waits for
+ * their reports, so it can react to whichever finishes next (see boot-platform.ts).
+ */
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { A, type StartKafkaInput, type StartServiceInput, type StartedService } from '../activities/contracts.js';
+import { failureMessage, reportTo, type BootNotify } from './tasks.js';
+import { call } from './calls.js';
+
+export interface BootStepInput {
+  step: string;
+  kafka?: StartKafkaInput;
+  service?: StartServiceInput;
+  notify: BootNotify;
+}
+
+export type BootStepOutput = { step: string; ok: true; started: StartedService } | { step: string; ok: false; reason: string };
+
+export const bootStep: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<BootStepInput>();
+  let output: BootStepOutput;
+  try {
+    if (!input.kafka && !input.service) throw new Error(`boot step "${input.step}" names neither Kafka nor a service`);
+    const started = input.kafka ? yield* call(context, A.startKafka, input.kafka) : yield* call(context, A.startService, input.service!);
+    output = { step: input.step, ok: true, started };
+  } catch (e) {
+    output = { step: input.step, ok: false, reason: failureMessage(e) };
+  }
+  yield* reportTo(context, input.notify, { run: input.notify.run, kind: 'step', name: input.step, output });
+  return output;
+};

@@ -1,0 +1,54 @@
+/**
+ * Typed activity calls for orchestrations (after Temporal's proxyActivities): the name picks the
+ * input and output types from the Activities table, so a call site cannot pass the wrong input or
+ * read the wrong result, and no orchestration casts what `yield` returns.
+ */
+import type { OrchestrationContext, RetryOptions, Task } from 'durable-functions';
+import type { Activities, ActivityName } from '../activities/contracts.js';
+
+/** A task whose result has the table's output type (carried as a type only). */
+export interface TypedTask<T> extends Task {
+  readonly __output?: T;
+}
+
+type In<K extends ActivityName> = Activities[K]['input'];
+type Out<K extends ActivityName> = Activities[K]['output'];
+/** No argument for activities without input. */
+type InputArgs<K extends ActivityName> = In<K> extends undefined ? [] : [input: In<K>];
+
+/** The task of one activity call (not yet yielded: for Task.all, or to yield later). */
+export function activityTask<K extends ActivityName>(context: OrchestrationContext, name: K, ...input: InputArgs<K>): TypedTask<Out<K>> {
+  return context.df.callActivity(name, input[0]);
+}
+
+export function activityTaskWithRetry<K extends ActivityName>(context: OrchestrationContext, name: K, retry: RetryOptions, ...input: InputArgs<K>): TypedTask<Out<K>> {
+  return context.df.callActivityWithRetry(name, retry, input[0]);
+}
+
+/**
+ * Yield a typed task and return its result. The SDK types what `yield` returns as unknown; this is
+ * the one place it becomes the table's type (the task was built from the table, so it is that type).
+ */
+export function* resultOf<T>(task: TypedTask<T>): Generator<Task, T, unknown> {
+  return (yield task) as T;
+}
+
+/** The result of a typed task that has completed (the same boundary as resultOf). */
+export function valueOf<T>(task: TypedTask<T>): T {
+  return task.result as T;
+}
+
+/** Call an activity and wait for its result. */
+export function* call<K extends ActivityName>(context: OrchestrationContext, name: K, ...input: InputArgs<K>): Generator<Task, Out<K>, unknown> {
+  return yield* resultOf(activityTask(context, name, ...input));
+}
+
+/** Call an activity with retries and wait for its result. */
+export function* callWithRetry<K extends ActivityName>(context: OrchestrationContext, name: K, retry: RetryOptions, ...input: InputArgs<K>): Generator<Task, Out<K>, unknown> {
+  return yield* resultOf(activityTaskWithRetry(context, name, retry, ...input));
+}
+
+/** Wait for the next external event of `name`, typed by the caller's event contract. */
+export function* nextEvent<T>(context: OrchestrationContext, name: string): Generator<Task, T, unknown> {
+  return yield* resultOf<T>(context.df.waitForExternalEvent(name));
+}

@@ -1,0 +1,143 @@
+/**
+ * The app's own orchestrations under the extension's action processing (local/host/shim.ts), with
+ * scripted activity outcomes completing in many orders: each activity and sub-orchestration is
+ * scheduled once, every open SDK task carries the id the extension gave it, and the outcome does not
+ * depend on the order.
+ */
+import { describe, expect, it } from 'vitest';
+import { A, O } from '../../functions/activities/contracts.js';
+import { bootPlatform } from '../../functions/orchestrations/boot-platform.js';
+import { bootStep } from '../../functions/orchestrations/boot-step.js';
+import { bootVm } from '../../functions/orchestrations/boot-vm.js';
+import { restartService } from '../../functions/orchestrations/restart-service.js';
+import { initVm, provisionVm, restartVm } from '../../functions/orchestrations/vm-operations.js';
+import { watchdog } from '../../functions/orchestrations/watchdog.js';
+import { assertTopology } from '../../functions/platform/validate.js';
+import type { Topology } from '../../functions/platform/topology.js';
+import { exampleDocument } from '../helpers/topology.js';
+import { run, type Script } from './driver.js';
+
+const orchestrators = {
+  [O.boot]: bootPlatform,
+  [O.bootVm]: bootVm,
+  [O.bootStep]: bootStep,
+  [O.restartVm]: restartVm,
+  [O.provisionVm]: provisionVm,
+  [O.initVm]: initVm,
+  [O.restartService]: restartService,
+  [O.watchdog]: watchdog,
+};
+const activities = Object.values(A);
+
+const topology: Topology = assertTopology(exampleDocument());
+const ipOf = (vm: string) => `10.1.0.${topology.vms.findIndex((v) => v.name === vm) + 10}`;
+// Two services nothing depends on: one whose image build fails, one whose start fails.
+const leaves = topology.services.filter((s) => s.role !== 'monitoring' && !topology.services.some((o) => o.dependsOn?.includes(s.name)));
+const buildFails = leaves[0]!.name;
+const startFails = leaves[1]!.name;
+
+const script: Script = (name, input, api) => {
+  switch (name) {
+    case A.readDesiredState:
+      return { ok: true, value: { topology } };
+    case A.ensureVm:
+    case A.restartVm:
+      return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: true, started: true } };
+    case A.prepareImage:
+      if (input.step === buildFails) return { ok: false, error: 'docker build exited 1' };
+      return { ok: true, value: { step: input.step, image: `img-${input.step}`, version: 'v1', built: true } };
+    case A.startService:
+      if (input.service.name === startFails) return { ok: false, error: 'health check timed out' };
+      return { ok: true, value: { service: input.service.name, kind: input.service.kind, vm: input.vm.name, host: input.vm.host, port: input.service.port, status: 'running', startedAt: 't', action: 'created' } };
+    case A.startKafka:
+      return { ok: true, value: { service: 'kafka', kind: 'broker', vm: input.vm.name, host: input.vm.host, port: input.kafka.port, status: 'running', startedAt: 't', action: 'created' } };
+    case A.startInstances:
+      for (const i of input.instances) api.start(i.name, i.instanceId, i.input);
+      return { ok: true, value: input.instances.map((i: { instanceId: string }) => ({ instanceId: i.instanceId, started: true })) };
+    case A.notifyInstance:
+      api.raise(input.instanceId, input.event, input.data);
+      return { ok: true, value: null };
+    case A.startWatchdog:
+      return { ok: true, value: { started: true } };
+    default:
+      return { ok: true, value: null };
+  }
+};
+
+describe('conformance: the boot under the extension\'s action processing', () => {
+  const orders = [
+    { seed: 1, maxBatch: 1 },
+    { seed: 2, maxBatch: 1 },
+    { seed: 3, maxBatch: 3 },
+    { seed: 4, maxBatch: 3 },
+    { seed: 5, maxBatch: 8 },
+    { seed: 6, maxBatch: 40 },
+  ];
+  let reference: unknown;
+  for (const order of orders) {
+    it(`schedules each piece of work once and routes every result (seed ${order.seed}, up to ${order.maxBatch} completions per replay)`, async () => {
+      const r = await run({ orchestrators, activities, script, root: { name: O.boot, id: 'boot', input: { requestedBy: 'test' } }, ...order });
+      expect(r.problems).toEqual([]);
+      const twice = [...r.scheduled].filter(([, n]) => n > 1);
+      expect(twice).toEqual([]);
+      const boot = r.instances.get('boot')!;
+      expect(boot.status).toBe('Completed');
+      const out = boot.output as { status: string; services: Array<{ name: string; vm: string; status: string; host?: string; port?: number }> };
+      expect(out.status).toBe('partial');
+      // Each service that runs has the address its own start returned (a misrouted result would not).
+      for (const s of out.services.filter((x) => x.status === 'running')) {
+        const port = s.name === 'kafka' ? topology.kafka!.port : topology.services.find((x) => x.name === s.name)!.port;
+        expect({ name: s.name, host: s.host, port: s.port }).toEqual({ name: s.name, host: ipOf(s.vm), port });
+      }
+      expect(out.services.find((s) => s.name === buildFails)?.status).toBe('failed');
+      expect(out.services.find((s) => s.name === startFails)?.status).toBe('failed');
+      expect(out.services.filter((s) => s.status === 'running').length).toBeGreaterThan(1);
+      // Every VM and step ran once, in its own instance.
+      for (const vm of topology.vms) expect(r.instances.get(`boot-vm-${vm.name}`)?.status).toBe('Completed');
+      // The outcome is the same whatever the order.
+      reference ??= out;
+      expect(out).toEqual(reference);
+    });
+  }
+});
+
+describe('conformance: the other operations under the extension\'s action processing', () => {
+  const vm = topology.kafka!.vm;
+  for (const seed of [11, 12, 13]) {
+    it(`restartVm schedules each image build and start once (seed ${seed})`, async () => {
+      const r = await run({ orchestrators, activities, script, root: { name: O.restartVm, id: `restart-vm-${vm}`, input: { vm, requestedBy: 'test' } }, seed, maxBatch: 4 });
+      expect(r.problems).toEqual([]);
+      expect([...r.scheduled].filter(([, n]) => n > 1)).toEqual([]);
+      const inst = r.instances.get(`restart-vm-${vm}`)!;
+      expect(inst.status).toBe('Completed');
+      const services = (inst.output as { services: Array<{ name: string; ok: boolean }> }).services;
+      expect(services.find((s) => s.name === 'kafka')).toEqual({ name: 'kafka', ok: true });
+    });
+  }
+
+  it('the watchdog starts a restart through an activity (never a sub-orchestration under the restart\'s id)', async () => {
+    const service = topology.services.find((s) => s.role === 'monitoring')!;
+    const input = {
+      service: { name: service.name, kind: service.kind, port: service.port, env: service.env, secretEnv: service.secretEnv, health: service.health },
+      vm: { name: service.vm, host: ipOf(service.vm), privateIp: ipOf(service.vm), adminUser: 'azureuser', sshKeySecret: 'K' },
+      intervalInMs: 1000,
+      failuresBeforeRestart: 1,
+    };
+    const restarts: unknown[] = [];
+    const r = await run({
+      orchestrators,
+      activities,
+      script: (name, i, api) => {
+        if (name === A.checkHealth) return { ok: true, value: { service: service.name, healthy: false, running: false } };
+        if (name === A.startRestart) return (restarts.push(i), { ok: true, value: { instanceId: 'restart-svc-x', started: true } });
+        return script(name, i, api);
+      },
+      root: { name: O.watchdog, id: 'watchdog', input },
+      seed: 21,
+    });
+    expect(r.problems).toEqual([]);
+    expect(r.instances.get('watchdog')!.status).toBe('ContinuedAsNew');
+    expect(restarts).toHaveLength(1);
+    expect([...r.instances.keys()]).toEqual(['watchdog']);
+  });
+});

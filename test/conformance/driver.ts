@@ -1,0 +1,310 @@
+/**
+ * Drives the app's own orchestrators through the durable-functions SDK, episode by episode, with the
+ * extension's action processing (local/host/shim.ts, written from the extension's and DTFx's sources)
+ * deciding what is scheduled, and scripted activity outcomes completing in a seeded random order.
+ *
+ * After every episode it checks what the real host depends on: every task the SDK has open carries
+ * the sequence id the extension gave its action (so each result reaches the task that asked for it),
+ * no task is listed twice, and no activity is scheduled twice.
+ */
+import { createRequire } from 'node:module';
+import azureFunctions from '@azure/functions';
+import { walkActions, type ShimWork } from '../../local/host/shim.js';
+import { EventType, type HistoryEvent } from '../../local/host/history.js';
+import type { SdkAction } from '../../local/host/actions.js';
+
+const require = createRequire(import.meta.url);
+const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
+  createOrchestrator: (fn: unknown) => (trigger: unknown, ctx: unknown) => Promise<unknown>;
+};
+const { InvocationContext } = azureFunctions;
+
+const DAY = 86_400_000;
+
+/** What a scripted activity does: its result, or an error message. */
+export type Script = (name: string, input: any, api: DriverApi) => { ok: true; value: unknown } | { ok: false; error: string };
+
+export interface DriverApi {
+  /** Start an orchestration instance (what the durable client's startNew does). */
+  start(name: string, instanceId: string, input: unknown): void;
+  /** Raise an event to an instance (the client's raiseEvent). */
+  raise(instanceId: string, event: string, data: unknown): void;
+}
+
+interface SdkTaskLike {
+  id: number | string | false;
+  actionObj?: SdkAction;
+  parent?: { actionObj?: SdkAction };
+}
+
+interface Instance {
+  id: string;
+  name: string;
+  executionId: string;
+  input: unknown;
+  parent?: { id: string; seq: number };
+  history: HistoryEvent[];
+  inbox: HistoryEvent[];
+  started: boolean;
+  status: 'Running' | 'Completed' | 'Failed' | 'ContinuedAsNew';
+  output?: unknown;
+  customStatus?: unknown;
+  episodes: number;
+}
+
+interface InFlight {
+  instanceId: string;
+  work: ShimWork;
+}
+
+export interface RunResult {
+  instances: Map<string, Instance>;
+  /** Problems found: a misrouted id, a re-listed task, a duplicate schedule, a stuck run. */
+  problems: string[];
+  /** TaskScheduled counts per `instance|name|input`. */
+  scheduled: Map<string, number>;
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same completion order. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Activity inputs as the activity receives them: the SDK JSON-encodes string inputs once more. */
+function activityInput(input: unknown): unknown {
+  if (typeof input === 'string') {
+    try {
+      return JSON.parse(input);
+    } catch {
+      return input;
+    }
+  }
+  return input === undefined ? undefined : JSON.parse(JSON.stringify(input));
+}
+
+const ev = (type: number, fields: Partial<HistoryEvent>, at: Date): HistoryEvent => ({ EventType: type, EventId: -1, IsPlayed: false, Timestamp: at, ...fields });
+const json = (v: unknown) => JSON.stringify(v === undefined ? null : v);
+
+export async function run(opts: {
+  orchestrators: Record<string, unknown>;
+  activities: string[];
+  script: Script;
+  root: { name: string; id: string; input: unknown };
+  seed: number;
+  /** Most completions delivered together (1 = one per replay). */
+  maxBatch?: number;
+  maxSteps?: number;
+}): Promise<RunResult> {
+  const handlers = new Map(Object.entries(opts.orchestrators).map(([k, fn]) => [k, createOrchestrator(fn)]));
+  const rnd = prng(opts.seed);
+  const instances = new Map<string, Instance>();
+  const problems: string[] = [];
+  const scheduled = new Map<string, number>();
+  const pool: InFlight[] = [];
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+
+  const api: DriverApi = {
+    start(name, instanceId, input) {
+      const existing = instances.get(instanceId);
+      if (existing && existing.status === 'Running') throw new Error(`instance '${instanceId}' is already running`);
+      instances.set(instanceId, newInstance(name, instanceId, input));
+    },
+    raise(instanceId, event, data) {
+      const target = instances.get(instanceId);
+      if (!target || target.status !== 'Running') throw new Error(`no running instance '${instanceId}'`);
+      target.inbox.push(ev(EventType.EventRaised, { Name: event, Input: json(data) }, new Date(clock)));
+    },
+  };
+  const newInstance = (name: string, id: string, input: unknown, parent?: Instance['parent']): Instance => ({
+    id,
+    name,
+    executionId: `exec-${id}-${instances.size}`,
+    input,
+    parent,
+    history: [],
+    inbox: [],
+    started: false,
+    status: 'Running',
+    episodes: 0,
+  });
+
+  const episode = async (inst: Instance): Promise<void> => {
+    const now = new Date((clock += 1000));
+    const fresh: HistoryEvent[] = [ev(EventType.OrchestratorStarted, {}, now)];
+    if (!inst.started) fresh.push(ev(EventType.ExecutionStarted, { Name: inst.name, Input: json(inst.input) }, now));
+    fresh.push(...inst.inbox.splice(0));
+    inst.started = true;
+    inst.episodes++;
+    for (const e of inst.history) e.IsPlayed = true;
+    const history = [...inst.history, ...fresh];
+    const ctx = new InvocationContext({ invocationId: `${inst.id}-${inst.episodes}`, functionName: inst.name, logHandler: () => {} });
+    const handler = handlers.get(inst.name);
+    if (!handler) throw new Error(`no orchestrator '${inst.name}'`);
+    let state: any;
+    let thrown: unknown;
+    try {
+      state = await handler(
+        {
+          history,
+          instanceId: inst.id,
+          isReplaying: false,
+          parentInstanceId: inst.parent?.id,
+          upperSchemaVersion: 2,
+          input: inst.input,
+          maximumShortTimerDuration: '6.00:00:00',
+          longRunningTimerIntervalDuration: '3.00:00:00',
+          defaultHttpAsyncRequestSleepTimeMillseconds: 30_000,
+        },
+        ctx,
+      );
+    } catch (e) {
+      thrown = e;
+    }
+    const df = (ctx as any).df;
+    const executor = df.taskOrchestratorExecutor as { actions: SdkAction[]; openTasks: Record<string, SdkTaskLike>; exception?: unknown; willContinueAsNew: boolean };
+    const walk = walkActions(executor.actions, history, {
+      instanceId: inst.id,
+      executionId: inst.executionId,
+      parentInstanceId: inst.parent?.id,
+      activities: new Set(opts.activities),
+      orchestrators: new Set(handlers.keys()),
+      maximumShortTimerMs: 6 * DAY,
+      longRunningTimerIntervalMs: 3 * DAY,
+    });
+    if (walk.failure) problems.push(`${inst.id}: ${walk.failure.message}`);
+    for (const r of walk.relisted) problems.push(`${inst.id}: ${r.action.functionName ?? 'timer'} task #${r.firstSeq} listed again as #${r.againSeq}`);
+    // Every task the SDK has open must carry the id the extension gave its action.
+    const bySeq = new Map(walk.invoked.map((w) => [w.seq, w]));
+    for (const [id, task] of Object.entries(executor.openTasks)) {
+      const seq = Number(id);
+      if (!Number.isInteger(seq)) continue;
+      const leaf = bySeq.get(seq);
+      if (!leaf) continue; // not reached by the walk yet (behind a blocking action): nothing is scheduled for it
+      if (leaf.action !== task.actionObj && leaf.action !== task.parent?.actionObj) {
+        problems.push(`${inst.id}: the SDK waits on id ${seq} for ${task.actionObj?.functionName ?? 'a timer'}, the extension gave id ${seq} to ${leaf.name ?? 'a timer'}`);
+      }
+    }
+    const recorded: HistoryEvent[] = [];
+    for (const w of walk.newWork) {
+      if (w.kind === 'activity') {
+        recorded.push(ev(EventType.TaskScheduled, { EventId: w.seq, Name: w.name, Input: json(w.input) }, now));
+        const key = `${inst.id}|${w.name}|${json(w.input)}`;
+        scheduled.set(key, (scheduled.get(key) ?? 0) + 1);
+      } else if (w.kind === 'timer') recorded.push(ev(EventType.TimerCreated, { EventId: w.seq, FireAt: w.fireAt }, now));
+      else {
+        recorded.push(ev(EventType.SubOrchestrationInstanceCreated, { EventId: w.seq, Name: w.name, InstanceId: w.instanceId, Input: json(w.input) }, now));
+        const key = `${inst.id}|${w.name}|${w.instanceId}`;
+        scheduled.set(key, (scheduled.get(key) ?? 0) + 1);
+      }
+      pool.push({ instanceId: inst.id, work: w });
+    }
+    inst.history = [...history, ...recorded, ev(EventType.OrchestratorCompleted, {}, now)];
+    inst.customStatus = df.customStatus;
+    if (!walk.finished || walk.failure) return;
+    const finish = (status: Instance['status'], output: unknown) => {
+      inst.status = status;
+      inst.output = output;
+      const parent = inst.parent && instances.get(inst.parent.id);
+      if (parent && status !== 'ContinuedAsNew') {
+        parent.inbox.push(
+          status === 'Completed'
+            ? ev(EventType.SubOrchestrationInstanceCompleted, { TaskScheduledId: inst.parent!.seq, Result: json(output) }, now)
+            : ev(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: inst.parent!.seq, Reason: `Orchestrator function '${inst.name}' failed: ${String(output)}`, Details: '' }, now),
+        );
+      }
+    };
+    if (thrown !== undefined || state?.error) finish('Failed', executor.exception instanceof Error ? executor.exception.message : String(state?.error ?? thrown));
+    else if (state?.isDone && executor.willContinueAsNew) finish('ContinuedAsNew', undefined);
+    else if (state?.isDone) finish('Completed', state.output);
+  };
+
+  const complete = (f: InFlight): void => {
+    const inst = instances.get(f.instanceId)!;
+    const at = new Date(clock);
+    const w = f.work;
+    if (w.kind === 'timer') {
+      // A timer fires no earlier than its time: the episode that sees it runs at or after FireAt.
+      clock = Math.max(clock, w.fireAt!.getTime());
+      inst.inbox.push(ev(EventType.TimerFired, { TimerId: w.seq, FireAt: w.fireAt }, at));
+      return;
+    }
+    if (w.kind === 'sub') {
+      api.start(w.name!, w.instanceId!, w.input);
+      instances.get(w.instanceId!)!.parent = { id: inst.id, seq: w.seq };
+      return;
+    }
+    let outcome: ReturnType<Script>;
+    try {
+      outcome = opts.script(w.name!, activityInput(w.input), api);
+    } catch (e) {
+      outcome = { ok: false, error: (e as Error).message };
+    }
+    inst.inbox.push(
+      outcome.ok
+        ? ev(EventType.TaskCompleted, { TaskScheduledId: w.seq, Result: json(outcome.value) }, at)
+        : ev(EventType.TaskFailed, { TaskScheduledId: w.seq, Reason: `Activity function '${w.name}' failed: ${outcome.error}`, Details: '' }, at),
+    );
+  };
+
+  api.start(opts.root.name, opts.root.id, opts.root.input);
+  for (let step = 0; step < (opts.maxSteps ?? 20_000); step++) {
+    const due = [...instances.values()].filter((i) => i.status === 'Running' && (!i.started || i.inbox.length > 0));
+    if (due.length > 0) {
+      for (const i of due) await episode(i);
+      continue;
+    }
+    if (pool.length === 0) return { instances, problems, scheduled };
+    const n = 1 + Math.floor(rnd() * Math.min(opts.maxBatch ?? 3, pool.length));
+    for (let k = 0; k < n; k++) complete(pool.splice(Math.floor(rnd() * pool.length), 1)[0]!);
+  }
+  problems.push('the run did not settle');
+  return { instances, problems, scheduled };
+}
+
+/**
+ * One episode, nothing else: the SDK replays `history`, the extension's processing walks its actions.
+ * Returns what the extension schedules now and whether the orchestration completed.
+ */
+export async function replayOnce(
+  orchestrator: unknown,
+  history: HistoryEvent[],
+  opts: { instanceId?: string; executionId?: string; input?: unknown; activities: string[]; orchestrators?: string[] },
+): Promise<{ newWork: ShimWork[]; finished: boolean; isDone: boolean; output: unknown; relisted: number; failure?: string }> {
+  const handler = createOrchestrator(orchestrator);
+  const ctx = new InvocationContext({ invocationId: 'replay', functionName: 'conformance', logHandler: () => {} });
+  let state: any;
+  try {
+    state = await handler(
+      {
+        history,
+        instanceId: opts.instanceId ?? 'i',
+        isReplaying: false,
+        upperSchemaVersion: 2,
+        input: opts.input,
+        maximumShortTimerDuration: '6.00:00:00',
+        longRunningTimerIntervalDuration: '3.00:00:00',
+        defaultHttpAsyncRequestSleepTimeMillseconds: 30_000,
+      },
+      ctx,
+    );
+  } catch {
+    state = undefined;
+  }
+  const executor = (ctx as any).df.taskOrchestratorExecutor as { actions: SdkAction[] };
+  const walk = walkActions(executor.actions, history, {
+    instanceId: opts.instanceId ?? 'i',
+    executionId: opts.executionId ?? 'e',
+    activities: new Set(opts.activities),
+    orchestrators: new Set(opts.orchestrators ?? []),
+    maximumShortTimerMs: 6 * DAY,
+    longRunningTimerIntervalMs: 3 * DAY,
+  });
+  return { newWork: walk.newWork, finished: walk.finished, isDone: !!state?.isDone, output: state?.output, relisted: walk.relisted.length, failure: walk.failure?.message };
+}
