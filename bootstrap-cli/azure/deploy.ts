@@ -112,7 +112,8 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   say(`infrastructure: ${deployment?.properties?.provisioningState ?? 'done'}; app ${appHost}`);
 
   // 3. Secrets generated here, once: values go straight into the ARM request body, never to output.
-  result.secretsCreated = await ensureSecrets(arm, topology, names, say);
+  //    The monitoring key is a host key: it waits for the package (step 4b).
+  result.secretsCreated = await ensureSecrets(arm, topology, names, say, 'vault');
 
   // 4. Package and publish.
   const stagingDir = options.stagingDir ?? (await mkdtemp(join(tmpdir(), 'lcm-package-')));
@@ -123,6 +124,10 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   const kuduTarget = await kudu(arm, names);
   const published = await publishPackage(kuduTarget, pkg, { say, pollIntervalInMs: deps.pollIntervalInMs });
   result.published = published.published;
+  // 4b. Host keys live in the Functions host, which runs only once a package is deployed
+  //     (before that App Service answers 400 "ServiceUnavailable from host runtime").
+  result.secretsCreated.push(...(await ensureSecrets(arm, topology, names, say, 'host-keys')));
+  if (result.secretsCreated.length === 0) say(`secrets: all ${generatedSecrets(topology).length} exist in Key Vault ${names.keyVault}`);
 
   // 5. Service code and topology, with the account keys read through ARM (never printed).
   result.seed = await seed(arm, topology, names, codeRoot, outputs, deps.caCert, say);
@@ -157,12 +162,14 @@ async function kudu(arm: ArmClient, names: InfraNames): Promise<KuduTarget> {
   return { scmHost, token: () => arm.token(`publish to ${scmHost}`), agent: arm.httpsAgent };
 }
 
-async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNames, say: (line: string) => void): Promise<string[]> {
+/** `vault`: the secrets only Key Vault holds; `host-keys`: those that are host keys too (after publish). */
+async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNames, say: (line: string) => void, which: 'vault' | 'host-keys'): Promise<string[]> {
   const created: string[] = [];
   const secretPath = (secret: string) => `${vaultId(names)}/secrets/${secret}`;
   const put = (secret: string, value: string) => arm.put(`store secret ${secret} in ${names.keyVault}`, secretPath(secret), API.keyVault, { properties: { value } });
   const keysPath = `${siteId(names)}/host/default/listKeys`;
   for (const g of generatedSecrets(topology)) {
+    if ((g.kind === 'monitoring-key') !== (which === 'host-keys')) continue;
     const exists = (await arm.get(`read secret ${g.secret}`, secretPath(g.secret), API.keyVault)) !== undefined;
     if (g.kind === 'monitoring-key') {
       // The monitoring service calls the API with this key: it must be a host key of the app too.
@@ -182,7 +189,6 @@ async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNam
     created.push(g.secret);
     say(`secret ${g.secret} (app setting ${g.setting}): generated and stored in Key Vault ${names.keyVault} (value not shown)`);
   }
-  if (created.length === 0) say(`secrets: all ${generatedSecrets(topology).length} exist in Key Vault ${names.keyVault}`);
   return created;
 }
 

@@ -18,6 +18,7 @@ import { NetworkManagementClient } from '@azure/arm-network';
 import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { VmSpec } from '../platform/topology.js';
+import { isReservedAdminName, sshPublicKeyProblem } from '../platform/vm-rules.js';
 import { explainCredentialError, isCredentialError, SIGN_IN_HELP } from './credentials.js';
 import { ensureVmNetwork, readVmAddresses, vmNetworkNames, type ArmCaller, type NetworkSettings } from './network.js';
 
@@ -238,6 +239,9 @@ export class ComputeAdapter {
   async ensureVm(input: EnsureVmInput, options: LroOptions = {}): Promise<EnsureVmResult> {
     const name = input.vm.name;
     checkPublicKey(name, input.publicKey, input.vm.sshKeySecret);
+    if (isReservedAdminName(input.vm.adminUser)) {
+      throw new Error(`vm "${name}": ensure failed: admin user "${input.vm.adminUser}" is a name Azure refuses (reserved); set vms[].adminUser to another name, e.g. azureuser`);
+    }
     const deadline = Date.now() + this.settleTimeoutInMs;
     for (;;) {
       const vm = await this.readVm(input.resourceGroup, name);
@@ -468,6 +472,11 @@ function checkPublicKey(vmName: string, key: string, secretName?: string): void 
   }
   if (!OPENSSH_PUBLIC_KEY.test(key.trim())) {
     throw new Error(`vm "${vmName}": ensure failed: the SSH public key is not in OpenSSH format (expected "ssh-ed25519 AAAA..." or "ssh-rsa AAAA...")`);
+  }
+  // Azure refuses ECDSA and short RSA keys at create time; say so before any network is made.
+  const problem = sshPublicKeyProblem(key);
+  if (problem) {
+    throw new Error(`vm "${vmName}": ensure failed: the SSH public key${secretName ? ` of app setting "${secretName}"` : ''} ${problem}`);
   }
 }
 

@@ -371,6 +371,7 @@ export class ArmPlatform {
     const host = /^(.*\/providers\/Microsoft\.Web\/sites\/[^/]+)\/host\/default$/i.exec(id);
     if (host) {
       const site = this.siteResource(host[1]!);
+      assertHostRuntime(site);
       return { status: 200, body: { masterKey: site.keys.masterKey, functionKeys: { ...site.keys.functionKeys }, systemKeys: { ...site.keys.systemKeys } } };
     }
     return { status: 200, body: this.keysOf(id) };
@@ -378,6 +379,7 @@ export class ArmPlatform {
 
   private async putFunctionKey(sub: string, rg: string, app: string, name: string, body: JsonObject | undefined): Promise<Reply> {
     const site = this.siteResource(`/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Web/sites/${app}`);
+    assertHostRuntime(site);
     const value = asString(asObject(body?.['properties'])?.['value']) ?? randomBytes(30).toString('base64url');
     const existed = name in site.keys.functionKeys;
     await this.appService.setFunctionKey(site, name, value);
@@ -427,6 +429,23 @@ export class ArmPlatform {
     }
     return undefined;
   }
+}
+
+/**
+ * The host keys live in the Functions host: with WEBSITE_RUN_FROM_PACKAGE=1 and no package
+ * deployed there is no host, and App Service answers 400 with this body (azure-functions-host#5722;
+ * App Service spells its error fields with capitals).
+ */
+function assertHostRuntime(site: SiteRuntime): void {
+  if (site.host && site.wwwroot) return;
+  const message = 'Encountered an error (ServiceUnavailable) from host runtime.';
+  throw new ArmError(400, 'BadRequest', message, undefined, {
+    Code: 'BadRequest',
+    Message: message,
+    Target: null,
+    Details: [{ Message: message }, { Code: 'BadRequest' }, { ErrorEntity: { Code: 'BadRequest', Message: message } }],
+    Innererror: null,
+  });
 }
 
 const segments = (pathname: string): string[] => pathname.split('/').filter((s) => s.length > 0).map((s) => decodeURIComponent(s));

@@ -15,6 +15,7 @@
  * A second operation while one runs gets 409 OperationNotAllowed.
  */
 import { randomUUID } from 'node:crypto';
+import { isReservedAdminName, sshPublicKeyProblem } from '../../../functions/platform/vm-rules.js';
 import type { PowerOffReason } from '../types.js';
 import { ArmError, invalid, notFound } from './errors.js';
 import type { ResourceRef } from './ids.js';
@@ -308,6 +309,7 @@ function validateModel(state: ArmState, ref: ResourceRef, props: JsonObject | un
   }
   const user = asString(os['adminUsername']);
   if (!user || !/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) throw invalid('adminUsername', `Virtual machine '${ref.name}' needs a valid osProfile.adminUsername.`);
+  if (isReservedAdminName(user)) throw invalid('adminUsername', 'The Admin Username specified is not allowed.');
   const linux = asObject(os['linuxConfiguration']);
   if (linux?.['disablePasswordAuthentication'] !== true) {
     throw invalid('linuxConfiguration.disablePasswordAuthentication', `VM '${ref.name}': linuxConfiguration.disablePasswordAuthentication must be true (SSH keys only).`);
@@ -317,8 +319,8 @@ function validateModel(state: ArmState, ref: ResourceRef, props: JsonObject | un
   for (const raw of keys) {
     const key = asObject(raw);
     const data = asString(key?.['keyData'])?.trim();
-    if (!data || !SSH_KEY.test(data)) {
-      throw invalid('linuxConfiguration.ssh.publicKeys.keyData', 'The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid: expected an OpenSSH public key (ssh-rsa, ssh-ed25519 or ecdsa).');
+    if (!data || !SSH_KEY.test(data) || sshPublicKeyProblem(data)) {
+      throw invalid('linuxConfiguration.ssh.publicKeys.keyData', 'The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.');
     }
     const path = `/home/${user}/.ssh/authorized_keys`;
     if (asString(key!['path']) !== path) {
