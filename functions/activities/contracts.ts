@@ -45,6 +45,15 @@ export interface EnsureVmInput {
   inboundPorts?: number[];
 }
 
+/**
+ * An ARM call throttled with a Retry-After longer than an activity should sleep (Compute answers up
+ * to 1200 s): the activity returns this instead of waiting, and the orchestration waits it out on a
+ * durable timer, then calls again (orchestrations/tasks.ts callArmActivity).
+ */
+export interface RetryAfter {
+  retryAfter: { seconds: number; reason: string };
+}
+
 export interface VmInfo {
   name: string;
   publicIp: string;

@@ -2,6 +2,15 @@
  * Client-side pacing of ARM requests, below ARM's per-subscription budgets (reads 25/s with a burst
  * of 250, writes 10/s with a burst of 200): a wide boot fans out many long-running operations
  * whose polls would otherwise drain the read budget, and a request ARM throttles is not processed.
+ *
+ * The budget is ARM's, per principal and subscription, and up to 3 Elastic Premium workers share
+ * it; each process only knows its own bucket. So every response's `x-ms-ratelimit-remaining-
+ * subscription-(global-)reads/writes` (what ARM says is left of the shared budget) feeds back:
+ * when it falls below `lowWater`, this process keeps at most `remaining / workers` tokens, so the
+ * workers together stop short of the budget and resume as ARM reports it refilled. What holds
+ * across 3 workers: no worker drains the shared budget once ARM has reported it low; before the
+ * first low report the processes together may send up to `workers ×` their own rate (bursts are
+ * absorbed by ARM's bucket, and the SDK retries a 429 after its Retry-After).
  */
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 
@@ -14,6 +23,20 @@ export interface ArmRateLimits {
 
 /** Safely under ARM's documented budgets, leaving room for other callers in the subscription. */
 export const DEFAULT_ARM_LIMITS: ArmRateLimits = { readsPerSecond: 20, readBurst: 200, writesPerSecond: 8, writeBurst: 150 };
+
+/** How the processes sharing one principal's budget pace themselves from ARM's remaining counts. */
+export interface SharedBudget {
+  /** Processes sharing the principal (the plan's maximumElasticWorkerCount); default 3. */
+  workers: number;
+  /** Below this many remaining requests (as ARM reports), slow down; default 50 reads, 40 writes. */
+  readLowWater: number;
+  writeLowWater: number;
+}
+
+export const DEFAULT_SHARED_BUDGET: SharedBudget = { workers: 3, readLowWater: 50, writeLowWater: 40 };
+
+const REMAINING_READS = ['x-ms-ratelimit-remaining-subscription-global-reads', 'x-ms-ratelimit-remaining-subscription-reads'];
+const REMAINING_WRITES = ['x-ms-ratelimit-remaining-subscription-global-writes', 'x-ms-ratelimit-remaining-subscription-writes'];
 
 export interface Clock {
   now(): number;
@@ -37,6 +60,18 @@ export class TokenBucket {
     this.last = clock.now();
   }
 
+  /**
+   * ARM reports `remaining` requests left of the budget this bucket shares with `workers` processes:
+   * below `lowWater`, keep at most this process's share (possibly less than one token: then wait).
+   */
+  observeRemaining(remaining: number, lowWater: number, workers: number): void {
+    if (!Number.isFinite(remaining) || remaining >= lowWater) return;
+    const now = this.clock.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+    this.tokens = Math.min(this.tokens, remaining / Math.max(1, workers) - 1);
+  }
+
   take(): Promise<void> {
     const turn = this.queue.then(() => this.acquire());
     this.queue = turn.catch(() => undefined);
@@ -57,15 +92,30 @@ export class TokenBucket {
   }
 }
 
-/** A pipeline policy pacing reads (GET, HEAD) and writes through two buckets. */
-export function armRateLimitPolicy(limits: ArmRateLimits = DEFAULT_ARM_LIMITS, clock?: Clock): PipelinePolicy {
+/**
+ * A pipeline policy pacing reads (GET, HEAD) and writes through two buckets, fed back by ARM's
+ * remaining counts. Place it perRetry: every attempt, retries included, takes a token.
+ */
+export function armRateLimitPolicy(limits: ArmRateLimits = DEFAULT_ARM_LIMITS, clock?: Clock, shared: SharedBudget = DEFAULT_SHARED_BUDGET): PipelinePolicy {
   const reads = new TokenBucket(limits.readsPerSecond, limits.readBurst, clock);
   const writes = new TokenBucket(limits.writesPerSecond, limits.writeBurst, clock);
   return {
     name: 'lcmArmRateLimit',
     async sendRequest(request, next) {
-      await (request.method === 'GET' || request.method === 'HEAD' ? reads : writes).take();
-      return next(request);
+      const isRead = request.method === 'GET' || request.method === 'HEAD';
+      await (isRead ? reads : writes).take();
+      const response = await next(request);
+      const remaining = firstNumber(response.headers, isRead ? REMAINING_READS : REMAINING_WRITES);
+      if (remaining !== undefined) (isRead ? reads : writes).observeRemaining(remaining, isRead ? shared.readLowWater : shared.writeLowWater, shared.workers);
+      return response;
     },
   };
+}
+
+function firstNumber(headers: { get(name: string): string | undefined }, names: string[]): number | undefined {
+  for (const name of names) {
+    const raw = headers.get(name);
+    if (raw !== undefined && raw !== '' && Number.isFinite(Number(raw))) return Number(raw);
+  }
+  return undefined;
 }

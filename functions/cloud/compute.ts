@@ -12,6 +12,7 @@
  * NIC's private IP do not change while the VM exists; without those tags one more read of the NIC).
  */
 import { armRateLimitPolicy, DEFAULT_ARM_LIMITS, type ArmRateLimits } from './arm-rate-limit.js';
+import { ArmRetryAfterError, armRetryAfterCapPolicy, DEFAULT_MAX_RETRY_AFTER_SECONDS } from './arm-throttle.js';
 import https from 'node:https';
 import { ComputeManagementClient, isRestError, type VirtualMachine } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
@@ -37,6 +38,8 @@ export interface ComputeClientsOptions {
   retry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
   /** Client-side pacing shared by both clients (default: under ARM's per-subscription budgets). */
   rateLimits?: ArmRateLimits;
+  /** Longest Retry-After the SDK may wait out inside a call; longer ones fail with ArmRetryAfterError (default 60 s). */
+  maxRetryAfterSeconds?: number;
 }
 
 export interface ComputeClients {
@@ -56,7 +59,16 @@ export function createComputeClients(options: ComputeClientsOptions): ComputeCli
   };
   // One pacing policy for both clients: they draw on the same subscription budget.
   const pacing = armRateLimitPolicy(options.rateLimits ?? DEFAULT_ARM_LIMITS);
-  const common = { ...(agent ? { agent } : {}), retryOptions, additionalPolicies: [{ policy: pacing, position: 'perCall' as const }] };
+  // Both perRetry: each attempt is paced, and a long Retry-After is seen before the SDK would sleep it.
+  const cap = armRetryAfterCapPolicy(options.maxRetryAfterSeconds ?? DEFAULT_MAX_RETRY_AFTER_SECONDS);
+  const common = {
+    ...(agent ? { agent } : {}),
+    retryOptions,
+    additionalPolicies: [
+      { policy: pacing, position: 'perRetry' as const },
+      { policy: cap, position: 'perRetry' as const },
+    ],
+  };
   const compute = new ComputeManagementClient(options.credential, options.subscriptionId, {
     ...common,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -92,8 +104,10 @@ export class ArmOperationError extends Error {
     readonly code: string,
     readonly detail: string,
     readonly statusCode?: number,
+    /** ARM asked to wait this long before retrying (a throttled call the orchestration should wait out). */
+    readonly retryAfterSeconds?: number,
   ) {
-    super(`${target}: ${step} failed: ${code}: ${detail} — ${hintFor(code, target)}`);
+    super(`${target}: ${step} failed: ${code}: ${detail} — ${retryAfterSeconds !== undefined ? `ARM asks to retry after ${retryAfterSeconds} s` : hintFor(code, target)}`);
     this.name = 'ArmOperationError';
   }
 }
@@ -107,6 +121,8 @@ function hintFor(code: string, target: string): string {
 export function toArmError(err: unknown, target: string, step: string): unknown {
   if (err instanceof ArmOperationError) return err;
   if (isCredentialError(err)) return explainCredentialError(err, `${step} of ${target}`);
+  const capped = retryAfterCause(err);
+  if (capped) return new ArmOperationError(target, step, capped.code, capped.message.replace(/ \(ARM asks to retry after \d+ s\)$/, ''), capped.statusCode, capped.retryAfterSeconds);
   if (isRestError(err)) {
     const fromBody = bodyError(err.response?.bodyAsText ?? undefined);
     const code = fromBody?.code ?? err.code ?? `HTTP${err.statusCode ?? ''}`;
@@ -120,6 +136,14 @@ export function toArmError(err: unknown, target: string, step: string): unknown 
     return new ArmOperationError(target, step, err.name === 'Error' ? 'Unknown' : err.name, oneLine(err.message));
   }
   return new ArmOperationError(target, step, 'Unknown', String(err));
+}
+
+/** The pipeline may wrap a policy's error (a poller's, a RestError's cause): find ours. */
+function retryAfterCause(err: unknown): ArmRetryAfterError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ArmRetryAfterError) return e;
+  }
+  return undefined;
 }
 
 function bodyError(text: string | undefined): { code?: string; message?: string } | undefined {
@@ -136,9 +160,25 @@ const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 const isNotFound = (err: unknown): boolean => isRestError(err) && err.statusCode === 404;
 
-/** ARM refused because another operation on the same resource is running. */
+/**
+ * Busy rather than wrong: another operation on the same resource runs (409), Network's 429
+ * RetryableError (RetryableErrorDueToAnotherOperation, ReferencedResourceNotProvisioned) when the
+ * SDK had no Retry-After to wait on, or Compute ended the older operation OperationPreempted.
+ * The caller re-reads the resource and decides again. A throttled call with a long Retry-After is
+ * not busy: it goes to the orchestration (retryAfterSeconds).
+ */
+export const BUSY_CODES: ReadonlySet<string> = new Set([
+  'AnotherOperationInProgress',
+  'RetryableError',
+  'RetryableErrorDueToAnotherOperation',
+  'ReferencedResourceNotProvisioned',
+  'OperationPreempted',
+]);
+
 const isConflict = (err: unknown): boolean =>
-  err instanceof ArmOperationError && err.statusCode === 409 && ['OperationNotAllowed', 'Conflict', 'AnotherOperationInProgress'].includes(err.code);
+  err instanceof ArmOperationError &&
+  err.retryAfterSeconds === undefined &&
+  ((err.statusCode === 409 && ['OperationNotAllowed', 'Conflict', 'AnotherOperationInProgress'].includes(err.code)) || BUSY_CODES.has(err.code));
 
 // ---------------------------------------------------------------- adapter
 
@@ -430,6 +470,7 @@ export class ComputeAdapter {
       },
       settle: (step) => this.settle(target, step, deadline, {}),
       codeOf: (err) => (err instanceof ArmOperationError ? err.code : undefined),
+      isBusy: (err) => isConflict(err),
     };
   }
 

@@ -15,7 +15,7 @@ import {
   type VmInfo,
 } from '../activities/contracts.js';
 import type { VmSpec } from '../platform/topology.js';
-import { failureMessage, settleAll, transientRetry } from './tasks.js';
+import { callArmActivity, failureMessage, settleAll, transientRetry } from './tasks.js';
 
 export interface BootVmInput {
   azure: ArmTarget;
@@ -40,7 +40,7 @@ export const bootVm: OrchestrationHandler = function* (context: OrchestrationCon
   const name = input.vm.name;
   let info: VmInfo;
   try {
-    info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure: input.azure, vm: input.vm, inboundPorts: input.inboundPorts } satisfies EnsureVmInput)) as VmInfo;
+    info = yield* callArmActivity<VmInfo>(context, A.ensureVm, { azure: input.azure, vm: input.vm, inboundPorts: input.inboundPorts } satisfies EnsureVmInput);
   } catch (e) {
     return { vm: name, ok: false, step: 'provision', reason: failureMessage(e) } satisfies BootVmOutput;
   }

@@ -21,7 +21,7 @@ import {
 } from '../activities/contracts.js';
 import { decideRestart } from '../platform/backoff.js';
 import type { ServiceKind } from '../platform/topology.js';
-import { failureMessage, isoAt, transientRetry } from './tasks.js';
+import { callArmActivity, failureMessage, isoAt, transientRetry } from './tasks.js';
 
 export interface RestartServiceInput {
   service: string;
@@ -92,7 +92,7 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
   let started: Pick<StartedService, 'host' | 'port'>;
   try {
     // Reading the VM is cheap; it starts the VM only when it is down.
-    const info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure: target.azure, vm: target.vm } satisfies EnsureVmInput)) as VmInfo;
+    const info = yield* callArmActivity<VmInfo>(context, A.ensureVm, { azure: target.azure, vm: target.vm } satisfies EnsureVmInput);
     const access: VmAccess = { name: info.name, host: info.publicIp, privateIp: info.privateIp, adminUser: target.vm.adminUser, sshKeySecret: target.vm.sshKeySecret };
     const health = (yield context.df.callActivity(A.restartContainer, { vm: access, service: runtime })) as HealthResult;
     if (!health.healthy) {

@@ -1,6 +1,7 @@
 /** Small orchestration helpers. Deterministic: they only look at task state the SDK replays. */
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
+import type { RetryAfter } from '../activities/contracts.js';
 
 /**
  * The next finished task of `tasks`. A task already finished is returned without yielding: the SDK's
@@ -43,4 +44,22 @@ export const transientRetry = (() => {
 
 export function isoAt(context: OrchestrationContext): string {
   return context.df.currentUtcDateTime.toISOString();
+}
+
+/** At most this many durable waits for one throttled ARM call (Compute's Retry-After is up to 20 min). */
+export const MAX_RETRY_AFTER_WAITS = 3;
+
+/**
+ * Calls an ARM activity (with transientRetry); when it answers RetryAfter (ARM throttled it with a
+ * long Retry-After), waits on a durable timer and calls again, so no activity sleeps past its
+ * timeout. Deterministic: the timer's due time comes from the orchestration clock.
+ */
+export function* callArmActivity<T>(context: OrchestrationContext, name: string, input: unknown): Generator<Task, T, unknown> {
+  for (let waits = 0; ; waits++) {
+    const result = (yield context.df.callActivityWithRetry(name, transientRetry, input)) as T | RetryAfter;
+    const later = (result as RetryAfter | null)?.retryAfter;
+    if (!later) return result as T;
+    if (waits >= MAX_RETRY_AFTER_WAITS) throw new Error(`${later.reason}; still throttled after ${MAX_RETRY_AFTER_WAITS} waits`);
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + later.seconds * 1000));
+  }
 }

@@ -19,7 +19,7 @@ import {
   type VmInfo,
 } from '../activities/contracts.js';
 import { KAFKA, type Topology, type VmSpec } from '../platform/topology.js';
-import { failureMessage, isoAt, settleAll, transientRetry } from './tasks.js';
+import { callArmActivity, failureMessage, isoAt, settleAll, transientRetry } from './tasks.js';
 
 export interface VmOperationInput {
   vm: string;
@@ -68,7 +68,7 @@ function eventFor(context: OrchestrationContext, input: VmOperationInput, type: 
 /** Ensure the VM and Docker; shared by provision and init. */
 function* ensureVmAndDocker(context: OrchestrationContext, azure: ArmTarget, spec: VmSpec): Generator<Task, VmInfo, unknown> {
   yield context.df.callActivityWithRetry(A.ensureResourceGroup, transientRetry, { azure });
-  const info = (yield context.df.callActivityWithRetry(A.ensureVm, transientRetry, { azure, vm: spec } satisfies EnsureVmInput)) as VmInfo;
+  const info = yield* callArmActivity<VmInfo>(context, A.ensureVm, { azure, vm: spec } satisfies EnsureVmInput);
   yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
   yield context.df.callActivity(A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
   return info;
@@ -126,7 +126,7 @@ export const restartVm: OrchestrationHandler = function* (context: Orchestration
   }
   let info: VmInfo;
   try {
-    info = (yield context.df.callActivityWithRetry(A.restartVm, transientRetry, { azure: armTarget(topology), vm: spec } satisfies EnsureVmInput)) as VmInfo;
+    info = yield* callArmActivity<VmInfo>(context, A.restartVm, { azure: armTarget(topology), vm: spec } satisfies EnsureVmInput);
     // Docker is there already; this waits until SSH answers again (its retries cover the reboot).
     yield context.df.callActivityWithRetry(A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
   } catch (e) {

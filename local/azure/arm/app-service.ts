@@ -80,8 +80,8 @@ export interface AppServiceOptions {
   sitesDir?: () => string | undefined;
   /** Settings the emulated platform adds to every app (bound by startLocalAzure). */
   platformSettings: () => Record<string, string>;
-  /** Resolves `@Microsoft.KeyVault(...)` references against the emulator's vaults; undefined = unresolved. */
-  resolveKeyVaultReference: (reference: string) => string | undefined;
+  /** Resolves `@Microsoft.KeyVault(...)` references for this identity against the emulator's vaults; undefined = unresolved. */
+  resolveKeyVaultReference: (reference: string, principalId: string) => string | undefined;
   /** Host log sink; default: dropped. */
   hostLog?: (line: string) => void;
 }
@@ -140,7 +140,7 @@ export class AppServiceEmulator {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(site.appSettings)) {
       // An unresolvable reference stays the literal reference string, as in App Service.
-      out[k] = v.startsWith('@Microsoft.KeyVault(') ? (this.options.resolveKeyVaultReference(v) ?? v) : v;
+      out[k] = v.startsWith('@Microsoft.KeyVault(') ? (this.options.resolveKeyVaultReference(v, site.principalId) ?? v) : v;
     }
     return {
       ...out,

@@ -34,7 +34,7 @@ export type { ArmLogEntry, ArmLogCounts } from './log.js';
 export { ArmRequestLog } from './log.js';
 export type { LocalServiceBindings, PlatformResource, DeploymentRecord } from './platform.js';
 export type { AppServiceLogEntry, KuduDeployment, SiteRuntime } from './app-service.js';
-export { ArmFaults, type ThrottleFault, type ServerErrorFault, type OperationFault } from './faults.js';
+export { ArmFaults, AZURE_ERRORS, type ThrottleFault, type ServerErrorFault, type OperationFault, type ArmErrorFault } from './faults.js';
 export type { VmPowerState, VmProvisioningState } from './state.js';
 
 export interface ArmEmulatorOptions {
@@ -155,7 +155,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
       return {
         status: fault.status,
         headers: fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {},
-        body: { error: { code: fault.code, message: fault.message } },
+        body: { error: { code: fault.code, message: fault.message, ...(fault.details ? { details: fault.details } : {}) } },
       };
     }
     const isRead = method === 'GET' || method === 'HEAD';
