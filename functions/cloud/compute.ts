@@ -11,7 +11,7 @@
  * kept in the VM's tags `lcm-public-ip` / `lcm-private-ip` at creation: a Static public IP and the
  * NIC's private IP do not change while the VM exists; without those tags one more read of the NIC).
  */
-import { armRateLimitPolicy, DEFAULT_ARM_LIMITS, type ArmRateLimits } from './arm-rate-limit.js';
+import { armRateLimitPolicy, DEFAULT_ARM_LIMITS, type ArmRateLimits, type SharedBudget } from './arm-rate-limit.js';
 import { ArmRetryAfterError, armRetryAfterCapPolicy, DEFAULT_MAX_RETRY_AFTER_SECONDS } from './arm-throttle.js';
 import https from 'node:https';
 import { ComputeManagementClient, isRestError, type VirtualMachine } from '@azure/arm-compute';
@@ -38,6 +38,8 @@ export interface ComputeClientsOptions {
   retry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
   /** Client-side pacing shared by both clients (default: under ARM's per-subscription budgets). */
   rateLimits?: ArmRateLimits;
+  /** How the processes sharing this principal slow down when ARM reports its budget low. */
+  sharedBudget?: SharedBudget;
   /** Longest Retry-After the SDK may wait out inside a call; longer ones fail with ArmRetryAfterError (default 60 s). */
   maxRetryAfterSeconds?: number;
 }
@@ -58,7 +60,7 @@ export function createComputeClients(options: ComputeClientsOptions): ComputeCli
     ...(options.retry?.maxRetryDelayInMs !== undefined ? { maxRetryDelayInMs: options.retry.maxRetryDelayInMs } : {}),
   };
   // One pacing policy for both clients: they draw on the same subscription budget.
-  const pacing = armRateLimitPolicy(options.rateLimits ?? DEFAULT_ARM_LIMITS);
+  const pacing = armRateLimitPolicy(options.rateLimits ?? DEFAULT_ARM_LIMITS, undefined, options.sharedBudget);
   // Both perRetry: each attempt is paced, and a long Retry-After is seen before the SDK would sleep it.
   const cap = armRetryAfterCapPolicy(options.maxRetryAfterSeconds ?? DEFAULT_MAX_RETRY_AFTER_SECONDS);
   const common = {

@@ -49,6 +49,34 @@ export interface ArmEmulatorOptions {
    * no Retry-After on LRO responses, so the client's poll interval rules.
    */
   asyncPollDelayInMs?: number;
+  /**
+   * ARM's per-subscription budget (token buckets: reads 250 refilled 25/s, writes 200 refilled
+   * 10/s). Every response carries `x-ms-ratelimit-remaining-subscription-reads|writes` from it.
+   * `enforce: true` answers 429 TooManyRequests with Retry-After once a bucket is empty, as ARM
+   * does; off by default (the tests poll at 10 ms, far faster than any real client).
+   */
+  rateLimit?: { readBurst?: number; readsPerSecond?: number; writeBurst?: number; writesPerSecond?: number; enforce?: boolean };
+}
+
+/** One subscription's ARM budget, as remaining tokens. */
+class ArmBudget {
+  private tokens: number;
+  private last = Date.now();
+  constructor(
+    private readonly burst: number,
+    private readonly perSecond: number,
+  ) {
+    this.tokens = burst;
+  }
+  /** Takes one token; answers what remains (negative: throttled) and the seconds until one is back. */
+  take(): { remaining: number; retryAfterSeconds: number } {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+    if (this.tokens < 1) return { remaining: -1, retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.perSecond)) };
+    this.tokens -= 1;
+    return { remaining: Math.floor(this.tokens), retryAfterSeconds: 0 };
+  }
 }
 
 /** What the emulator knows of one VM (for tests and the local fleet). */
@@ -98,6 +126,13 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     signal: abort.signal,
   });
   const state = new ArmState(options.pool, options.hooks, ops);
+  const limits = { readBurst: 250, readsPerSecond: 25, writeBurst: 200, writesPerSecond: 10, enforce: false, ...options.rateLimit };
+  const budgets = new Map<string, { reads: ArmBudget; writes: ArmBudget }>();
+  const budgetOf = (sub: string) => {
+    let b = budgets.get(sub.toLowerCase());
+    if (!b) budgets.set(sub.toLowerCase(), (b = { reads: new ArmBudget(limits.readBurst, limits.readsPerSecond), writes: new ArmBudget(limits.writeBurst, limits.writesPerSecond) }));
+    return b;
+  };
   const platform = new ArmPlatform(state, ops, options.tls);
 
   const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
@@ -111,13 +146,25 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     const parsed = parsePath(url.pathname);
     let kind: OperationKind = 'unsupported';
     let reply: Reply;
+    // ARM counts every request against the subscription's budget, refuses it unprocessed when the
+    // budget is empty (when enforced), and says what is left.
+    const sub = /^\/subscriptions\/([^/]+)/i.exec(url.pathname)?.[1];
+    const isRead = method === 'GET' || method === 'HEAD';
+    const taken = sub ? (isRead ? budgetOf(sub).reads : budgetOf(sub).writes).take() : undefined;
     try {
       const raw = await readBody(req);
       kind = classify(parsed, method, url.pathname);
-      reply = await answer(parsed, method, kind, url, raw, req);
+      if (taken && taken.remaining < 0 && limits.enforce) {
+        reply = {
+          status: 429,
+          headers: { 'retry-after': String(taken.retryAfterSeconds) },
+          body: { error: { code: 'TooManyRequests', message: `Number of ${isRead ? 'read' : 'write'} requests for subscription '${sub}' exceeded the limit. Please try again after ${taken.retryAfterSeconds} seconds.` } },
+        };
+      } else reply = await answer(parsed, method, kind, url, raw, req);
     } catch (err) {
       reply = err instanceof ArmError ? { status: err.status, body: err.body() } : { status: 500, body: { error: { code: 'InternalServerError', message: String(err) } } };
     }
+    if (taken) reply = { ...reply, headers: { ...reply.headers, [`x-ms-ratelimit-remaining-subscription-${isRead ? 'reads' : 'writes'}`]: String(Math.max(0, taken.remaining)) } };
     log.record({ method, path: url.pathname, kind, status: reply.status, time: started, durationInMs: Date.now() - started });
     send(res, reply);
   }
