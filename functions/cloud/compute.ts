@@ -406,6 +406,14 @@ export class ComputeAdapter {
     await this.lro(spec.name, existed ? 're-create (the VM was Failed)' : 'create', () =>
       this.clients.compute.virtualMachines.createOrUpdate(rg, spec.name, model, { updateIntervalInMs: pollIntervalInMs }),
     );
+    if (existed) {
+      // On a VM that exists (Failed) the PUT is an update: it may leave the VM deallocated. Read it back.
+      const after = await this.readVm(rg, spec.name);
+      if (!after) throw new ArmOperationError(`vm "${spec.name}"`, 're-create (the VM was Failed)', 'ResourceNotFound', 'the VM is gone after its update; run the operation again', 404);
+      if (powerStateOf(after) !== 'running') {
+        await this.lro(spec.name, 'start after re-create', () => this.clients.compute.virtualMachines.start(rg, spec.name, this.lroOptions(options)));
+      }
+    }
     return { name: spec.name, publicIp: net.publicIp, privateIp: net.privateIp, powerState: 'running', created: true, started: true };
   }
 

@@ -42,8 +42,8 @@ export function vmKind(state: ArmState, method: string, ref: ResourceRef): Opera
   if (method === 'GET') return 'vm.read';
   if (method === 'DELETE' && !ref.action) return 'vm.delete';
   if (method === 'PUT' && !ref.action) {
-    const existing = state.getVm(ref.sub, ref.rg, ref.name);
-    return existing && existing.provisioningState !== 'Failed' ? 'vm.update' : 'vm.create';
+    // A PUT on a VM that exists is an update, Failed or not (ARM does not re-create it).
+    return state.getVm(ref.sub, ref.rg, ref.name) ? 'vm.update' : 'vm.create';
   }
   if (method === 'POST' && ref.action && ACTIONS[ref.action]) return ACTIONS[ref.action]!;
   return 'unsupported';
@@ -75,11 +75,14 @@ function putVm(state: ArmState, ref: ResourceRef, existing: VmRecord | undefined
   const properties = validateModel(state, ref, asObject(body['properties']), existing);
   const id = resourceId(ref.sub, ref.rg, 'Microsoft.Compute', 'virtualMachines', existing?.name ?? ref.name);
 
-  if (existing && existing.provisioningState !== 'Failed') {
-    // Update: the OS profile stays as created (ARM refuses to change it).
+  if (existing) {
+    // Update: the OS profile stays as created (ARM refuses to change it). A Failed VM is updated in
+    // place too: it ends Succeeded in the power state it had (a VM whose create failed stays
+    // deallocated until it is started).
     existing.properties = { ...properties, osProfile: existing.properties['osProfile'] };
     existing.tags = asTags(body['tags']);
     existing.provisioningState = 'Updating';
+    delete existing.failure;
     const op = startVmOperation(state, existing, 'vm.update', async () => undefined, existing.power);
     return { status: 200, body: vmView(existing, false), headers: state.ops.headers(op, false) };
   }

@@ -46,6 +46,19 @@ describe('Azure busy and throttling errors, seen through the real SDK', () => {
     expect(h.arm.getVm(RG, 'vm-preempted')!.powerState).toBe('running');
   });
 
+  it('re-creating a Failed VM: the PUT is an update that leaves it deallocated, so the adapter reads it back and starts it', async () => {
+    h.arm.faults.failOperation('vm.create', { vmName: 'vm-failed', code: 'AllocationFailed', message: 'Allocation failed.' });
+    const input = { resourceGroup: RG, location: LOCATION, vm: vmSpec('vm-failed'), publicKey: key };
+    await expect(h.adapter.ensureVm(input)).rejects.toThrow(/AllocationFailed/);
+    expect(h.arm.getVm(RG, 'vm-failed')).toMatchObject({ provisioningState: 'Failed', powerState: 'deallocated' });
+    h.arm.log.reset();
+    const result = await h.adapter.ensureVm(input);
+    expect(result).toMatchObject({ created: true, started: true, powerState: 'running' });
+    expect(h.arm.getVm(RG, 'vm-failed')).toMatchObject({ provisioningState: 'Succeeded', powerState: 'running' });
+    const writes = h.arm.log.entries.filter((e) => e.kind.startsWith('vm.') && e.kind !== 'vm.read').map((e) => e.kind);
+    expect(writes).toEqual(['vm.update', 'vm.start']);
+  });
+
   it("Compute's 429 OperationNotAllowed with Retry-After 1200 s is not slept in the call: it fails at once with retryAfterSeconds", async () => {
     h.arm.faults.armError('vm.read', AZURE_ERRORS.computeThrottled(1200));
     const started = Date.now();
