@@ -92,7 +92,8 @@ export async function publishPackage(
   options: { pollIntervalInMs?: number; timeoutInMs?: number; say?: (line: string) => void } = {},
 ): Promise<PublishResult> {
   const say = options.say ?? (() => {});
-  if (isCurrent(await latestDeployment(target), pkg.sha256)) {
+  const before = await latestDeployment(target);
+  if (isCurrent(before, pkg.sha256)) {
     say(`publish: the app already runs package ${pkg.sha256.slice(0, 12)}: nothing to publish`);
     return { published: false };
   }
@@ -104,8 +105,11 @@ export async function publishPackage(
   if (res.status === 401 || res.status === 403) throw refused(target, res.status);
   if (res.status !== 202 && res.status !== 200) throw new CliError(`publish: zip deploy to https://${target.scmHost} answered ${res.status}: ${text(res.json)}`, EXIT.failed);
   const deadline = Date.now() + (options.timeoutInMs ?? 15 * 60 * 1000);
+  const message = `${MESSAGE_PREFIX}${pkg.sha256}`;
   for (;;) {
-    const latest = await latestDeployment(target);
+    const found = await latestDeployment(target);
+    // Until Kudu picks the new deployment up, "latest" is the previous one: wait for ours.
+    const latest = found && found.id !== before?.id && found.message === message ? found : undefined;
     if (latest?.complete) {
       if (latest.status === 4) {
         say(`publish: deployment ${latest.id} succeeded`);

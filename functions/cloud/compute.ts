@@ -269,7 +269,15 @@ export class ComputeAdapter {
     const path = `/subscriptions/${encodeURIComponent(this.clients.subscriptionId)}/resourcegroups/${encodeURIComponent(input.resourceGroup)}`;
     const existing = await this.armRequest(target, 'read', 'GET', path);
     if (existing.status === 200) return { created: false };
-    await this.writes.run(() => this.armRequest(target, 'create', 'PUT', path, { location: input.location, ...(input.tags ? { tags: input.tags } : {}) }));
+    try {
+      await this.writes.run(() => this.armRequest(target, 'create', 'PUT', path, { location: input.location, ...(input.tags ? { tags: input.tags } : {}) }));
+    } catch (err) {
+      // The app's identity holds roles on its resource group only: it cannot create one on Azure.
+      if (err instanceof ArmOperationError && /^(AuthorizationFailed|LinkedAuthorizationFailed)$/.test(err.code)) {
+        throw new ArmOperationError(target, 'create', err.code, `${err.detail} — the LCM's identity cannot create resource groups: run bootstrap-cli deploy (it creates the group with your credentials) or az group create`, err.statusCode);
+      }
+      throw err;
+    }
     return { created: true };
   }
 

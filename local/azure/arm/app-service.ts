@@ -87,6 +87,9 @@ export interface AppServiceOptions {
 }
 
 const MAX_PACKAGE_BYTES = 1024 ** 3;
+/** How long an async zip deploy waits in Kudu's queue before it shows as the latest deployment. */
+const ASYNC_PICKUP_MS = 500;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class AppServiceEmulator {
   readonly sites = new Map<string, SiteRuntime>();
@@ -185,10 +188,17 @@ export class AppServiceEmulator {
       if (method === 'POST' && url.pathname.toLowerCase() === '/api/zipdeploy') {
         const body = await readBody(req);
         if (this.stopped) return reply(503, { error: 'stopping' });
+        const isAsync = url.searchParams.get('isAsync') === 'true';
         const deployment = this.newDeployment(site, url.searchParams.get('message') ?? 'Created via a push deployment', url);
-        const work = this.runDeployment(site, deployment, body);
+        // Kudu queues an async deployment: until it is picked up, /api/deployments/latest still
+        // answers the previous one (complete), so a client must match the deployment it started.
+        const previous = site.busy;
+        const work = (isAsync ? sleep(ASYNC_PICKUP_MS) : Promise.resolve()).then(() => {
+          site.deployments.push(deployment);
+          return this.runDeployment(site, deployment, body, previous);
+        });
         site.busy = work;
-        if (url.searchParams.get('isAsync') === 'true') {
+        if (isAsync) {
           return reply(202, undefined, { location: `https://${site.scmHostName}/api/deployments/latest` });
         }
         await work;
@@ -229,15 +239,14 @@ export class AppServiceEmulator {
       log_url: `https://${site.scmHostName}/api/deployments/${id}/log`,
       site_name: site.name,
     };
-    site.deployments.push(deployment);
     site.logs.set(id, []);
     return deployment;
   }
 
-  private async runDeployment(site: SiteRuntime, deployment: KuduDeployment, zip: Buffer): Promise<void> {
+  private async runDeployment(site: SiteRuntime, deployment: KuduDeployment, zip: Buffer, previous: Promise<void> | undefined): Promise<void> {
     const log = (message: string, type = 0) => site.logs.get(deployment.id)!.push({ log_time: new Date().toISOString(), message, type });
     try {
-      await site.busy?.catch(() => undefined);
+      await previous?.catch(() => undefined);
       const dir = join(await this.sitesDir(), site.name, `wwwroot-${site.deployments.length}`);
       await mkdir(dir, { recursive: true });
       log(`Extracting ${zip.length} bytes`);
