@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { LoopbackPool } from '../addresses.js';
 import type { LocalTls } from '../tls.js';
 import type { VmPowerHooks } from '../types.js';
+import { checkApiVersion } from './api-versions.js';
 import { ArmError } from './errors.js';
 import { ArmFaults } from './faults.js';
 import { parsePath, type ParsedPath } from './ids.js';
@@ -194,9 +195,11 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
         body: { error: { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." } },
       };
     }
-    if (!url.searchParams.get('api-version')) {
+    const apiVersion = url.searchParams.get('api-version');
+    if (!apiVersion) {
       throw new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
     }
+    checkApiVersion(url.pathname, apiVersion);
     const fault = faults.takeRequestFault(kind);
     if (fault) {
       return {
