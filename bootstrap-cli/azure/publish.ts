@@ -37,7 +37,21 @@ interface KuduDeploymentBody {
   log_url?: string;
 }
 
-function kudu(target: KuduTarget, token: string, method: 'GET' | 'POST', path: string, body?: Buffer): Promise<{ status: number; json: unknown }> {
+/**
+ * One Kudu request. A keep-alive socket the server closed while idle answers ECONNRESET on reuse
+ * (front ends close idle connections): such a request is sent once more on a new connection
+ * (a zip deploy of the same package twice is harmless).
+ */
+async function kudu(target: KuduTarget, token: string, method: 'GET' | 'POST', path: string, body?: Buffer): Promise<{ status: number; json: unknown }> {
+  try {
+    return await kuduOnce(target, token, method, path, body);
+  } catch (e) {
+    if ((e as { resetCode?: string }).resetCode !== 'ECONNRESET') throw e;
+    return kuduOnce(target, token, method, path, body);
+  }
+}
+
+function kuduOnce(target: KuduTarget, token: string, method: 'GET' | 'POST', path: string, body?: Buffer): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       `https://${target.scmHost}${path}`,
@@ -67,7 +81,11 @@ function kudu(target: KuduTarget, token: string, method: 'GET' | 'POST', path: s
         res.on('error', reject);
       },
     );
-    req.on('error', (e) => reject(new CliError(`publish: cannot reach the publish endpoint https://${target.scmHost} (${(e as NodeJS.ErrnoException).code ?? e.message}): check the app exists and that its scm site allows Entra ID auth`, EXIT.failed)));
+    req.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      const error = new CliError(`publish: cannot reach the publish endpoint https://${target.scmHost} (${code ?? e.message}): check the app exists and that its scm site allows Entra ID auth`, EXIT.failed);
+      reject(Object.assign(error, { resetCode: code }));
+    });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.end(body);
   });
