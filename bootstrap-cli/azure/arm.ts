@@ -137,14 +137,33 @@ export class ArmClient {
   }
 
   async post(step: string, path: string, apiVersion: string, body?: unknown): Promise<any> {
-    const res = await this.request(step, 'POST', path, apiVersion, body);
+    const res = await this.withHostRuntime(step, () => this.request(step, 'POST', path, apiVersion, body));
     this.check(step, res);
     return res.body;
   }
 
+  /**
+   * Host-key calls reach the Functions host through App Service; while the host starts (a fresh
+   * package, a restart after new settings) App Service answers 400 "Encountered an error
+   * (ServiceUnavailable) from host runtime" (azure-functions-host#5722). That 400 is transient:
+   * retried with a growing pause, about five minutes in all.
+   */
+  private async withHostRuntime(step: string, send: () => Promise<ArmResponse>): Promise<ArmResponse> {
+    let res = await send();
+    for (let attempt = 1; isHostRuntimeUnavailable(res) && attempt <= HOST_RUNTIME_RETRIES; attempt++) {
+      await sleep(Math.min(this.pollIntervalInMs * attempt, 30_000));
+      res = await send();
+    }
+    if (isHostRuntimeUnavailable(res)) {
+      throw new ArmStepError(step, 'ServiceUnavailable', 'the Functions host of the app did not start: App Service kept answering "Encountered an error (ServiceUnavailable) from host runtime" — check the app\'s log stream (a package that fails to start) and deploy again', res.status);
+    }
+    return res;
+  }
+
   /** PUT, following the long-running operation when ARM starts one; returns the resource afterwards. */
   async put(step: string, path: string, apiVersion: string, body: unknown): Promise<any> {
-    const res = await this.request(step, 'PUT', path, apiVersion, body);
+    const send = () => this.request(step, 'PUT', path, apiVersion, body);
+    const res = /\/host\/default\//i.test(path) ? await this.withHostRuntime(step, send) : await send();
     this.check(step, res);
     const asyncUrl = res.headers['azure-asyncoperation'];
     if (!asyncUrl) return res.body;
@@ -170,9 +189,26 @@ export class ArmClient {
 
   private check(step: string, res: ArmResponse): void {
     if (res.status >= 200 && res.status < 300) return;
-    const error = res.body?.error ?? {};
+    const error = errorOf(res.body);
     throw new ArmStepError(step, error.code ?? `HTTP${res.status}`, detailOf(error) || `ARM answered ${res.status}`, res.status);
   }
+}
+
+const HOST_RUNTIME_RETRIES = 12;
+
+/** ARM's `{error:{code,message}}`, or App Service's `{Code, Message, Details}` (capitalised). */
+function errorOf(body: any): { code?: string; message?: string; details?: Array<{ code?: string; message?: string }> } {
+  if (body?.error) return body.error;
+  if (body && typeof body === 'object' && (typeof body.Code === 'string' || typeof body.Message === 'string')) {
+    return { code: body.Code, message: body.Message };
+  }
+  return {};
+}
+
+export function isHostRuntimeUnavailable(res: ArmResponse): boolean {
+  if (res.status !== 400) return false;
+  const { message } = errorOf(res.body);
+  return /Encountered an error \(ServiceUnavailable\) from host runtime/i.test(message ?? '');
 }
 
 /** ARM deployment errors nest the real cause in `details`. */

@@ -130,8 +130,10 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   result.published = published.published;
   await ensureMonitoringKeys(arm, names, secrets.monitoringKey, say);
 
-  // 5. Service code and topology, with the account keys read through ARM (never printed).
-  result.seed = await seed(arm, topology, names, codeRoot, outputs, deps.caCert, say, options.mergeVms ?? false);
+  // 5. Service code and topology, with the account keys read through ARM (never printed). The
+  //    topology seeded targets where this deploy put the platform: --subscription/--resource-group/
+  //    --location move the VMs too (the app's roles are on that resource group, created in step 1).
+  result.seed = await seed(arm, deploymentTopology(topology, names), names, codeRoot, outputs, deps.caCert, say, options.mergeVms ?? false);
 
   // 6. Boot.
   const appUrl = appUrlOf(appHost);
@@ -149,6 +151,11 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   say(`boot ${boot.runtimeStatus === 'Completed' ? (output?.status ?? 'finished') : boot.runtimeStatus.toLowerCase()}; the LCM API: ${appUrl}/api (key: az functionapp keys list -n ${names.app} -g ${names.resourceGroup})`);
   result.exitCode = ok ? EXIT.ok : EXIT.failed;
   return result;
+}
+
+/** The topology as deployed: its Azure target is the subscription, group and region of this deploy. */
+export function deploymentTopology(topology: Topology, names: InfraNames): Topology {
+  return { ...topology, azure: { ...topology.azure, subscriptionId: names.subscriptionId, resourceGroup: names.resourceGroup, location: names.location } };
 }
 
 /** Loopback hosts are the emulated App Service (plain http); everything else is https. */
@@ -254,17 +261,20 @@ async function seed(
   }
 }
 
-async function startAndFollowBoot(api: LcmApi, topology: Topology, say: (line: string) => void, pollIntervalInMs = 1000): Promise<OperationStatus> {
+/** What a freshly published app answers while its host starts: 404 until the functions are indexed, 502/503 from the front end. */
+const COLD_START_STATUSES = new Set([404, 502, 503]);
+
+export async function startAndFollowBoot(api: LcmApi, topology: Topology, say: (line: string) => void, pollIntervalInMs = 1000): Promise<OperationStatus> {
   // A freshly published app may take a moment to answer (cold start): retry the start a few times.
   let started: { status: number; body: { id?: string; operation?: { id?: string }; error?: string } } | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       started = await api.post('boot', { requestedBy: 'bootstrap-cli deploy' });
-      break;
+      if (!COLD_START_STATUSES.has(started.status) || attempt >= 10) break;
     } catch (e) {
       if (attempt >= 10) throw e;
-      await new Promise((r) => setTimeout(r, Math.min(pollIntervalInMs * attempt, 10_000)));
     }
+    await new Promise((r) => setTimeout(r, Math.min(pollIntervalInMs * attempt, 10_000)));
   }
   const id = started.status === 202 ? started.body.id : started.status === 409 ? started.body.operation?.id : undefined;
   if (!id) throw new CliError(`boot: POST ${api.baseUrl}/api/boot answered ${started.status}: ${started.body.error ?? JSON.stringify(started.body)}`, EXIT.failed);

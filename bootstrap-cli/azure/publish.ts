@@ -37,7 +37,21 @@ interface KuduDeploymentBody {
   log_url?: string;
 }
 
-function kudu(target: KuduTarget, token: string, method: 'GET' | 'POST', path: string, body?: Buffer): Promise<{ status: number; json: unknown }> {
+/**
+ * One Kudu request. A keep-alive socket the server closed while idle answers ECONNRESET on reuse
+ * (front ends close idle connections): such a request is sent once more on a new connection
+ * (a zip deploy of the same package twice is harmless).
+ */
+async function kudu(target: KuduTarget, token: string, method: 'GET' | 'POST', path: string, body?: Buffer): Promise<{ status: number; json: unknown }> {
+  try {
+    return await kuduOnce(target, token, method, path, body);
+  } catch (e) {
+    if ((e as { resetCode?: string }).resetCode !== 'ECONNRESET') throw e;
+    return kuduOnce(target, token, method, path, body);
+  }
+}
+
+function kuduOnce(target: KuduTarget, token: string, method: 'GET' | 'POST', path: string, body?: Buffer): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       `https://${target.scmHost}${path}`,
@@ -67,7 +81,11 @@ function kudu(target: KuduTarget, token: string, method: 'GET' | 'POST', path: s
         res.on('error', reject);
       },
     );
-    req.on('error', (e) => reject(new CliError(`publish: cannot reach the publish endpoint https://${target.scmHost} (${(e as NodeJS.ErrnoException).code ?? e.message}): check the app exists and that its scm site allows Entra ID auth`, EXIT.failed)));
+    req.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      const error = new CliError(`publish: cannot reach the publish endpoint https://${target.scmHost} (${code ?? e.message}): check the app exists and that its scm site allows Entra ID auth`, EXIT.failed);
+      reject(Object.assign(error, { resetCode: code }));
+    });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.end(body);
   });
@@ -92,7 +110,8 @@ export async function publishPackage(
   options: { pollIntervalInMs?: number; timeoutInMs?: number; say?: (line: string) => void } = {},
 ): Promise<PublishResult> {
   const say = options.say ?? (() => {});
-  if (isCurrent(await latestDeployment(target), pkg.sha256)) {
+  const before = await latestDeployment(target);
+  if (isCurrent(before, pkg.sha256)) {
     say(`publish: the app already runs package ${pkg.sha256.slice(0, 12)}: nothing to publish`);
     return { published: false };
   }
@@ -104,8 +123,11 @@ export async function publishPackage(
   if (res.status === 401 || res.status === 403) throw refused(target, res.status);
   if (res.status !== 202 && res.status !== 200) throw new CliError(`publish: zip deploy to https://${target.scmHost} answered ${res.status}: ${text(res.json)}`, EXIT.failed);
   const deadline = Date.now() + (options.timeoutInMs ?? 15 * 60 * 1000);
+  const message = `${MESSAGE_PREFIX}${pkg.sha256}`;
   for (;;) {
-    const latest = await latestDeployment(target);
+    const found = await latestDeployment(target);
+    // Until Kudu picks the new deployment up, "latest" is the previous one: wait for ours.
+    const latest = found && found.id !== before?.id && found.message === message ? found : undefined;
     if (latest?.complete) {
       if (latest.status === 4) {
         say(`publish: deployment ${latest.id} succeeded`);

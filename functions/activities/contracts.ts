@@ -18,8 +18,8 @@ export interface Activities {
   readDesiredState: { input: undefined; output: DesiredStateOutput };
   addVmToDesiredState: { input: { vm: VmSpec }; output: DesiredStateOutput };
   ensureResourceGroup: { input: { azure: ArmTarget }; output: { created: boolean } };
-  ensureVm: { input: EnsureVmInput; output: VmInfo };
-  restartVm: { input: EnsureVmInput; output: VmInfo };
+  ensureVm: { input: EnsureVmInput; output: VmInfo | RetryAfter };
+  restartVm: { input: EnsureVmInput; output: VmInfo | RetryAfter };
   ensureDocker: { input: { vm: VmAccess }; output: { vm: string; installed: boolean } };
   prepareImage: { input: PrepareImageInput; output: PreparedImage };
   startService: { input: StartServiceInput; output: StartedService };
@@ -81,6 +81,15 @@ export interface EnsureVmInput {
   vm: VmSpec;
   /** Ports the function app must reach on the VM (its Kafka broker), opened when it is created. */
   inboundPorts?: number[];
+}
+
+/**
+ * An ARM call throttled with a Retry-After longer than an activity should sleep (Compute answers up
+ * to 1200 s): the activity returns this instead of waiting, and the orchestration waits it out on a
+ * durable timer, then calls again (orchestrations/tasks.ts callArmActivity).
+ */
+export interface RetryAfter {
+  retryAfter: { seconds: number; reason: string };
 }
 
 export interface VmInfo {

@@ -1,7 +1,8 @@
 /** Activities on VMs through ARM: ensure one runs, restart one, record what is known of it. */
 import { centralDb, compute, vmPublicKey } from '../deps.js';
+import { ArmOperationError } from '../cloud/compute.js';
 import { Guard } from '../platform/guard.js';
-import type { ArmTarget, EnsureVmInput, RegisterVmInput, VmInfo } from './contracts.js';
+import type { ArmTarget, EnsureVmInput, RegisterVmInput, RetryAfter, VmInfo } from './contracts.js';
 
 /** Names that become ARM resource names and the VM's admin account: re-checked here, whoever called. */
 function guardVmSpec(what: string, input: EnsureVmInput): void {
@@ -10,8 +11,24 @@ function guardVmSpec(what: string, input: EnsureVmInput): void {
   g.done(what);
 }
 
-export async function ensureVm(input: EnsureVmInput): Promise<VmInfo> {
+/** A throttled ARM call with a long Retry-After becomes a RetryAfter result for the orchestration. */
+async function orRetryAfter<T>(work: () => Promise<T>): Promise<T | RetryAfter> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof ArmOperationError && err.retryAfterSeconds !== undefined) {
+      return { retryAfter: { seconds: err.retryAfterSeconds, reason: err.message } };
+    }
+    throw err;
+  }
+}
+
+export function ensureVm(input: EnsureVmInput): Promise<VmInfo | RetryAfter> {
   guardVmSpec('ensureVm', input);
+  return orRetryAfter(() => ensureVmNow(input));
+}
+
+async function ensureVmNow(input: EnsureVmInput): Promise<VmInfo> {
   const { azure, vm } = input;
   const adapter = compute(azure.subscriptionId);
   const result = await adapter.ensureVm({
@@ -31,8 +48,12 @@ export async function ensureVm(input: EnsureVmInput): Promise<VmInfo> {
   };
 }
 
-export async function restartVm(input: EnsureVmInput): Promise<VmInfo> {
+export function restartVm(input: EnsureVmInput): Promise<VmInfo | RetryAfter> {
   guardVmSpec('restartVm', input);
+  return orRetryAfter(() => restartVmNow(input));
+}
+
+async function restartVmNow(input: EnsureVmInput): Promise<VmInfo> {
   const { azure, vm } = input;
   const adapter = compute(azure.subscriptionId);
   await adapter.restartVm({ resourceGroup: azure.resourceGroup, name: vm.name });

@@ -11,13 +11,15 @@
  * kept in the VM's tags `lcm-public-ip` / `lcm-private-ip` at creation: a Static public IP and the
  * NIC's private IP do not change while the VM exists; without those tags one more read of the NIC).
  */
-import { armRateLimitPolicy, DEFAULT_ARM_LIMITS, type ArmRateLimits } from './arm-rate-limit.js';
+import { armRateLimitPolicy, DEFAULT_ARM_LIMITS, type ArmRateLimits, type SharedBudget } from './arm-rate-limit.js';
+import { ArmRetryAfterError, armRetryAfterCapPolicy, DEFAULT_MAX_RETRY_AFTER_SECONDS } from './arm-throttle.js';
 import https from 'node:https';
 import { ComputeManagementClient, isRestError, type VirtualMachine } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { VmSpec } from '../platform/topology.js';
+import { isReservedAdminName, sshPublicKeyProblem } from '../platform/vm-rules.js';
 import { explainCredentialError, isCredentialError, SIGN_IN_HELP } from './credentials.js';
 import { ensureVmNetwork, readVmAddresses, vmNetworkNames, type ArmCaller, type NetworkSettings } from './network.js';
 
@@ -36,6 +38,10 @@ export interface ComputeClientsOptions {
   retry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
   /** Client-side pacing shared by both clients (default: under ARM's per-subscription budgets). */
   rateLimits?: ArmRateLimits;
+  /** How the processes sharing this principal slow down when ARM reports its budget low. */
+  sharedBudget?: SharedBudget;
+  /** Longest Retry-After the SDK may wait out inside a call; longer ones fail with ArmRetryAfterError (default 60 s). */
+  maxRetryAfterSeconds?: number;
 }
 
 export interface ComputeClients {
@@ -54,8 +60,17 @@ export function createComputeClients(options: ComputeClientsOptions): ComputeCli
     ...(options.retry?.maxRetryDelayInMs !== undefined ? { maxRetryDelayInMs: options.retry.maxRetryDelayInMs } : {}),
   };
   // One pacing policy for both clients: they draw on the same subscription budget.
-  const pacing = armRateLimitPolicy(options.rateLimits ?? DEFAULT_ARM_LIMITS);
-  const common = { ...(agent ? { agent } : {}), retryOptions, additionalPolicies: [{ policy: pacing, position: 'perCall' as const }] };
+  const pacing = armRateLimitPolicy(options.rateLimits ?? DEFAULT_ARM_LIMITS, undefined, options.sharedBudget);
+  // Both perRetry: each attempt is paced, and a long Retry-After is seen before the SDK would sleep it.
+  const cap = armRetryAfterCapPolicy(options.maxRetryAfterSeconds ?? DEFAULT_MAX_RETRY_AFTER_SECONDS);
+  const common = {
+    ...(agent ? { agent } : {}),
+    retryOptions,
+    additionalPolicies: [
+      { policy: pacing, position: 'perRetry' as const },
+      { policy: cap, position: 'perRetry' as const },
+    ],
+  };
   const compute = new ComputeManagementClient(options.credential, options.subscriptionId, {
     ...common,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -91,8 +106,10 @@ export class ArmOperationError extends Error {
     readonly code: string,
     readonly detail: string,
     readonly statusCode?: number,
+    /** ARM asked to wait this long before retrying (a throttled call the orchestration should wait out). */
+    readonly retryAfterSeconds?: number,
   ) {
-    super(`${target}: ${step} failed: ${code}: ${detail} — ${hintFor(code, target)}`);
+    super(`${target}: ${step} failed: ${code}: ${detail} — ${retryAfterSeconds !== undefined ? `ARM asks to retry after ${retryAfterSeconds} s` : hintFor(code, target)}`);
     this.name = 'ArmOperationError';
   }
 }
@@ -106,6 +123,8 @@ function hintFor(code: string, target: string): string {
 export function toArmError(err: unknown, target: string, step: string): unknown {
   if (err instanceof ArmOperationError) return err;
   if (isCredentialError(err)) return explainCredentialError(err, `${step} of ${target}`);
+  const capped = retryAfterCause(err);
+  if (capped) return new ArmOperationError(target, step, capped.code, capped.message.replace(/ \(ARM asks to retry after \d+ s\)$/, ''), capped.statusCode, capped.retryAfterSeconds);
   if (isRestError(err)) {
     const fromBody = bodyError(err.response?.bodyAsText ?? undefined);
     const code = fromBody?.code ?? err.code ?? `HTTP${err.statusCode ?? ''}`;
@@ -119,6 +138,14 @@ export function toArmError(err: unknown, target: string, step: string): unknown 
     return new ArmOperationError(target, step, err.name === 'Error' ? 'Unknown' : err.name, oneLine(err.message));
   }
   return new ArmOperationError(target, step, 'Unknown', String(err));
+}
+
+/** The pipeline may wrap a policy's error (a poller's, a RestError's cause): find ours. */
+function retryAfterCause(err: unknown): ArmRetryAfterError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ArmRetryAfterError) return e;
+  }
+  return undefined;
 }
 
 function bodyError(text: string | undefined): { code?: string; message?: string } | undefined {
@@ -135,9 +162,25 @@ const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 const isNotFound = (err: unknown): boolean => isRestError(err) && err.statusCode === 404;
 
-/** ARM refused because another operation on the same resource is running. */
+/**
+ * Busy rather than wrong: another operation on the same resource runs (409), Network's 429
+ * RetryableError (RetryableErrorDueToAnotherOperation, ReferencedResourceNotProvisioned) when the
+ * SDK had no Retry-After to wait on, or Compute ended the older operation OperationPreempted.
+ * The caller re-reads the resource and decides again. A throttled call with a long Retry-After is
+ * not busy: it goes to the orchestration (retryAfterSeconds).
+ */
+export const BUSY_CODES: ReadonlySet<string> = new Set([
+  'AnotherOperationInProgress',
+  'RetryableError',
+  'RetryableErrorDueToAnotherOperation',
+  'ReferencedResourceNotProvisioned',
+  'OperationPreempted',
+]);
+
 const isConflict = (err: unknown): boolean =>
-  err instanceof ArmOperationError && err.statusCode === 409 && ['OperationNotAllowed', 'Conflict', 'AnotherOperationInProgress'].includes(err.code);
+  err instanceof ArmOperationError &&
+  err.retryAfterSeconds === undefined &&
+  ((err.statusCode === 409 && ['OperationNotAllowed', 'Conflict', 'AnotherOperationInProgress'].includes(err.code)) || BUSY_CODES.has(err.code));
 
 // ---------------------------------------------------------------- adapter
 
@@ -226,7 +269,15 @@ export class ComputeAdapter {
     const path = `/subscriptions/${encodeURIComponent(this.clients.subscriptionId)}/resourcegroups/${encodeURIComponent(input.resourceGroup)}`;
     const existing = await this.armRequest(target, 'read', 'GET', path);
     if (existing.status === 200) return { created: false };
-    await this.writes.run(() => this.armRequest(target, 'create', 'PUT', path, { location: input.location, ...(input.tags ? { tags: input.tags } : {}) }));
+    try {
+      await this.writes.run(() => this.armRequest(target, 'create', 'PUT', path, { location: input.location, ...(input.tags ? { tags: input.tags } : {}) }));
+    } catch (err) {
+      // The app's identity holds roles on its resource group only: it cannot create one on Azure.
+      if (err instanceof ArmOperationError && /^(AuthorizationFailed|LinkedAuthorizationFailed)$/.test(err.code)) {
+        throw new ArmOperationError(target, 'create', err.code, `${err.detail} — the LCM's identity cannot create resource groups: run bootstrap-cli deploy (it creates the group with your credentials) or az group create`, err.statusCode);
+      }
+      throw err;
+    }
     return { created: true };
   }
 
@@ -238,6 +289,9 @@ export class ComputeAdapter {
   async ensureVm(input: EnsureVmInput, options: LroOptions = {}): Promise<EnsureVmResult> {
     const name = input.vm.name;
     checkPublicKey(name, input.publicKey, input.vm.sshKeySecret);
+    if (isReservedAdminName(input.vm.adminUser)) {
+      throw new Error(`vm "${name}": ensure failed: admin user "${input.vm.adminUser}" is a name Azure refuses (reserved); set vms[].adminUser to another name, e.g. azureuser`);
+    }
     const deadline = Date.now() + this.settleTimeoutInMs;
     for (;;) {
       const vm = await this.readVm(input.resourceGroup, name);
@@ -360,6 +414,14 @@ export class ComputeAdapter {
     await this.lro(spec.name, existed ? 're-create (the VM was Failed)' : 'create', () =>
       this.clients.compute.virtualMachines.createOrUpdate(rg, spec.name, model, { updateIntervalInMs: pollIntervalInMs }),
     );
+    if (existed) {
+      // On a VM that exists (Failed) the PUT is an update: it may leave the VM deallocated. Read it back.
+      const after = await this.readVm(rg, spec.name);
+      if (!after) throw new ArmOperationError(`vm "${spec.name}"`, 're-create (the VM was Failed)', 'ResourceNotFound', 'the VM is gone after its update; run the operation again', 404);
+      if (powerStateOf(after) !== 'running') {
+        await this.lro(spec.name, 'start after re-create', () => this.clients.compute.virtualMachines.start(rg, spec.name, this.lroOptions(options)));
+      }
+    }
     return { name: spec.name, publicIp: net.publicIp, privateIp: net.privateIp, powerState: 'running', created: true, started: true };
   }
 
@@ -426,6 +488,7 @@ export class ComputeAdapter {
       },
       settle: (step) => this.settle(target, step, deadline, {}),
       codeOf: (err) => (err instanceof ArmOperationError ? err.code : undefined),
+      isBusy: (err) => isConflict(err),
     };
   }
 
@@ -468,6 +531,11 @@ function checkPublicKey(vmName: string, key: string, secretName?: string): void 
   }
   if (!OPENSSH_PUBLIC_KEY.test(key.trim())) {
     throw new Error(`vm "${vmName}": ensure failed: the SSH public key is not in OpenSSH format (expected "ssh-ed25519 AAAA..." or "ssh-rsa AAAA...")`);
+  }
+  // Azure refuses ECDSA and short RSA keys at create time; say so before any network is made.
+  const problem = sshPublicKeyProblem(key);
+  if (problem) {
+    throw new Error(`vm "${vmName}": ensure failed: the SSH public key${secretName ? ` of app setting "${secretName}"` : ''} ${problem}`);
   }
 }
 

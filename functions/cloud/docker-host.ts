@@ -46,6 +46,40 @@ export function buildLogFile(image: string): string {
   return `.lcm/logs/build-${image.replace(/[^A-Za-z0-9.-]/g, '_')}.log`;
 }
 
+/**
+ * Time bounds of the long SSH steps. Each runs in one activity, and the function timeout (host.json
+ * functionTimeout, 30 min on Elastic Premium) ends an activity wherever it is: every activity's
+ * steps together stay below it (fetch + build in prepareImage; cloud-init wait + install in ensureDocker).
+ */
+export const STEP_TIMEOUTS = {
+  /** cloud-init's first boot (package upgrades) on a fresh VM. */
+  cloudInitWaitSeconds: 600,
+  /** apt waits this long for the dpkg lock that unattended-upgrades may hold. */
+  dpkgLockSeconds: 600,
+  installDocker: 22 * 60_000,
+  fetchCode: 5 * 60_000,
+  build: 20 * 60_000,
+} as const;
+
+/**
+ * Installing Docker on a fresh VM. ARM reports it running while cloud-init (and then
+ * unattended-upgrades) still runs apt: wait for cloud-init when it is there, and let apt wait for
+ * the dpkg lock (DPkg::Lock::Timeout) instead of failing on it.
+ */
+export function installDockerScript(): string {
+  const apt = `sudo -n apt-get -o DPkg::Lock::Timeout=${STEP_TIMEOUTS.dpkgLockSeconds}`;
+  return [
+    'set -e',
+    'export DEBIAN_FRONTEND=noninteractive',
+    // `status --wait` exits non-zero when cloud-init ended with errors: that is no reason not to install.
+    `if command -v cloud-init >/dev/null 2>&1; then sudo -n timeout ${STEP_TIMEOUTS.cloudInitWaitSeconds} cloud-init status --wait >/dev/null 2>&1 || true; fi`,
+    `${apt} update -y`,
+    `${apt} install -y docker.io curl`,
+    'sudo -n systemctl enable --now docker',
+    `${DOCKER} info >/dev/null`,
+  ].join('\n');
+}
+
 export class DockerHost {
   constructor(private readonly ssh: SshHost) {}
 
@@ -56,17 +90,7 @@ export class DockerHost {
       step: 'check Docker',
     });
     if (probe.code === 0) return { installed: false };
-    await this.ssh.run(
-      [
-        'set -e',
-        'export DEBIAN_FRONTEND=noninteractive',
-        'sudo -n apt-get update -y',
-        'sudo -n apt-get install -y docker.io curl',
-        'sudo -n systemctl enable --now docker',
-        `${DOCKER} info >/dev/null`,
-      ].join('\n'),
-      { step: 'install Docker', timeoutInMs: 15 * 60_000 },
-    );
+    await this.ssh.run(installDockerScript(), { step: 'install Docker', timeoutInMs: STEP_TIMEOUTS.installDocker });
     return { installed: true };
   }
 
@@ -80,13 +104,13 @@ export class DockerHost {
    * A failed build reports the build's last lines.
    */
   async buildImage(image: string, contextDir: string, fetchScript: string, opts: { timeoutInMs?: number; logFile?: string; logHint?: string } = {}): Promise<void> {
-    await this.ssh.run('bash -s', { stdin: fetchScript, step: `fetch the code of ${image}`, timeoutInMs: 10 * 60_000 });
+    await this.ssh.run('bash -s', { stdin: fetchScript, step: `fetch the code of ${image}`, timeoutInMs: STEP_TIMEOUTS.fetchCode });
     // The build's output goes to a log file on the VM (read on demand), never into the error.
     const log = opts.logFile ?? buildLogFile(image);
     try {
       await this.ssh.run(`mkdir -p "$HOME/.lcm/logs" && ${DOCKER} build -t ${shellQuote(image)} ${shellQuote(contextDir)} > "$HOME/${log}" 2>&1`, {
         step: `docker build ${image}`,
-        timeoutInMs: opts.timeoutInMs ?? 25 * 60_000,
+        timeoutInMs: Math.min(opts.timeoutInMs ?? STEP_TIMEOUTS.build, STEP_TIMEOUTS.build),
       });
     } catch (e) {
       if (e instanceof SshCommandError) {

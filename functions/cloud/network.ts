@@ -62,6 +62,8 @@ export interface ArmCaller {
   settle(step: string): Promise<void>;
   /** The error code of an ArmOperationError-like error, if any. */
   codeOf(err: unknown): string | undefined;
+  /** Another operation holds the resource (409, Network's 429 RetryableError, OperationPreempted): re-read and retry. */
+  isBusy(err: unknown): boolean;
 }
 
 export interface EnsureVmNetworkInput {
@@ -102,7 +104,7 @@ async function ensure<T extends Provisioned>(call: ArmCaller, step: string, get:
     try {
       return await call.write(step, put);
     } catch (err) {
-      if (call.codeOf(err) !== 'AnotherOperationInProgress') throw err;
+      if (!call.isBusy(err)) throw err;
       await call.settle(step);
     }
   }

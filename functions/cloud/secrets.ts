@@ -17,9 +17,25 @@ export class MissingSecretError extends Error {
   }
 }
 
+/**
+ * App Service leaves a Key Vault reference it could not resolve (the identity has no role on the
+ * vault yet, the secret does not exist, the vault is unreachable) as the literal reference text.
+ */
+export class UnresolvedSecretError extends Error {
+  constructor(readonly setting: string, purpose: string) {
+    super(
+      `app setting "${setting}" holds an unresolved Key Vault reference instead of ${purpose}: ` +
+        `check that the secret exists in the vault and that the function app's managed identity has the Key Vault Secrets User role on it ` +
+        `(Azure portal: the app > Environment variables shows each reference's status), then restart the app`,
+    );
+    this.name = 'UnresolvedSecretError';
+  }
+}
+
 export function readSecretSetting(setting: string, purpose: string, env: NodeJS.ProcessEnv = process.env): string {
   const value = env[setting];
   if (value === undefined || value.trim() === '') throw new MissingSecretError(setting, purpose);
+  if (/^\s*@Microsoft\.KeyVault\(/i.test(value)) throw new UnresolvedSecretError(setting, purpose);
   // Settings cannot always carry newlines: accept "\n" escapes in PEM/OpenSSH keys.
   return value.includes('\\n') && !value.includes('\n') ? value.replace(/\\n/g, '\n') : value;
 }

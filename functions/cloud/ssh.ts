@@ -96,7 +96,9 @@ export function tail(text: string, lines = 20, chars = 2000): string {
   return kept.length > chars ? `…${kept.slice(-chars)}` : kept;
 }
 
-const CONNECTION_LOST = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|Not connected|No response from server|Connection lost|socket hang up|Channel open failure|connection closed|closed by remote|Keepalive timeout/i;
+// "Timed out while waiting for handshake": sshd of a VM that is still booting accepts the TCP
+// connection before it can answer (ssh2's readyTimeout); EHOSTUNREACH while its network comes up.
+const CONNECTION_LOST = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|Not connected|No response from server|Connection lost|socket hang up|Channel open failure|connection closed|closed by remote|Keepalive timeout|Timed out while waiting for handshake/i;
 
 export class SshHost {
   private ssh?: NodeSSH;

@@ -16,7 +16,7 @@ import {
   type VmInfo,
 } from '../activities/contracts.js';
 import type { VmSpec } from '../platform/topology.js';
-import { failureMessage, reportTo, settleAll, transientRetry, type BootNotify } from './tasks.js';
+import { callArmActivity, failureMessage, reportTo, settleAll, transientRetry, type BootNotify } from './tasks.js';
 import { activityTask, call, callWithRetry } from './calls.js';
 
 export interface BootVmInput {
@@ -55,7 +55,7 @@ function* prepareVm(context: OrchestrationContext, input: BootVmInput): Generato
   const name = input.vm.name;
   let info: VmInfo;
   try {
-    info = (yield* callWithRetry(context, A.ensureVm, transientRetry, { azure: input.azure, vm: input.vm, inboundPorts: input.inboundPorts } satisfies EnsureVmInput));
+    info = yield* callArmActivity(context, A.ensureVm, { azure: input.azure, vm: input.vm, inboundPorts: input.inboundPorts } satisfies EnsureVmInput);
   } catch (e) {
     return { vm: name, ok: false, step: 'provision', reason: failureMessage(e) } satisfies BootVmOutput;
   }

@@ -17,8 +17,8 @@ import {
 } from '../activities/contracts.js';
 import { decideRestart } from '../platform/backoff.js';
 import type { ServiceKind } from '../platform/topology.js';
-import { failureMessage, isoAt, transientRetry } from './tasks.js';
-import { activityTask, call, callWithRetry } from './calls.js';
+import { callArmActivity, failureMessage, isoAt } from './tasks.js';
+import { activityTask, call } from './calls.js';
 
 export interface RestartServiceInput {
   service: string;
@@ -89,7 +89,7 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
   let started: Pick<StartedService, 'host' | 'port'>;
   try {
     // Reading the VM is cheap; it starts the VM only when it is down.
-    const info = (yield* callWithRetry(context, A.ensureVm, transientRetry, { azure: target.azure, vm: target.vm } satisfies EnsureVmInput));
+    const info = yield* callArmActivity(context, A.ensureVm, { azure: target.azure, vm: target.vm } satisfies EnsureVmInput);
     const access: VmAccess = { name: info.name, host: info.publicIp, privateIp: info.privateIp, adminUser: target.vm.adminUser, sshKeySecret: target.vm.sshKeySecret };
     const health = (yield* call(context, A.restartContainer, { vm: access, service: runtime }));
     if (!health.healthy) {

@@ -1,7 +1,7 @@
 /** Small orchestration helpers. Deterministic: they only look at task state the SDK replays. */
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
-import { A, type NotifyInput } from '../activities/contracts.js';
+import { A, type ActivityName, type Activities, type NotifyInput, type RetryAfter } from '../activities/contracts.js';
 import type { BootStepOutput } from './boot-step.js';
 import type { BootVmOutput } from './boot-vm.js';
 import { callWithRetry, valueOf, type TypedTask } from './calls.js';
@@ -69,4 +69,38 @@ export type BootReport = { run: string; name: string } & ({ kind: 'vm'; output: 
 /** Report a unit's outcome to the boot that started it (an event: it takes no sequence id in the boot). */
 export function* reportTo(context: OrchestrationContext, notify: BootNotify, report: BootReport): Generator<Task, void, unknown> {
   yield* callWithRetry(context, A.notifyInstance, transientRetry, { instanceId: notify.instanceId, event: BOOT_PROGRESS, data: report } satisfies NotifyInput);
+}
+
+/** At most this many durable waits for one throttled ARM call (Compute's Retry-After is up to 20 min). */
+export const MAX_RETRY_AFTER_WAITS = 3;
+
+/**
+ * Calls an ARM activity (with transientRetry); when it answers RetryAfter (ARM throttled it with a
+ * long Retry-After), waits on a durable timer and calls again, so no activity sleeps past its
+ * timeout. Deterministic: the timer's due time comes from the orchestration clock.
+ */
+/** Activities that may answer RetryAfter (ARM calls). */
+type ArmActivity = { [K in ActivityName]: RetryAfter extends Activities[K]['output'] ? K : never }[ActivityName];
+
+export function* callArmActivity<K extends ArmActivity>(
+  context: OrchestrationContext,
+  name: K,
+  input: Activities[K]['input'],
+): Generator<Task, Exclude<Activities[K]['output'], RetryAfter>, unknown> {
+  return (yield* callWithRetryAfter(context, name, input)) as Exclude<Activities[K]['output'], RetryAfter>;
+}
+
+/** The loop behind callArmActivity, for any activity name (test fixtures call it with their own). */
+export function* callWithRetryAfter(context: OrchestrationContext, name: string, input: unknown): Generator<Task, unknown, unknown> {
+  for (let waits = 0; ; waits++) {
+    const result: unknown = yield context.df.callActivityWithRetry(name, transientRetry, input);
+    if (!isRetryAfter(result)) return result;
+    const later = result.retryAfter;
+    if (waits >= MAX_RETRY_AFTER_WAITS) throw new Error(`${later.reason}; still throttled after ${MAX_RETRY_AFTER_WAITS} waits`);
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + later.seconds * 1000));
+  }
+}
+
+function isRetryAfter(value: unknown): value is RetryAfter {
+  return typeof value === 'object' && value !== null && 'retryAfter' in value;
 }

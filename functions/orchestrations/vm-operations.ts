@@ -19,7 +19,7 @@ import {
   type VmInfo,
 } from '../activities/contracts.js';
 import { KAFKA, type Topology, type VmSpec } from '../platform/topology.js';
-import { failureMessage, isoAt, settleAll, transientRetry } from './tasks.js';
+import { callArmActivity, failureMessage, isoAt, settleAll, transientRetry } from './tasks.js';
 import { activityTask, call, callWithRetry } from './calls.js';
 
 export interface VmOperationInput {
@@ -69,7 +69,7 @@ function eventFor(context: OrchestrationContext, input: VmOperationInput, type: 
 /** Ensure the VM and Docker; shared by provision and init. */
 function* ensureVmAndDocker(context: OrchestrationContext, azure: ArmTarget, spec: VmSpec): Generator<Task, VmInfo, unknown> {
   yield* callWithRetry(context, A.ensureResourceGroup, transientRetry, { azure });
-  const info = (yield* callWithRetry(context, A.ensureVm, transientRetry, { azure, vm: spec } satisfies EnsureVmInput));
+  const info = yield* callArmActivity(context, A.ensureVm, { azure, vm: spec } satisfies EnsureVmInput);
   yield* callWithRetry(context, A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
   yield* call(context, A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
   return info;
@@ -127,7 +127,7 @@ export const restartVm: OrchestrationHandler = function* (context: Orchestration
   }
   let info: VmInfo;
   try {
-    info = (yield* callWithRetry(context, A.restartVm, transientRetry, { azure: armTarget(topology), vm: spec } satisfies EnsureVmInput));
+    info = yield* callArmActivity(context, A.restartVm, { azure: armTarget(topology), vm: spec } satisfies EnsureVmInput);
     // Docker is there already; this waits until SSH answers again (its retries cover the reboot).
     yield* callWithRetry(context, A.ensureDocker, transientRetry, { vm: accessOf(info, spec) });
   } catch (e) {

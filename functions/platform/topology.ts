@@ -3,6 +3,7 @@
  * reads from the central database. Pure domain: no Azure, no I/O.
  */
 import { z } from 'zod';
+import { isReservedAdminName } from './vm-rules.js';
 
 /** Lowercase DNS label: these names reach shell commands, container names and Azure resource names. */
 export const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -80,6 +81,7 @@ export const vmSchema = z
     adminUser: z
       .string()
       .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name (lowercase, at most 32 characters)')
+      .refine((name) => !isReservedAdminName(name), (name) => ({ message: `"${name}" is a name Azure refuses for a VM's admin user (reserved); use e.g. azureuser` }))
       .default('azureuser'),
     /** Name of the app setting that holds the VM's SSH private key (never the key itself). */
     sshKeySecret: settingName,

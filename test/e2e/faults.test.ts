@@ -11,8 +11,10 @@ afterEach(async () => {
 describe('faults injected into the emulators during a boot', () => {
   it('one VM cannot be allocated: the rest comes up; the output names the VM and what it blocked', async () => {
     p = await startTestPlatform();
-    // Every attempt fails (the orchestration retries transient failures).
+    // Every attempt fails (the orchestration retries transient failures). After a failed create the
+    // VM exists (Failed, deallocated): a retry updates it and starts it, and the start allocates.
     p.azure.arm.faults.failOperation('vm.create', { vmName: 'vm-sensors', code: 'AllocationFailed', message: 'no capacity for Standard_B2s', count: 10 });
+    p.azure.arm.faults.failOperation('vm.start', { vmName: 'vm-sensors', code: 'AllocationFailed', message: 'no capacity for Standard_B2s', count: 10 });
     const status = await p.run('boot', undefined, 120_000);
     const out = status.output;
     expect(out.status).toBe('partial');

@@ -40,3 +40,23 @@ describe('ARM pacing', () => {
     expect(clock.t).toBeGreaterThan(before);
   });
 });
+
+describe('ARM pacing fed back by x-ms-ratelimit-remaining-*', () => {
+  it('below the low-water mark, keeps this worker\'s share of what ARM says remains and refills at its share of ARM\'s rate', async () => {
+    const clock = virtualClock();
+    const bucket = new TokenBucket(100, 100, clock);
+    await bucket.take();
+    // ARM: 6 left of the shared budget, 3 workers, ARM refills 6/s: this worker keeps 6/3 - 1 = 1 token.
+    bucket.observeRemaining(6, 50, 3, 6);
+    await bucket.take();
+    expect(clock.t).toBe(0);
+    // The next token comes at 6/3 = 2 per second: 500 ms, not the 10 ms of the worker's own rate.
+    await bucket.take();
+    expect(clock.t).toBeGreaterThanOrEqual(500);
+    // ARM reports the budget refilled: back to the worker's own rate.
+    bucket.observeRemaining(200, 50, 3, 6);
+    const before = clock.t;
+    for (let i = 0; i < 5; i++) await bucket.take();
+    expect(clock.t - before).toBeLessThanOrEqual(60);
+  });
+});

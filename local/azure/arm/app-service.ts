@@ -83,13 +83,16 @@ export interface AppServiceOptions {
   sitesDir?: () => string | undefined;
   /** Settings the emulated platform adds to every app (bound by startLocalAzure). */
   platformSettings: () => Record<string, string>;
-  /** Resolves `@Microsoft.KeyVault(...)` references against the emulator's vaults; undefined = unresolved. */
-  resolveKeyVaultReference: (reference: string) => string | undefined;
+  /** Resolves `@Microsoft.KeyVault(...)` references for this identity against the emulator's vaults; undefined = unresolved. */
+  resolveKeyVaultReference: (reference: string, principalId: string) => string | undefined;
   /** Host log sink; default: dropped. */
   hostLog?: (line: string) => void;
 }
 
 const MAX_PACKAGE_BYTES = 1024 ** 3;
+/** How long an async zip deploy waits in Kudu's queue before it shows as the latest deployment. */
+const ASYNC_PICKUP_MS = 500;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class AppServiceEmulator {
   readonly sites = new Map<string, SiteRuntime>();
@@ -143,7 +146,7 @@ export class AppServiceEmulator {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(site.appSettings)) {
       // An unresolvable reference stays the literal reference string, as in App Service.
-      out[k] = v.startsWith('@Microsoft.KeyVault(') ? (this.options.resolveKeyVaultReference(v) ?? v) : v;
+      out[k] = v.startsWith('@Microsoft.KeyVault(') ? (this.options.resolveKeyVaultReference(v, site.principalId) ?? v) : v;
     }
     return {
       ...out,
@@ -188,10 +191,17 @@ export class AppServiceEmulator {
       if (method === 'POST' && url.pathname.toLowerCase() === '/api/zipdeploy') {
         const body = await readBody(req);
         if (this.stopped) return reply(503, { error: 'stopping' });
+        const isAsync = url.searchParams.get('isAsync') === 'true';
         const deployment = this.newDeployment(site, url.searchParams.get('message') ?? 'Created via a push deployment', url);
-        const work = this.runDeployment(site, deployment, body);
+        // Kudu queues an async deployment: until it is picked up, /api/deployments/latest still
+        // answers the previous one (complete), so a client must match the deployment it started.
+        const previous = site.busy;
+        const work = (isAsync ? sleep(ASYNC_PICKUP_MS) : Promise.resolve()).then(() => {
+          site.deployments.push(deployment);
+          return this.runDeployment(site, deployment, body, previous);
+        });
         site.busy = work;
-        if (url.searchParams.get('isAsync') === 'true') {
+        if (isAsync) {
           return reply(202, undefined, { location: `https://${site.scmHostName}/api/deployments/latest` });
         }
         await work;
@@ -232,15 +242,14 @@ export class AppServiceEmulator {
       log_url: `https://${site.scmHostName}/api/deployments/${id}/log`,
       site_name: site.name,
     };
-    site.deployments.push(deployment);
     site.logs.set(id, []);
     return deployment;
   }
 
-  private async runDeployment(site: SiteRuntime, deployment: KuduDeployment, zip: Buffer): Promise<void> {
+  private async runDeployment(site: SiteRuntime, deployment: KuduDeployment, zip: Buffer, previous: Promise<void> | undefined): Promise<void> {
     const log = (message: string, type = 0) => site.logs.get(deployment.id)!.push({ log_time: new Date().toISOString(), message, type });
     try {
-      await site.busy?.catch(() => undefined);
+      await previous?.catch(() => undefined);
       const dir = join(await this.sitesDir(), site.name, `wwwroot-${site.deployments.length}`);
       await mkdir(dir, { recursive: true });
       log(`Extracting ${zip.length} bytes`);

@@ -5,12 +5,15 @@ export class ArmError extends Error {
     readonly code: string,
     message: string,
     readonly target?: string,
+    /** A provider's own error body, sent as is (App Service's `{Code, Message, ...}`). */
+    readonly rawBody?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'ArmError';
   }
 
-  body(): { error: { code: string; message: string; target?: string } } {
+  body(): Record<string, unknown> {
+    if (this.rawBody) return this.rawBody;
     return { error: { code: this.code, message: this.message, ...(this.target ? { target: this.target } : {}) } };
   }
 }

@@ -209,6 +209,12 @@ function evaluate(node: Node, ctx: ExpressionContext): unknown {
           const { type, names } = typeAndNames('subscriptionResourceId', args);
           return buildResourceId(`/subscriptions/${ctx.sub}`, type, names);
         }
+        case 'extensionresourceid': {
+          // extensionResourceId(baseResourceId, type, name1, ...): an extension resource (a role assignment) on another resource.
+          const base = str(args[0], 'extensionResourceId');
+          const { type, names } = typeAndNames('extensionResourceId', args.slice(1));
+          return buildResourceId(base, type, names);
+        }
         case 'resourcegroup':
           return { id: `/subscriptions/${ctx.sub}/resourceGroups/${ctx.rg}`, name: ctx.rg, location: ctx.location };
         case 'subscription':

@@ -34,16 +34,60 @@ interface Pending<T> {
 }
 
 export interface RequestFault {
-  status: 429 | 500;
+  status: number;
   code: string;
   message: string;
+  details?: Array<{ code: string; message: string; target?: string }>;
   retryAfterSeconds?: number;
 }
+
+/** Any ARM error response, answered to the next `count` matching requests (see AZURE_ERRORS). */
+export interface ArmErrorFault extends RequestFault {
+  count?: number;
+}
+
+/**
+ * Errors real ARM answers for busy or throttled resources, in the shapes the providers send
+ * (Network: 429 RetryableError with the reason in details; Compute throttling: 429
+ * OperationNotAllowed naming the exhausted policy, Retry-After up to 1200 s; Compute preemption:
+ * the older long-running operation ends Failed OperationPreempted).
+ */
+export const AZURE_ERRORS = {
+  networkAnotherOperation: (retryAfterSeconds = 10): RequestFault => ({
+    status: 429,
+    code: 'RetryableError',
+    message: 'A retryable error occurred.',
+    details: [{ code: 'RetryableErrorDueToAnotherOperation', message: 'Operation PutNetworkInterfaceOperation is waiting on another operation on the same resource to complete.' }],
+    retryAfterSeconds,
+  }),
+  networkReferencedNotProvisioned: (retryAfterSeconds = 10): RequestFault => ({
+    status: 429,
+    code: 'RetryableError',
+    message: 'A retryable error occurred.',
+    details: [{ code: 'ReferencedResourceNotProvisioned', message: 'Cannot proceed with operation because a resource it references is not in Succeeded state. Resource is in Updating state.' }],
+    retryAfterSeconds,
+  }),
+  computeThrottled: (retryAfterSeconds: number, policy = 'HighCostGet3Min'): RequestFault => ({
+    status: 429,
+    code: 'OperationNotAllowed',
+    message: 'The server rejected the request because too many requests have been received for this subscription.',
+    details: [{ code: 'TooManyRequests', target: policy, message: JSON.stringify({ operationGroup: policy, allowedRequestCount: 300, measuredRequestCount: 301 }) }],
+    retryAfterSeconds,
+  }),
+  /** For failOperation: the long-running operation a newer one replaced. */
+  operationPreempted: { code: 'OperationPreempted', message: 'Operation execution has been preempted by a more recent operation.' },
+} as const;
 
 export class ArmFaults {
   private throttles: Pending<ThrottleFault>[] = [];
   private serverErrors: Pending<ServerErrorFault>[] = [];
   private operations: Pending<OperationFault>[] = [];
+  private errors: Pending<ArmErrorFault>[] = [];
+
+  /** The next `count` requests of `kind` get this ARM error (e.g. AZURE_ERRORS.networkAnotherOperation()). */
+  armError(kind: OperationKind | '*', fault: ArmErrorFault): void {
+    this.errors.push({ kind, remaining: fault.count ?? 1, fault });
+  }
 
   /** The next `count` requests of `kind` (or of any kind with '*') get 429 with Retry-After. */
   throttle(kind: OperationKind | '*', fault: ThrottleFault = {}): void {
@@ -65,16 +109,22 @@ export class ArmFaults {
     this.throttles = [];
     this.serverErrors = [];
     this.operations = [];
+    this.errors = [];
   }
 
   /** How many injected faults are still waiting to fire. */
   pending(): number {
     const sum = (list: Pending<unknown>[]) => list.reduce((n, p) => n + p.remaining, 0);
-    return sum(this.throttles) + sum(this.serverErrors) + sum(this.operations);
+    return sum(this.throttles) + sum(this.serverErrors) + sum(this.operations) + sum(this.errors);
   }
 
   /** @internal Consumes the request-level fault (throttle first) matching this request, if any. */
   takeRequestFault(kind: OperationKind): RequestFault | undefined {
+    const error = take(this.errors, kind);
+    if (error) {
+      const { count: _count, ...fault } = error;
+      return fault;
+    }
     const throttle = take(this.throttles, kind);
     if (throttle) {
       const retryAfterSeconds = throttle.retryAfterSeconds ?? 1;

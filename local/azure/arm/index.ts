@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { LoopbackPool } from '../addresses.js';
 import type { LocalTls } from '../tls.js';
 import type { VmPowerHooks } from '../types.js';
+import { checkApiVersion } from './api-versions.js';
 import { ArmError } from './errors.js';
 import { ArmFaults } from './faults.js';
 import { parsePath, type ParsedPath } from './ids.js';
@@ -34,7 +35,7 @@ export type { ArmLogEntry, ArmLogCounts } from './log.js';
 export { ArmRequestLog } from './log.js';
 export type { LocalServiceBindings, PlatformResource, DeploymentRecord } from './platform.js';
 export type { AppServiceLogEntry, KuduDeployment, SiteRuntime } from './app-service.js';
-export { ArmFaults, type ThrottleFault, type ServerErrorFault, type OperationFault } from './faults.js';
+export { ArmFaults, AZURE_ERRORS, type ThrottleFault, type ServerErrorFault, type OperationFault, type ArmErrorFault } from './faults.js';
 export type { VmPowerState, VmProvisioningState } from './state.js';
 
 export interface ArmEmulatorOptions {
@@ -49,6 +50,34 @@ export interface ArmEmulatorOptions {
    * no Retry-After on LRO responses, so the client's poll interval rules.
    */
   asyncPollDelayInMs?: number;
+  /**
+   * ARM's per-subscription budget (token buckets: reads 250 refilled 25/s, writes 200 refilled
+   * 10/s). Every response carries `x-ms-ratelimit-remaining-subscription-reads|writes` from it.
+   * `enforce: true` answers 429 TooManyRequests with Retry-After once a bucket is empty, as ARM
+   * does; off by default (the tests poll at 10 ms, far faster than any real client).
+   */
+  rateLimit?: { readBurst?: number; readsPerSecond?: number; writeBurst?: number; writesPerSecond?: number; enforce?: boolean };
+}
+
+/** One subscription's ARM budget, as remaining tokens. */
+class ArmBudget {
+  private tokens: number;
+  private last = Date.now();
+  constructor(
+    private readonly burst: number,
+    private readonly perSecond: number,
+  ) {
+    this.tokens = burst;
+  }
+  /** Takes one token; answers what remains (negative: throttled) and the seconds until one is back. */
+  take(): { remaining: number; retryAfterSeconds: number } {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+    if (this.tokens < 1) return { remaining: -1, retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.perSecond)) };
+    this.tokens -= 1;
+    return { remaining: Math.floor(this.tokens), retryAfterSeconds: 0 };
+  }
 }
 
 /** What the emulator knows of one VM (for tests and the local fleet). */
@@ -98,6 +127,13 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     signal: abort.signal,
   });
   const state = new ArmState(options.pool, options.hooks, ops);
+  const limits = { readBurst: 250, readsPerSecond: 25, writeBurst: 200, writesPerSecond: 10, enforce: false, ...options.rateLimit };
+  const budgets = new Map<string, { reads: ArmBudget; writes: ArmBudget }>();
+  const budgetOf = (sub: string) => {
+    let b = budgets.get(sub.toLowerCase());
+    if (!b) budgets.set(sub.toLowerCase(), (b = { reads: new ArmBudget(limits.readBurst, limits.readsPerSecond), writes: new ArmBudget(limits.writeBurst, limits.writesPerSecond) }));
+    return b;
+  };
   const platform = new ArmPlatform(state, ops, options.tls);
 
   const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
@@ -111,13 +147,25 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     const parsed = parsePath(url.pathname);
     let kind: OperationKind = 'unsupported';
     let reply: Reply;
+    // ARM counts every request against the subscription's budget, refuses it unprocessed when the
+    // budget is empty (when enforced), and says what is left.
+    const sub = /^\/subscriptions\/([^/]+)/i.exec(url.pathname)?.[1];
+    const isRead = method === 'GET' || method === 'HEAD';
+    const taken = sub ? (isRead ? budgetOf(sub).reads : budgetOf(sub).writes).take() : undefined;
     try {
       const raw = await readBody(req);
       kind = classify(parsed, method, url.pathname);
-      reply = await answer(parsed, method, kind, url, raw, req);
+      if (taken && taken.remaining < 0 && limits.enforce) {
+        reply = {
+          status: 429,
+          headers: { 'retry-after': String(taken.retryAfterSeconds) },
+          body: { error: { code: 'TooManyRequests', message: `Number of ${isRead ? 'read' : 'write'} requests for subscription '${sub}' exceeded the limit. Please try again after ${taken.retryAfterSeconds} seconds.` } },
+        };
+      } else reply = await answer(parsed, method, kind, url, raw, req);
     } catch (err) {
       reply = err instanceof ArmError ? { status: err.status, body: err.body() } : { status: 500, body: { error: { code: 'InternalServerError', message: String(err) } } };
     }
+    if (taken) reply = { ...reply, headers: { ...reply.headers, [`x-ms-ratelimit-remaining-subscription-${isRead ? 'reads' : 'writes'}`]: String(Math.max(0, taken.remaining)) } };
     log.record({ method, path: url.pathname, kind, status: reply.status, time: started, durationInMs: Date.now() - started });
     send(res, reply);
   }
@@ -147,15 +195,17 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
         body: { error: { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." } },
       };
     }
-    if (!url.searchParams.get('api-version')) {
+    const apiVersion = url.searchParams.get('api-version');
+    if (!apiVersion) {
       throw new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
     }
+    checkApiVersion(url.pathname, apiVersion);
     const fault = faults.takeRequestFault(kind);
     if (fault) {
       return {
         status: fault.status,
         headers: fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {},
-        body: { error: { code: fault.code, message: fault.message } },
+        body: { error: { code: fault.code, message: fault.message, ...(fault.details ? { details: fault.details } : {}) } },
       };
     }
     const isRead = method === 'GET' || method === 'HEAD';

@@ -85,7 +85,7 @@ export class ArmPlatform {
       tls,
       sitesDir: () => this.bindings.sitesDir,
       platformSettings: () => this.bindings.platformSettings ?? {},
-      resolveKeyVaultReference: (ref) => this.resolveKeyVaultReference(ref),
+      resolveKeyVaultReference: (ref, principalId) => this.resolveKeyVaultReference(ref, principalId),
       hostLog: (line) => this.bindings.hostLog?.(line),
     });
   }
@@ -252,6 +252,14 @@ export class ArmPlatform {
       const dependsOn = (Array.isArray(r['dependsOn']) ? r['dependsOn'] : []).map((d) => String(resolveValue(d, ctx)));
       return { raw: r, type, name, id, dependsOn };
     });
+    // ARM refuses a dependsOn naming nothing in the template (validation, before any resource is touched).
+    for (const p of planned) {
+      for (const d of p.dependsOn) {
+        if (!planned.some((q) => idKey(q.id) === idKey(d))) {
+          throw new ArmError(400, 'InvalidTemplate', `Deployment template validation failed: 'The resource '${d}' is not defined in the template. Please see https://aka.ms/arm-syntax for usage details.'`);
+        }
+      }
+    }
     // Order by dependsOn (ARM runs independent resources in parallel; the order among them does not matter here).
     const done = new Set<string>();
     const pending = [...planned];
@@ -375,6 +383,7 @@ export class ArmPlatform {
     const host = /^(.*\/providers\/Microsoft\.Web\/sites\/[^/]+)\/host\/default$/i.exec(id);
     if (host) {
       const site = this.siteResource(host[1]!);
+      assertHostRuntime(site);
       return { status: 200, body: { masterKey: site.keys.masterKey, functionKeys: { ...site.keys.functionKeys }, systemKeys: { ...site.keys.systemKeys } } };
     }
     // .../sites/{app}/functions/{function}: that function's own keys (a StringDictionary)
@@ -409,6 +418,7 @@ export class ArmPlatform {
 
   private async putFunctionKey(sub: string, rg: string, app: string, name: string, body: JsonObject | undefined): Promise<Reply> {
     const site = this.siteResource(`/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Web/sites/${app}`);
+    assertHostRuntime(site);
     const value = asString(asObject(body?.['properties'])?.['value']) ?? randomBytes(30).toString('base64url');
     const existed = name in site.keys.functionKeys;
     await this.appService.setFunctionKey(site, name, value);
@@ -432,6 +442,21 @@ export class ArmPlatform {
     return { status: existing ? 200 : 201, body: this.view(resource) };
   }
 
+  /** A role assignment for `principalId` that reads secrets, at the vault's scope or a scope above it. */
+  private canReadSecrets(principalId: string, vaultId: string): boolean {
+    const vault = idKey(vaultId);
+    for (const r of this.resources.values()) {
+      if (r.type.toLowerCase() !== 'microsoft.authorization/roleassignments') continue;
+      const props = asObject(r.spec['properties']);
+      if (asString(props?.['principalId']) !== principalId) continue;
+      const role = (asString(props?.['roleDefinitionId']) ?? '').toLowerCase();
+      if (!SECRET_READER_ROLES.some((g) => role.endsWith(`/${g}`))) continue;
+      const scope = idKey(r.id).split('/providers/microsoft.authorization/roleassignments/')[0]!;
+      if (vault === scope || vault.startsWith(`${scope}/`)) return true;
+    }
+    return false;
+  }
+
   private siteResource(siteId: string): SiteRuntime {
     const site = this.resources.get(idKey(siteId))?.site;
     if (!site) throw new ArmError(404, 'ResourceNotFound', `The site '${siteId.split('/').pop()}' was not found.`);
@@ -439,7 +464,7 @@ export class ArmPlatform {
   }
 
   /** `@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/s/)` or `(VaultName=v;SecretName=s)`. */
-  private resolveKeyVaultReference(reference: string): string | undefined {
+  private resolveKeyVaultReference(reference: string, principalId: string): string | undefined {
     const inner = /^@Microsoft\.KeyVault\((.*)\)$/.exec(reference.trim())?.[1];
     if (!inner) return undefined;
     const fields = Object.fromEntries(inner.split(';').map((p) => [p.slice(0, p.indexOf('=')).trim().toLowerCase(), p.slice(p.indexOf('=') + 1).trim()]));
@@ -451,6 +476,9 @@ export class ArmPlatform {
       secret = m?.[2];
     }
     if (!vault || !secret) return undefined;
+    // Key Vault (RBAC) answers 403 until the identity holds a role that reads secrets on the vault or above.
+    const vaultResource = [...this.resources.values()].find((r) => r.type.toLowerCase() === 'microsoft.keyvault/vaults' && r.name.toLowerCase() === vault!.toLowerCase());
+    if (!vaultResource || !this.canReadSecrets(principalId, vaultResource.id)) return undefined;
     for (const r of this.resources.values()) {
       if (r.type.toLowerCase() === 'microsoft.keyvault/vaults/secrets' && r.name.toLowerCase() === `${vault}/${secret}`.toLowerCase()) {
         return asString(asObject(r.spec['properties'])?.['value']);
@@ -459,6 +487,26 @@ export class ArmPlatform {
     return undefined;
   }
 }
+
+/**
+ * The host keys live in the Functions host: with WEBSITE_RUN_FROM_PACKAGE=1 and no package
+ * deployed there is no host, and App Service answers 400 with this body (azure-functions-host#5722;
+ * App Service spells its error fields with capitals).
+ */
+function assertHostRuntime(site: SiteRuntime): void {
+  if (site.host && site.wwwroot) return;
+  const message = 'Encountered an error (ServiceUnavailable) from host runtime.';
+  throw new ArmError(400, 'BadRequest', message, undefined, {
+    Code: 'BadRequest',
+    Message: message,
+    Target: null,
+    Details: [{ Message: message }, { Code: 'BadRequest' }, { ErrorEntity: { Code: 'BadRequest', Message: message } }],
+    Innererror: null,
+  });
+}
+
+/** Built-in roles that read secret values: Key Vault Secrets User, Secrets Officer, Administrator. */
+const SECRET_READER_ROLES = ['4633458b-17de-408a-b874-0445c86b69e6', 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7', '00482a5a-887f-4fb3-b363-3b7fe8e74483'];
 
 const segments = (pathname: string): string[] => pathname.split('/').filter((s) => s.length > 0).map((s) => decodeURIComponent(s));
 const idKey = (id: string): string => id.toLowerCase().replace(/\/+$/, '');

@@ -15,6 +15,7 @@
  * A second operation while one runs gets 409 OperationNotAllowed.
  */
 import { randomUUID } from 'node:crypto';
+import { isReservedAdminName, sshPublicKeyProblem } from '../../../functions/platform/vm-rules.js';
 import type { PowerOffReason } from '../types.js';
 import { ArmError, invalid, notFound } from './errors.js';
 import type { ResourceRef } from './ids.js';
@@ -41,8 +42,8 @@ export function vmKind(state: ArmState, method: string, ref: ResourceRef): Opera
   if (method === 'GET') return 'vm.read';
   if (method === 'DELETE' && !ref.action) return 'vm.delete';
   if (method === 'PUT' && !ref.action) {
-    const existing = state.getVm(ref.sub, ref.rg, ref.name);
-    return existing && existing.provisioningState !== 'Failed' ? 'vm.update' : 'vm.create';
+    // A PUT on a VM that exists is an update, Failed or not (ARM does not re-create it).
+    return state.getVm(ref.sub, ref.rg, ref.name) ? 'vm.update' : 'vm.create';
   }
   if (method === 'POST' && ref.action && ACTIONS[ref.action]) return ACTIONS[ref.action]!;
   return 'unsupported';
@@ -74,11 +75,14 @@ function putVm(state: ArmState, ref: ResourceRef, existing: VmRecord | undefined
   const properties = validateModel(state, ref, asObject(body['properties']), existing);
   const id = resourceId(ref.sub, ref.rg, 'Microsoft.Compute', 'virtualMachines', existing?.name ?? ref.name);
 
-  if (existing && existing.provisioningState !== 'Failed') {
-    // Update: the OS profile stays as created (ARM refuses to change it).
+  if (existing) {
+    // Update: the OS profile stays as created (ARM refuses to change it). A Failed VM is updated in
+    // place too: it ends Succeeded in the power state it had (a VM whose create failed stays
+    // deallocated until it is started).
     existing.properties = { ...properties, osProfile: existing.properties['osProfile'] };
     existing.tags = asTags(body['tags']);
     existing.provisioningState = 'Updating';
+    delete existing.failure;
     const op = startVmOperation(state, existing, 'vm.update', async () => undefined, existing.power);
     return { status: 200, body: vmView(existing, false), headers: state.ops.headers(op, false) };
   }
@@ -308,6 +312,7 @@ function validateModel(state: ArmState, ref: ResourceRef, props: JsonObject | un
   }
   const user = asString(os['adminUsername']);
   if (!user || !/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) throw invalid('adminUsername', `Virtual machine '${ref.name}' needs a valid osProfile.adminUsername.`);
+  if (isReservedAdminName(user)) throw invalid('adminUsername', 'The Admin Username specified is not allowed.');
   const linux = asObject(os['linuxConfiguration']);
   if (linux?.['disablePasswordAuthentication'] !== true) {
     throw invalid('linuxConfiguration.disablePasswordAuthentication', `VM '${ref.name}': linuxConfiguration.disablePasswordAuthentication must be true (SSH keys only).`);
@@ -317,8 +322,8 @@ function validateModel(state: ArmState, ref: ResourceRef, props: JsonObject | un
   for (const raw of keys) {
     const key = asObject(raw);
     const data = asString(key?.['keyData'])?.trim();
-    if (!data || !SSH_KEY.test(data)) {
-      throw invalid('linuxConfiguration.ssh.publicKeys.keyData', 'The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid: expected an OpenSSH public key (ssh-rsa, ssh-ed25519 or ecdsa).');
+    if (!data || !SSH_KEY.test(data) || sshPublicKeyProblem(data)) {
+      throw invalid('linuxConfiguration.ssh.publicKeys.keyData', 'The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.');
     }
     const path = `/home/${user}/.ssh/authorized_keys`;
     if (asString(key!['path']) !== path) {

@@ -75,7 +75,10 @@ describe('SSH host', () => {
     expect(pins.pins.get('vm-a')).toBe(h.fleet.get('vm-a')!.hostKeyFingerprint);
     // The error names the VM, the step and the exit code; the output stays off its message (and
     // out of any serialization), on a non-enumerable property for in-process callers.
-    const failed = await ssh.run('echo boom >&2; exit 3', { step: 'a failing step' }).catch((e: unknown) => e as SshCommandError);
+    const failed = (await ssh.run('echo boom >&2; exit 3', { step: 'a failing step' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as SshCommandError;
     expect(failed).toBeInstanceOf(SshCommandError);
     expect(failed.message).toBe('VM "vm-a": a failing step failed (exit 3)');
     expect(failed.output).toMatch(/boom/);
