@@ -23,7 +23,7 @@ async function orRetryAfter<T>(work: () => Promise<T>): Promise<T | RetryAfter> 
   }
 }
 
-export function ensureVm(input: EnsureVmInput): Promise<VmInfo | RetryAfter> {
+export async function ensureVm(input: EnsureVmInput): Promise<VmInfo | RetryAfter> {
   guardVmSpec('ensureVm', input);
   return orRetryAfter(() => ensureVmNow(input));
 }
@@ -48,7 +48,7 @@ async function ensureVmNow(input: EnsureVmInput): Promise<VmInfo> {
   };
 }
 
-export function restartVm(input: EnsureVmInput): Promise<VmInfo | RetryAfter> {
+export async function restartVm(input: EnsureVmInput): Promise<VmInfo | RetryAfter> {
   guardVmSpec('restartVm', input);
   return orRetryAfter(() => restartVmNow(input));
 }
