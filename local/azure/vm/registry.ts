@@ -19,6 +19,18 @@ export interface LocalRegistry {
   stop(): Promise<void>;
 }
 
+/** The registry closes idle keep-alive connections now and then: retry a request once or twice. */
+async function request(url: string | URL, init?: RequestInit, body?: () => RequestInit['body']): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, { ...init, ...(body ? { body: body() } : {}) });
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
 export async function startRegistry(options: { host: string; port: number; runDir: string }): Promise<LocalRegistry> {
   const storage = join(cacheDir(), 'registry');
   mkdirSync(storage, { recursive: true });
@@ -63,22 +75,23 @@ export async function startRegistry(options: { host: string; port: number; runDi
   }
 
   async function hasBlob(repo: string, digest: string): Promise<boolean> {
-    return (await fetch(`${base}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).ok;
+    return (await request(`${base}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).ok;
   }
 
   async function pushBlob(repo: string, digest: string, size: number, body: () => Readable | Buffer): Promise<void> {
     if (await hasBlob(repo, digest)) return;
-    const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const start = await request(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
     if (start.status !== 202) throw new Error(`registry refused an upload to ${repo}: ${start.status} ${await start.text()}`);
     const location = new URL(start.headers.get('location')!, base);
     location.searchParams.set('digest', digest);
-    const b = body();
-    const res = await fetch(location, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      body: Buffer.isBuffer(b) ? b : (Readable.toWeb(b) as ReadableStream),
-      duplex: 'half',
-    } as RequestInit);
+    const res = await request(
+      location,
+      { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) }, duplex: 'half' } as RequestInit,
+      () => {
+        const b = body();
+        return Buffer.isBuffer(b) ? b : (Readable.toWeb(b) as ReadableStream);
+      },
+    );
     if (res.status !== 201) throw new Error(`registry refused blob ${digest} for ${repo}: ${res.status} ${await res.text()}`);
   }
 
@@ -105,7 +118,7 @@ export async function startRegistry(options: { host: string; port: number; runDi
         layers: image.layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: l.digest, size: l.size })),
       });
       for (const tag of image.tags) {
-        const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
+        const res = await request(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
         if (res.status !== 201) throw new Error(`registry refused the manifest ${repo}:${tag}: ${res.status} ${await res.text()}`);
       }
     },

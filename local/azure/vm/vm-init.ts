@@ -100,12 +100,12 @@ case "$cmd" in
         docker.io|docker-ce|docker-ce-cli|containerd|containerd.io)
           if [ -e "$D/state/docker-installed" ]; then
             echo "docker.io is already the newest version."
-            echo '{"kind":"install","by":"cli","detail":"already installed"}' >> "$D/state/events.jsonl"
+            printf '{"at":%s,"kind":"install","by":"cli","detail":"already installed"}\\n' "$(date +%s%3N)" >> "$D/state/events.jsonl"
           else
             echo "Setting up docker.io ..."
             touch "$D/state/docker-installed"
             for c in /usr/bin/docker /usr/local/bin/docker; do umount "$c" 2>/dev/null || true; done
-            echo '{"kind":"install","by":"cli"}' >> "$D/state/events.jsonl"
+            printf '{"at":%s,"kind":"install","by":"cli"}\\n' "$(date +%s%3N)" >> "$D/state/events.jsonl"
             /usr/local/sbin/lcm-dockerd start || exit 100
           fi ;;
         curl|ca-certificates|gnupg|lsb-release) echo "$p is already the newest version." ;;

@@ -94,6 +94,23 @@ export class RunningVm {
     return this.proc.pid!;
   }
 
+  /** Host pid of the VM's PID 1 (the init the unshare process forked): nsenter -t it to act inside the VM. */
+  get initPid(): number | undefined {
+    try {
+      const first = readFileSync(`/proc/${this.pid}/task/${this.pid}/children`, 'utf8').trim().split(/\s+/)[0];
+      return first ? Number(first) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Runs a command inside the VM (its mount and PID namespaces: pids are the VM's own). */
+  async inVm(script: string): Promise<string> {
+    const init = this.initPid;
+    if (!init) throw new Error(`VM ${this.name} has no init process`);
+    return (await exec('nsenter', ['-t', String(init), '-m', '-p', '--', '/bin/bash', '-c', script])).stdout;
+  }
+
   get dockerSocket(): string {
     return `/proc/${this.pid}/root/run/docker.sock`;
   }
@@ -119,8 +136,8 @@ export class RunningVm {
           return '';
         }
       })();
-      // The VM's dockerd pid is in its own PID namespace; find it on the host side by its root.
-      if (pidText) await exec('nsenter', ['-t', String(this.pid), '-m', '-p', '--', 'kill', '-TERM', pidText]).catch(() => undefined);
+      // The pid file holds the pid in the VM's own PID namespace: signal it from inside.
+      if (/^\d+$/.test(pidText)) await this.inVm(`kill -TERM ${pidText}`).catch(() => undefined);
       const deadline = Date.now() + graceMs + 2_000;
       while (Date.now() < deadline && existsSync(this.dockerSocket)) await new Promise((r) => setTimeout(r, 100));
     }
