@@ -68,7 +68,7 @@ describe('status and registry', () => {
     expect(r.code).toBe(0);
     // Power state and IP are not asserted: boot-vm does not record VMs yet (see the report).
     for (const vm of ['vm-core', 'vm-sensors', 'vm-apps', 'vm-ops']) expect(r.out).toMatch(new RegExp(`^${vm}\\s+\\w+\\s`, 'm'));
-    expect(r.out).toMatch(/^authentication\s+microservice\s+vm-core\s+http:\/\/127\.[\d.]+:8001\s+running/m);
+    expect(r.out).toMatch(/^authentication\s+microservice\s+vm-core\s+http:\/\/10\.[\d.]+:8001\s+running/m);
     expect(r.out).toMatch(/Running operations\n[\s\S]*watchdog/);
     const json = await cli('status', '--json');
     expect(JSON.parse(json.out).services).toHaveLength(10);
