@@ -2,7 +2,7 @@
  * `bootstrap-cli deploy --local` as a user runs it: a real child process (bin/bootstrap-cli.js) on
  * the example topology, on a free port.
  */
-import { alive, listening } from '../helpers/net.js';
+import { alive, listening, localRoutes } from '../helpers/net.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
@@ -130,7 +130,9 @@ describe('bootstrap-cli deploy --local', () => {
       run.child.kill('SIGINT');
       expect(await run.exit).toBe(0);
       expect(run.stderr()).toMatch(/stopped: emulators, VMs, services and the API are down/);
-      for (const e of endpoints) expect(await listening(e.host, e.port), `${e.host}:${e.port} still listening`).toBe(false);
+      for (const e of endpoints.filter((x) => x.host === '127.0.0.1')) expect(await listening(e.host, e.port), `${e.host}:${e.port} still listening`).toBe(false);
+      // The VMs' subnets are gone from this machine: nothing can listen there any more.
+      for (const e of endpoints.filter((x) => x.host !== '127.0.0.1')) expect(localRoutes()).not.toContain(e.host.replace(/\.\d+$/, '.0/24'));
       // Give orphans no excuse: they had to be gone before the parent exited.
       expect(processes.filter(alive), 'processes left behind').toEqual([]);
       // No namespace, bridge or mount of its VM network stays.

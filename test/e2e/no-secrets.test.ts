@@ -282,7 +282,7 @@ describe('no secret in anything the orchestration world stores or shows', () => 
   it('positive control: the real values are found where they legitimately live, the VMs’ env files', () => {
     const core = p.azure.fleet.get('vm-core')!;
     const ops = p.azure.fleet.get('vm-ops')!;
-    const onVms = [...sandboxFiles(core.sandbox), ...sandboxFiles(ops.sandbox)];
+    const onVms = [...sandboxFiles(core.home), ...sandboxFiles(ops.home)];
     const found = scan(onVms, secrets);
     expect(found.some((f) => f.secret === 'AUTH_TOKEN_SIGNING_KEY value' && f.where.endsWith('/.lcm/env/authentication.env')), JSON.stringify(found.map((f) => f.where))).toBe(true);
     expect(found.some((f) => f.secret === 'LCM API key' && f.where.endsWith('/.lcm/env/monitoring.env')), JSON.stringify(found.map((f) => f.where))).toBe(true);

@@ -35,7 +35,11 @@ export class DockerEventLog {
     private readonly socket: () => string | undefined,
     private readonly record: (e: Omit<DockerEvent, 'at'> & { at?: number }) => void,
     private readonly amend: (match: (e: DockerEvent) => boolean, change: Partial<DockerEvent>) => void,
-  ) {}
+    /** Epoch ms the VM booted: what the engine did from then on is read back (the follower attaches late). */
+    since: number,
+  ) {
+    this.lastNano = since * 1e6;
+  }
 
   /** Follows the engine while the VM runs (it may come up later, after `apt-get install docker.io`). */
   start(): void {
@@ -73,6 +77,7 @@ export class DockerEventLog {
     proc.once('error', () => undefined);
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       if (!this.daemonUpAt) this.daemonUpAt = connectedAt;
+      // (events replayed by --since are older than connectedAt: they count as boot-time ones)
       try {
         this.handle(JSON.parse(line) as RawEvent);
       } catch {

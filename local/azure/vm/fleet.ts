@@ -120,6 +120,7 @@ export class VmFleet implements VmPowerHooks {
       st = { name: spec.name, publicIp: spec.ip, privateIp: spec.privateIp, adminUser: spec.adminUser, disk, fingerprint: hostKeyFingerprint(disk) };
       this.vms.set(spec.name, st);
       const link = await this.network.ensureVm(spec.name, spec.privateIp, spec.ip);
+      const bootedAt = Date.now();
       const vm = await bootVm({ name: spec.name, disk, netns: link.netns, publicIp: spec.ip });
       st.vm = vm;
       const events = new DockerEventLog(
@@ -129,6 +130,7 @@ export class VmFleet implements VmPowerHooks {
           const list = this.log.get(spec.name) ?? [];
           for (let i = list.length - 1; i >= 0; i--) if (match(list[i]!)) return void Object.assign(list[i]!, change);
         },
+        bootedAt,
       );
       st.events = events;
       events.start();
@@ -194,15 +196,18 @@ export class VmFleet implements VmPowerHooks {
   }
 
   /**
-   * A crash: `docker kill` of the container. Its restart policy brings it back, unless stayDown,
-   * which first sets the policy to "no" (what an operator would do to keep it down).
+   * A crash: the container's main process gets SIGKILL inside the VM (not `docker kill`, which
+   * Docker counts as a manual stop and never restarts). Its restart policy brings it back, unless
+   * stayDown, which first sets the policy to "no".
    */
   async crashContainer(vm: string, container: string, opts: { stayDown?: boolean } = {}): Promise<void> {
     const st = this.state(vm);
+    const pid = (await this.docker(vm, ['inspect', '-f', '{{.State.Pid}}', container])).trim();
+    if (!/^[1-9]\d*$/.test(pid)) throw new Error(`container ${container} on VM ${vm} is not running (pid "${pid}")`);
     this.record(vm, { kind: 'crash', by: 'control', container, detail: opts.stayDown ? 'stay down' : undefined });
     if (opts.stayDown) await this.docker(vm, ['update', '--restart', 'no', container]);
     st.events?.markCrash(container);
-    await this.docker(vm, ['kill', container]);
+    await st.vm!.inVm(`kill -KILL ${pid}`);
   }
 
   /** A hung service: `docker pause` (its port accepts nothing, its process stays). */

@@ -79,7 +79,7 @@ export function fingerprintOfBlob(blob: Buffer): string {
 export class RunningVm {
   private exited: Promise<void>;
   private log = '';
-  constructor(readonly name: string, readonly disk: string, readonly proc: ChildProcess) {
+  constructor(readonly name: string, readonly disk: string, readonly netns: string, readonly proc: ChildProcess) {
     proc.stderr?.on('data', (d) => (this.log = (this.log + String(d)).slice(-4000)));
     proc.stdout?.on('data', (d) => (this.log = (this.log + String(d)).slice(-4000)));
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
@@ -123,6 +123,23 @@ export class RunningVm {
   async kill(): Promise<void> {
     if (this.alive) this.proc.kill('SIGKILL');
     await this.exited;
+    // The kernel tears the PID namespace down after PID 1 is gone: wait until nothing of the VM runs.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const pids = (await exec('ip', ['netns', 'pids', this.netns]).then((r) => r.stdout).catch(() => '')).trim();
+      if (!pids) return;
+      if (Date.now() > deadline) {
+        for (const pid of pids.split(/\s+/)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Graceful shutdown: the engine stops its containers (Docker's own stop), then the VM halts. */
@@ -166,7 +183,7 @@ export async function bootVm(o: { name: string; disk: string; netns: string; pub
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' } },
   );
-  const vm = new RunningVm(o.name, o.disk, proc);
+  const vm = new RunningVm(o.name, o.disk, o.netns, proc);
   const deadline = Date.now() + (o.timeoutMs ?? 30_000);
   while (!(await sshAnswers(o.publicIp))) {
     if (!vm.alive) throw new Error(`VM ${o.name} failed to boot: ${vm.output().trim().split('\n').slice(-5).join(' | ') || 'init exited'}`);
