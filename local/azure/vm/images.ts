@@ -93,7 +93,8 @@ async function tarDir(dir: string, out: string): Promise<void> {
 
 /** The Debian layer: debootstrap once per machine, then the cached tar. */
 export async function debianLayer(log: (line: string) => void = () => {}): Promise<Layer> {
-  const out = join(cacheDir(), `debian-${DEBIAN_SUITE}-minbase.tar`);
+  // v2: locales pruned too (what Debian's slim images leave out); a new name rebuilds the cache.
+  const out = join(cacheDir(), `debian-${DEBIAN_SUITE}-minbase-v2.tar`);
   if (existsSync(out)) return layerOf(out);
   return withLock(out, async () => {
     if (existsSync(out)) return layerOf(out);
@@ -111,6 +112,11 @@ export async function debianLayer(log: (line: string) => void = () => {}): Promi
       rmSync(join(root, p), { recursive: true, force: true });
       mkdirSync(join(root, p), { recursive: true });
     }
+    const aliases = join(root, 'usr/share/locale/locale.alias');
+    const keep = existsSync(aliases) ? readFileSync(aliases) : undefined;
+    rmSync(join(root, 'usr/share/locale'), { recursive: true, force: true });
+    mkdirSync(join(root, 'usr/share/locale'), { recursive: true });
+    if (keep) writeFileSync(aliases, keep);
     await tarDir(root, out);
     rmSync(root, { recursive: true, force: true });
     return layerOf(out);
