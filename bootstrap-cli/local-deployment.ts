@@ -15,6 +15,7 @@ import { CodeShare } from '../functions/cloud/code-share.js';
 import type { Topology } from '../functions/platform/topology.js';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../local/azure/index.js';
 import { startLocalHost, type LocalHost } from '../local/host/index.js';
+import { checkHostSupport, HostSupportError } from '../local/azure/vm/index.js';
 import { CliError, EXIT } from './io.js';
 import { seedPlatform, type SeedResult } from './seed.js';
 
@@ -132,6 +133,13 @@ async function stopAllOf(stops: Array<() => Promise<void>>): Promise<void> {
 export async function prepareLocalPlatform(options: Omit<LocalDeploymentOptions, 'log'>): Promise<PreparedLocalPlatform> {
   const { topology, codeRoot, apiKey } = options;
   const phase = options.onPhase ?? (() => {});
+  // Before anything starts: the local VMs need root, namespaces and a few Debian packages.
+  try {
+    await checkHostSupport();
+  } catch (e) {
+    if (e instanceof HostSupportError) throw new CliError(e.message, EXIT.failed);
+    throw e;
+  }
   await assertPortFree(options.port);
   // The emulators start empty every time, so the durable history starts empty too: a history
   // that outlived its emulators would resume operations against VMs that no longer exist.
