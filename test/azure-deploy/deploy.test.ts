@@ -179,7 +179,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     await expect(
       publishPackage(target, await broken('no-durable.zip', (n) => n.startsWith('node_modules/durable-functions/')), { pollIntervalInMs: 100 }),
     ).rejects.toThrow(/zip deploy .* failed: Deployment failed: Loading the function app entry .*durable-functions/s);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('app settings', () => {
