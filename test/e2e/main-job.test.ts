@@ -27,7 +27,10 @@ let api: string;
 let port: number;
 
 async function get(path: string): Promise<any> {
-  const res = await fetch(`${api}/api/${path}`, { headers: { 'x-functions-key': key } });
+  // An idle keep-alive connection may have been closed by the server meanwhile: try once more.
+  const res = await fetch(`${api}/api/${path}`, { headers: { 'x-functions-key': key } }).catch(() =>
+    new Promise((r) => setTimeout(r, 500)).then(() => fetch(`${api}/api/${path}`, { headers: { 'x-functions-key': key } })),
+  );
   if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return res.json();
 }
