@@ -48,7 +48,8 @@ export async function startRegistry(options: { host: string; port: number; runDi
   );
   let proc: ChildProcess;
   try {
-    proc = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // It dies with this process, even on a crash (no orphaned registry).
+    proc = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     throw new Error(`cannot start docker-registry (${(e as Error).message}): install it with \`apt-get install -y docker-registry\``);
   }
