@@ -252,7 +252,7 @@ export default async function bootBench(report: Report): Promise<void> {
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`boot bench: ${scale.vms} VMs, ${scale.services} services (${scale.why}), ${plan.levels.length} plan levels (Kafka, ${DEPTH} service levels, monitoring), seed ${SEED}`);
   out(`  latencies = real Azure / ${TIME_SCALE}: ${Object.entries(latency).map(([k, v]) => `${k} ${v}`).join(', ')} (ms); ARM poll interval ${POLL_INTERVAL_MS} ms`);
-  out(`  Docker install/builds/runs in the VM stand-in are not slowed down (fast, local processes)`);
+  out(`  VMs are real (network namespaces, sshd, dockerd): Docker install, pulls and builds take their real time on this machine`);
 
   const envBefore = { ...process.env };
   const code = benchCodeRoot();

@@ -1,11 +1,12 @@
 /**
- * A whole local LCM in this process: the Azure emulators, the platform's code and topology seeded
- * into them, and the local host serving functions/index.ts on 127.0.0.1:<port>. What
- * `bootstrap-cli deploy --local` runs; tests start it the same way.
+ * The one local stack: the Azure emulators and the local VMs, the platform's code and topology
+ * seeded into them, and the local host serving functions/index.ts on 127.0.0.1:<port> (also
+ * reachable from the VMs, as the function app's public URL is on Azure, so monitoring can call
+ * it). What `bootstrap-cli deploy --local` runs; the tests and the bench start it the same way.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +15,10 @@ import { CodeShare } from '../functions/cloud/code-share.js';
 import type { Topology } from '../functions/platform/topology.js';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../local/azure/index.js';
 import { startLocalHost, type LocalHost } from '../local/host/index.js';
+import { checkHostSupport, HostSupportError } from '../local/azure/vm/index.js';
 import { CliError, EXIT } from './io.js';
 import { seedPlatform, type SeedResult } from './seed.js';
+import { monitoringFunctionKeys } from '../functions/http/roles.js';
 
 /** The function app the local host loads: the sources under tsx, the build under dist/. */
 export const APP_ENTRY = fileURLToPath(new URL(`../functions/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
@@ -35,6 +38,27 @@ export interface LocalDeploymentOptions {
   log?: (line: string) => void;
   /** Progress of the setup, one line per phase. */
   onPhase?: (line: string) => void;
+  /** The durable task hub's file. Default: a new one in a temporary directory, removed on stop. */
+  storeFile?: string;
+  /** Values for settings, over the generated ones (tests). */
+  settings?: Record<string, string>;
+}
+
+/** Everything but the host: emulators and VMs running, the platform seeded, the host's settings ready. */
+export interface PreparedLocalPlatform {
+  azure: LocalAzure;
+  db: CentralDb;
+  seed: SeedResult;
+  /** The app settings the host runs with (secret values included: never print them). */
+  settings: Record<string, string>;
+  apiKey: string;
+  /** The monitoring service's key: a function key of the registry and restart functions only. */
+  monitoringKey: string;
+  /** The API port (fixed before the host starts: the monitoring service is told the URL). */
+  port: number;
+  storeFile: string;
+  generatedSecrets: string[];
+  stop(): Promise<void>;
 }
 
 export interface LocalDeployment {
@@ -42,7 +66,10 @@ export interface LocalDeployment {
   apiKey: string;
   azure: LocalAzure;
   host: LocalHost;
+  db: CentralDb;
   seed: SeedResult;
+  /** The app settings the host runs with (secret values included: never print them). */
+  settings: Record<string, string>;
   /** Names of the secret settings that got generated local values (never the values). */
   generatedSecrets: string[];
   stop(): Promise<void>;
@@ -84,34 +111,58 @@ function portBusy(port: number): CliError {
   );
 }
 
-export async function startLocalDeployment(options: LocalDeploymentOptions): Promise<LocalDeployment> {
+async function pickFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function stopAllOf(stops: Array<() => Promise<void>>): Promise<void> {
+  for (const stop of stops.splice(0).reverse()) {
+    try {
+      await stop();
+    } catch {
+      // Keep stopping the rest: nothing may stay behind.
+    }
+  }
+}
+
+/** Starts the emulators and VMs and seeds the platform; the caller starts the host on `port`. */
+export async function prepareLocalPlatform(options: Omit<LocalDeploymentOptions, 'log'>): Promise<PreparedLocalPlatform> {
   const { topology, codeRoot, apiKey } = options;
   const phase = options.onPhase ?? (() => {});
+  // Before anything starts: the local VMs need root, namespaces and a few Debian packages.
+  try {
+    await checkHostSupport();
+  } catch (e) {
+    if (e instanceof HostSupportError) throw new CliError(e.message, EXIT.failed);
+    throw e;
+  }
   await assertPortFree(options.port);
-
   // The emulators start empty every time, so the durable history starts empty too: a history
   // that outlived its emulators would resume operations against VMs that no longer exist.
   const stateDir = await mkdtemp(join(tmpdir(), 'lcm-deploy-'));
   const stops: Array<() => Promise<void>> = [async () => rm(stateDir, { recursive: true, force: true })];
-  const stopAll = async () => {
-    for (const stop of stops.splice(0).reverse()) {
-      try {
-        await stop();
-      } catch {
-        // Keep stopping the rest: nothing may stay behind.
-      }
-    }
-  };
   try {
-    phase('starting the local Azure emulators (ARM, VMs, Cosmos DB, Files, Kafka image)');
-    const azure = await startLocalAzure({ restartDelayMs: 1_000, stopGraceMs: 2_000, ...options.azure });
+    phase('starting the local Azure emulators and VM network (ARM, VMs, Cosmos DB, Files, image registry)');
+    const azure = await startLocalAzure({ stopGraceMs: 2_000, log: phase, ...options.azure });
     stops.push(() => azure.stop());
 
     const secrets = localSecrets(topology, azure.sshPrivateKey, options.env ?? process.env);
     const base = azure.settings({ codeShare: topology.azure.storage.share });
     // The emulator's default key setting only stays when the topology refers to it and the env does not set it.
     delete base.VM_SSH_PRIVATE_KEY;
-    const settings = { ...base, ...secrets };
+    const port = options.port === 0 ? await pickFreePort() : options.port;
+    // The monitoring service calls the LCM API from its VM: the URL it is given and its own key,
+    // which opens the registry and the restart routes only (as on Azure, a function key of those).
+    const apiUrl = await azure.exposeToVms(port);
+    const monitoringKey = randomBytes(18).toString('base64url');
+    const settings = { ...base, ...secrets, LCM_PUBLIC_API_URL: apiUrl, LCM_MONITORING_API_KEY: monitoringKey, ...options.settings };
 
     phase(`uploading service code from ${codeRoot} and writing the topology`);
     const cosmos = createCosmosClient({ endpoint: azure.cosmos.endpoint, key: azure.cosmos.key, caCert: azure.caCert });
@@ -123,34 +174,59 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       db,
       share: CodeShare.fromConnectionString(azure.files.connectionString, topology.azure.storage.share),
     });
+    return {
+      azure,
+      db,
+      seed,
+      settings,
+      apiKey,
+      monitoringKey,
+      port,
+      storeFile: options.storeFile ?? join(stateDir, 'task-hub.sqlite'),
+      generatedSecrets: Object.keys(secrets),
+      stop: () => stopAllOf(stops),
+    };
+  } catch (e) {
+    await stopAllOf(stops);
+    throw e;
+  }
+}
 
+export async function startLocalDeployment(options: LocalDeploymentOptions): Promise<LocalDeployment> {
+  const phase = options.onPhase ?? (() => {});
+  const prepared = await prepareLocalPlatform(options);
+  const stops: Array<() => Promise<void>> = [() => prepared.stop()];
+  try {
     phase('starting the LCM function app on the local host');
     let host: LocalHost;
     try {
       host = await startLocalHost({
         entry: APP_ENTRY,
-        port: options.port,
-        storeFile: join(stateDir, 'task-hub.sqlite'),
-        settings,
-        functionKeys: [apiKey],
+        port: prepared.port,
+        storeFile: prepared.storeFile,
+        settings: prepared.settings,
+        functionKeys: [options.apiKey],
+        functionSecrets: monitoringFunctionKeys(prepared.monitoringKey),
         log: options.log ?? (() => {}),
       });
     } catch (e) {
-      if (/EADDRINUSE/.test(String((e as Error & { cause?: unknown }).cause ?? e))) throw portBusy(options.port);
+      if (/EADDRINUSE/.test(String((e as Error & { cause?: unknown }).cause ?? e))) throw portBusy(prepared.port);
       throw e;
     }
     stops.push(() => host.stop());
     return {
       apiUrl: host.baseUrl,
-      apiKey,
-      azure,
+      apiKey: options.apiKey,
+      azure: prepared.azure,
       host,
-      seed,
-      generatedSecrets: Object.keys(secrets),
-      stop: stopAll,
+      db: prepared.db,
+      seed: prepared.seed,
+      settings: prepared.settings,
+      generatedSecrets: prepared.generatedSecrets,
+      stop: () => stopAllOf(stops),
     };
   } catch (e) {
-    await stopAll();
+    await stopAllOf(stops);
     throw e;
   }
 }

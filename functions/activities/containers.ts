@@ -127,13 +127,19 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
   return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: service.port, status: 'running', startedAt, action: result.action };
 }
 
+/** apache/kafka advertises PLAINTEXT://localhost:9092 unless told otherwise: advertise the VM's private address. */
+function kafkaEnv(host: string, port: number): Record<string, string> {
+  return { KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://${host}:${port}` };
+}
+
 export async function startKafka(input: StartKafkaInput): Promise<StartedService> {
   const g = guardVmAccess(new Guard(), input?.vm).port('kafka.port', input?.kafka?.port).image('image', input?.image).version('version', input?.version);
   (input?.kafka?.topics ?? []).forEach((t, i) => g.topic(`kafka.topics[${i}].name`, t?.name));
   g.done('startKafka');
   const { vm, kafka } = input;
   const state = await withVm(vm, (docker) =>
-    docker.ensureContainer({ name: 'kafka', image: input.image, port: kafka.port, env: {}, restart: 'unless-stopped' }),
+    // Like the apache/kafka image wants it: clients are sent to the address they can reach.
+    docker.ensureContainer({ name: 'kafka', image: input.image, port: kafka.port, env: kafkaEnv(vm.privateIp, kafka.port), restart: 'unless-stopped' }),
   );
   await ensureTopics({
     brokers: [`${vmAddress(vm)}:${kafka.port}`],

@@ -5,13 +5,28 @@
  */
 import { randomInt } from 'node:crypto';
 
-export class LoopbackPool {
+/** Where the ARM emulator draws addresses: public IP resources and NIC private (VNet) addresses. */
+export interface AddressPool {
+  allocatePublic(name: string): string;
+  allocatePrivate(name: string): string;
+}
+
+/** Loopback addresses (kept for emulators that need no VM network, e.g. the ARM contract tests). */
+export class LoopbackPool implements AddressPool {
   readonly prefix: string;
   private next = 10;
   private readonly byName = new Map<string, string>();
 
   constructor(prefix?: string) {
     this.prefix = prefix ?? `127.${randomInt(16, 250)}.${randomInt(1, 250)}`;
+  }
+
+  allocatePublic(name: string): string {
+    return this.allocate(name);
+  }
+
+  allocatePrivate(name: string): string {
+    return this.allocate(name);
   }
 
   /** The same name always gets the same address within one run. */

@@ -1,31 +1,36 @@
 /**
- * Local Azure in one call: ARM (HTTPS), SSH-reachable VMs with a Docker stand-in, Cosmos DB (HTTPS),
- * Azure Files and a Kafka broker image, all on loopback. Returns the endpoints, the credentials the
- * LCM's adapters need (as app settings), the certificate to trust, a control surface for faults,
- * and a stop function that leaves no process or port behind.
+ * Local Azure in one call: ARM (HTTPS), VMs that are real Linux hosts (network namespaces with
+ * OpenSSH and a Docker engine each), Cosmos DB (HTTPS), Azure Files and the images the VMs pull.
+ * Returns the endpoints, the credentials the LCM's adapters need (as app settings), the
+ * certificate to trust, a control surface for faults, and a stop function that leaves no
+ * process, namespace, mount or port behind.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSshKeyPair } from '../../functions/cloud/secrets.js';
-import { LoopbackPool } from './addresses.js';
 import { startArmEmulator, type ArmEmulator, type OperationKind } from './arm/index.js';
 import { startCosmosEmulator, type CosmosEmulator } from './cosmos.js';
 import { startFileShareEmulator, type FileShareEmulator } from './files/index.js';
-import { kafkaImage } from './kafka/broker.js';
 import { generateLocalTls } from './tls.js';
-import { createVmFleet, type VmFleet } from './vm/index.js';
+import { createVmFleet, type ImageHook, type VmFleet } from './vm/index.js';
+import { kafkaStandInImage } from './vm/kafka-standin/image.js';
 
 export interface LocalAzureOptions {
-  /** Where sandboxes and the share live. Default: a new temporary directory, removed on stop. */
+  /** Where VM disks and the share live. Default: a new temporary directory, removed on stop. */
   rootDir?: string;
-  /** SSH port of every emulated VM (each on its own loopback address). Default 2222. */
-  sshPort?: number;
   /** How long ARM operations take, per kind (benchmarks inject realistic provisioning times). */
   armLatency?: Partial<Record<OperationKind, number>>;
-  /** Docker restart-policy delays and stop grace on the VMs (tests keep them short). */
-  restartDelayMs?: number;
+  /** Graceful VM power-off: how long each engine gets to stop its containers (tests keep it short). */
   stopGraceMs?: number;
+  /**
+   * Images the machine's registry serves besides node and debian, by repository. Default: the
+   * temporary home-made broker as `apache/kafka:3.7.0` (the seam for the real Kafka image).
+   */
+  images?: Record<string, ImageHook>;
+  /** Progress lines (e.g. the one-off base image build). */
+  log?: (line: string) => void;
   /** Storage account name the File endpoint serves. */
   storageAccount?: string;
 }
@@ -37,8 +42,15 @@ export interface LocalAzure {
   fleet: VmFleet;
   cosmos: CosmosEmulator;
   files: FileShareEmulator;
-  /** The private key the emulated VMs accept (what VM_SSH_PRIVATE_KEY holds locally). */
+  /** The private key the local VMs accept (what VM_SSH_PRIVATE_KEY holds locally). */
   sshPrivateKey: string;
+  /** The machine's address on the VM network: where VMs reach the host. */
+  hostAddress: string;
+  /**
+   * Makes a loopback port of the host (e.g. the LCM API) reachable from the VMs at
+   * hostAddress:port, as a public endpoint is on Azure; returns its URL base (http://host:port).
+   */
+  exposeToVms(port: number): Promise<string>;
   /** App settings that point the LCM at these emulators. */
   settings(options: { codeShare: string; sshKeySetting?: string }): Record<string, string>;
   stop(): Promise<void>;
@@ -55,20 +67,25 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   try {
     const fleet = createVmFleet({
       rootDir: join(rootDir, 'vms'),
-      sshPort: options.sshPort,
-      images: { 'apache/kafka': kafkaImage },
-      restartDelayMs: options.restartDelayMs,
+      images: options.images ?? { 'apache/kafka': kafkaStandInImage },
       stopGraceMs: options.stopGraceMs,
+      log: options.log,
     });
     stops.push(() => fleet.stop());
-    const arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks: fleet, latency: options.armLatency });
+    await fleet.start();
+    const arm = await startArmEmulator({ tls, pool: fleet, hooks: fleet, latency: options.armLatency });
     stops.push(() => arm.stop());
     const cosmos = await startCosmosEmulator({ tls });
     stops.push(() => cosmos.stop());
-    const files = await startFileShareEmulator({ rootDir: join(rootDir, 'files'), accountName: options.storageAccount ?? 'lcmlocal' });
+    // The VMs fetch service code from Files (curl on the VM): it listens where they reach the host.
+    const files = await startFileShareEmulator({ rootDir: join(rootDir, 'files'), accountName: options.storageAccount ?? 'lcmlocal', host: fleet.hostAddress });
     stops.push(() => files.stop());
     const keys = generateSshKeyPair();
-    const sshPort = options.sshPort ?? 2222;
+    const sshPort = fleet.sshPort;
+    const forwards = new Set<Server>();
+    stops.push(async () => {
+      for (const f of forwards) await closeForward(f);
+    });
     // What ARM's listKeys hands out and what the emulated App Service gives a deployed function app:
     // the local services' real credentials, and local stand-ins for managed identity and the public CA.
     arm.bindLocalServices({
@@ -93,6 +110,12 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       cosmos,
       files,
       sshPrivateKey: keys.private,
+      hostAddress: fleet.hostAddress,
+      exposeToVms: async (port) => {
+        const server = await forward(fleet.hostAddress, port);
+        forwards.add(server);
+        return `http://${fleet.hostAddress}:${port}`;
+      },
       settings: ({ codeShare, sshKeySetting = 'VM_SSH_PRIVATE_KEY' }) => ({
         LCM_ARM_ENDPOINT: arm.endpoint,
         LCM_ARM_STATIC_TOKEN: LOCAL_ARM_TOKEN,
@@ -118,6 +141,36 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     if (ownRoot) await rm(rootDir, { recursive: true, force: true });
     throw e;
   }
+}
+
+const sockets = new WeakMap<Server, Set<Socket>>();
+
+/** A TCP forwarder host:port -> 127.0.0.1:port. */
+function forward(host: string, port: number): Promise<Server> {
+  const open = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = connect({ host: '127.0.0.1', port });
+    open.add(inbound).add(outbound);
+    const done = () => {
+      inbound.destroy();
+      outbound.destroy();
+      open.delete(inbound);
+      open.delete(outbound);
+    };
+    inbound.on('error', done).on('close', done);
+    outbound.on('error', done).on('close', done);
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  sockets.set(server, open);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+function closeForward(server: Server): Promise<void> {
+  for (const s of sockets.get(server) ?? []) s.destroy();
+  return new Promise((resolve) => server.close(() => resolve()));
 }
 
 async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {

@@ -5,8 +5,10 @@
 export interface VmPowerOn {
   /** ARM resource name of the VM. */
   name: string;
-  /** The VM's loopback address: its public IP and its NIC's private IP in the emulator. */
+  /** The VM's public IP address (what the LCM reaches it on over SSH). */
   ip: string;
+  /** Its primary NIC's private (VNet) address, where its services are registered. */
+  privateIp: string;
   adminUser: string;
   /** OpenSSH public keys from osProfile.linuxConfiguration.ssh.publicKeys[].keyData. */
   publicKeys: string[];

@@ -48,7 +48,7 @@ beforeAll(async () => {
   staging = join(work, 'staging');
   const doc = smallTopologyDoc();
   writeFileSync(config, stringify(doc));
-  azure = await startLocalAzure({ storageAccount: doc.azure.storage.account, restartDelayMs: 100, stopGraceMs: 1000 });
+  azure = await startLocalAzure({ storageAccount: doc.azure.storage.account, stopGraceMs: 1000 });
 }, 60_000);
 
 afterAll(async () => {
@@ -204,7 +204,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     await expect(
       publishPackage(target, await broken('no-durable.zip', (n) => n.startsWith('node_modules/durable-functions/')), { pollIntervalInMs: 100 }),
     ).rejects.toThrow(/zip deploy .* failed: Deployment failed: Loading the function app entry .*durable-functions/s);
-  }, 150_000);
+  }, 180_000);
 });
 
 describe('app settings', () => {

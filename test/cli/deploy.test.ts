@@ -2,8 +2,9 @@
  * `bootstrap-cli deploy --local` as a user runs it: a real child process (bin/bootstrap-cli.js) on
  * the example topology, on a free port.
  */
-import { alive, listening } from '../helpers/net.js';
+import { alive, listening, localRoutes } from '../helpers/net.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 
@@ -54,6 +55,20 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+/** The VM network a deploy process made: its run id (owner file) and namespaces. */
+function vmNetworkOf(pid: number): { id: string; namespaces: string[] } {
+  const id = readdirSync('/run/lcm-vms').find((d) => {
+    try {
+      return readFileSync(`/run/lcm-vms/${d}/owner`, 'utf8').trim() === String(pid);
+    } catch {
+      return false;
+    }
+  });
+  if (!id) throw new Error(`no VM network owned by pid ${pid} under /run/lcm-vms`);
+  const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`lcm${id}-`));
+  return { id, namespaces };
+}
+
 interface Summary {
   instanceId: string;
   runtimeStatus: string;
@@ -78,7 +93,7 @@ describe('bootstrap-cli deploy --local', () => {
     expect(summary).toMatchObject({ instanceId: 'boot', runtimeStatus: 'Completed', failures: [] });
     expect(summary.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(summary.vms.map((v) => v.name)).toEqual(['vm-core', 'vm-sensors', 'vm-apps', 'vm-ops']);
-    for (const vm of summary.vms) expect(vm).toEqual({ name: vm.name, publicIp: expect.stringMatching(/^127\./), powerState: 'running' });
+    for (const vm of summary.vms) expect(vm).toEqual({ name: vm.name, publicIp: expect.stringMatching(/^198\.(18|19)\./), powerState: 'running' });
     expect(summary.services.map((s) => s.name).sort()).toEqual(
       ['kafka', 'authentication', 'sensor-manager', 'sensor-binder', 'sensor-controller', 'request-manager', 'deployment-manager', 'dashboard', 'anomaly-model', 'monitoring'].sort(),
     );
@@ -90,12 +105,12 @@ describe('bootstrap-cli deploy --local', () => {
     // Progress and the registry went to stderr; no secret but the API key is printed.
     expect(run.stderr()).toMatch(/service monitoring \(vm-ops\): running/);
     expect(run.stderr()).not.toMatch(/PRIVATE KEY/);
-  }, 90_000);
+  }, 240_000);
 
   it('serves until SIGINT with every endpoint answering /health, then leaves no port and no process behind', async () => {
     const run = start(['deploy', '--local', '--json', '--port', '0']);
     try {
-      await until('registry and "serving the API"', () => /serving the API/.test(run.stderr()), run, 60_000);
+      await until('registry and "serving the API"', () => /serving the API/.test(run.stderr()), run, 200_000);
       expect(run.stderr()).toMatch(/^SERVICE\s+KIND\s+VM\s+ENDPOINT\s+STATUS$/m);
       expect(run.stderr()).toMatch(/curl -s -H "x-functions-key: [^"]+" http:\/\/127\.0\.0\.1:\d+\/api\/registry/);
       const summary = JSON.parse(run.stdout()) as Summary;
@@ -109,17 +124,27 @@ describe('bootstrap-cli deploy --local', () => {
       const endpoints = [{ host: api.hostname, port: Number(api.port) }, ...summary.services.map((s) => ({ host: s.host!, port: s.port! }))];
       const processes = descendants(run.child.pid!);
       expect(processes.length).toBeGreaterThan(0); // the services' processes
+      const net = vmNetworkOf(run.child.pid!);
+      expect(net.namespaces.length).toBe(4);
 
       run.child.kill('SIGINT');
       expect(await run.exit).toBe(0);
       expect(run.stderr()).toMatch(/stopped: emulators, VMs, services and the API are down/);
-      for (const e of endpoints) expect(await listening(e.host, e.port), `${e.host}:${e.port} still listening`).toBe(false);
+      for (const e of endpoints.filter((x) => x.host === '127.0.0.1')) expect(await listening(e.host, e.port), `${e.host}:${e.port} still listening`).toBe(false);
+      // The VMs' subnets are gone from this machine: nothing can listen there any more.
+      for (const e of endpoints.filter((x) => x.host !== '127.0.0.1')) expect(localRoutes()).not.toContain(e.host.replace(/\.\d+$/, '.0/24'));
       // Give orphans no excuse: they had to be gone before the parent exited.
       expect(processes.filter(alive), 'processes left behind').toEqual([]);
+      // No namespace, bridge or mount of its VM network stays.
+      expect(existsSync(`/run/lcm-vms/${net.id}`)).toBe(false);
+      const after = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+      for (const ns of net.namespaces) expect(after).not.toContain(ns);
+      expect(execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' })).not.toContain(`lcmbr${net.id}`);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`lcm${net.id}-`);
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
     }
-  }, 90_000);
+  }, 240_000);
 
   it('a busy API port is a clear error naming the port and --port; nothing starts', async () => {
     const server: Server = createServer();
@@ -134,6 +159,17 @@ describe('bootstrap-cli deploy --local', () => {
     } finally {
       server.close();
     }
+  }, 30_000);
+
+  it('without root the local VMs cannot run: it stops at once naming what is missing and how to get it', async () => {
+    const child = spawn('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'env', 'HOME=/tmp', process.execPath, BIN, 'deploy', '--local', '--once', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => (err += d));
+    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(1);
+    expect(err).toContain('the local VMs cannot run on this machine: not running as root');
+    expect(err).toMatch(/sudo npm start/);
+    expect(err).not.toMatch(/starting the local Azure emulators/);
   }, 30_000);
 
   it('without --local it deploys to Azure: with no Azure sign-in here, exit 1 saying to run az login', async () => {

@@ -49,7 +49,7 @@ beforeAll(async () => {
     apiKey: randomBytes(12).toString('hex'),
     env: {},
     // A VM restart that takes a while, so a second request meets the running one (409).
-    azure: { restartDelayMs: 100, stopGraceMs: 1_000, armLatency: { 'vm.restart': 3_000 } },
+    azure: { stopGraceMs: 1_000, armLatency: { 'vm.restart': 3_000 } },
   });
   const res = await fetch(`${d.apiUrl}/api/boot`, { method: 'POST', headers: { 'x-functions-key': d.apiKey } });
   expect(res.status).toBe(202);
@@ -68,7 +68,7 @@ describe('status and registry', () => {
     expect(r.code).toBe(0);
     // Power state and IP are not asserted: boot-vm does not record VMs yet (see the report).
     for (const vm of ['vm-core', 'vm-sensors', 'vm-apps', 'vm-ops']) expect(r.out).toMatch(new RegExp(`^${vm}\\s+\\w+\\s`, 'm'));
-    expect(r.out).toMatch(/^authentication\s+microservice\s+vm-core\s+http:\/\/127\.[\d.]+:8001\s+running/m);
+    expect(r.out).toMatch(/^authentication\s+microservice\s+vm-core\s+http:\/\/10\.[\d.]+:8001\s+running/m);
     expect(r.out).toMatch(/Running operations\n[\s\S]*watchdog/);
     const json = await cli('status', '--json');
     expect(JSON.parse(json.out).services).toHaveLength(10);

@@ -102,7 +102,10 @@ describe('operations on VMs through the API', () => {
     const vms = (await get('vms')) as any[];
     const extra = vms.find((v) => v.name === 'vm-extra');
     expect(extra).toMatchObject({ powerState: 'running', dockerReady: true });
-    expect(extra.publicIp).toMatch(/^127\./);
+    // Both addresses are the ones ARM reported, real on the new VM's interface.
+    expect(extra.publicIp).toBe(p.azure.fleet.get('vm-extra')!.ip);
+    expect(extra.privateIp).toBe(p.azure.fleet.get('vm-extra')!.privateIp);
+    expect(extra.privateIp).not.toBe(extra.publicIp);
     expect(p.azure.fleet.counts('vm-extra').install).toBeGreaterThanOrEqual(1);
     // It is part of the desired state now: a second provision of the same name is refused.
     const again = await p.api('vms', { method: 'POST', body: JSON.stringify({ name: 'vm-extra', size: 'Standard_B1s', sshKeySecret: 'VM_SSH_PRIVATE_KEY' }) });

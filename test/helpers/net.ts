@@ -1,4 +1,5 @@
 /** Probes tests use to prove that nothing was left behind: listening ports and live processes. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
@@ -21,4 +22,12 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * This machine's IPv4 routes. A VM network that was removed leaves no route to its subnets, so
+ * nothing here can listen on them (and a TCP probe would leave the machine by the default route).
+ */
+export function localRoutes(): string {
+  return execFileSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' });
 }

@@ -1,21 +1,20 @@
 /**
- * A whole local LCM for end-to-end tests: local Azure, the example platform seeded into it, and the
- * local host running functions/index.ts against it. The same pieces `bootstrap-cli deploy --local` uses.
+ * A whole local LCM for end-to-end tests: the one local stack of `bootstrap-cli deploy --local`
+ * (local Azure with real VMs, the example platform seeded, the local host running
+ * functions/index.ts), with a host the test controls (in process, or a child it can SIGKILL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CentralDb, createCosmosClient } from '../../functions/cloud/central-db.js';
-import { CodeShare } from '../../functions/cloud/code-share.js';
+import type { CentralDb } from '../../functions/cloud/central-db.js';
 import { loadTopology } from '../../functions/platform/load.js';
 import type { Topology } from '../../functions/platform/topology.js';
-import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../local/azure/index.js';
+import type { LocalAzure, LocalAzureOptions } from '../../local/azure/index.js';
 import { startLocalHost, type LocalHost } from '../../local/host/index.js';
-import { seedPlatform } from '../../bootstrap-cli/seed.js';
+import { prepareLocalPlatform } from '../../bootstrap-cli/local-deployment.js';
 import { monitoringFunctionKeys } from '../../functions/http/roles.js';
 import { EXAMPLE_TOPOLOGY } from './topology.js';
 
@@ -65,7 +64,7 @@ export interface PlatformOptions {
   hostLog?: (line: string) => void;
 }
 
-/** Everything but the host: emulators running, the platform seeded, the host's settings ready. */
+/** Everything but the host: emulators and VMs running, the platform seeded, the host's settings ready. */
 export interface PreparedPlatform {
   azure: LocalAzure;
   db: CentralDb;
@@ -75,29 +74,25 @@ export interface PreparedPlatform {
   monitoringKey: string;
   port: number;
   storeFile: string;
-  /** Stops the emulators and removes the store when this helper made it. */
+  /** Stops the emulators and VMs and removes the store when this helper made it. */
   stop(): Promise<void>;
 }
 
+/** The one local stack's first half (bootstrap-cli/local-deployment.ts), with the tests' defaults. */
 export async function preparePlatform(options: PlatformOptions = {}): Promise<PreparedPlatform> {
   const topology = options.topology ?? loadTopology(readFileSync(EXAMPLE_TOPOLOGY, 'utf8'));
   const codeRoot = options.codeRoot ?? join(dirname(EXAMPLE_TOPOLOGY), 'services');
-  const azure = await startLocalAzure({ restartDelayMs: 100, stopGraceMs: 1_000, ...options.azure });
-  const settings = { ...azure.settings({ codeShare: topology.azure.storage.share }), ...localSecretValues(topology) };
-  const db = new CentralDb(createCosmosClient({ endpoint: azure.cosmos.endpoint, key: azure.cosmos.key, caCert: azure.caCert }));
-  await seedPlatform({ topology, codeRoot, db, share: CodeShare.fromConnectionString(azure.files.connectionString, topology.azure.storage.share) });
   const key = randomBytes(16).toString('hex');
-  const monitoringKey = randomBytes(16).toString('hex');
-  const storeDir = options.storeFile ? undefined : mkdtempSync(join(tmpdir(), 'lcm-store-'));
-  const storeFile = options.storeFile ?? join(storeDir!, 'hub.sqlite');
-  // The monitoring service is told the API's address before the host starts: pick the port first.
-  const port = await freePort();
-  Object.assign(settings, { LCM_PUBLIC_API_URL: `http://127.0.0.1:${port}`, LCM_MONITORING_API_KEY: monitoringKey });
-  const stop = async () => {
-    await azure.stop();
-    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
-  };
-  return { azure, db, topology, settings, key, monitoringKey, port, storeFile, stop };
+  const prepared = await prepareLocalPlatform({
+    topology,
+    codeRoot,
+    port: 0,
+    apiKey: key,
+    env: {},
+    storeFile: options.storeFile,
+    azure: { stopGraceMs: 1_000, ...options.azure },
+  });
+  return { azure: prepared.azure, db: prepared.db, topology, settings: prepared.settings, key, monitoringKey: prepared.monitoringKey, port: prepared.port, storeFile: prepared.storeFile, stop: prepared.stop };
 }
 
 export async function startTestPlatform(options: PlatformOptions = {}): Promise<TestPlatform> {

@@ -1,4 +1,5 @@
-/** startLocalAzure: every emulator in one call, and a stop that leaves no process or port behind. */
+/** startLocalAzure: every emulator and a real VM in one call, and a stop that leaves no process, namespace or port behind. */
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ComputeAdapter, createComputeClients } from '../../functions/cloud/compute.js';
 import { staticTokenCredential } from '../../functions/cloud/credentials.js';
@@ -6,11 +7,11 @@ import { DockerHost } from '../../functions/cloud/docker-host.js';
 import { publicKeyOf } from '../../functions/cloud/secrets.js';
 import { SshHost } from '../../functions/cloud/ssh.js';
 import { LOCAL_ARM_TOKEN, startLocalAzure } from '../../local/azure/index.js';
-import { alive, listening } from '../helpers/net.js';
+import { alive, listening, localRoutes } from '../helpers/net.js';
 
 describe('local Azure', () => {
   it('starts every emulator, runs a VM with a container, and stops leaving no process or port', async () => {
-    const azure = await startLocalAzure({ sshPort: 20000 + Math.floor(Math.random() * 20000), stopGraceMs: 500 });
+    const azure = await startLocalAzure({ stopGraceMs: 500 });
     const settings = azure.settings({ codeShare: 'code' });
     expect(settings.LCM_ARM_ENDPOINT).toBe(azure.arm.endpoint);
     expect(settings.VM_SSH_PRIVATE_KEY).toBe(azure.sshPrivateKey);
@@ -33,20 +34,24 @@ describe('local Azure', () => {
     );
     const docker = new DockerHost(ssh);
     await docker.ensureDocker();
-    await ssh.run('mkdir -p app && printf "FROM node:20-alpine\\nCMD [\\"node\\", \\"-e\\", \\"require(\'http\').createServer((q,s)=>s.end(\'ok\')).listen(+process.env.PORT, process.env.HOST)\\"]\\n" > app/Dockerfile');
+    await ssh.run('mkdir -p app && printf "FROM node:20-bookworm-slim\\nCMD [\\"node\\", \\"-e\\", \\"require(\'http\').createServer((q,s)=>s.end(\'ok\')).listen(+process.env.PORT, process.env.HOST)\\"]\\n" > app/Dockerfile');
     await ssh.run('sudo docker build -t app:1 app');
     await docker.ensureContainer({ name: 'app', image: 'app:1', port: 8080, env: {} });
     expect(await docker.waitHealthy({ address: vm.privateIp, port: 8080, path: '/', timeoutInMs: 1000 }, { startupTimeoutInMs: 10_000, intervalInMs: 100 })).toBe(true);
     ssh.dispose();
 
-    const pids = azure.fleet.pids('vm-a');
+    const pids = await azure.fleet.pids('vm-a');
+    const netns = azure.fleet.get('vm-a')!.netns;
     expect(pids.length).toBeGreaterThan(0);
     const endpoints = [azure.arm.endpoint, azure.cosmos.endpoint, azure.files.endpoint].map((e) => new URL(e));
     await azure.stop();
 
-    for (const url of endpoints) expect(!await listening(url.hostname, Number(url.port)), url.href).toBe(true);
-    expect(!await listening(vm.publicIp, Number(settings.LCM_SSH_PORT))).toBe(true);
-    expect(!await listening(vm.publicIp, 8080)).toBe(true);
+    for (const url of endpoints.filter((u) => u.hostname === '127.0.0.1')) expect(!await listening(url.hostname, Number(url.port)), url.href).toBe(true);
+    expect(new URL(azure.files.endpoint).hostname).toBe(azure.hostAddress);
+    // The VM's addresses are gone from this machine (probing them now would leave the machine).
+    expect(localRoutes()).not.toContain(vm.publicIp.replace(/\.\d+$/, '.0/24'));
+    expect(localRoutes()).not.toContain(vm.privateIp.replace(/\.\d+$/, '.0/24'));
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
-  }, 60_000);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(netns);
+  }, 120_000);
 });

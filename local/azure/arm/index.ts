@@ -15,7 +15,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import type { LoopbackPool } from '../addresses.js';
+import type { AddressPool } from '../addresses.js';
 import type { LocalTls } from '../tls.js';
 import type { VmPowerHooks } from '../types.js';
 import { checkApiVersion } from './api-versions.js';
@@ -27,7 +27,7 @@ import { ArmRequestLog } from './log.js';
 import { handleNetwork, isNetworkRef, networkKind, removeNetworkResource } from './network.js';
 import { OperationRunner, sleep } from './operations.js';
 import { ArmState, asObject, asTags, asString, type JsonObject, type Reply, type VmPowerState, type VmProvisioningState } from './state.js';
-import { handleVm, isVmRef, publicKeys, removeVm, vmAddress, vmKind } from './vms.js';
+import { handleVm, isVmRef, publicKeys, removeVm, vmAddress, vmKind, vmPrivateAddress } from './vms.js';
 import { ArmPlatform, type LocalServiceBindings } from './platform.js';
 
 export { OPERATION_KINDS, type OperationKind, type LroKind } from './kinds.js';
@@ -40,7 +40,7 @@ export type { VmPowerState, VmProvisioningState } from './state.js';
 
 export interface ArmEmulatorOptions {
   tls: LocalTls;
-  pool: LoopbackPool;
+  pool: AddressPool;
   hooks: VmPowerHooks;
   /** Milliseconds per kind: how long an LRO stays InProgress, or how long a read waits before answering. */
   latency?: Partial<Record<OperationKind, number>>;
@@ -87,8 +87,10 @@ export interface ArmVmSnapshot {
   id: string;
   powerState: VmPowerState;
   provisioningState: VmProvisioningState;
-  /** The VM's loopback address (its public IP, which is also its NIC's private IP). */
+  /** The VM's public IP address. */
   ip?: string;
+  /** Its primary NIC's private (VNet) address. */
+  privateIp?: string;
   adminUser: string;
   publicKeys: string[];
   vmSize: string;
@@ -321,6 +323,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
         powerState: vm.power,
         provisioningState: vm.provisioningState,
         ip: vmAddress(state, vm),
+        privateIp: vmPrivateAddress(state, vm),
         adminUser: asString(os?.['adminUsername']) ?? '',
         publicKeys: publicKeys(vm),
         vmSize: asString(asObject(vm.properties['hardwareProfile'])?.['vmSize']) ?? '',

@@ -3,10 +3,9 @@
  * groups (+ security rules), public IP addresses and network interfaces. PUT and DELETE are
  * long-running operations; references between resources are checked like ARM checks them.
  *
- * Addresses: a public IP gets its own loopback address from the LoopbackPool (keyed by resource
- * group and public IP name). A NIC's private IP is the SAME loopback address as its public IP, so
- * "the VM's private address" is reachable locally too; a NIC without a public IP gets an address
- * of its own.
+ * Addresses: a public IP gets a public address from the AddressPool (keyed by resource group and
+ * public IP name); a NIC's IP configuration gets a private (VNet) address of its own, kept while
+ * the NIC exists. With the local VM network both are real addresses on the VM's interface.
  */
 import { randomBytes } from 'node:crypto';
 import { ArmError, invalid, notFound } from './errors.js';
@@ -273,7 +272,7 @@ function buildPublicIp(state: ArmState, ref: ResourceRef, body: JsonObject, _id:
   if (skuName === 'Standard' && method !== 'Static') {
     throw invalid('properties.publicIPAllocationMethod', `Standard SKU public IP '${ref.name}' must use Static allocation.`, 'StandardSkuPublicIPAddressMustBeStatic');
   }
-  const ipAddress = asString(existing?.properties['ipAddress']) ?? state.pool.allocate(`${ref.rg.toLowerCase()}/${ref.name.toLowerCase()}`);
+  const ipAddress = asString(existing?.properties['ipAddress']) ?? state.pool.allocatePublic(`${ref.rg.toLowerCase()}/${ref.name.toLowerCase()}`);
   return {
     sku: { name: skuName, tier: asString(asObject(body['sku'])?.['tier']) ?? 'Regional' },
     properties: {
@@ -310,10 +309,12 @@ function buildNic(state: ArmState, ref: ResourceRef, body: JsonObject, id: strin
       if (usedBy && !usedBy.toLowerCase().startsWith(`${id.toLowerCase()}/`)) {
         throw new ArmError(400, 'PublicIPAddressInUse', `Public IP address ${pip.id} is already in use by ${usedBy}.`);
       }
-      // Local mode: the private address is the public one, so both are reachable on loopback.
-      privateIPAddress = asString(pip.properties['ipAddress'])!;
-    } else {
-      privateIPAddress = state.pool.allocate(`${ref.rg.toLowerCase()}/${ref.name.toLowerCase()}/${name.toLowerCase()}`);
+    }
+    {
+      const existingConfig = asArray(existing?.properties['ipConfigurations']).map(asObject).find((c) => asString(c?.['name']) === name);
+      privateIPAddress =
+        asString(asObject(existingConfig?.['properties'])?.['privateIPAddress']) ??
+        state.pool.allocatePrivate(`${ref.rg.toLowerCase()}/${ref.name.toLowerCase()}/${name.toLowerCase()}`);
     }
     return {
       id: configId,

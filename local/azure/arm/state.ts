@@ -1,6 +1,6 @@
 /** The emulator's in-memory state: resource groups, network resources and VMs, keyed case-insensitively. */
 import { randomUUID } from 'node:crypto';
-import type { LoopbackPool } from '../addresses.js';
+import type { AddressPool } from '../addresses.js';
 import type { VmPowerHooks } from '../types.js';
 import { ArmError } from './errors.js';
 import { keyOf, resourceGroupId } from './ids.js';
@@ -65,7 +65,7 @@ export class ArmState {
   readonly vms = new Map<string, VmRecord>();
 
   constructor(
-    readonly pool: LoopbackPool,
+    readonly pool: AddressPool,
     readonly hooks: VmPowerHooks,
     readonly ops: OperationRunner,
   ) {}

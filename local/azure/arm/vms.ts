@@ -253,9 +253,10 @@ function startVmOperation(state: ArmState, vm: VmRecord, kind: OperationKind, wo
 async function powerOn(state: ArmState, vm: VmRecord): Promise<void> {
   const os = asObject(vm.properties['osProfile'])!;
   const ip = vmAddress(state, vm);
-  if (!ip) throw new ArmError(500, 'VMPowerOnFailed', `VM "${vm.name}" has no network interface with an address.`);
+  const privateIp = vmPrivateAddress(state, vm);
+  if (!ip || !privateIp) throw new ArmError(500, 'VMPowerOnFailed', `VM "${vm.name}" has no network interface with an address.`);
   try {
-    await state.hooks.powerOn({ name: vm.name, ip, adminUser: asString(os['adminUsername'])!, publicKeys: publicKeys(vm) });
+    await state.hooks.powerOn({ name: vm.name, ip, privateIp, adminUser: asString(os['adminUsername'])!, publicKeys: publicKeys(vm) });
   } catch (err) {
     throw new ArmError(500, 'VMPowerOnFailed', `VM "${vm.name}" could not be powered on by the local VM fleet: ${errorMessage(err)}`);
   }
@@ -277,6 +278,17 @@ export function vmAddress(state: ArmState, vm: VmRecord): string | undefined {
       const props = asObject(asObject(config)?.['properties']) ?? {};
       const pip = state.resourceById(asObject(props['publicIPAddress'])?.['id']);
       const address = asString(pip?.properties['ipAddress']) ?? asString(props['privateIPAddress']);
+      if (address) return address;
+    }
+  }
+  return undefined;
+}
+
+/** The primary NIC's private (VNet) address. */
+export function vmPrivateAddress(state: ArmState, vm: VmRecord): string | undefined {
+  for (const nic of attachedNics(state, vm)) {
+    for (const config of asArray(nic.properties['ipConfigurations'])) {
+      const address = asString(asObject(asObject(config)?.['properties'])?.['privateIPAddress']);
       if (address) return address;
     }
   }

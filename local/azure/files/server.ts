@@ -22,6 +22,8 @@ export interface FileShareEmulatorOptions {
   accountName: string;
   /** Base64 account key; a random 64-byte key when absent. */
   accountKey?: string;
+  /** Address to listen on (default 127.0.0.1); the local VMs reach the host on the VM network's gateway. */
+  host?: string;
 }
 
 export interface FileRequestLogEntry {
@@ -446,13 +448,13 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, options.host ?? '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
   });
   const port = (server.address() as AddressInfo).port;
-  endpoint = `http://127.0.0.1:${port}/${accountName}`;
+  endpoint = `http://${options.host ?? '127.0.0.1'}:${port}/${accountName}`;
 
   return {
     endpoint,

@@ -5,7 +5,6 @@
  * TOPIC_ALREADY_EXISTS for an existing topic, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR
  * (one broker), UNKNOWN_TOPIC_OR_PARTITION for metadata of a missing topic.
  */
-import type { SpecialImageContext } from '../vm/types.js';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import Decoder from 'kafkajs/src/protocol/decoder.js';
@@ -48,8 +47,10 @@ export interface TopicInfo {
 }
 
 export interface KafkaBrokerOptions {
-  /** Address to listen on and to advertise in metadata. */
+  /** Address to listen on and (unless advertisedHost is given) to advertise in metadata. */
   host: string;
+  /** Address advertised in metadata (Kafka's advertised.listeners). */
+  advertisedHost?: string;
   /** 0 picks a free port. */
   port: number;
   /** Default 1; also the controller id. */
@@ -113,7 +114,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
     const all = count === -1 || (apiVersion === 0 && count === 0);
     const names = all ? [...topics.keys()].sort() : requested;
 
-    const broker = new Encoder().writeInt32(nodeId).writeString(options.host).writeInt32(port);
+    const broker = new Encoder().writeInt32(nodeId).writeString(options.advertisedHost ?? options.host).writeInt32(port);
     if (apiVersion >= 1) broker.writeString(null); // rack
     const out = new Encoder().writeArray([broker]);
     if (apiVersion >= 1) out.writeInt32(nodeId); // controller_id
@@ -265,17 +266,3 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
     },
   };
 }
-
-/** What the VM fleet's special-image hook runs for the Kafka image: the broker on the VM's address. */
-export const kafkaImage = {
-  async start(ctx: SpecialImageContext): Promise<{ stop(): Promise<void> }> {
-    const nodeId = Number(ctx.env.KAFKA_NODE_ID ?? ctx.env.KAFKA_BROKER_ID ?? 1);
-    const broker = await startKafkaBroker({
-      host: ctx.ip,
-      port: ctx.port,
-      nodeId: Number.isInteger(nodeId) && nodeId >= 0 ? nodeId : 1,
-      log: ctx.logs,
-    });
-    return { stop: () => broker.stop() };
-  },
-};

@@ -1,12 +1,4 @@
-/** The emulated VM fleet: SSH servers as VMs with a Docker stand-in that starts real processes. */
-export { createVmFleet, VmFleet, type VmFleetOptions } from './fleet.js';
-export { fingerprintOf } from './host-key.js';
-export type {
-  DockerEvent,
-  DockerEventCounts,
-  DockerEventKind,
-  DockerEventSource,
-  SpecialImage,
-  SpecialImageContext,
-  VmInfo,
-} from './types.js';
+/** The local VM fleet: network namespaces with real OpenSSH and real Docker engines. */
+export { createVmFleet, VmFleet, type ImageHook, type VmFleetOptions } from './fleet.js';
+export { checkHostSupport, HostSupportError } from './preflight.js';
+export type { DockerEvent, DockerEventCounts, DockerEventKind, DockerEventSource, VmInfo } from './types.js';

@@ -1,4 +1,4 @@
-/** Public types of the emulated VM fleet. */
+/** Public types of the local VM fleet. */
 
 export type DockerEventKind = 'install' | 'build' | 'run' | 'start' | 'restart' | 'stop' | 'rm' | 'exit' | 'crash';
 
@@ -22,29 +22,21 @@ export interface DockerEvent {
 
 export type DockerEventCounts = Record<DockerEventKind, number>;
 
-export interface SpecialImageContext {
-  vm: string;
-  ip: string;
-  /** The container port (from -p, else EXPOSE, else PORT); the engine proxies a different host port. */
-  port: number;
-  env: Record<string, string>;
-  logs: (line: string) => void;
-}
-
-/** An image the engine starts in-process instead of spawning a command (e.g. the Kafka broker). */
-export interface SpecialImage {
-  start(ctx: SpecialImageContext): Promise<{ stop(): Promise<void> }>;
-}
-
 export interface VmInfo {
   name: string;
+  /** Public IP address (SSH). */
   ip: string;
+  /** Private (VNet) address, where its services are registered. */
+  privateIp: string;
   sshPort: number;
   adminUser: string;
   /** 'SHA256:' + unpadded base64 of sha256(host key blob): pin it in node-ssh's hostVerifier. */
   hostKeyFingerprint: string;
-  /** The VM's sandbox directory (its filesystem root for SFTP, its home under home/<adminUser>). */
-  sandbox: string;
+  /** The VM's disk on the host (home, Docker data root, host key, logs). */
+  disk: string;
+  /** The admin user's home as seen from the host (/home/<adminUser> inside the VM). */
   home: string;
+  /** The VM's network namespace (under /run/netns). */
+  netns: string;
   running: boolean;
 }

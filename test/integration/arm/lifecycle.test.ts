@@ -28,20 +28,22 @@ describe('ARM emulator + compute adapter: VM lifecycle over the real SDK', () =>
     const result = await h.adapter.ensureVm({ resourceGroup: RG, location: LOCATION, vm: vmSpec('vm-core'), publicKey: key });
     expect(result).toMatchObject({ name: 'vm-core', powerState: 'running', created: true, started: true });
     expect(result.publicIp).toMatch(/^127\.\d+\.\d+\.\d+$/);
-    expect(result.privateIp).toBe(result.publicIp); // local mode: the NIC's private IP is its public IP
+    // The NIC's private address is its own, not the public IP's.
+    expect(result.privateIp).toMatch(/^127\.\d+\.\d+\.\d+$/);
+    expect(result.privateIp).not.toBe(result.publicIp);
 
     const byKind = h.arm.log.counts().byKind;
     for (const kind of ['vnet.write', 'nsg.write', 'publicIp.write', 'nic.write', 'vm.create'] as const) expect(byKind[kind]).toBe(1);
     expect(byKind['operation.poll']).toBeGreaterThan(0);
 
     const snapshot = h.arm.getVm(RG, 'vm-core')!;
-    expect(snapshot).toMatchObject({ powerState: 'running', provisioningState: 'Succeeded', ip: result.publicIp, adminUser: 'azureuser', publicKeys: [key] });
+    expect(snapshot).toMatchObject({ powerState: 'running', provisioningState: 'Succeeded', ip: result.publicIp, privateIp: result.privateIp, adminUser: 'azureuser', publicKeys: [key] });
     const on = h.hooks.calls.filter((c) => c.type === 'powerOn');
     expect(on).toHaveLength(1);
-    expect(on[0]).toMatchObject({ vm: { name: 'vm-core', ip: result.publicIp, adminUser: 'azureuser', publicKeys: [key] } });
+    expect(on[0]).toMatchObject({ vm: { name: 'vm-core', ip: result.publicIp, privateIp: result.privateIp, adminUser: 'azureuser', publicKeys: [key] } });
 
     const state = await h.adapter.getVmState(ref);
-    expect(state).toMatchObject({ exists: true, powerState: 'running', provisioningState: 'Succeeded', publicIp: result.publicIp, privateIp: result.publicIp });
+    expect(state).toMatchObject({ exists: true, powerState: 'running', provisioningState: 'Succeeded', publicIp: result.publicIp, privateIp: result.privateIp });
   });
 
   it('its NSG opens SSH and the broker port to the VirtualNetwork service tag only, never the internet', async () => {

@@ -1,10 +1,9 @@
 /**
  * The broker stand-in against the real kafkajs 2.2.4 admin client over TCP.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { startKafkaBroker, kafkaImage, type KafkaBroker } from '../../../local/azure/kafka/broker.js';
+import { startKafkaBroker, type KafkaBroker } from '../../../local/azure/kafka/broker.js';
 import { LoopbackPool } from '../../../local/azure/addresses.js';
 
 const pool = new LoopbackPool();
@@ -74,36 +73,5 @@ describe('kafkajs admin against the broker stand-in', () => {
     const entries = Object.fromEntries(resources[0]!.configEntries.map((e) => [e.configName, [e.configValue, e.isDefault]]));
     expect(entries['cleanup.policy']).toEqual(['compact', false]);
     expect(entries['retention.ms']).toEqual(['604800000', true]);
-  });
-});
-
-describe('the kafka special image', () => {
-  it('starts a broker on the VM address and port it is given, and stops it', async () => {
-    const lines: string[] = [];
-    const ip = pool.allocate('vm-core');
-    const probe = await startKafkaBroker({ host: ip, port: 0 });
-    const port = probe.port; // a free port on this address
-    await probe.stop();
-    const running = await kafkaImage.start({ vm: 'vm-core', ip, port, env: { KAFKA_NODE_ID: '3' }, logs: (l) => lines.push(l) });
-    const client = new Kafka({ clientId: 'image-test', brokers: [`${ip}:${port}`], logLevel: logLevel.NOTHING }).admin();
-    try {
-      await client.connect();
-      expect(await client.describeCluster()).toMatchObject({ controller: 3, brokers: [{ host: ip, port }] });
-      await client.createTopics({ topics: [{ topic: 'deployments' }] });
-    } finally {
-      await client.disconnect();
-      await running.stop();
-    }
-    // Stopped means the port is free again.
-    const refused = await new Promise<string>((resolve) => {
-      const socket = net.connect(port, ip, () => {
-        socket.destroy();
-        resolve('connected');
-      });
-      socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-    });
-    expect(refused).toBe('ECONNREFUSED');
-    expect(lines.join('\n')).toContain(`listening on ${ip}:${port}`);
-    expect(lines.join('\n')).toContain('created topic deployments');
   });
 });

@@ -1,6 +1,6 @@
 /**
- * The SSH and Docker-host adapters against emulated VMs (real ssh2 servers) and the File Share
- * emulator: pinning, retries, Docker install, image builds from SAS URLs, containers, health.
+ * The SSH and Docker-host adapters against real local VMs (OpenSSH, Docker engines) and the File
+ * Share emulator: pinning, retries, Docker install, image builds from SAS URLs, containers, health.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,14 +42,14 @@ beforeAll(async () => {
   h = await harness();
   ip = await h.powerOn('vm-a');
   tmp = mkdtempSync(join(tmpdir(), 'lcm-adapters-'));
-  files = await startFileShareEmulator({ rootDir: join(tmp, 'files'), accountName: 'lcmtest' });
+  files = await startFileShareEmulator({ rootDir: join(tmp, 'files'), accountName: 'lcmtest', host: h.fleet.hostAddress });
   share = CodeShare.fromConnectionString(files.connectionString, 'code');
   await share.ensureShare();
   await share.uploadDirectory(join(EXAMPLE, 'authentication'), 'authentication');
-  // A service whose build fails: its Dockerfile has no CMD.
+  // A service whose build fails: a RUN step exits non-zero (real Docker runs it).
   const broken = join(tmp, 'broken');
   cpSync(join(EXAMPLE, 'authentication'), broken, { recursive: true });
-  writeFileSync(join(broken, 'Dockerfile'), readFileSync(join(broken, 'Dockerfile'), 'utf8').replace(/^CMD.*$/m, ''));
+  writeFileSync(join(broken, 'Dockerfile'), readFileSync(join(broken, 'Dockerfile'), 'utf8').replace(/^CMD/m, 'RUN echo "no such tool: make" >&2 && exit 2\nCMD'));
   await share.uploadDirectory(broken, 'broken');
 }, 60_000);
 
@@ -103,7 +103,7 @@ describe('SSH host', () => {
     await ssh.run('true');
     const marker = `.attempts-${Date.now()}`;
     const running = ssh.run(`echo x >> ${marker}; sleep 1; echo done`, { step: 'slow step' });
-    setTimeout(() => h.fleet.dropSshConnections('vm-a'), 300);
+    setTimeout(() => void h.fleet.dropSshConnections('vm-a'), 300);
     expect((await running).stdout.trim()).toBe('done');
     // The first attempt was cut off: the command ran twice.
     expect((await ssh.run(`wc -l < ${marker}`)).stdout.trim()).toBe('2');
@@ -158,8 +158,10 @@ describe('Docker host', () => {
     const err = await build(docker, 'broken').catch((e) => e);
     expect(err).toBeInstanceOf(SshCommandError);
     expect(err.message).toMatch(/^VM "vm-a": docker build of lcm\/broken:[0-9a-f]+ failed \(exit \d+\); its log is ~\/\.lcm\/logs\/build-lcm_broken_[0-9a-f]+\.log on the VM$/);
-    expect(err.message).not.toMatch(/CMD/);
-    expect(await docker.latestBuildLog('broken', 20)).toMatch(/CMD/);
+    expect(err.message).not.toMatch(/no such tool/);
+    const log = await docker.latestBuildLog('broken', 20);
+    expect(log).toMatch(/no such tool: make/);
+    expect(log).toMatch(/returned a non-zero code: 2/);
   });
 
   it('a health check from the VM fails for a port nothing listens on', async () => {

@@ -1,17 +1,16 @@
-/** Shared setup for the VM fleet tests: a fleet in a temp dir, node-ssh clients pinned to host keys. */
+/** Shared setup for the VM fleet tests: a fleet of real VMs in a temp dir, node-ssh clients pinned to host keys. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeSSH } from 'node-ssh';
 import ssh2 from 'ssh2';
-import { LoopbackPool } from '../../../local/azure/addresses.js';
-import { createVmFleet, fingerprintOf, type VmFleet, type VmFleetOptions } from '../../../local/azure/vm/index.js';
+import { fingerprintOf } from '../../../functions/cloud/ssh.js';
+import { createVmFleet, type VmFleet, type VmFleetOptions } from '../../../local/azure/vm/index.js';
 
 export const ADMIN = 'azureuser';
 
 export interface Harness {
   fleet: VmFleet;
-  pool: LoopbackPool;
   rootDir: string;
   privateKey: string;
   publicKey: string;
@@ -23,22 +22,20 @@ export interface Harness {
 
 export async function harness(opts: Partial<VmFleetOptions> = {}): Promise<Harness> {
   const rootDir = mkdtempSync(join(tmpdir(), 'lcm-vm-test-'));
-  const pool = new LoopbackPool();
   const keys = ssh2.utils.generateKeyPairSync('ed25519');
-  // A random port per file: each VM has its own address, but files run in parallel.
-  const sshPort = 20000 + Math.floor(Math.random() * 20000);
-  const fleet = createVmFleet({ rootDir, sshPort, restartDelayMs: 20, restartDelayMaxMs: 200, stopGraceMs: 2000, ...opts });
+  const fleet = createVmFleet({ rootDir, stopGraceMs: 2000, ...opts });
+  await fleet.start();
+  const sshPort = fleet.sshPort;
   const clients: NodeSSH[] = [];
   return {
     fleet,
-    pool,
     rootDir,
     privateKey: keys.private,
     publicKey: keys.public,
     sshPort,
     async powerOn(name) {
-      const ip = pool.allocate(name);
-      await fleet.powerOn({ name, ip, adminUser: ADMIN, publicKeys: [keys.public] });
+      const ip = fleet.allocatePublic(name);
+      await fleet.powerOn({ name, ip, privateIp: fleet.allocatePrivate(name), adminUser: ADMIN, publicKeys: [keys.public] });
       return ip;
     },
     async connect(name, fingerprint) {

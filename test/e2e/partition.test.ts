@@ -1,0 +1,42 @@
+/**
+ * A real network partition during a boot: one VM's link goes down right after it powers on (its
+ * namespace's interface, not an emulator flag). Its branch fails with a reason naming it while the
+ * rest of the platform boots; when the link is back, the next boot heals it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+let p: TestPlatform;
+beforeAll(async () => {
+  p = await startTestPlatform();
+}, 120_000);
+afterAll(async () => {
+  await p?.stop();
+});
+
+describe('a VM cut off mid-boot', () => {
+  it('fails its branch with a clear reason while the rest boots, and heals when the link returns', async () => {
+    const res = await p.api('boot', { method: 'POST' });
+    expect(res.status).toBe(202);
+    const deadline = Date.now() + 120_000;
+    while (!p.azure.fleet.get('vm-sensors')?.running) {
+      if (Date.now() > deadline) throw new Error('vm-sensors never powered on');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await p.azure.fleet.setLink('vm-sensors', false);
+    const done = await p.host.waitForInstance('boot', { timeoutInMs: 400_000 });
+    const out = done.output as any;
+    expect(out.status).toBe('partial');
+    const failure = out.failures.find((f: any) => f.target === 'vm-sensors');
+    expect(failure, JSON.stringify(out.failures)).toBeDefined();
+    expect(failure.reason).toMatch(/vm-sensors|VM "vm-sensors"/);
+    expect(failure.reason).toMatch(/timed out|handshake|ETIMEDOUT|EHOSTUNREACH/i);
+    const byName = Object.fromEntries(out.services.map((s: any) => [s.name, s]));
+    for (const name of ['kafka', 'authentication', 'request-manager', 'deployment-manager', 'monitoring']) expect(byName[name].status, name).toBe('running');
+    for (const name of ['sensor-manager', 'sensor-binder', 'sensor-controller']) expect(byName[name].status, name).not.toBe('running');
+
+    await p.azure.fleet.setLink('vm-sensors', true);
+    const healed = await p.run('boot', undefined, 300_000);
+    expect(healed.output.status, JSON.stringify(healed.output.failures)).toBe('succeeded');
+  }, 720_000);
+});
