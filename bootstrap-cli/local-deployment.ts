@@ -111,7 +111,8 @@ function portBusy(port: number): CliError {
   );
 }
 
-async function pickFreePort(): Promise<number> {
+/** A port on 127.0.0.1 that nothing listens on now. */
+export async function pickFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { createServer, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CentralDb } from '../../functions/cloud/central-db.js';
@@ -14,20 +13,11 @@ import { loadTopology } from '../../functions/platform/load.js';
 import type { Topology } from '../../functions/platform/topology.js';
 import type { LocalAzure, LocalAzureOptions } from '../../local/azure/index.js';
 import { startLocalHost, type LocalHost } from '../../local/host/index.js';
-import { prepareLocalPlatform } from '../../bootstrap-cli/local-deployment.js';
+import { pickFreePort, prepareLocalPlatform } from '../../bootstrap-cli/local-deployment.js';
 import { monitoringFunctionKeys } from '../../functions/http/roles.js';
 import { EXAMPLE_TOPOLOGY } from './topology.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = pickFreePort;
 
 export const APP_ENTRY = new URL('../../functions/index.ts', import.meta.url).pathname;
 
