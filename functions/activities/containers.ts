@@ -3,6 +3,7 @@
  * service (and register it), start Kafka and its topics, restart a container, check health.
  */
 import { ensureTopics } from '../cloud/kafka.js';
+import { kafkaContainerSpec, kafkaExternalAddress } from '../cloud/kafka-broker.js';
 import { fetchScript } from '../cloud/code-share.js';
 import { imageName, type HealthCheck } from '../cloud/docker-host.js';
 import { readSecretSetting } from '../cloud/secrets.js';
@@ -106,11 +107,11 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
 
 export async function startKafka(input: StartKafkaInput): Promise<StartedService> {
   const { vm, kafka } = input;
-  const state = await withVm(vm, (docker) =>
-    docker.ensureContainer({ name: 'kafka', image: input.image, port: kafka.port, env: {}, restart: 'unless-stopped' }),
-  );
+  // Services on other VMs are told the private address, the function app the one it reaches the VM at.
+  const spec = kafkaContainerSpec({ image: input.image, vm: vm.name, privateIp: vm.privateIp, publicHost: vm.host, port: kafka.port });
+  const state = await withVm(vm, (docker) => docker.ensureContainer(spec));
   await ensureTopics({
-    brokers: [`${vm.host}:${kafka.port}`],
+    brokers: [kafkaExternalAddress(vm.host, kafka.port)],
     topics: kafka.topics.map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor })),
     waitForBrokerInMs: settings().kafkaWaitInMs,
   });

@@ -18,6 +18,7 @@ import {
 import { BootState, type Failure } from '../platform/boot-state.js';
 import { bootVmId } from '../platform/ids.js';
 import { planTopology } from '../platform/plan.js';
+import { kafkaPorts } from '../platform/kafka-ports.js';
 import { KAFKA, type Topology } from '../platform/topology.js';
 import type { BootVmInput, BootVmOutput } from './boot-vm.js';
 import type { WatchdogInput } from './watchdog.js';
@@ -80,8 +81,8 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       azure,
       vm,
       steps: state.stepsOn(vm.name).map((step) => ({ step, source: sourceOf(step) })),
-      // The function app creates Kafka's topics over the broker port.
-      ...(topology.kafka?.vm === vm.name ? { inboundPorts: [topology.kafka.port] } : {}),
+      // The function app creates Kafka's topics over the broker's external listener.
+      ...(topology.kafka?.vm === vm.name ? { inboundPorts: [kafkaPorts(topology.kafka.port).external] } : {}),
     };
     inflight.push({ kind: 'vm', name: vm.name, task: context.df.callSubOrchestrator(O.bootVm, vmInput, bootVmId(vm.name)) });
   }

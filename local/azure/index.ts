@@ -1,6 +1,6 @@
 /**
  * Local Azure in one call: ARM (HTTPS), SSH-reachable VMs with a Docker stand-in, Cosmos DB (HTTPS),
- * Azure Files and a Kafka broker image, all on loopback. Returns the endpoints, the credentials the
+ * Azure Files and Apache Kafka for the VMs' apache/kafka image, all on loopback. Returns the endpoints, the credentials the
  * LCM's adapters need (as app settings), the certificate to trust, a control surface for faults,
  * and a stop function that leaves no process or port behind.
  */
@@ -12,7 +12,8 @@ import { LoopbackPool } from './addresses.js';
 import { startArmEmulator, type ArmEmulator, type OperationKind } from './arm/index.js';
 import { startCosmosEmulator, type CosmosEmulator } from './cosmos.js';
 import { startFileShareEmulator, type FileShareEmulator } from './files/index.js';
-import { kafkaImage } from './kafka/broker.js';
+import { ensureKafkaHome } from '../images/kafka/index.js';
+import { kafkaProcessImage } from './kafka/process.js';
 import { generateLocalTls } from './tls.js';
 import { createVmFleet, type VmFleet } from './vm/index.js';
 
@@ -53,10 +54,12 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   const tls = generateLocalTls();
   const stops: Array<() => Promise<void>> = [];
   try {
+    // Apache Kafka's own jars (from Maven Central, cached): the broker the example's image runs.
+    const kafkaHome = await ensureKafkaHome();
     const fleet = createVmFleet({
       rootDir: join(rootDir, 'vms'),
       sshPort: options.sshPort,
-      images: { 'apache/kafka': kafkaImage },
+      images: { 'apache/kafka': kafkaProcessImage({ kafkaHome, stateDir: join(rootDir, 'kafka') }) },
       restartDelayMs: options.restartDelayMs,
       stopGraceMs: options.stopGraceMs,
     });
