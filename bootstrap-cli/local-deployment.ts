@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,15 @@ export function localSecrets(topology: Topology, sshPrivateKey: string, env: Nod
   return out;
 }
 
+/** A port nothing listens on now (for an API that must know its URL before it starts). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 /** Fails fast, before any emulator starts, when the API port is taken. */
 export async function assertPortFree(port: number, host = '127.0.0.1'): Promise<void> {
   if (port === 0) return;
@@ -107,11 +116,15 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
     const azure = await startLocalAzure({ restartDelayMs: 1_000, stopGraceMs: 2_000, ...options.azure });
     stops.push(() => azure.stop());
 
-    const secrets = localSecrets(topology, azure.sshPrivateKey, options.env ?? process.env);
+    // The platform's services call the API (monitoring restarts, registry look-ups): they are told
+    // its address and the API key, as a deployed LCM tells them its public URL and monitoring key.
+    const apiPort = options.port === 0 ? await freePort() : options.port;
+    const apiSettings = { LCM_PUBLIC_API_URL: `http://127.0.0.1:${apiPort}`, LCM_MONITORING_API_KEY: apiKey };
+    const secrets = localSecrets(topology, azure.sshPrivateKey, { ...(options.env ?? process.env), ...apiSettings });
     const base = azure.settings({ codeShare: topology.azure.storage.share });
     // The emulator's default key setting only stays when the topology refers to it and the env does not set it.
     delete base.VM_SSH_PRIVATE_KEY;
-    const settings = { ...base, ...secrets };
+    const settings = { ...base, ...secrets, ...apiSettings };
 
     phase(`uploading service code from ${codeRoot} and writing the topology`);
     const cosmos = createCosmosClient({ endpoint: azure.cosmos.endpoint, key: azure.cosmos.key, caCert: azure.caCert });
@@ -129,7 +142,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
     try {
       host = await startLocalHost({
         entry: APP_ENTRY,
-        port: options.port,
+        port: apiPort,
         storeFile: join(stateDir, 'task-hub.sqlite'),
         settings,
         functionKeys: [apiKey],

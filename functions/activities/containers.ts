@@ -69,7 +69,8 @@ function secretValues(service: ServiceRuntimeSpec, monitoring: boolean): Record<
 export async function startService(input: StartServiceInput): Promise<StartedService> {
   const { vm, service } = input;
   const env = stringEnv(service.env);
-  if (input.monitoring && settings().publicApiUrl) env.LCM_API_URL = settings().publicApiUrl!;
+  // Every service may look the others up in the registry: the LCM's address is not a secret (its key is).
+  if (settings().publicApiUrl) env.LCM_API_URL = settings().publicApiUrl!;
   const check = healthCheckOf(vm, service);
   const result = await withVm(vm, async (docker) => {
     // Safe to run twice: a container this activity already recreated answers healthy and is kept.

@@ -6,18 +6,21 @@
 #      the KAFKA_* variables the official apache/kafka image documents.
 # Each part is cached in $LCM_CACHE_DIR (default ~/.cache/lcm) and made only once; nothing else is
 # downloaded. With --docker-host unix:///path.sock (repeatable) it also builds the image, tagged
-# apache/kafka:$KAFKA_VERSION, into that Docker daemon. Prints the build context's path last.
-#   usage: build.sh [--jars-only] [--docker-host unix:///run/x.sock]...
+# apache/kafka:$KAFKA_VERSION, into that Docker daemon. --install-missing first apt-installs the
+# tools it needs when absent (CI on a new machine). Prints the build context's path last.
+#   usage: build.sh [--install-missing] [--jars-only] [--docker-host unix:///run/x.sock]...
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
 cache=${LCM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lcm}/kafka
 jars_only=false
+install_missing=false
 hosts=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --jars-only) jars_only=true ;;
+    --install-missing) install_missing=true ;;
     --docker-host) hosts+=("$2"); shift ;;
     *) echo "build.sh: unknown argument '$1' (expected --jars-only or --docker-host URL)" >&2; exit 2 ;;
   esac
@@ -25,6 +28,18 @@ while [[ $# -gt 0 ]]; do
 done
 say() { echo "kafka image: $*" >&2; }
 mkdir -p "$cache"
+
+if $install_missing; then
+  missing=()
+  command -v mvn >/dev/null || missing+=(maven)
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    say "installing ${missing[*]}"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  fi
+fi
 
 # 1. Kafka's jars (and its logging backend) into kafka-$VERSION/libs, as in Kafka's own distribution.
 home="$cache/kafka-$KAFKA_VERSION"
