@@ -89,13 +89,15 @@ describe('bootstrap-cli deploy --local', () => {
     expect(code).toBe(0);
     // Progress and the registry went to stderr; no secret but the API key is printed.
     expect(run.stderr()).toMatch(/service monitoring \(vm-ops\): running/);
+    // After the registry, the line that proves readings went through Kafka (read from the dashboard).
+    expect(run.stderr()).toMatch(/^data flow: [1-9]\d* sensor readings went through Kafka in the last 10 s \(3 sensors, \d+ anomalies found\); live at http:\/\/127\.[\d.]+:8080\/$/m);
     expect(run.stderr()).not.toMatch(/PRIVATE KEY/);
-  }, 90_000);
+  }, 180_000);
 
   it('serves until SIGINT with every endpoint answering /health, then leaves no port and no process behind', async () => {
     const run = start(['deploy', '--local', '--json', '--port', '0']);
     try {
-      await until('registry and "serving the API"', () => /serving the API/.test(run.stderr()), run, 60_000);
+      await until('registry and "serving the API"', () => /serving the API/.test(run.stderr()), run, 150_000);
       expect(run.stderr()).toMatch(/^SERVICE\s+KIND\s+VM\s+ENDPOINT\s+STATUS$/m);
       expect(run.stderr()).toMatch(/curl -s -H "x-functions-key: [^"]+" http:\/\/127\.0\.0\.1:\d+\/api\/registry/);
       const summary = JSON.parse(run.stdout()) as Summary;
@@ -119,7 +121,7 @@ describe('bootstrap-cli deploy --local', () => {
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
     }
-  }, 90_000);
+  }, 180_000);
 
   it('a busy API port is a clear error naming the port and --port; nothing starts', async () => {
     const server: Server = createServer();

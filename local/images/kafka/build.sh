@@ -28,6 +28,9 @@ while [[ $# -gt 0 ]]; do
 done
 say() { echo "kafka image: $*" >&2; }
 mkdir -p "$cache"
+# One build at a time (tests and npm start may ask at once); the others then find it cached.
+exec 9>"$cache/.lock"
+flock 9
 
 if $install_missing; then
   missing=()
@@ -91,6 +94,7 @@ if [[ ! -f "$context/kafka.tar" ]] || [[ -n $(find "$home" -newer "$context/kafk
 fi
 cmp -s "$here/Dockerfile" "$context/Dockerfile" || cp "$here/Dockerfile" "$context/Dockerfile"
 
+flock -u 9 # the cache is complete: builds into daemons need no lock
 for host in "${hosts[@]}"; do
   say "docker build -t apache/kafka:$KAFKA_VERSION on $host"
   docker -H "$host" build -q -t "apache/kafka:$KAFKA_VERSION" "$context" >&2
