@@ -35,6 +35,7 @@ async function main() {
   const producer = new Kafka({ clientId: 'sensor-controller', brokers, logLevel: logLevel.WARN }).producer({
     createPartitioner: Partitioners.DefaultPartitioner,
   });
+  process.once('SIGTERM', () => producer.disconnect().finally(() => process.exit(0)));
   await producer.connect();
   kafkaState = 'connected';
   log(`producing readings of ${sensors.size} sensors to ${TOPIC} on ${brokers.join(',')}`);

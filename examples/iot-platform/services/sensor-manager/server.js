@@ -26,6 +26,8 @@ function recentCount(seconds) {
 async function consume() {
   const brokers = await kafkaBrokers(log);
   const consumer = new Kafka({ clientId: 'sensor-manager', brokers, logLevel: logLevel.WARN }).consumer({ groupId: 'sensor-manager' });
+  // Leave the group on docker stop: the next instance gets the partitions at once, from the committed offsets.
+  process.once('SIGTERM', () => consumer.disconnect().finally(() => process.exit(0)));
   await consumer.connect();
   await consumer.subscribe({ topic: 'sensor-readings', fromBeginning: true });
   kafkaState = 'consuming';
