@@ -1,5 +1,6 @@
-/** A service's npm dependencies are copied from this project into its uploaded code. */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+/** A service's npm dependencies are bundled from this project into its uploaded code. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -13,14 +14,19 @@ const service = (pkg: object) => {
 };
 const installed = JSON.parse(readFileSync(new URL('../../node_modules/kafkajs/package.json', import.meta.url), 'utf8')).version as string;
 
-it('stages a copy of the service with the installed package under node_modules, and leaves the original alone', async () => {
+it('stages a copy of the service with the installed package bundled under node_modules, and leaves the original alone', async () => {
   const dir = service({ type: 'module', dependencies: { kafkajs: installed } });
   const staged = await withDependencies(dir, 'sensor-controller');
   try {
     expect(staged.dir).not.toBe(dir);
     expect(readFileSync(join(staged.dir, 'server.js'), 'utf8')).toContain('kafkajs');
-    expect(JSON.parse(readFileSync(join(staged.dir, 'node_modules/kafkajs/package.json'), 'utf8')).version).toBe(installed);
+    expect(JSON.parse(readFileSync(join(staged.dir, 'node_modules/kafkajs/package.json'), 'utf8'))).toMatchObject({ version: installed, main: 'index.js' });
+    expect(readdirSync(join(staged.dir, 'node_modules/kafkajs')).sort()).toEqual(['LICENSE', 'index.js', 'package.json']);
     expect(existsSync(join(dir, 'node_modules'))).toBe(false);
+    // The bundle is the library: a script in the staged folder imports it the way the services do.
+    const probe = join(staged.dir, 'probe.mjs');
+    writeFileSync(probe, "import kafkajs from 'kafkajs'; console.log(typeof kafkajs.Kafka, Object.keys(kafkajs.logLevel).join());\n");
+    expect(execFileSync(process.execPath, [probe], { cwd: staged.dir, encoding: 'utf8' }).trim()).toBe('function NOTHING,ERROR,WARN,INFO,DEBUG');
   } finally {
     await staged.cleanup();
   }

@@ -2,8 +2,10 @@
 // sensor-readings, consumer group anomaly-model), by their z-score against that sensor's running
 // mean. GET /score?value=X scores one value by hand. Kafka is found through the LCM registry.
 import { createServer } from 'node:http';
-import { Kafka, logLevel } from 'kafkajs';
+import kafkajs from 'kafkajs'; // CommonJS: its default export holds the API
 import { kafkaBrokers } from './registry.js';
+
+const { Kafka, logLevel } = kafkajs;
 
 const threshold = Number(process.env.THRESHOLD || 3);
 const stats = new Map(); // sensor -> { n, mean, m2 }  (Welford's running mean and variance)

@@ -2,8 +2,10 @@
 // Kafka (topic sensor-readings); accepts commands for a sensor (on, off, rate). Kafka and the
 // catalogue are found through the LCM registry.
 import { createServer } from 'node:http';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import kafkajs from 'kafkajs'; // CommonJS: its default export holds the API
 import { kafkaBrokers, lookup, waitFor } from './registry.js';
+
+const { Kafka, Partitioners, logLevel } = kafkajs;
 
 const TOPIC = 'sensor-readings';
 const COMMANDS = new Set(['on', 'off', 'rate']);

@@ -2,8 +2,10 @@
 // Kafka (topic sensor-readings, consumer group sensor-manager: a restart resumes from its committed
 // offset). Kafka is found through the LCM registry.
 import { createServer } from 'node:http';
-import { Kafka, logLevel } from 'kafkajs';
+import kafkajs from 'kafkajs'; // CommonJS: its default export holds the API
 import { kafkaBrokers } from './registry.js';
+
+const { Kafka, logLevel } = kafkajs;
 
 const sensors = new Map([
   ['temp-1', { id: 'temp-1', type: 'temperature', unit: 'C' }],
