@@ -84,7 +84,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         LCM_ARM_POLL_INTERVAL_MS: '50',
         LCM_CA_CERT: tls.cert,
         LCM_SSH_PORT: String(sshPort),
-        LCM_KAFKA_WAIT_MS: '30000',
+        LCM_KAFKA_WAIT_MS: '120000',
       },
     });
 
@@ -106,7 +106,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         LCM_CODE_SHARE: codeShare,
         LCM_CA_CERT: tls.cert,
         LCM_SSH_PORT: String(sshPort),
-        LCM_KAFKA_WAIT_MS: '30000',
+        LCM_KAFKA_WAIT_MS: '120000',
         [sshKeySetting]: keys.private,
       }),
       stop: async () => {
