@@ -7,7 +7,7 @@
  * addresses on which its listeners are advertised. When any of this cannot be had the tests fail.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,6 +55,9 @@ export async function startDockerd(): Promise<Dockerd> {
       await gone;
       clearTimeout(timer);
     }
+    // dockerd leaves its network namespace bind-mounted under the exec root: unmount what is left there.
+    const mounts = (await readFile('/proc/mounts', 'utf8').catch(() => '')).split('\n').map((l) => l.split(' ')[1]).filter((m) => m?.startsWith(`${dir}/`));
+    for (const m of mounts.reverse()) await exec('umount', ['-l', m]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   };
   for (let i = 0; i < 100; i++) {
