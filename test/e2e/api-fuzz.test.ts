@@ -15,9 +15,10 @@ let p: TestPlatform;
 
 beforeAll(async () => {
   p = await startTestPlatform();
-  const boot = await p.run('boot');
+  // The boot starts Apache Kafka (a JVM): on a loaded machine it takes longer than two minutes.
+  const boot = await p.run('boot', undefined, 240_000);
   expect(boot.runtimeStatus, JSON.stringify(boot.output)).toBe('Completed');
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   if (!p) return;
