@@ -90,8 +90,12 @@ if [ "$(id -u)" != 0 ]; then
   echo "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), are you root?" >&2
   exit 100
 fi
-cmd=""; pkgs=()
-for a in "$@"; do case "$a" in -*) ;; *) if [ -z "$cmd" ]; then cmd="$a"; else pkgs+=("$a"); fi ;; esac; done
+cmd=""; pkgs=(); skip=0
+# As apt-get parses them: -o/-c/-t take the next word as their value (e.g. -o DPkg::Lock::Timeout=600).
+for a in "$@"; do
+  if [ "$skip" = 1 ]; then skip=0; continue; fi
+  case "$a" in -o|-c|-t|--option|--config-file|--target-release) skip=1 ;; -*) ;; *) if [ -z "$cmd" ]; then cmd="$a"; else pkgs+=("$a"); fi ;; esac
+done
 case "$cmd" in
   update) echo "Reading package lists... Done" ;;
   install)
