@@ -492,7 +492,7 @@ describe('API: documented statuses (fixed examples)', () => {
   });
 
   it('the monitoring key opens the registry and the restart routes only: 401 on every other route', async () => {
-    const allowed = new Set(['registry', 'serviceRestart', 'appRestart', 'modelRestart']);
+    const allowed = new Set(['registry', 'registryEntry', 'serviceRestart', 'appRestart', 'modelRestart']);
     const opened: string[] = [];
     for (const reg of httpRoutes()) {
       if (reg.authLevel === 'anonymous') continue;

@@ -3,7 +3,7 @@
  * sensor-manager and the anomaly model consume them, the dashboard shows them; every service found
  * Kafka and the others through the LCM registry. A consumer restarted through the API resumes from
  * its committed offset; the Kafka VM restarted through the API keeps its topics and the flow resumes.
- * (The VMs are the emulated ones: the broker runs as a process from Apache Kafka's own jars.)
+ * (The VMs are real local VMs: the broker is apache/kafka:3.9.1, Apache Kafka's jars in a container on vm-core.)
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
