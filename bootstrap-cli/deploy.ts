@@ -15,6 +15,7 @@ import { CliError, EXIT, type CliIo } from './io.js';
 import { startLocalDeployment, type LocalDeployment } from './local-deployment.js';
 import { FrameProgress, LineProgress, layoutOf } from './progress.js';
 import { checkCodeFolders } from './seed.js';
+import { dataFlowLine } from './data-flow.js';
 import { apiUsage, deploySummary, failureReport, registryTable, type RegistryRow } from './views.js';
 
 /** The example platform, found from the package (works from any working directory, from sources or dist/). */
@@ -107,6 +108,8 @@ export async function deploy(opts: DeployOptions, io: CliIo): Promise<number> {
     const registry = await api.get<RegistryRow[]>('registry');
     say('');
     say(registry.status === 200 ? registryTable(registry.body) : `registry unavailable: ${errorText(registry.body)}`);
+    const flow = registry.status === 200 && ok ? await dataFlowLine(registry.body, { signal: stop.signal }) : undefined;
+    if (flow) say(flow);
     say('');
     say(apiUsage(deployment.apiUrl, apiKey, keyFromEnv));
     if (opts.json) io.out(JSON.stringify(deploySummary(final, deployment.apiUrl)));

@@ -159,8 +159,9 @@ export async function prepareLocalPlatform(options: Omit<LocalDeploymentOptions,
     // The emulator's default key setting only stays when the topology refers to it and the env does not set it.
     delete base.VM_SSH_PRIVATE_KEY;
     const port = options.port === 0 ? await pickFreePort() : options.port;
-    // The monitoring service calls the LCM API from its VM: the URL it is given and its own key,
-    // which opens the registry and the restart routes only (as on Azure, a function key of those).
+    // The platform's services call the LCM API from their VMs (monitoring restarts, registry
+    // look-ups): the URL they are given and the monitoring key, which opens the registry and the
+    // restart routes only (as on Azure, a function key of those).
     const apiUrl = await azure.exposeToVms(port);
     const monitoringKey = randomBytes(18).toString('base64url');
     const settings = { ...base, ...secrets, LCM_PUBLIC_API_URL: apiUrl, LCM_MONITORING_API_KEY: monitoringKey, ...options.settings };

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { CentralDb } from '../functions/cloud/central-db.js';
 import type { CodeShare, UploadResult } from '../functions/cloud/code-share.js';
 import { KAFKA, type Topology } from '../functions/platform/topology.js';
+import { withDependencies } from './service-deps.js';
 
 export interface SeedResult {
   uploads: Array<{ step: string; source: string } & UploadResult>;
@@ -73,7 +74,9 @@ export async function seedPlatform(options: {
   await share.ensureShare();
   const uploads: SeedResult['uploads'] = [];
   for (const { step, source } of codeFolders(topology)) {
-    const result = await share.uploadDirectory(join(codeRoot, source), source);
+    // A service's npm dependencies go up with its code (the VMs' builds do not reach the registry).
+    const staged = await withDependencies(join(codeRoot, source), step);
+    const result = await share.uploadDirectory(staged.dir, source).finally(staged.cleanup);
     options.onUpload?.(step, result);
     uploads.push({ step, source, ...result });
   }

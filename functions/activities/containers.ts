@@ -3,6 +3,7 @@
  * service (and register it), start Kafka and its topics, restart a container, check health.
  */
 import { ensureTopics } from '../cloud/kafka.js';
+import { kafkaContainerSpec, kafkaExternalAddress } from '../cloud/kafka-broker.js';
 import { fetchScript } from '../cloud/code-share.js';
 import { imageName, type HealthCheck } from '../cloud/docker-host.js';
 import { readSecretSetting } from '../cloud/secrets.js';
@@ -89,7 +90,8 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
   guardContainerInput('startService', input, true);
   const { vm, service } = input;
   const env = stringEnv(service.env);
-  if (input.monitoring && settings().publicApiUrl) env.LCM_API_URL = settings().publicApiUrl!;
+  // Every service may look the others up in the registry: the LCM's address is not a secret (its key is).
+  if (settings().publicApiUrl) env.LCM_API_URL = settings().publicApiUrl!;
   const check = healthCheckOf(vm, service);
   const result = await withVm(vm, async (docker) => {
     // Safe to run twice: a container this activity already recreated answers healthy and is kept.
@@ -127,22 +129,16 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
   return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: service.port, status: 'running', startedAt, action: result.action };
 }
 
-/** apache/kafka advertises PLAINTEXT://localhost:9092 unless told otherwise: advertise the VM's private address. */
-function kafkaEnv(host: string, port: number): Record<string, string> {
-  return { KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://${host}:${port}` };
-}
-
 export async function startKafka(input: StartKafkaInput): Promise<StartedService> {
   const g = guardVmAccess(new Guard(), input?.vm).port('kafka.port', input?.kafka?.port).image('image', input?.image).version('version', input?.version);
   (input?.kafka?.topics ?? []).forEach((t, i) => g.topic(`kafka.topics[${i}].name`, t?.name));
   g.done('startKafka');
   const { vm, kafka } = input;
-  const state = await withVm(vm, (docker) =>
-    // Like the apache/kafka image wants it: clients are sent to the address they can reach.
-    docker.ensureContainer({ name: 'kafka', image: input.image, port: kafka.port, env: kafkaEnv(vm.privateIp, kafka.port), restart: 'unless-stopped' }),
-  );
+  // Services on other VMs are told the private address, the function app the one it reaches the VM at (vmAddress).
+  const spec = kafkaContainerSpec({ image: input.image, vm: vm.name, privateIp: vm.privateIp, publicHost: vmAddress(vm), port: kafka.port });
+  const state = await withVm(vm, (docker) => docker.ensureContainer(spec));
   await ensureTopics({
-    brokers: [`${vmAddress(vm)}:${kafka.port}`],
+    brokers: [kafkaExternalAddress(vmAddress(vm), kafka.port)],
     topics: kafka.topics.map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor })),
     waitForBrokerInMs: settings().kafkaWaitInMs,
   });

@@ -12,6 +12,10 @@ export interface ContainerSpec {
   name: string;
   image: string;
   port: number;
+  /** Further ports published as the same port on the VM (e.g. Kafka's external listener). */
+  ports?: number[];
+  /** Named volumes: volume name -> path in the container. They outlive the container. */
+  volumes?: Record<string, string>;
   env: Record<string, string>;
   /** Values that are secrets: written to a root-only env file on the VM, never on a command line. */
   secretEnv?: Record<string, string>;
@@ -195,7 +199,8 @@ export class DockerHost {
     const args = [
       'run -d',
       `--name ${shellQuote(spec.name)}`,
-      `-p ${spec.port}:${spec.port}`,
+      ...[spec.port, ...(spec.ports ?? [])].map((p) => `-p ${p}:${p}`),
+      ...Object.entries(spec.volumes ?? {}).map(([name, path]) => `-v ${shellQuote(`${name}:${path}`)}`),
       `--restart ${spec.restart ?? 'unless-stopped'}`,
       `-e ${shellQuote(`PORT=${spec.port}`)}`,
       ...Object.entries(spec.env).map(([k, v]) => `-e ${shellQuote(`${k}=${v}`)}`),

@@ -8,8 +8,11 @@
 /** Name of the monitoring service's key on each function it may call. */
 export const MONITORING_KEY_NAME = 'monitoring';
 
-/** The functions the monitoring key is set on: what its job needs, nothing more. */
-export const MONITORING_FUNCTIONS = ['registry', 'serviceRestart', 'appRestart', 'modelRestart'] as const;
+/**
+ * The functions the monitoring key is set on: what its job needs, nothing more. `registryEntry`
+ * (GET /api/registry/{service}) too: the example's services look Kafka and each other up with it.
+ */
+export const MONITORING_FUNCTIONS = ['registry', 'registryEntry', 'serviceRestart', 'appRestart', 'modelRestart'] as const;
 
 /** The per-function keys of the monitoring service, in the shape hosts take (function -> key name -> value). */
 export function monitoringFunctionKeys(value: string): Record<string, Record<string, string>> {

@@ -29,6 +29,7 @@ import {
 import { BootState, type Failure } from '../platform/boot-state.js';
 import { bootStepId, bootVmId } from '../platform/ids.js';
 import { planTopology } from '../platform/plan.js';
+import { kafkaPorts } from '../platform/kafka-ports.js';
 import { KAFKA } from '../platform/topology.js';
 import type { BootStepInput } from './boot-step.js';
 import type { BootVmInput } from './boot-vm.js';
@@ -92,8 +93,8 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       azure,
       vm,
       steps: state.stepsOn(vm.name).map((step) => ({ step, source: sourceOf(step) })),
-      // The function app creates Kafka's topics over the broker port.
-      ...(topology.kafka?.vm === vm.name ? { inboundPorts: [topology.kafka.port] } : {}),
+      // The function app creates Kafka's topics over the broker's external listener.
+      ...(topology.kafka?.vm === vm.name ? { inboundPorts: [kafkaPorts(topology.kafka.port).external] } : {}),
       notify,
     };
     vmStarts.push({ name: O.bootVm, instanceId: bootVmId(vm.name), input: vmInput });

@@ -13,9 +13,9 @@ import { generateSshKeyPair } from '../../functions/cloud/secrets.js';
 import { startArmEmulator, type ArmEmulator, type OperationKind } from './arm/index.js';
 import { startCosmosEmulator, type CosmosEmulator } from './cosmos.js';
 import { startFileShareEmulator, type FileShareEmulator } from './files/index.js';
+import { kafkaImage } from '../images/kafka/index.js';
 import { generateLocalTls } from './tls.js';
 import { createVmFleet, type ImageHook, type VmFleet } from './vm/index.js';
-import { kafkaStandInImage } from './vm/kafka-standin/image.js';
 
 export interface LocalAzureOptions {
   /** Where VM disks and the share live. Default: a new temporary directory, removed on stop. */
@@ -25,8 +25,8 @@ export interface LocalAzureOptions {
   /** Graceful VM power-off: how long each engine gets to stop its containers (tests keep it short). */
   stopGraceMs?: number;
   /**
-   * Images the machine's registry serves besides node and debian, by repository. Default: the
-   * temporary home-made broker as `apache/kafka:3.7.0` (the seam for the real Kafka image).
+   * Images the machine's registry serves besides node and debian, by repository. Default:
+   * Apache Kafka as `apache/kafka:3.9.1` (local/images/kafka: Maven Central's jars on a Debian JRE).
    */
   images?: Record<string, ImageHook>;
   /** Progress lines (e.g. the one-off base image build). */
@@ -67,7 +67,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   try {
     const fleet = createVmFleet({
       rootDir: join(rootDir, 'vms'),
-      images: options.images ?? { 'apache/kafka': kafkaStandInImage },
+      images: options.images ?? { 'apache/kafka': kafkaImage },
       stopGraceMs: options.stopGraceMs,
       log: options.log,
     });
@@ -98,7 +98,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         LCM_ARM_POLL_INTERVAL_MS: '50',
         LCM_CA_CERT: tls.cert,
         LCM_SSH_PORT: String(sshPort),
-        LCM_KAFKA_WAIT_MS: '30000',
+        LCM_KAFKA_WAIT_MS: '120000',
       },
     });
 
@@ -126,7 +126,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         LCM_CODE_SHARE: codeShare,
         LCM_CA_CERT: tls.cert,
         LCM_SSH_PORT: String(sshPort),
-        LCM_KAFKA_WAIT_MS: '30000',
+        LCM_KAFKA_WAIT_MS: '120000',
         [sshKeySetting]: keys.private,
       }),
       stop: async () => {

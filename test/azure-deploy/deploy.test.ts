@@ -114,7 +114,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     expect(first.secretsCreated?.sort()).toEqual(['auth-token-signing-key', 'lcm-monitoring-api-key', 'vm-ssh-private-key']);
     // The monitoring key is a function key of the registry and restart functions, never a host key.
     expect(site.site!.keys.functionKeys['monitoring']).toBeUndefined();
-    expect(Object.keys(site.site!.keys.perFunction).sort()).toEqual(['appRestart', 'modelRestart', 'registry', 'serviceRestart'].map((f) => f.toLowerCase()).sort());
+    expect(Object.keys(site.site!.keys.perFunction).sort()).toEqual(['appRestart', 'modelRestart', 'registry', 'registryEntry', 'serviceRestart'].map((f) => f.toLowerCase()).sort());
     for (const keys of Object.values(site.site!.keys.perFunction)) expect(keys['monitoring']).toBe(resolved['LCM_MONITORING_API_KEY']);
     const appUrl = `http://${site.site!.defaultHostName}`;
     const asMonitoring = (path: string, method = 'GET') => fetch(`${appUrl}/api/${path}`, { method, headers: { 'x-functions-key': resolved['LCM_MONITORING_API_KEY']! } });

@@ -104,6 +104,8 @@ describe('bootstrap-cli deploy --local', () => {
     expect(code).toBe(0);
     // Progress and the registry went to stderr; no secret but the API key is printed.
     expect(run.stderr()).toMatch(/service monitoring \(vm-ops\): running/);
+    // After the registry, the line that proves readings went through Kafka (read from the dashboard).
+    expect(run.stderr()).toMatch(/^data flow: [1-9]\d* sensor readings went through Kafka in the last 10 s \(3 sensors, \d+ anomalies found\); live at http:\/\/10\.[\d.]+:8080\/$/m);
     expect(run.stderr()).not.toMatch(/PRIVATE KEY/);
   }, 240_000);
 

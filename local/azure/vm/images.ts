@@ -27,7 +27,8 @@ export interface ImageDefinition {
   repository: string;
   tags: string[];
   layers: Layer[];
-  config: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; ExposedPorts?: Record<string, object> };
+  /** The OCI image config's `config` (what a Dockerfile's ENV, USER, WORKDIR, EXPOSE, ENTRYPOINT, CMD set). */
+  config: { Env?: string[]; User?: string; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; ExposedPorts?: Record<string, object> };
 }
 
 export const DEBIAN_SUITE = 'bookworm';
@@ -44,12 +45,17 @@ async function sha256File(file: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** A layer file kept with its digest beside it (`.digest`), so a cached layer is not hashed again. */
-async function layerOf(file: string): Promise<Layer> {
+/**
+ * A layer from a tar file, kept with its digest beside it (`.digest`) so a cached layer is not
+ * hashed again; a tar re-made after its digest was written (newer mtime) is hashed anew.
+ */
+export async function layerOf(file: string): Promise<Layer> {
   const digestFile = `${file}.digest`;
-  const digest = existsSync(digestFile) ? readFileSync(digestFile, 'utf8').trim() : await sha256File(file);
-  if (!existsSync(digestFile)) writeFileSync(digestFile, digest);
-  return { file, digest, size: statSync(file).size };
+  const stat = statSync(file);
+  const fresh = existsSync(digestFile) && statSync(digestFile).mtimeMs >= stat.mtimeMs;
+  const digest = fresh ? readFileSync(digestFile, 'utf8').trim() : await sha256File(file);
+  if (!fresh) writeFileSync(digestFile, digest);
+  return { file, digest, size: stat.size };
 }
 
 /** Serializes builders of one cached file across processes (test files build in parallel). */

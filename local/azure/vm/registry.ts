@@ -2,7 +2,7 @@
  * The image registry on this machine: Debian's `docker-registry` (the CNCF distribution registry)
  * listening on the project bridge, storage in the project cache so pushed images outlive a run.
  * The VMs' Docker engines use it as their Docker Hub mirror, so `FROM node:20-bookworm-slim` and
- * `docker pull apache/kafka:3.7.0` are real pulls, of images built here and pushed over the
+ * `docker pull apache/kafka:3.9.1` are real pulls, of images built here and pushed over the
  * registry's HTTP API (monolithic blob uploads, OCI manifests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';

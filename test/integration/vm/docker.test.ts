@@ -6,7 +6,9 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kafkaContainerSpec } from '../../../functions/cloud/kafka-broker.js';
 import { HostKeyMismatchError, SshHost } from '../../../functions/cloud/ssh.js';
+import { KAFKA_IMAGE, kafkaImage } from '../../../local/images/kafka/index.js';
 import { alive } from '../../helpers/net.js';
 import { ADMIN, harness, waitFor, type Harness } from './helpers.js';
 
@@ -29,7 +31,7 @@ async function text(url: string): Promise<string | undefined> {
 }
 
 beforeAll(async () => {
-  h = await harness();
+  h = await harness({ images: { 'apache/kafka': kafkaImage } });
   await h.powerOn('vm-d');
   await sh('vm-d', 'sudo -n apt-get install -y docker.io');
 }, 120_000);
@@ -70,17 +72,23 @@ describe('the VM\'s Docker engine', () => {
     expect(await waitFor('web started', () => text(`http://${vm.privateIp}:8080/`))).toMatch(/built by RUN/);
   }, 60_000);
 
-  it('pulls apache/kafka:3.7.0 from the machine\'s registry (TEMPORARY: the home-made broker) and serves kafkajs on the VM address', async () => {
+  it('pulls apache/kafka:3.9.1 (Apache Kafka from Maven Central\'s jars) from the machine\'s registry and serves kafkajs on both listeners', async () => {
     const vm = h.fleet.get('vm-d')!;
-    await sh('vm-d', `sudo -n docker run -d --name kafka -p 9092:9092 -e KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://${vm.privateIp}:9092 apache/kafka:3.7.0`);
-    const admin = new Kafka({ clientId: 'vm-test', brokers: [`${vm.ip}:9092`], logLevel: logLevel.NOTHING, retry: { retries: 10 } }).admin();
-    try {
-      await admin.connect();
-      expect((await admin.describeCluster()).brokers).toEqual([{ nodeId: 1, host: vm.privateIp, port: 9092 }]);
-    } finally {
-      await admin.disconnect();
+    // As startKafka runs it: services get the private address, the function app the public one.
+    const spec = kafkaContainerSpec({ image: KAFKA_IMAGE, vm: 'vm-d', privateIp: vm.privateIp, publicHost: vm.ip, port: 9092 });
+    const env = Object.entries(spec.env).map(([k, v]) => `-e ${k}=${v}`).join(' ');
+    await sh('vm-d', `sudo -n docker run -d --name kafka -p 9092:9092 -p 9094:9094 ${env} ${KAFKA_IMAGE}`);
+    expect((await sh('vm-d', "sudo -n docker inspect -f '{{.Config.User}} {{.Config.WorkingDir}}' kafka")).trim()).toBe('appuser /opt/kafka');
+    for (const [address, port] of [[vm.ip, 9094], [vm.privateIp, 9092]] as const) {
+      const admin = new Kafka({ clientId: 'vm-test', brokers: [`${address}:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 15, maxRetryTime: 5_000 } }).admin();
+      try {
+        await admin.connect();
+        expect((await admin.describeCluster()).brokers).toEqual([{ nodeId: 1, host: address, port }]);
+      } finally {
+        await admin.disconnect();
+      }
     }
-  }, 60_000);
+  }, 150_000);
 
   it('a VM restart brings sshd, dockerd and the containers with a restart policy back', async () => {
     const vm = h.fleet.get('vm-d')!;
