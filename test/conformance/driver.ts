@@ -12,6 +12,7 @@ import azureFunctions from '@azure/functions';
 import { walkActions, type ShimWork } from '../../local/host/shim.js';
 import { EventType, type HistoryEvent } from '../../local/host/history.js';
 import type { SdkAction } from '../../local/host/actions.js';
+import { seededRandom } from '../../bench/generate-platform.js';
 
 const require = createRequire(import.meta.url);
 const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
@@ -65,17 +66,6 @@ export interface RunResult {
   scheduled: Map<string, number>;
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same completion order. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Activity inputs as the activity receives them: the SDK JSON-encodes string inputs once more. */
 function activityInput(input: unknown): unknown {
@@ -103,7 +93,7 @@ export async function run(opts: {
   maxSteps?: number;
 }): Promise<RunResult> {
   const handlers = new Map(Object.entries(opts.orchestrators).map(([k, fn]) => [k, createOrchestrator(fn)]));
-  const rnd = prng(opts.seed);
+  const rnd = seededRandom(opts.seed);
   const instances = new Map<string, Instance>();
   const problems: string[] = [];
   const scheduled = new Map<string, number>();
