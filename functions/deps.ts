@@ -90,7 +90,7 @@ export async function withVm<T>(vm: VmAccess, work: (docker: DockerHost, ssh: Ss
       username: vm.adminUser,
       privateKey: readSecretSetting(vm.sshKeySecret, 'the SSH private key of the VMs'),
     },
-    { pins: db.hostKeyPins(), maxAttempts: 6, retryDelayInMs: 1_000 },
+    { pins: db.hostKeyPins(), maxAttempts: settings().sshConnectAttempts, connectTimeoutInMs: settings().sshConnectTimeoutInMs, retryDelayInMs: 1_000 },
   );
   try {
     return await work(new DockerHost(ssh), ssh);

@@ -20,6 +20,9 @@ export interface LcmSettings {
   /** Extra certificate to trust (the local emulators' self-signed one). */
   caCert?: string;
   sshPort: number;
+  /** How long one SSH connection attempt waits for the handshake, and how many attempts a command gets. */
+  sshConnectTimeoutInMs: number;
+  sshConnectAttempts: number;
   /** Reach VMs (SSH, the Kafka admin port) on their private addresses, over the app's VNet integration. */
   vmPrivateNetwork: boolean;
   kafkaWaitInMs: number;
@@ -60,6 +63,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LcmSettings 
     codeShare: env.LCM_CODE_SHARE || 'service-code',
     caCert: env.LCM_CA_CERT || undefined,
     sshPort: int(env, 'LCM_SSH_PORT', 22),
+    sshConnectTimeoutInMs: int(env, 'LCM_SSH_CONNECT_TIMEOUT_MS', 20_000),
+    sshConnectAttempts: Math.max(1, int(env, 'LCM_SSH_CONNECT_ATTEMPTS', 6)),
     vmPrivateNetwork: env.LCM_VM_PRIVATE_NETWORK === 'true',
     kafkaWaitInMs: int(env, 'LCM_KAFKA_WAIT_MS', 120_000),
     publicApiUrl: env.LCM_PUBLIC_API_URL || undefined,

@@ -114,6 +114,8 @@ export function appSettings(topology: Topology, names: InfraNames): Record<strin
     LCM_ARM_READS_PER_SECOND: '20',
     LCM_ARM_WRITES_PER_SECOND: '8',
     LCM_SSH_PORT: '22',
+    LCM_SSH_CONNECT_TIMEOUT_MS: '20000',
+    LCM_SSH_CONNECT_ATTEMPTS: '6',
     // The app joins the VMs' virtual network (infra/lcm.json) and their NSGs admit the VNet only.
     LCM_VM_PRIVATE_NETWORK: 'true',
     LCM_KAFKA_WAIT_MS: '120000',

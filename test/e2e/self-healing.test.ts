@@ -23,9 +23,9 @@ describe('self-healing', () => {
   });
 
   it('monitoring notices a service that stays down and gets it restarted, with no one calling the API', async () => {
-    await p.azure.fleet.crashContainer('vm-sensors', 'sensor-controller', { stayDown: true });
-    const healed = await until('sensor-controller to be restarted by monitoring', async () => {
-      const svc = await get('services/sensor-controller');
+    await p.azure.fleet.crashContainer('vm-apps', 'deployment-manager', { stayDown: true });
+    const healed = await until('deployment-manager to be restarted by monitoring', async () => {
+      const svc = await get('services/deployment-manager');
       const ok = svc.events.find((e: any) => e.type === 'restart' && e.outcome === 'succeeded' && e.requestedBy === 'monitoring');
       return ok ? svc : undefined;
     });

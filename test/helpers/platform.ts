@@ -50,6 +50,8 @@ export interface PlatformOptions {
   codeRoot?: string;
   azure?: LocalAzureOptions;
   storeFile?: string;
+  /** App settings to set on the host (knobs such as timeouts; never endpoints or credentials). */
+  settings?: Record<string, string>;
   /** Receives every line the host logs (default: dropped). */
   hostLog?: (line: string) => void;
 }
@@ -82,7 +84,7 @@ export async function preparePlatform(options: PlatformOptions = {}): Promise<Pr
     storeFile: options.storeFile,
     azure: { stopGraceMs: 1_000, ...options.azure },
   });
-  return { azure: prepared.azure, db: prepared.db, topology, settings: prepared.settings, key, monitoringKey: prepared.monitoringKey, port: prepared.port, storeFile: prepared.storeFile, stop: prepared.stop };
+  return { azure: prepared.azure, db: prepared.db, topology, settings: { ...prepared.settings, ...options.settings }, key, monitoringKey: prepared.monitoringKey, port: prepared.port, storeFile: prepared.storeFile, stop: prepared.stop };
 }
 
 export async function startTestPlatform(options: PlatformOptions = {}): Promise<TestPlatform> {

@@ -3,14 +3,14 @@ import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { assertTopology } from '../../functions/platform/validate.js';
-import { EXAMPLE_TOPOLOGY, exampleDocument } from './topology.js';
+import { compactDocument, EXAMPLE_TOPOLOGY } from './topology.js';
 
-/** The example platform with fast probes, a fast watchdog, short back-off, and a service that crashes on every start. */
+/** The compact example (no Kafka) with fast probes, a fast watchdog, short back-off, and a service that crashes on every start. */
 export function selfHealingPlatform(restart = { initialBackoffInMs: 400, maxBackoffInMs: 2_000, resetAfterInMs: 600_000, maxFailures: 3 }) {
   const codeRoot = mkdtempSync(join(tmpdir(), 'lcm-code-'));
   cpSync(join(dirname(EXAMPLE_TOPOLOGY), 'services'), codeRoot, { recursive: true });
   cpSync(new URL('../fixtures/services/crasher', import.meta.url).pathname, join(codeRoot, 'crasher'), { recursive: true });
-  const doc = exampleDocument();
+  const doc = compactDocument();
   const monitoring = doc.services.find((s: any) => s.role === 'monitoring');
   monitoring.env = { PROBE_INTERVAL_MS: 300, FAILURES_BEFORE_RESTART: 2 };
   doc.services.push({ name: 'crasher', kind: 'microservice', vm: 'vm-apps', port: 8095, source: 'crasher', env: { CRASH_AFTER_MS: 800 } });

@@ -26,3 +26,19 @@ export function minimalDocument(): any {
     ],
   };
 }
+
+/**
+ * The example cut to what most end-to-end tests need: three VMs, a dependency chain that crosses
+ * VMs (authentication -> request-manager on vm-core -> deployment-manager on vm-apps) and the
+ * monitoring service on vm-ops, without Kafka (a JVM per platform) or the services that use it.
+ * Tests of Kafka and of the whole example's flow keep the full example.
+ */
+export const COMPACT_SERVICES = ['authentication', 'request-manager', 'deployment-manager', 'monitoring'] as const;
+
+export function compactDocument(): any {
+  const doc = exampleDocument();
+  delete doc.kafka;
+  doc.vms = doc.vms.filter((v: any) => ['vm-core', 'vm-apps', 'vm-ops'].includes(v.name));
+  doc.services = doc.services.filter((s: any) => (COMPACT_SERVICES as readonly string[]).includes(s.name));
+  return doc;
+}
