@@ -4,16 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTopology } from '../../functions/platform/load.js';
 import { startLocalDeployment, type LocalDeployment } from '../../bootstrap-cli/local-deployment.js';
 import { runCli } from '../../bootstrap-cli/main.js';
 import type { CliIo } from '../../bootstrap-cli/io.js';
-import { EXAMPLE_TOPOLOGY } from '../helpers/topology.js';
+import { assertTopology } from '../../functions/platform/validate.js';
+import { compactDocument, EXAMPLE_TOPOLOGY } from '../helpers/topology.js';
 
 let d: LocalDeployment;
 let dir: string;
@@ -40,10 +39,17 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** The compact example (no Kafka), with request-manager as a model so the model route has a target. */
+function compactTopology() {
+  const doc = compactDocument();
+  doc.services.find((s: any) => s.name === 'request-manager').kind = 'model';
+  return assertTopology(doc);
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lcm-cli-op-'));
   d = await startLocalDeployment({
-    topology: loadTopology(readFileSync(EXAMPLE_TOPOLOGY, 'utf8')),
+    topology: compactTopology(),
     codeRoot: join(dirname(EXAMPLE_TOPOLOGY), 'services'),
     port: 0,
     apiKey: randomBytes(12).toString('hex'),
@@ -67,17 +73,17 @@ describe('status and registry', () => {
     const r = await cli('status');
     expect(r.code).toBe(0);
     // Power state and IP are not asserted: boot-vm does not record VMs yet (see the report).
-    for (const vm of ['vm-core', 'vm-sensors', 'vm-apps', 'vm-ops']) expect(r.out).toMatch(new RegExp(`^${vm}\\s+\\w+\\s`, 'm'));
+    for (const vm of ['vm-core', 'vm-apps', 'vm-ops']) expect(r.out).toMatch(new RegExp(`^${vm}\\s+\\w+\\s`, 'm'));
     expect(r.out).toMatch(/^authentication\s+microservice\s+vm-core\s+http:\/\/10\.[\d.]+:8001\s+running/m);
     expect(r.out).toMatch(/Running operations\n[\s\S]*watchdog/);
     const json = await cli('status', '--json');
-    expect(JSON.parse(json.out).services).toHaveLength(10);
+    expect(JSON.parse(json.out).services).toHaveLength(4);
   });
 
   it('registry prints one row per running service; --json is the API body', async () => {
     const r = await cli('registry');
     expect(r.code).toBe(0);
-    expect(r.out.split('\n').filter((l) => /\srunning$/.test(l))).toHaveLength(10);
+    expect(r.out.split('\n').filter((l) => /\srunning$/.test(l))).toHaveLength(4);
     const entries = JSON.parse((await cli('registry', '--json')).out) as Array<{ service: string; host: string; port: number }>;
     expect(entries.map((e) => e.service)).toContain('monitoring');
   });
@@ -92,10 +98,10 @@ describe('restart', () => {
   });
 
   it('without --wait prints the operation id; --json gives it as an object', async () => {
-    const r = await cli('restart', 'model', 'anomaly-model', '--json');
+    const r = await cli('restart', 'model', 'request-manager', '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).id).toBe('restart-svc-anomaly-model');
-    await d.host.waitForInstance('restart-svc-anomaly-model', { timeoutInMs: 30_000 });
+    expect(JSON.parse(r.out).id).toBe('restart-svc-request-manager');
+    await d.host.waitForInstance('restart-svc-request-manager', { timeoutInMs: 30_000 });
   });
 
   it('409: a second restart of a VM names the running operation and exits 1', async () => {

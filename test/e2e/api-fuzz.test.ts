@@ -9,13 +9,18 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistrationInfo } from '../../local/host/index.js';
+import { assertTopology } from '../../functions/platform/validate.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { compactDocument } from '../helpers/topology.js';
 
 let p: TestPlatform;
 
 beforeAll(async () => {
-  p = await startTestPlatform();
-  // The boot starts Apache Kafka (a JVM): on a loaded machine it takes longer than two minutes.
+  // The compact example (no Kafka), with one service of each kind so every restart route has a target.
+  const doc = compactDocument();
+  doc.services.find((s: any) => s.name === 'deployment-manager').kind = 'app';
+  doc.services.find((s: any) => s.name === 'request-manager').kind = 'model';
+  p = await startTestPlatform({ topology: assertTopology(doc) });
   const boot = await p.run('boot', undefined, 240_000);
   expect(boot.runtimeStatus, JSON.stringify(boot.output)).toBe('Completed');
 }, 300_000);
@@ -142,7 +147,7 @@ function expectationFor(r: FuzzRequest): Expectation {
       return ours([200]);
     case 'registryEntry':
       if (!DNS_LABEL.test(name)) return ours([400]);
-      return ours(name === 'kafka' || services.some((s) => s.name === name) ? [200] : [404]);
+      return ours((name === 'kafka' && p.topology.kafka !== undefined) || services.some((s) => s.name === name) ? [200] : [404]);
     case 'service':
       if (!DNS_LABEL.test(name)) return ours([400]);
       return ours(services.some((s) => s.name === name) ? [200] : [404]);
@@ -163,7 +168,7 @@ function expectationFor(r: FuzzRequest): Expectation {
       if (!DNS_LABEL.test(name)) return ours([400]);
       const lines = url.searchParams.get('lines');
       if (lines !== null && !(/^\d+$/.test(lines.trim()) && Number(lines) >= 1 && Number(lines) <= 1000 && Number.isInteger(Number(lines)))) return ours([400]);
-      return ours(name === 'kafka' || services.some((s) => s.name === name) ? [200] : [404]);
+      return ours((name === 'kafka' && p.topology.kafka !== undefined) || services.some((s) => s.name === name) ? [200] : [404]);
     }
     case 'boot':
       return body === 'ok' ? ours([202, 409], { work: true }) : ours([body]);
@@ -242,7 +247,7 @@ function verdict(r: FuzzRequest, e: Expectation, res: { status: number; text: st
 // ---------------------------------------------------------------------------------------------
 // Generators
 
-const EXISTING = ['vm-core', 'vm-sensors', 'vm-apps', 'vm-ops', 'authentication', 'dashboard', 'anomaly-model', 'monitoring', 'kafka', 'boot', 'watchdog', 'restart-svc-authentication'];
+const EXISTING = ['vm-core', 'vm-apps', 'vm-ops', 'authentication', 'deployment-manager', 'request-manager', 'monitoring', 'kafka', 'boot', 'watchdog', 'restart-svc-authentication'];
 const TRICKY = [
   '', '..', '.', '%00', '%2F', '%2e%2e', '%20', 'VM-CORE', 'Authentication', 'a b', ' ', 'x'.repeat(63), 'x'.repeat(64), 'a'.repeat(3000),
   'ünïcödé', '🙂', '名前', 'nosuch', 'vm-nope', 'null', 'undefined', '__proto__', 'constructor', '-a', 'a-', '1abc', 'a_b', 'a.b', 'a:b', '%C3%A9',
@@ -389,10 +394,10 @@ describe('API: documented statuses (fixed examples)', () => {
 
   it('a restart on the wrong kind route: 400 naming the right route', async () => {
     const cases: Array<[string, string]> = [
-      ['services/dashboard/restart', 'POST /api/apps/dashboard/restart'],
-      ['services/anomaly-model/restart', 'POST /api/models/anomaly-model/restart'],
+      ['services/deployment-manager/restart', 'POST /api/apps/deployment-manager/restart'],
+      ['services/request-manager/restart', 'POST /api/models/request-manager/restart'],
       ['apps/authentication/restart', 'POST /api/services/authentication/restart'],
-      ['models/dashboard/restart', 'POST /api/apps/dashboard/restart'],
+      ['models/deployment-manager/restart', 'POST /api/apps/deployment-manager/restart'],
     ];
     for (const [path, right] of cases) {
       const res = await post(path);
@@ -400,21 +405,21 @@ describe('API: documented statuses (fixed examples)', () => {
       expect(res.status, path).toBe(400);
       expect(json.error).toContain(right);
     }
-    expect(p.host.getInstance('restart-svc-dashboard'), 'a refused restart starts nothing').toBeUndefined();
+    expect(p.host.getInstance('restart-svc-deployment-manager'), 'a refused restart starts nothing').toBeUndefined();
   });
 
   it('the same work already running: 409 naming the running operation', async () => {
-    const first = await post('vms/vm-sensors/restart', { reason: 'fuzz test' });
+    const first = await post('vms/vm-apps/restart', { reason: 'fuzz test' });
     expect(first.status, await first.clone().text()).toBe(202);
     const { id } = (await first.json()) as { id: string };
-    expect(id).toBe('restart-vm-vm-sensors');
-    const second = await post('vms/vm-sensors/restart');
+    expect(id).toBe('restart-vm-vm-apps');
+    const second = await post('vms/vm-apps/restart');
     const json = (await second.json()) as { error: string; operation: { id: string; runtimeStatus: string; operationUrl: string } };
     expect(second.status, JSON.stringify(json)).toBe(409);
-    expect(json.error).toContain('"restart-vm-vm-sensors"');
-    expect(json.operation.id).toBe('restart-vm-vm-sensors');
+    expect(json.error).toContain('"restart-vm-vm-apps"');
+    expect(json.operation.id).toBe('restart-vm-vm-apps');
     expect(['Pending', 'Running']).toContain(json.operation.runtimeStatus);
-    expect(json.operation.operationUrl).toMatch(/\/api\/operations\/restart-vm-vm-sensors$/);
+    expect(json.operation.operationUrl).toMatch(/\/api\/operations\/restart-vm-vm-apps$/);
     const done = await p.host.waitForInstance(id, { timeoutInMs: 60_000 });
     expect(done.runtimeStatus).toBe('Completed');
     expect((done.output as { outcome: string }).outcome, JSON.stringify(done.output)).toBe('succeeded');
@@ -537,18 +542,18 @@ describe('API: documented statuses (fixed examples)', () => {
   }, 60_000);
 
   it('reset-host-key forgets a VM\'s pinned host key (operators only); the next connection pins again', async () => {
-    const pinned = await p.db.getHostKey('vm-sensors');
+    const pinned = await p.db.getHostKey('vm-apps');
     expect(pinned?.fingerprint).toMatch(/^SHA256:/);
-    const refused = await fetch(`${p.host.baseUrl}/api/vms/vm-sensors/reset-host-key`, { method: 'POST', headers: { 'x-functions-key': p.monitoringKey } });
+    const refused = await fetch(`${p.host.baseUrl}/api/vms/vm-apps/reset-host-key`, { method: 'POST', headers: { 'x-functions-key': p.monitoringKey } });
     expect(refused.status).toBe(401);
-    expect((await p.db.getHostKey('vm-sensors'))?.fingerprint).toBe(pinned!.fingerprint);
-    const res = await post('vms/vm-sensors/reset-host-key', {});
+    expect((await p.db.getHostKey('vm-apps'))?.fingerprint).toBe(pinned!.fingerprint);
+    const res = await post('vms/vm-apps/reset-host-key', {});
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ vm: 'vm-sensors', reset: true, previousFingerprint: pinned!.fingerprint });
-    expect(await p.db.getHostKey('vm-sensors')).toBeUndefined();
-    const init = await p.run('vms/vm-sensors/init', {}, 60_000);
+    expect(await res.json()).toEqual({ vm: 'vm-apps', reset: true, previousFingerprint: pinned!.fingerprint });
+    expect(await p.db.getHostKey('vm-apps')).toBeUndefined();
+    const init = await p.run('vms/vm-apps/init', {}, 60_000);
     expect(init.runtimeStatus, JSON.stringify(init.output)).toBe('Completed');
-    expect((await p.db.getHostKey('vm-sensors'))?.fingerprint).toBe(pinned!.fingerprint);
+    expect((await p.db.getHostKey('vm-apps'))?.fingerprint).toBe(pinned!.fingerprint);
     expect((await post('vms/nosuch/reset-host-key', {})).status).toBe(404);
   }, 90_000);
 
