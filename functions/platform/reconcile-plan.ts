@@ -244,14 +244,17 @@ export function planReconcile(desired: Topology, actual: ActualState): Reconcile
 
   // Containers of services no longer desired: stop them, dependents (higher start level) first.
   const desiredNames = new Set([...desired.services.map((s) => s.name), ...(desired.kafka ? [KAFKA] : [])]);
-  const removed = uniq(actual.containers.filter((c) => !desiredNames.has(c.service)).map((c) => c.service));
-  for (const service of removed) {
-    const cs = actual.containers.filter((c) => c.service === service);
-    const level = service === KAFKA ? -1 : Math.max(...cs.map((c) => Number(c.labels[LABELS.level] ?? 0)));
+  const removed = uniq(actual.containers.filter((c) => !desiredNames.has(c.service)).map((c) => c.service))
+    .map((service) => {
+      const cs = actual.containers.filter((c) => c.service === service);
+      const level = service === KAFKA ? -1 : Math.max(...cs.map((c) => Number(c.labels[LABELS.level] ?? 0) || 0));
+      return { service, cs, level };
+    })
+    .sort((a, b) => b.level - a.level || (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+  for (const { service, cs, level } of removed) {
     for (const c of cs) stops.push({ service, vm: c.vm, container: c.container, level });
     changes.push({ action: 'stop', kind: service === KAFKA ? 'kafka' : 'service', name: service, vm: uniq(cs.map((c) => c.vm)).join(','), reason: 'removed from the desired state' });
   }
-  stops.sort((a, b) => b.level - a.level || (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
 
   // Levels, then rounds: the r-th step of every service of a level runs together.
   const depth = Math.max(-1, ...startsOf.map((s) => s.level));
