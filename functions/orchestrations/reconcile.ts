@@ -62,6 +62,11 @@ export const EXCLUSIVE_WITH = ['boot', 'restart-svc-', 'restart-vm-', 'provision
 /** How often and how many times it looks again while one of those runs (30 min in all). */
 export const BUSY_WAIT_IN_MS = 5_000;
 export const MAX_BUSY_WAITS = 360;
+/**
+ * Between taking containers out of the registry and stopping them: clients that read the registry
+ * just before (a poll interval) finish their calls to them.
+ */
+export const DRAIN_GRACE_IN_MS = 2_000;
 /** Rounds of continueAsNew for desired states changed while reconciling, before it stops to let an operator look. */
 export const MAX_ROUNDS = 10;
 
@@ -135,12 +140,13 @@ export const reconcile: OrchestrationHandler = function* (context: Orchestration
     });
   }
 
-  // 2. Removed services: deregister, then stop; dependents first, one at a time.
+  // 2. Removed services: deregister, give readers of the registry time to let go, then stop (dependents first).
   status('stopping');
-  for (const stop of plan.stops) yield* drain(context, stop, access, steps, failures, 'stop');
+  yield* drainAll(context, plan.stops, access, steps, failures, 'stop');
 
   // 3. Starts and recreates, in the boot's order; a service whose dependency failed is not started.
   const failed = new Set<string>();
+  const replicated = new Set(topology.services.filter((s) => (s.replicas ?? 1) > 1).map((s) => s.name));
   const dependsOn = new Map(planTopology(topology).services.map((s) => [s.name, s.dependsOn]));
   const images = new Map<string, PreparedImage>();
   const sourceOf = (service: string) => (service === KAFKA ? topology.kafka!.source : topology.services.find((s) => s.name === service)!.source);
@@ -170,8 +176,7 @@ export const reconcile: OrchestrationHandler = function* (context: Orchestration
       built.forEach((r, i) => {
         if (r.ok) images.set(wanted[i]!, r.value);
       });
-      const starting: StartStep[] = [];
-      const starts: Array<TypedTask<StartedService>> = [];
+      const starting: Array<{ step: StartStep; image: PreparedImage }> = [];
       for (const step of runnable) {
         const image = images.get(`${step.vm}/${step.service}`);
         if (!image) {
@@ -182,12 +187,20 @@ export const reconcile: OrchestrationHandler = function* (context: Orchestration
           steps.push({ op: step.recreate ? 'recreate' : 'start', service: step.service, vm: step.vm, container: step.container, outcome: 'failed', reason });
           continue;
         }
-        starting.push(step);
-        starts.push(startTask(context, topology, step, access.get(step.vm)!, image, operationId));
+        starting.push({ step, image });
       }
+      // A replica about to be replaced leaves the registry first, while the others keep serving
+      // (a single container is replaced in place: there is nothing else to send clients to).
+      const leaving = starting.map((s) => s.step).filter((s) => s.recreate && replicated.has(s.service));
+      if (leaving.length > 0) {
+        for (const s of leaving) yield* call(context, A.deregisterInstance, { service: s.service, vm: s.vm, container: s.container, at: isoAt(context) });
+        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + DRAIN_GRACE_IN_MS));
+      }
+      // Tasks are made only now, after the deregistrations above: each is scheduled when yielded, in this order.
+      const starts: Array<TypedTask<StartedService>> = starting.map(({ step, image }) => startTask(context, topology, step, access.get(step.vm)!, image, operationId));
       const settled = yield* settleAll(context, starts);
       settled.forEach((r, i) => {
-        const step = starting[i]!;
+        const step = starting[i]!.step;
         const op = step.recreate ? 'recreate' : 'start';
         if (r.ok) steps.push({ op, service: step.service, vm: step.vm, container: step.container, outcome: r.value.action, ...(step.recreate ? { reason: step.recreate } : {}) });
         else {
@@ -201,13 +214,13 @@ export const reconcile: OrchestrationHandler = function* (context: Orchestration
 
   // 4. Surplus containers of kept services: drained only when the service's new containers run.
   status('draining');
+  const drains: StopStep[] = [];
   for (const stop of plan.drains) {
     if (failed.has(stop.service)) {
       steps.push({ op: 'drain', service: stop.service, vm: stop.vm, container: stop.container, outcome: 'skipped', reason: 'its new containers did not start: the old one keeps serving' });
-      continue;
-    }
-    yield* drain(context, stop, access, steps, failures, 'drain');
+    } else drains.push(stop);
   }
+  yield* drainAll(context, drains, access, steps, failures, 'drain');
 
   const output: ReconcileOutput = {
     status: failures.length === 0 ? 'succeeded' : steps.some((s) => s.outcome !== 'failed' && s.outcome !== 'skipped') ? 'partial' : 'failed',
@@ -254,17 +267,36 @@ function startTask(context: OrchestrationContext, topology: Topology, step: Star
   } satisfies StartServiceInput);
 }
 
-/** Deregister first (clients stop finding it), then stop and remove the container. */
-function* drain(context: OrchestrationContext, stop: StopStep, access: Map<string, VmAccess>, steps: StepOutcome[], failures: string[], op: 'stop' | 'drain'): Generator<Task, void, unknown> {
-  const vm = access.get(stop.vm);
-  try {
-    yield* call(context, A.deregisterInstance, { service: stop.service, vm: stop.vm, container: stop.container, at: isoAt(context) });
-    if (!vm) throw new Error(`VM "${stop.vm}" is not reachable`);
-    const stopped = yield* resultOf(activityTask(context, A.stopContainer, { vm, service: stop.service, container: stop.container }));
-    steps.push({ op, service: stop.service, vm: stop.vm, container: stop.container, outcome: stopped.removed ? 'removed' : 'absent' });
-  } catch (e) {
-    const reason = failureMessage(e);
-    failures.push(`${op} ${stop.service} on "${stop.vm}": ${reason}`);
-    steps.push({ op, service: stop.service, vm: stop.vm, container: stop.container, outcome: 'failed', reason });
+/**
+ * Drain containers: deregister each (clients stop finding it), wait DRAIN_GRACE_IN_MS once, then
+ * stop and remove each. A container whose deregistration failed is not stopped.
+ */
+function* drainAll(context: OrchestrationContext, stops: StopStep[], access: Map<string, VmAccess>, steps: StepOutcome[], failures: string[], op: 'stop' | 'drain'): Generator<Task, void, unknown> {
+  if (stops.length === 0) return;
+  const ready: StopStep[] = [];
+  for (const stop of stops) {
+    try {
+      yield* call(context, A.deregisterInstance, { service: stop.service, vm: stop.vm, container: stop.container, at: isoAt(context) });
+      ready.push(stop);
+    } catch (e) {
+      const reason = failureMessage(e);
+      failures.push(`${op} ${stop.service} on "${stop.vm}": deregister: ${reason}`);
+      steps.push({ op, service: stop.service, vm: stop.vm, container: stop.container, outcome: 'failed', reason });
+    }
+  }
+  if (ready.length === 0) return;
+  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + DRAIN_GRACE_IN_MS));
+  // One at a time, in order: a removed service's dependents stop before what they depend on.
+  for (const stop of ready) {
+    const vm = access.get(stop.vm);
+    try {
+      if (!vm) throw new Error(`VM "${stop.vm}" is not reachable`);
+      const stopped = yield* resultOf(activityTask(context, A.stopContainer, { vm, service: stop.service, container: stop.container }));
+      steps.push({ op, service: stop.service, vm: stop.vm, container: stop.container, outcome: stopped.removed ? 'removed' : 'absent' });
+    } catch (e) {
+      const reason = failureMessage(e);
+      failures.push(`${op} ${stop.service} on "${stop.vm}": ${reason}`);
+      steps.push({ op, service: stop.service, vm: stop.vm, container: stop.container, outcome: 'failed', reason });
+    }
   }
 }

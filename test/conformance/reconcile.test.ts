@@ -151,7 +151,7 @@ describe('conformance: the reconcile', () => {
     expect(out.steps.find((s) => s.op === 'drain')).toMatchObject({ service: 'web', vm: 'vm-a', outcome: 'skipped' });
   });
 
-  it('scale 1 -> 3 starts two replicas one after the other; 3 -> 1 deregisters each before stopping it', async () => {
+  it('scale 1 -> 3 starts two replicas one after the other; 3 -> 1 deregisters both, then stops them', async () => {
     const d = doc();
     d.services[0].replicas = 3;
     const up = world(topo(d), converged(topo()));
@@ -159,7 +159,17 @@ describe('conformance: the reconcile', () => {
     expect(containerOps(up.ops)).toEqual(['start api@vm-a/api-r1:8001', 'start api@vm-a/api-r2:8002']);
     const down = world(topo(), converged(topo(d)));
     await reconcileOnce(down);
-    expect(containerOps(down.ops)).toEqual(['deregister api@vm-a/api-r1', 'stop api@vm-a/api-r1', 'deregister api@vm-a/api-r2', 'stop api@vm-a/api-r2']);
+    expect(containerOps(down.ops)).toEqual(['deregister api@vm-a/api-r1', 'deregister api@vm-a/api-r2', 'stop api@vm-a/api-r1', 'stop api@vm-a/api-r2']);
+  });
+
+  it('a recreate of a replicated service takes each replica out of the registry before replacing it, one at a time', async () => {
+    const d = doc();
+    d.services[0].replicas = 2;
+    const actual = converged(topo(d));
+    d.services[0].env = { MODE: 'x' };
+    const w = world(topo(d), actual);
+    await reconcileOnce(w);
+    expect(containerOps(w.ops)).toEqual(['deregister api@vm-a/api', 'start api@vm-a/api:8000', 'deregister api@vm-a/api-r1', 'start api@vm-a/api-r1:8001']);
   });
 
   it('a failed start blocks its dependents, not the rest', async () => {

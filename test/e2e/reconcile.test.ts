@@ -1,0 +1,202 @@
+/**
+ * Desired state that converges, end to end on one small platform (two VMs, no Kafka, four copies
+ * of a tiny echo service): after the boot the dry run is empty; a changed environment plus a
+ * removed service reconcile to exactly those two container changes and no ARM write; scaling
+ * 1 -> 3 -> 1 and moving a service to the other VM keep every call of a client that polls the
+ * registry and calls each listed endpoint answered; every dry run matches what the reconcile did.
+ */
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertTopology } from '../../functions/platform/validate.js';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { minimalDocument } from '../helpers/topology.js';
+
+let p: TestPlatform;
+let codeRoot: string;
+
+function document(): any {
+  const d = minimalDocument();
+  d.name = 'converge';
+  delete d.kafka;
+  d.vms = [
+    { name: 'vm-a', size: 'Standard_B2s', sshKeySecret: 'VM_SSH_PRIVATE_KEY' },
+    { name: 'vm-b', size: 'Standard_B2s', sshKeySecret: 'VM_SSH_PRIVATE_KEY' },
+  ];
+  const svc = (name: string, vm: string, port: number, extra: Record<string, unknown> = {}) => ({
+    name, kind: 'microservice', vm, port, source: 'echo', env: { SERVICE_NAME: name }, health: { path: '/health', startupTimeoutInMs: 30_000 }, ...extra,
+  });
+  d.services = [
+    svc('api', 'vm-a', 8200), // replicas take 8201, 8202
+    svc('web', 'vm-a', 8101, { dependsOn: ['api'], env: { SERVICE_NAME: 'web', MODE: 'one' } }),
+    svc('extra', 'vm-b', 8102),
+    // Holds port 8101 on vm-b: web cannot move there.
+    svc('cache', 'vm-b', 8101),
+  ];
+  return d;
+}
+
+beforeAll(async () => {
+  codeRoot = mkdtempSync(join(tmpdir(), 'lcm-converge-'));
+  cpSync(new URL('../fixtures/services/echo', import.meta.url).pathname, join(codeRoot, 'echo'), { recursive: true });
+  p = await startTestPlatform({ topology: assertTopology(document()), codeRoot });
+  const boot = await p.run('boot', undefined, 240_000);
+  expect(boot.runtimeStatus, JSON.stringify(boot.output)).toBe('Completed');
+  expect(boot.output.status, JSON.stringify(boot.output)).toBe('succeeded');
+}, 300_000);
+
+afterAll(async () => {
+  await p?.stop();
+  if (codeRoot) rmSync(codeRoot, { recursive: true, force: true });
+}, 90_000);
+
+const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
+const desired = async () => (await json(await p.api('desired-state'))).body;
+const plan = async (topology?: unknown) => json(await p.api('desired-state/plan', { method: 'POST', body: topology === undefined ? undefined : JSON.stringify({ topology }) }));
+
+/** Follows the reconcile to its end (through continueAsNew) and returns its output. */
+async function reconciled(timeoutInMs = 180_000): Promise<any> {
+  const done = await p.host.waitForInstance('reconcile', { timeoutInMs });
+  expect(done.runtimeStatus, JSON.stringify(done.output)).toBe('Completed');
+  return done.output;
+}
+
+/** A client of `service`: polls the registry and calls every listed endpoint until stopped. */
+function client(service: string) {
+  let running = true;
+  const stats = { calls: 0, failures: [] as string[], seen: new Set<string>(), maxInstances: 0 };
+  const loop = (async () => {
+    while (running) {
+      try {
+        const entry = (await (await p.api(`registry/${service}`)).json()) as any;
+        const instances: Array<{ vm: string; url: string }> = entry.instances ?? [];
+        if (instances.length === 0) stats.failures.push('the registry listed no healthy instance');
+        stats.maxInstances = Math.max(stats.maxInstances, instances.length);
+        await Promise.all(
+          instances.map(async (i) => {
+            stats.calls++;
+            stats.seen.add(`${i.vm} ${i.url}`);
+            try {
+              const res = await fetch(`${i.url}/hello`, { signal: AbortSignal.timeout(3_000) });
+              if (!res.ok) stats.failures.push(`${i.url}: HTTP ${res.status}`);
+            } catch (e) {
+              stats.failures.push(`${i.url}: ${(e as Error).message}`);
+            }
+          }),
+        );
+      } catch (e) {
+        stats.failures.push(`registry: ${(e as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return { stats, stop: async () => ((running = false), await loop, stats) };
+}
+
+describe('reconcile', () => {
+  it('after the boot, the dry run finds nothing to change (the boot and the reconcile start services one way)', async () => {
+    const res = await plan();
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ changes: [], unchanged: ['api', 'web', 'extra', 'cache'] });
+  });
+
+  it('a changed environment and a removed service: exactly those two container changes, no ARM write, nothing else restarted', async () => {
+    const current = await desired();
+    const next = structuredClone(current.topology);
+    next.services.find((s: any) => s.name === 'web').env.MODE = 'two';
+    next.services = next.services.filter((s: any) => s.name !== 'extra');
+    const dry = await plan(next);
+    expect(dry.body.changes).toEqual([
+      { action: 'recreate', kind: 'service', name: 'web', vm: 'vm-a', reason: 'environment changed' },
+      { action: 'stop', kind: 'service', name: 'extra', vm: 'vm-b', reason: 'removed from the desired state' },
+    ]);
+    const apiBefore = (await json(await p.api('registry/api'))).body;
+    const cacheBefore = (await json(await p.api('registry/cache'))).body;
+    const armBefore = p.azure.arm.log.counts();
+
+    const put = await json(await p.api('desired-state', { method: 'PUT', body: JSON.stringify({ topology: next }), headers: { 'if-match': `"${current.etag}"` } }));
+    expect(put.status, JSON.stringify(put.body)).toBe(202);
+    expect(put.body).toMatchObject({ changed: true, id: 'reconcile', version: current.version + 1 });
+    const out = await reconciled();
+
+    expect(out.status, JSON.stringify(out)).toBe('succeeded');
+    expect(out.changes).toEqual(dry.body.changes);
+    // The container operations: one replaced, one removed; nothing else touched.
+    expect(out.steps.map((s: any) => `${s.op} ${s.service}@${s.vm}: ${s.outcome}`)).toEqual(['stop extra@vm-b: removed', 'recreate web@vm-a: replaced']);
+    expect(p.azure.arm.log.counts().writes - armBefore.writes).toBe(0);
+    expect((await json(await p.api('registry/api'))).body.startedAt).toBe(apiBefore.startedAt);
+    expect((await json(await p.api('registry/cache'))).body.startedAt).toBe(cacheBefore.startedAt);
+    expect((await p.api('registry/extra')).status).toBe(404);
+    const web = (await json(await p.api('registry/web'))).body;
+    expect(((await (await fetch(`http://${web.host}:${web.port}/`)).json()) as any).mode).toBe('two');
+    expect((await plan()).body.changes).toEqual([]);
+  }, 240_000);
+
+  it('scale 1 -> 3 -> 1 with a client calling every registered endpoint: no failed call', async () => {
+    const c = client('api');
+    try {
+      const three = structuredClone((await desired()).topology);
+      three.services.find((s: any) => s.name === 'api').replicas = 3;
+      const dryUp = await plan(three);
+      expect(dryUp.body.changes).toEqual([{ action: 'scale', kind: 'service', name: 'api', replicas: { from: 1, to: 3 }, reason: '3 replica(s) desired, 1 found' }]);
+      const up = await json(await p.api('services/api/scale', { method: 'POST', body: JSON.stringify({ replicas: 3 }) }));
+      expect(up.status, JSON.stringify(up.body)).toBe(202);
+      const outUp = await reconciled();
+      expect(outUp.changes).toEqual(dryUp.body.changes);
+      expect(outUp.steps.map((s: any) => `${s.op} ${s.container}: ${s.outcome}`)).toEqual(['start api-r1: created', 'start api-r2: created']);
+      const entry = (await json(await p.api('registry/api'))).body;
+      expect(entry.instances.map((i: any) => i.port)).toEqual([8200, 8201, 8202]);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(c.stats.maxInstances).toBe(3);
+
+      const one = structuredClone((await desired()).topology);
+      one.services.find((s: any) => s.name === 'api').replicas = 1;
+      const dryDown = await plan(one);
+      expect(dryDown.body.changes).toEqual([{ action: 'scale', kind: 'service', name: 'api', replicas: { from: 3, to: 1 }, reason: '1 replica(s) desired, 3 found' }]);
+      expect((await p.api('services/api/scale', { method: 'POST', body: JSON.stringify({ replicas: 1 }) })).status).toBe(202);
+      const outDown = await reconciled();
+      expect(outDown.changes).toEqual(dryDown.body.changes);
+      expect(outDown.steps.map((s: any) => `${s.op} ${s.container}: ${s.outcome}`)).toEqual(['drain api-r1: removed', 'drain api-r2: removed']);
+      expect((await json(await p.api('registry/api'))).body.instances.map((i: any) => i.port)).toEqual([8200]);
+    } finally {
+      const stats = await c.stop();
+      expect(stats.failures).toEqual([]);
+      expect(stats.calls).toBeGreaterThan(20);
+    }
+  }, 240_000);
+
+  it('move to the other VM with the client calling throughout: no failed call; the desired state records it', async () => {
+    const c = client('api');
+    try {
+      const moved = structuredClone((await desired()).topology);
+      moved.services.find((s: any) => s.name === 'api').vm = 'vm-b';
+      const dry = await plan(moved);
+      expect(dry.body.changes).toEqual([{ action: 'move', kind: 'service', name: 'api', from: 'vm-a', to: 'vm-b', reason: 'placed on vm-b' }]);
+      const res = await json(await p.api('services/api/move', { method: 'POST', body: JSON.stringify({ to: 'vm-b' }) }));
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      const out = await reconciled();
+      expect(out.changes).toEqual(dry.body.changes);
+      expect(out.steps.map((s: any) => `${s.op} ${s.service}@${s.vm}: ${s.outcome}`)).toEqual(['start api@vm-b: created', 'drain api@vm-a: removed']);
+      const entry = (await json(await p.api('registry/api'))).body;
+      expect(entry.vm).toBe('vm-b');
+      expect(entry.instances.map((i: any) => i.vm)).toEqual(['vm-b']);
+      expect((await desired()).topology.services.find((s: any) => s.name === 'api').vm).toBe('vm-b');
+    } finally {
+      const stats = await c.stop();
+      expect(stats.failures).toEqual([]);
+      expect([...stats.seen].some((s) => s.startsWith('vm-a'))).toBe(true);
+      expect([...stats.seen].some((s) => s.startsWith('vm-b'))).toBe(true);
+    }
+  }, 240_000);
+
+  it('a move to a VM that cannot run it is refused before anything changes', async () => {
+    const before = await desired();
+    const clash = await json(await p.api('services/web/move', { method: 'POST', body: JSON.stringify({ to: 'vm-b' }) }));
+    expect(clash.status).toBe(400);
+    expect(clash.body.issues).toEqual(expect.arrayContaining([{ path: 'services[1].port', message: 'port 8101 on VM "vm-b" is already used by service "cache"' }]));
+    expect((await p.api('services/web/move', { method: 'POST', body: JSON.stringify({ to: 'vm-zz' }) })).status).toBe(404);
+    expect(await desired()).toEqual(before);
+    expect((await json(await p.api('registry/web'))).body.vm).toBe('vm-a');
+  });
+});
