@@ -212,7 +212,10 @@ export function planReconcile(desired: Topology, actual: ActualState): Reconcile
         own.push({ action: 'start', kind: 'service', name: spec.name, vm: p.vm, reason: `container ${p.container} is stopped` });
       }
     }
-    const surplus = have.filter((c) => !wantKeys.has(placementKey(c)));
+    // In replica order (docker lists newest first): drains and their report read the same every time.
+    const surplus = have
+      .filter((c) => !wantKeys.has(placementKey(c)))
+      .sort((a, b) => Number(a.labels[LABELS.replica] ?? 0) - Number(b.labels[LABELS.replica] ?? 0) || (placementKey(a) < placementKey(b) ? -1 : 1));
     const recreated = steps.filter((s) => s.recreate);
     if (recreated.length > 0) {
       own.unshift({ action: 'recreate', kind: 'service', name: spec.name, vm: uniq(recreated.map((s) => s.vm)).join(','), reason: uniq(recreated.map((s) => s.recreate!)).join('; ') });

@@ -194,7 +194,8 @@ describe('reconcile', () => {
     const before = await desired();
     const clash = await json(await p.api('services/web/move', { method: 'POST', body: JSON.stringify({ to: 'vm-b' }) }));
     expect(clash.status).toBe(400);
-    expect(clash.body.issues).toEqual(expect.arrayContaining([{ path: 'services[1].port', message: 'port 8101 on VM "vm-b" is already used by service "cache"' }]));
+    expect(clash.body.error).toMatch(/cannot move "web" to VM "vm-b"/);
+    expect(clash.body.issues).toEqual([{ path: 'services[2].port', message: 'port 8101 on VM "vm-b" is already used by service "web"' }]);
     expect((await p.api('services/web/move', { method: 'POST', body: JSON.stringify({ to: 'vm-zz' }) })).status).toBe(404);
     expect(await desired()).toEqual(before);
     expect((await json(await p.api('registry/web'))).body.vm).toBe('vm-a');
