@@ -5,10 +5,13 @@
  * 1 -> 3 -> 1 and moving a service to the other VM keep every call of a client that polls the
  * registry and calls each listed endpoint answered; every dry run matches what the reconcile did.
  */
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { runCli } from '../../bootstrap-cli/main.js';
+import type { CliIo } from '../../bootstrap-cli/io.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { minimalDocument } from '../helpers/topology.js';
@@ -50,6 +53,17 @@ afterAll(async () => {
   await p?.stop();
   if (codeRoot) rmSync(codeRoot, { recursive: true, force: true });
 }, 90_000);
+
+/** Runs bootstrap-cli in process against this platform's API; RECORD_CLI_OUTPUT=<file> keeps the transcript (the README's examples). */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { out: (t) => void out.push(t), err: (t) => void err.push(t), isTty: false };
+  const code = await runCli([...args, '--url', p.host.baseUrl, '--key', p.key], io);
+  const result = { code, out: out.join('\n'), err: err.join('\n') };
+  if (process.env.RECORD_CLI_OUTPUT) appendFileSync(process.env.RECORD_CLI_OUTPUT, `$ bootstrap-cli ${args.join(' ')}\n${result.err ? `${result.err}\n` : ''}${result.out}\n\n`);
+  return result;
+}
 
 const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
 const desired = async () => (await json(await p.api('desired-state'))).body;
@@ -115,11 +129,16 @@ describe('reconcile', () => {
     const cacheBefore = (await json(await p.api('registry/cache'))).body;
     const armBefore = p.azure.arm.log.counts();
 
-    const put = await json(await p.api('desired-state', { method: 'PUT', body: JSON.stringify({ topology: next }), headers: { 'if-match': `"${current.etag}"` } }));
-    expect(put.status, JSON.stringify(put.body)).toBe(202);
-    expect(put.body).toMatchObject({ changed: true, id: 'reconcile', version: current.version + 1 });
-    const out = await reconciled();
-
+    const file = join(codeRoot, 'topology.yaml');
+    writeFileSync(file, stringify(next));
+    const live = await cli('plan', '--against-live', '--config', file);
+    expect(live.code, live.err).toBe(0);
+    expect(live.out).toContain('recreate  service web on vm-a: environment changed');
+    const applied = await cli('apply', '--config', file);
+    expect(applied.code, applied.err + applied.out).toBe(0);
+    expect(applied.out).toContain(`desired state written: version ${current.version + 1}`);
+    expect(applied.out).toContain('✔ reconcile succeeded: 2 changes, 2 steps');
+    const out = (await reconciled()) as any;
     expect(out.status, JSON.stringify(out)).toBe('succeeded');
     expect(out.changes).toEqual(dry.body.changes);
     // The container operations: one replaced, one removed; nothing else touched.
@@ -140,8 +159,8 @@ describe('reconcile', () => {
       three.services.find((s: any) => s.name === 'api').replicas = 3;
       const dryUp = await plan(three);
       expect(dryUp.body.changes).toEqual([{ action: 'scale', kind: 'service', name: 'api', replicas: { from: 1, to: 3 }, reason: '3 replica(s) desired, 1 found' }]);
-      const up = await json(await p.api('services/api/scale', { method: 'POST', body: JSON.stringify({ replicas: 3 }) }));
-      expect(up.status, JSON.stringify(up.body)).toBe(202);
+      const up = await cli('scale', 'api', '3');
+      expect(up.code, up.err + up.out).toBe(0);
       const outUp = await reconciled();
       expect(outUp.changes).toEqual(dryUp.body.changes);
       expect(outUp.steps.map((s: any) => `${s.op} ${s.container}: ${s.outcome}`)).toEqual(['start api-r1: created', 'start api-r2: created']);
@@ -173,8 +192,8 @@ describe('reconcile', () => {
       moved.services.find((s: any) => s.name === 'api').vm = 'vm-b';
       const dry = await plan(moved);
       expect(dry.body.changes).toEqual([{ action: 'move', kind: 'service', name: 'api', from: 'vm-a', to: 'vm-b', reason: 'placed on vm-b' }]);
-      const res = await json(await p.api('services/api/move', { method: 'POST', body: JSON.stringify({ to: 'vm-b' }) }));
-      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      const res = await cli('move', 'api', 'vm-b');
+      expect(res.code, res.err + res.out).toBe(0);
       const out = await reconciled();
       expect(out.changes).toEqual(dry.body.changes);
       expect(out.steps.map((s: any) => `${s.op} ${s.service}@${s.vm}: ${s.outcome}`)).toEqual(['start api@vm-b: created', 'drain api@vm-a: removed']);
