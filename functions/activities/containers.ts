@@ -177,11 +177,17 @@ export async function startKafka(input: StartKafkaInput): Promise<StartedService
 /** Restarts the container and waits for health; when healthy, refreshes the registry entry. */
 export async function restartContainer(input: RestartContainerInput): Promise<HealthResult> {
   guardContainerInput('restartContainer', input, false);
+  if (input.replica !== undefined && (typeof input.replica.container !== 'string' || !CONTAINER_NAME.test(input.replica.container) || !Number.isInteger(input.replica.index))) {
+    const g = new Guard();
+    g.issues.push({ path: 'replica', message: 'must name a replica container like <service>-r<n> and its index' });
+    g.done('restartContainer');
+  }
   const { vm, service } = input;
+  const container = input.replica?.container ?? service.name;
   const outcome = await withVm(vm, async (docker) => {
-    const before = await docker.containerState(service.name);
+    const before = await docker.containerState(container);
     if (!before.exists) return { healthy: false, running: false, detail: 'no container: it will be recreated' };
-    const after = await docker.restartContainer(service.name);
+    const after = await docker.restartContainer(container);
     const healthy = await docker.waitHealthy(
       healthCheckOf(vm, service),
       { startupTimeoutInMs: service.health.startupTimeoutInMs },
@@ -189,7 +195,15 @@ export async function restartContainer(input: RestartContainerInput): Promise<He
     return { healthy, running: after.running, startedAt: after.startedAt, detail: healthy ? undefined : 'not healthy after restart' };
   });
   if (outcome.healthy) {
-    await (await centralDb()).upsertEntry(service.name, { status: 'running', host: vm.privateIp, port: service.port, vm: vm.name, startedAt: outcome.startedAt });
+    const db = await centralDb();
+    if (input.replica) {
+      // Another replica: its own instance in the registry (the entry's endpoint stays where it is).
+      const entry = await db.getEntry(service.name);
+      const imageTag = entry?.instances?.find((i) => i.vm === vm.name && i.container === container)?.imageTag ?? entry?.imageTag ?? '';
+      await db.registerInstance(service.name, service.kind, { vm: vm.name, container, replica: input.replica.index, host: vm.privateIp, port: service.port, status: 'running', imageTag, startedAt: outcome.startedAt });
+    } else {
+      await db.upsertEntry(service.name, { status: 'running', host: vm.privateIp, port: service.port, vm: vm.name, startedAt: outcome.startedAt });
+    }
     return { service: service.name, healthy: true, running: true, host: vm.privateIp, port: service.port };
   }
   return { service: service.name, healthy: false, running: outcome.running, detail: outcome.detail };

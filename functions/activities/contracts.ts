@@ -178,6 +178,8 @@ export interface StartKafkaInput {
 export interface RestartContainerInput {
   vm: VmAccess;
   service: ServiceRuntimeSpec;
+  /** A replica other than the first: its container and index (`service.port` is then the replica's port). */
+  replica?: { index: number; container: string };
 }
 
 export interface HealthResult {
@@ -264,6 +266,8 @@ export interface DeregisterInput {
 export interface RestartTarget {
   service: ServiceRuntimeSpec & { vm: string; source: string; role?: 'monitoring' };
   vm: VmSpec;
+  /** Every replica (platform/replicas.ts) and the VMs they run on, when there is more than one. */
+  replicas?: Array<{ index: number; vm: VmSpec; container: string; port: number }>;
   azure: ArmTarget;
   policy: Settings['restart'];
   streak: RestartStreak;

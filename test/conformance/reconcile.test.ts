@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { A, O } from '../../functions/activities/contracts.js';
 import { bootVm } from '../../functions/orchestrations/boot-vm.js';
 import { reconcile, type ReconcileOutput } from '../../functions/orchestrations/reconcile.js';
+import { restartService } from '../../functions/orchestrations/restart-service.js';
 import { kafkaLabels, LABELS, planReconcile, serviceLabels, type ActualContainer, type ActualState } from '../../functions/platform/reconcile-plan.js';
 import { placements } from '../../functions/platform/replicas.js';
 import { assertTopology } from '../../functions/platform/validate.js';
@@ -16,7 +17,7 @@ import type { Topology } from '../../functions/platform/topology.js';
 import { minimalDocument } from '../helpers/topology.js';
 import { run, type Script } from './driver.js';
 
-const orchestrators = { [O.reconcile]: reconcile, [O.bootVm]: bootVm };
+const orchestrators = { [O.reconcile]: reconcile, [O.bootVm]: bootVm, [O.restartService]: restartService };
 const activities = Object.values(A);
 const ipOf = (vm: string) => (vm === 'vm-a' ? '10.1.0.10' : '10.1.0.11');
 
@@ -207,5 +208,57 @@ describe('conformance: the reconcile', () => {
     const w = world(t, converged(t), { versions: [1, 2] });
     const r = await reconcileOnce(w);
     expect(r.instances.get('reconcile')!.status).toBe('ContinuedAsNew');
+  });
+});
+
+describe('conformance: a restart of a replicated service', () => {
+  it('restarts its replicas one at a time, reads each VM once, recreates only the replica that did not heal', async () => {
+    const d = doc();
+    d.services[0].replicas = 3;
+    d.services[0].vms = ['vm-a', 'vm-b'];
+    const t = topo(d);
+    const spec = t.services[0]!;
+    const vmOf = (name: string) => t.vms.find((v) => v.name === name)!;
+    const ops: string[] = [];
+    const script: Script = (name, input) => {
+      switch (name) {
+        case A.readRestartTarget:
+          return {
+            ok: true,
+            value: {
+              service: { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health, vm: spec.vm, source: spec.source },
+              vm: vmOf(spec.vm),
+              replicas: placements(spec).map((p) => ({ index: p.replica, vm: vmOf(p.vm), container: p.container, port: p.port })),
+              azure: { subscriptionId: t.azure.subscriptionId, resourceGroup: t.azure.resourceGroup, location: t.azure.location },
+              policy: t.settings.restart,
+              streak: { streak: 0 },
+            },
+          };
+        case A.ensureVm:
+          ops.push(`ensureVm ${input.vm.name}`);
+          return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };
+        case A.restartContainer: {
+          const container = input.replica?.container ?? input.service.name;
+          ops.push(`restart ${input.vm.name}/${container}:${input.service.port}`);
+          const healthy = !(input.vm.name === 'vm-b');
+          return { ok: true, value: { service: input.service.name, healthy, running: healthy, ...(healthy ? { host: input.vm.privateIp, port: input.service.port } : {}) } };
+        }
+        case A.prepareImage:
+          return { ok: true, value: { step: input.step, image: `lcm/${input.step}:v1`, version: 'v1', built: false } };
+        case A.startService:
+          ops.push(`recreate ${input.vm.name}/${input.replica?.container ?? input.service.name}:${input.replica?.port ?? input.service.port}`);
+          return { ok: true, value: { service: input.service.name, kind: input.service.kind, vm: input.vm.name, host: input.vm.privateIp, port: input.replica?.port ?? input.service.port, status: 'running', startedAt: 't', action: 'replaced' } };
+        default:
+          return { ok: true, value: null };
+      }
+    };
+    for (const order of orders) {
+      ops.length = 0;
+      const r = await run({ orchestrators, activities, script, root: { name: O.restartService, id: 'restart-svc-api', input: { service: 'api', kind: 'microservice', requestedBy: 'test', reason: 'test' } }, ...order });
+      expect(r.problems).toEqual([]);
+      expect([...r.scheduled].filter(([, n]) => n > 1)).toEqual([]);
+      expect(r.instances.get('restart-svc-api')!.output).toMatchObject({ outcome: 'recreated', host: ipOf('vm-a'), port: 8000 });
+      expect(ops).toEqual(['ensureVm vm-a', 'restart vm-a/api:8000', 'ensureVm vm-b', 'restart vm-b/api:8000', 'recreate vm-b/api:8000', 'restart vm-a/api-r1:8001']);
+    }
   });
 });
