@@ -199,10 +199,11 @@ function expectationFor(r: FuzzRequest): Expectation {
       // {topology} optional: an empty body or {} plans the stored state; anything else the fuzz sends is refused.
       const text = bodyText(r.body);
       if (text.length > MAX_BODY) return ours([413]);
-      if (text.trim() === '') return ours([200]);
+      // A plan reads every VM live (ARM, SSH): costly, so counted against the work budget like a start.
+      if (text.trim() === '') return ours([200], { work: true });
       try {
         const v = JSON.parse(text);
-        if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) return ours([200]);
+        if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) return ours([200], { work: true });
       } catch {
         // not JSON: 400
       }
