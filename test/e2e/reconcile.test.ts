@@ -13,11 +13,44 @@ import { stringify } from 'yaml';
 import { runCli } from '../../bootstrap-cli/main.js';
 import type { CliIo } from '../../bootstrap-cli/io.js';
 import { assertTopology } from '../../functions/platform/validate.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import type { ChildProcess } from 'node:child_process';
+import { preparePlatform, spawnHost, type PreparedPlatform } from '../helpers/platform.js';
+import { until } from '../helpers/self-healing.js';
 import { minimalDocument } from '../helpers/topology.js';
 
-let p: TestPlatform;
+/** The platform, with its host a child process the last test kills (SIGKILL) and starts again. */
+interface Platform {
+  prepared: PreparedPlatform;
+  proc: ChildProcess;
+  baseUrl: string;
+  key: string;
+  azure: PreparedPlatform['azure'];
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** Follows an operation through GET /api/operations/{id} until it is no longer active. */
+  finished(id: string, timeoutInMs?: number): Promise<any>;
+}
+let p: Platform;
 let codeRoot: string;
+
+async function startHost(prepared: PreparedPlatform): Promise<Platform> {
+  const { proc, baseUrl } = await spawnHost(prepared);
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${baseUrl}/api/${path}`, { ...init, headers: { 'x-functions-key': prepared.key, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  return {
+    prepared,
+    proc,
+    baseUrl,
+    key: prepared.key,
+    azure: prepared.azure,
+    api,
+    finished: (id, timeoutInMs = 180_000) =>
+      until(`${id} to finish`, async () => {
+        const res = await api(`operations/${id}`);
+        const s = (await res.json()) as any;
+        return res.status === 200 && ['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus) ? s : undefined;
+      }, timeoutInMs),
+  };
+}
 
 function document(): any {
   const d = minimalDocument();
@@ -43,14 +76,17 @@ function document(): any {
 beforeAll(async () => {
   codeRoot = mkdtempSync(join(tmpdir(), 'lcm-converge-'));
   cpSync(new URL('../fixtures/services/echo', import.meta.url).pathname, join(codeRoot, 'echo'), { recursive: true });
-  p = await startTestPlatform({ topology: assertTopology(document()), codeRoot });
-  const boot = await p.run('boot', undefined, 240_000);
+  const prepared = await preparePlatform({ topology: assertTopology(document()), codeRoot });
+  p = await startHost(prepared);
+  expect((await p.api('boot', { method: 'POST' })).status).toBe(202);
+  const boot = await p.finished('boot', 240_000);
   expect(boot.runtimeStatus, JSON.stringify(boot.output)).toBe('Completed');
   expect(boot.output.status, JSON.stringify(boot.output)).toBe('succeeded');
 }, 300_000);
 
 afterAll(async () => {
-  await p?.stop();
+  p?.proc.kill('SIGKILL');
+  await p?.prepared.stop();
   if (codeRoot) rmSync(codeRoot, { recursive: true, force: true });
 }, 90_000);
 
@@ -59,7 +95,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   const out: string[] = [];
   const err: string[] = [];
   const io: CliIo = { out: (t) => void out.push(t), err: (t) => void err.push(t), isTty: false };
-  const code = await runCli([...args, '--url', p.host.baseUrl, '--key', p.key], io);
+  const code = await runCli([...args, '--url', p.baseUrl, '--key', p.key], io);
   const result = { code, out: out.join('\n'), err: err.join('\n') };
   if (process.env.RECORD_CLI_OUTPUT) appendFileSync(process.env.RECORD_CLI_OUTPUT, `$ bootstrap-cli ${args.join(' ')}\n${result.err ? `${result.err}\n` : ''}${result.out}\n\n`);
   return result;
@@ -71,19 +107,21 @@ const plan = async (topology?: unknown) => json(await p.api('desired-state/plan'
 
 /** Follows the reconcile to its end (through continueAsNew) and returns its output. */
 async function reconciled(timeoutInMs = 180_000): Promise<any> {
-  const done = await p.host.waitForInstance('reconcile', { timeoutInMs });
+  const done = await p.finished('reconcile', timeoutInMs);
   expect(done.runtimeStatus, JSON.stringify(done.output)).toBe('Completed');
   return done.output;
 }
 
 /** A client of `service`: polls the registry and calls every listed endpoint until stopped. */
-function client(service: string) {
+function client(service: string, tolerateRegistryOutage = false) {
   let running = true;
-  const stats = { calls: 0, failures: [] as string[], seen: new Set<string>(), maxInstances: 0 };
+  const stats = { calls: 0, failures: [] as string[], seen: new Set<string>(), maxInstances: 0, registryOutages: 0 };
   const loop = (async () => {
     while (running) {
       try {
-        const entry = (await (await p.api(`registry/${service}`)).json()) as any;
+        const res = await p.api(`registry/${service}`);
+        if (res.status !== 200) throw new Error(`GET /api/registry/${service}: ${res.status}`);
+        const entry = (await res.json()) as any;
         const instances: Array<{ vm: string; url: string }> = entry.instances ?? [];
         if (instances.length === 0) stats.failures.push('the registry listed no healthy instance');
         stats.maxInstances = Math.max(stats.maxInstances, instances.length);
@@ -100,7 +138,9 @@ function client(service: string) {
           }),
         );
       } catch (e) {
-        stats.failures.push(`registry: ${(e as Error).message}`);
+        // The LCM's own API down (its host killed): the registry cannot be read, the services still answer.
+        if (tolerateRegistryOutage) stats.registryOutages++;
+        else stats.failures.push(`registry: ${(e as Error).message}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -219,4 +259,31 @@ describe('reconcile', () => {
     expect(await desired()).toEqual(before);
     expect((await json(await p.api('registry/web'))).body.vm).toBe('vm-a');
   });
+
+  it('the host killed mid-move: the move finishes after a restart, with no step twice and no failed call', async () => {
+    const c = client('api', true);
+    try {
+      const res = await p.api('services/api/move', { method: 'POST', body: JSON.stringify({ to: 'vm-a' }) });
+      expect(res.status).toBe(202);
+      // The new container is registered (its start done) and the old one not yet drained: kill the host now.
+      await until('both sides of the move registered', async () => {
+        const entry = (await (await p.api('registry/api')).json()) as any;
+        return entry.instances?.length === 2 ? entry : undefined;
+      }, 120_000);
+      p.proc.kill('SIGKILL');
+      await new Promise((r) => p.proc.once('exit', r));
+      p = await startHost(p.prepared);
+      const out = await reconciled();
+      expect(out.status, JSON.stringify(out)).toBe('succeeded');
+      expect(out.steps.map((s: any) => `${s.op} ${s.service}@${s.vm}: ${s.outcome}`)).toEqual(['start api@vm-a: created', 'drain api@vm-b: removed']);
+      // Each piece of work once: one start, one deregistration, one stop in the reconcile's history.
+      const history = ((await (await p.api('operations/reconcile?history=true')).json()) as any).history as Array<{ EventType: string; FunctionName?: string }>;
+      const completed = (name: string) => history.filter((e) => (e.EventType === 'TaskCompleted' || e.EventType === 'TaskFailed') && e.FunctionName === name).length;
+      expect([completed('startService'), completed('deregisterInstance'), completed('stopContainer')]).toEqual([1, 1, 1]);
+      expect(((await (await p.api('registry/api')).json()) as any).instances.map((i: any) => i.vm)).toEqual(['vm-a']);
+    } finally {
+      const stats = await c.stop();
+      expect(stats.failures).toEqual([]);
+    }
+  }, 300_000);
 });
