@@ -161,6 +161,17 @@ describe('POST /api/desired-state/plan', () => {
   });
 });
 
+describe('POST /api/reconcile', () => {
+  it('three requests at once run one reconcile: all answer its id, two of them joined it', async () => {
+    const answers = await Promise.all([1, 2, 3].map(() => p.api('reconcile', { method: 'POST', body: JSON.stringify({ requestedBy: 'test' }) })));
+    const bodies = (await Promise.all(answers.map((r) => r.json()))) as any[];
+    await stopReconcile();
+    expect(answers.map((r) => r.status)).toEqual([202, 202, 202]);
+    expect(bodies.map((b) => b.id)).toEqual(['reconcile', 'reconcile', 'reconcile']);
+    expect(bodies.filter((b) => b.joined === false)).toHaveLength(1);
+  });
+});
+
 describe('roles', () => {
   it("the monitoring key opens none of these routes", async () => {
     const asMonitoring = (path: string, init: RequestInit = {}) =>
