@@ -60,13 +60,17 @@ export class LcmApi {
     return this.request<T>('POST', path, body);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+  put<T = unknown>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    return this.request<T>('PUT', path, body, headers);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ApiResponse<T>> {
     const url = `${this.baseUrl}/api/${path.replace(/^\/+/, '')}`;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
-        headers: { ...(this.key ? { 'x-functions-key': this.key } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { ...(this.key ? { 'x-functions-key': this.key } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...extraHeaders },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
@@ -112,7 +116,13 @@ export class LcmApi {
 export function errorText(body: unknown): string {
   if (body && typeof body === 'object' && 'error' in body && typeof (body as { error: unknown }).error === 'string') {
     const b = body as { error: string; issues?: unknown };
-    return Array.isArray(b.issues) && b.issues.length > 0 ? `${b.error}:\n  ${b.issues.join('\n  ')}` : b.error;
+    // Issues are strings (older routes) or {path, message} (the desired-state routes).
+    const line = (i: unknown) => {
+      if (!i || typeof i !== 'object') return String(i);
+      const { path, message } = i as { path?: unknown; message?: unknown };
+      return `${typeof path === 'string' && path ? `${path}: ` : ''}${String(message)}`;
+    };
+    return Array.isArray(b.issues) && b.issues.length > 0 ? `${b.error}:\n  ${b.issues.map(line).join('\n  ')}` : b.error;
   }
   return typeof body === 'string' ? body.slice(0, 300) : JSON.stringify(body);
 }

@@ -5,6 +5,7 @@ import { DEFAULT_API_URL } from './api-client.js';
 import { addAzureDeployOptions, runAzureDeploy, toAzureDeployOptions, type AzureDeployCliOptions } from './azure/index.js';
 import { deploy, EXAMPLE_CONFIG } from './deploy.js';
 import * as operator from './operator.js';
+import * as converge from './converge.js';
 import { planTopology } from '../functions/platform/plan.js';
 import { readConfig, issuesText, requireConfig } from './config.js';
 import { CliError, EXIT, processIo, type CliIo } from './io.js';
@@ -46,13 +47,44 @@ export function buildProgram(io: CliIo, result: { code: number } = { code: EXIT.
 
   program
     .command('plan')
-    .description('show the order in which the platform starts')
-    .requiredOption('-c, --config <file>', 'topology YAML file')
+    .description('show the order in which the platform starts; with --against-live, what a reconcile would change on the running platform')
+    .option('-c, --config <file>', 'topology YAML file (required without --against-live)')
     .option('--json', 'print the plan as JSON')
-    .action(async (opts: { config: string; json?: boolean }) => {
+    .option('--against-live', 'dry run against the running platform through the API (POST /api/desired-state/plan): the file\'s topology, or the stored one')
+    .option('--url <url>', `LCM API base URL, with --against-live (default: $LCM_API_URL or ${DEFAULT_API_URL})`)
+    .option('--key <key>', 'function key of the API, with --against-live (default: $LCM_API_KEY)')
+    .action(async (opts: { config?: string; json?: boolean; againstLive?: boolean; url?: string; key?: string }) => {
+      if (opts.againstLive) return done(await converge.planAgainstLive(opts.config, api(opts), io));
+      if (!opts.config) throw new CliError("error: required option '-c, --config <file>' not specified (or pass --against-live)", EXIT.usage);
       const plan = planTopology(await requireConfig(opts.config));
       io.out(opts.json ? JSON.stringify(planJson(plan), null, 2) : planTable(plan));
     });
+
+  apiOptions(
+    program
+      .command('apply')
+      .description('make a topology file the desired state: validate, show the changes, write it with the etag read, follow the reconcile')
+      .requiredOption('-c, --config <file>', 'topology YAML file')
+      .option('--no-wait', 'return once written, without following the reconcile'),
+  ).action(async (opts) => done(await converge.apply(opts.config, { ...api(opts), wait: opts.wait }, io)));
+
+  apiOptions(
+    program
+      .command('scale')
+      .description('set how many replicas of a service run (scale-down drains: deregister, then stop)')
+      .argument('<service>', 'service name')
+      .argument('<replicas>', 'number of replicas')
+      .option('--no-wait', 'return once written, without following the reconcile'),
+  ).action(async (service: string, replicas: string, opts) => done(await converge.scale(service, replicas, { ...api(opts), wait: opts.wait }, io)));
+
+  apiOptions(
+    program
+      .command('move')
+      .description('move a service to another VM while it serves (start there, healthy, switch the registry, stop the old one)')
+      .argument('<service>', 'service name')
+      .argument('<vm>', 'target VM')
+      .option('--no-wait', 'return once written, without following the reconcile'),
+  ).action(async (service: string, vm: string, opts) => done(await converge.move(service, vm, { ...api(opts), wait: opts.wait }, io)));
 
   const deployCommand = program
     .command('deploy')

@@ -1,5 +1,6 @@
 /** Activities on the registry and the event log: restart bookkeeping and audit events. */
 import { centralDb } from '../deps.js';
+import { placements } from '../platform/replicas.js';
 import type { EventInput, MarkServiceInput, RecordRestartInput, RestartTarget } from './contracts.js';
 
 export async function recordEvent(input: EventInput): Promise<void> {
@@ -13,7 +14,11 @@ export async function readRestartTarget(input: { service: string }): Promise<Res
   if (!topology || !spec) throw new Error(`service "${input.service}" is not in the desired state`);
   const vm = topology.vms.find((v) => v.name === spec.vm)!;
   const entry = await db.getEntry(input.service);
+  const replicas = placements(spec);
   return {
+    ...(replicas.length > 1
+      ? { replicas: replicas.map((p) => ({ index: p.replica, vm: topology.vms.find((v) => v.name === p.vm)!, container: p.container, port: p.port })) }
+      : {}),
     service: { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health, vm: spec.vm, source: spec.source, role: spec.role },
     vm,
     azure: { subscriptionId: topology.azure.subscriptionId, resourceGroup: topology.azure.resourceGroup, location: topology.azure.location },

@@ -86,26 +86,40 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
   const spec = target.service;
   const runtime = { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health };
   let outcome: RestartServiceOutput['outcome'] = 'restarted';
-  let started: Pick<StartedService, 'host' | 'port'>;
+  let started: Pick<StartedService, 'host' | 'port'> | undefined;
+  // One replica after the other, so a replicated service keeps serving while it restarts.
+  const replicas = target.replicas ?? [{ index: 0, vm: target.vm, container: spec.name, port: spec.port }];
+  const reached = new Map<string, VmAccess>();
   try {
-    // Reading the VM is cheap; it starts the VM only when it is down.
-    const info = yield* callArmActivity(context, A.ensureVm, { azure: target.azure, vm: target.vm } satisfies EnsureVmInput);
-    const access: VmAccess = { name: info.name, host: info.publicIp, privateIp: info.privateIp, adminUser: target.vm.adminUser, sshKeySecret: target.vm.sshKeySecret };
-    const health = (yield* call(context, A.restartContainer, { vm: access, service: runtime }));
-    if (!health.healthy) {
-      outcome = 'recreated';
-      const image = (yield* call(context, A.prepareImage, { vm: access, step: spec.name, source: spec.source } satisfies PrepareImageInput));
-      started = (yield* call(context, A.startService, {
-        vm: access,
-        service: runtime,
-        image: image.image,
-        version: image.version,
-        operationId,
-        monitoring: spec.role === 'monitoring',
-        recreate: true,
-      } satisfies StartServiceInput));
-    } else {
-      started = { host: health.host!, port: health.port! };
+    for (const replica of replicas) {
+      // Reading the VM is cheap; it starts the VM only when it is down. Once per VM.
+      let access = reached.get(replica.vm.name);
+      if (!access) {
+        const info = yield* callArmActivity(context, A.ensureVm, { azure: target.azure, vm: replica.vm } satisfies EnsureVmInput);
+        access = { name: info.name, host: info.publicIp, privateIp: info.privateIp, adminUser: replica.vm.adminUser, sshKeySecret: replica.vm.sshKeySecret };
+        reached.set(replica.vm.name, access);
+      }
+      const other = replica.index > 0 || replica.container !== spec.name;
+      const service = { ...runtime, port: replica.port };
+      const health = (yield* call(context, A.restartContainer, { vm: access, service, ...(other ? { replica: { index: replica.index, container: replica.container } } : {}) }));
+      let here: Pick<StartedService, 'host' | 'port'>;
+      if (!health.healthy) {
+        outcome = 'recreated';
+        const image = (yield* call(context, A.prepareImage, { vm: access, step: spec.name, source: spec.source } satisfies PrepareImageInput));
+        here = (yield* call(context, A.startService, {
+          vm: access,
+          service: runtime,
+          image: image.image,
+          version: image.version,
+          operationId,
+          monitoring: spec.role === 'monitoring',
+          recreate: true,
+          ...(other ? { replica: { index: replica.index, container: replica.container, port: replica.port } } : {}),
+        } satisfies StartServiceInput));
+      } else {
+        here = { host: health.host!, port: health.port! };
+      }
+      started ??= here;
     }
   } catch (e) {
     const reason = failureMessage(e);
@@ -120,7 +134,7 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
     outcome,
     delayedInMs: decision.delayInMs,
     streak: decision.streak,
-    host: started.host,
-    port: started.port,
+    host: started?.host,
+    port: started?.port,
   } satisfies RestartServiceOutput;
 };

@@ -132,14 +132,16 @@ export async function spawnHost(prepared: PreparedPlatform): Promise<{ proc: Chi
       ...Object.entries(monitoringFunctionKeys(prepared.monitoringKey)).flatMap(([fn, keys]) => Object.entries(keys).flatMap(([name, value]) => ['--function-key', `${fn}/${name}=${value}`]))],
     { env: { ...process.env, ...prepared.settings }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  proc.stderr!.resume();
+  // Kept (the last few KB) so a host that dies before listening says why.
+  let stderr = '';
+  proc.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
   const baseUrl = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: proc.stdout! });
     lines.on('line', (line) => {
       const m = /^listening (\S+)/.exec(line);
       if (m) resolve(m[1]!);
     });
-    proc.once('exit', (code) => reject(new Error(`host exited with ${code} before listening`)));
+    proc.once('exit', (code) => reject(new Error(`host exited with ${code} before listening:\n${stderr}`)));
   });
   return { proc, baseUrl };
 }

@@ -30,13 +30,23 @@ async function call(path, init = {}) {
   });
 }
 
-async function probe(entry) {
+async function probeOne(host, port) {
   try {
-    const res = await fetch(`http://${entry.host}:${entry.port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`http://${host}:${port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
     return res.ok;
   } catch {
     return false;
   }
+}
+
+/**
+ * Every registered instance of the service (its replicas; the registry lists them in `instances`),
+ * or its one endpoint. Healthy only when each answers: a failing replica is a failing service.
+ */
+async function probe(entry) {
+  const targets = Array.isArray(entry.instances) && entry.instances.length > 0 ? entry.instances : [entry];
+  const results = await Promise.all(targets.map((t) => probeOne(t.host, t.port)));
+  return results.every(Boolean);
 }
 
 async function requestRestart(entry, state) {
