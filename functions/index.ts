@@ -15,6 +15,7 @@ import { startRestart, startWatchdog } from './activities/watchdog.js';
 import * as api from './http/api.js';
 import { getServiceLogs } from './http/logs.js';
 import { openApiDocument } from './http/openapi.js';
+import { getUiAsset, getUiIndex } from './http/ui.js';
 import { route, type Handler } from './http/respond.js';
 import { bootPlatform } from './orchestrations/boot-platform.js';
 import { bootStep } from './orchestrations/boot-step.js';
@@ -86,3 +87,6 @@ http('appRestart', ['POST'], 'apps/{name}/restart', api.postRestart('apps'));
 http('modelRestart', ['POST'], 'models/{name}/restart', api.postRestart('models'));
 http('operation', ['GET'], 'operations/{id}', api.getOperation);
 http('operationTerminate', ['POST'], 'operations/{id}/terminate', api.postTerminateOperation);
+// The central UI's static files (anonymous: no data in them; the page calls the API with the key).
+http('uiIndex', ['GET'], 'ui', getUiIndex, 'anonymous');
+http('uiAsset', ['GET'], 'ui/{file}', getUiAsset, 'anonymous');

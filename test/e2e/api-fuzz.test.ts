@@ -140,6 +140,11 @@ function expectationFor(r: FuzzRequest): Expectation {
     case 'registry':
     case 'vms':
       return ours([200]);
+    case 'uiIndex':
+      return ours([200]);
+    case 'uiAsset':
+      // Any name but a hashed file answers the page; a hashed name that is not there is a 404.
+      return ours(/^app-[0-9a-f]{12}\.(js|css)$/.test(params.file ?? '') ? [200, 404] : [200]);
     case 'registryEntry':
       if (!DNS_LABEL.test(name)) return ours([400]);
       return ours(name === 'kafka' || services.some((s) => s.name === name) ? [200] : [404]);
@@ -260,11 +265,12 @@ const ROUTES: Array<[string, Array<(typeof METHODS)[number]>]> = [
   ['vms', ['GET', 'POST']], ['vms/{name}/init', ['POST']], ['vms/{name}/restart', ['POST']], ['services/{name}', ['GET']],
   ['services/{name}/restart', ['POST']], ['apps/{name}/restart', ['POST']], ['models/{name}/restart', ['POST']], ['operations/{id}', ['GET']],
   ['operations/{id}/terminate', ['POST']], ['services/{name}/logs', ['GET']], ['vms/{name}/reset-host-key', ['POST']],
+  ['ui', ['GET']], ['ui/{file}', ['GET']],
 ];
 const TEMPLATES = [
   'health', 'openapi.json', 'boot', 'platform', 'registry', 'registry/{service}', 'vms', 'vms/{name}/init', 'vms/{name}/restart',
   'services/{name}', 'services/{name}/restart', 'apps/{name}/restart', 'models/{name}/restart', 'operations/{id}',
-  'operations/{id}/terminate', 'services/{name}/logs', 'vms/{name}/reset-host-key',
+  'operations/{id}/terminate', 'services/{name}/logs', 'vms/{name}/reset-host-key', 'ui', 'ui/{file}',
   // Not routes: the host's 404.
   '', 'nosuch', 'vms/{name}', 'vms/{name}/stop', 'services/{name}/restart/now', 'operations', 'registry/{service}/x', '{name}/{name}/{name}',
 ];
