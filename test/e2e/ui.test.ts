@@ -67,7 +67,7 @@ describe('the central UI', () => {
       expect(await page.locator('header nav').count()).toBe(0);
       const text = (await page.textContent('body')) ?? '';
       for (const name of [...serviceNames(), ...p.topology.vms.map((v) => v.name)]) expect(text).not.toContain(name);
-      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+      expect(await page.evaluate('sessionStorage.length')).toBe(0);
     }
   });
 
