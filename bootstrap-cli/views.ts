@@ -227,6 +227,7 @@ export function apiUsage(apiUrl: string, key: string, keyFromEnv: boolean): stri
   return [
     `LCM API: ${apiUrl}/api  (reference: ${apiUrl}/api/openapi.json)`,
     keyFromEnv ? 'key: the value of LCM_API_KEY' : `key: ${key}   (generated; set LCM_API_KEY to choose one)`,
+    `central UI: ${apiUrl}/api/ui/  (open it in a browser and sign in with the key)`,
     'try:',
     `  curl -s -H "x-functions-key: ${keyRef}" ${apiUrl}/api/registry`,
     `  curl -s -X POST -H "x-functions-key: ${keyRef}" ${apiUrl}/api/services/NAME/restart`,
