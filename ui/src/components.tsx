@@ -132,9 +132,10 @@ export function ActionButton(props: { label: string; confirm?: string; run: () =
   );
 }
 
-export function Table({ head, rows, label }: { head: string[]; rows: ComponentChildren[]; label: string }) {
+/** A table; `stack` ones turn each row into a card on a phone (cells carry data-label). */
+export function Table({ head, rows, label, stack = false }: { head: string[]; rows: ComponentChildren[]; label: string; stack?: boolean }) {
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>
+    <div class={`table-wrap${stack ? ' stack' : ''}`} tabIndex={0} role="region" aria-label={label}>
       <table>
         <thead>
           <tr>

@@ -50,19 +50,20 @@ export function Overview({ api, follow }: { api: Api; follow: (id: string) => vo
       <Section title="VMs" actions={<a class="button" href={href({ page: 'provision' })}>Provision a VM</a>}>
         <Table
           label="VMs"
+          stack
           head={['VM', 'Power', 'Private address', 'Public address', 'Docker', '']}
           rows={p.vms.map((v) => {
             const info = vmInfo.get(v.name);
             return (
               <tr data-vm={v.name}>
                 <th scope="row">{v.name}</th>
-                <td class="status">
+                <td data-label="Power" class="status">
                   <Badge value={info?.powerState ?? v.powerState} />
                 </td>
-                <td>{info?.privateIp ?? '-'}</td>
-                <td>{info?.publicIp ?? v.publicIp ?? '-'}</td>
-                <td>{info ? (info.dockerReady ? 'ready' : 'not ready') : '-'}</td>
-                <td class="row-actions">
+                <td data-label="Private address">{info?.privateIp ?? '-'}</td>
+                <td data-label="Public address">{info?.publicIp ?? v.publicIp ?? '-'}</td>
+                <td data-label="Docker">{info ? (info.dockerReady ? 'ready' : 'not ready') : '-'}</td>
+                <td data-label="Actions" class="row-actions">
                   <ActionButton label="Init" confirm={`Install and start Docker on ${v.name}?`} run={() => api.post(`vms/${v.name}/init`, { requestedBy: 'central UI' })} onStarted={follow} />
                   <ActionButton label="Restart" confirm={`Restart VM ${v.name}? Its services stop until it is back.`} run={() => api.post(`vms/${v.name}/restart`, { requestedBy: 'central UI' })} onStarted={follow} />
                 </td>
@@ -74,6 +75,7 @@ export function Overview({ api, follow }: { api: Api; follow: (id: string) => vo
       <Section title="Services">
         <Table
           label="Services"
+          stack
           head={['Service', 'Kind', 'VM', 'Endpoint', 'Health', 'Restarts', '']}
           rows={services.map((s) => {
             const path = restartPath(s.kind, s.name);
@@ -82,14 +84,14 @@ export function Overview({ api, follow }: { api: Api; follow: (id: string) => vo
                 <th scope="row">
                   <a href={href({ page: 'service', name: s.name })}>{s.name}</a>
                 </th>
-                <td>{s.kind}</td>
-                <td>{s.vm}</td>
-                <td class="endpoint">{endpointOf(s)}</td>
-                <td class="status">
+                <td data-label="Kind">{s.kind}</td>
+                <td data-label="VM">{s.vm}</td>
+                <td data-label="Endpoint" class="endpoint">{endpointOf(s)}</td>
+                <td data-label="Health" class="status">
                   <Badge value={s.status} />
                 </td>
-                <td class="num">{s.restartCount ?? 0}</td>
-                <td class="row-actions">
+                <td data-label="Restarts" class="num">{s.restartCount ?? 0}</td>
+                <td data-label="Actions" class="row-actions">
                   {path ? (
                     <ActionButton
                       label="Restart"
