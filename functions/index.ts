@@ -12,6 +12,10 @@ import { markService, readRestartTarget, recordEvent, recordRestart } from './ac
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
 import { notifyInstance, startInstances } from './activities/instances.js';
 import { startRestart, startWatchdog } from './activities/watchdog.js';
+import { deregisterInstance, readActualState, stopContainer } from './activities/actual-state.js';
+import { activeOperations } from './activities/operations.js';
+import * as desiredState from './http/desired-state.js';
+import { reconcile } from './orchestrations/reconcile.js';
 import * as api from './http/api.js';
 import { getServiceLogs } from './http/logs.js';
 import { openApiDocument } from './http/openapi.js';
@@ -33,6 +37,7 @@ df.app.orchestration(O.initVm, initVm);
 df.app.orchestration(O.restartVm, restartVmOrchestration);
 df.app.orchestration(O.restartService, restartService);
 df.app.orchestration(O.watchdog, watchdog);
+df.app.orchestration(O.reconcile, reconcile);
 
 // Activities: thin, typed calls into one adapter each
 // Each handler is checked against the Activities table: its input and output are what callers use.
@@ -63,10 +68,15 @@ activity(A.startInstances, startInstances, [df.input.durableClient()]);
 activity(A.notifyInstance, notifyInstance, [df.input.durableClient()]);
 // The watchdog starts a restart through the client, which refuses an id a running restart holds.
 activity(A.startRestart, startRestart, [df.input.durableClient()]);
+// The reconcile: the live actual state, draining and stopping containers, and what it must wait for.
+activity(A.readActualState, readActualState);
+activity(A.stopContainer, stopContainer);
+activity(A.deregisterInstance, deregisterInstance);
+activity(A.activeOperations, activeOperations, [df.input.durableClient()]);
 
 // The HTTP API
 const client = [df.input.durableClient()];
-const http = (name: string, methods: Array<'GET' | 'POST'>, path: string, handler: Handler, authLevel: 'function' | 'anonymous' = 'function') =>
+const http = (name: string, methods: Array<'GET' | 'POST' | 'PUT'>, path: string, handler: Handler, authLevel: 'function' | 'anonymous' = 'function') =>
   app.http(name, { route: path, methods, authLevel, extraInputs: client, handler: route(handler) });
 
 http('health', ['GET'], 'health', async () => ({ jsonBody: { status: 'ok', app: 'life-cycle-manager' } }), 'anonymous');
@@ -87,6 +97,13 @@ http('appRestart', ['POST'], 'apps/{name}/restart', api.postRestart('apps'));
 http('modelRestart', ['POST'], 'models/{name}/restart', api.postRestart('models'));
 http('operation', ['GET'], 'operations/{id}', api.getOperation);
 http('operationTerminate', ['POST'], 'operations/{id}/terminate', api.postTerminateOperation);
+// Desired state that converges (operators' key only: see http/roles.ts)
+http('desiredStateGet', ['GET'], 'desired-state', desiredState.getDesiredState);
+http('desiredStatePut', ['PUT'], 'desired-state', desiredState.putDesiredState);
+http('desiredStatePlan', ['POST'], 'desired-state/plan', desiredState.postPlan);
+http('reconcileStart', ['POST'], 'reconcile', desiredState.postReconcile);
+http('serviceScale', ['POST'], 'services/{name}/scale', desiredState.postScale);
+http('serviceMove', ['POST'], 'services/{name}/move', desiredState.postMove);
 // The central UI's static files (anonymous: no data in them; the page calls the API with the key).
 http('uiIndex', ['GET'], 'ui', getUiIndex, 'anonymous');
 http('uiAsset', ['GET'], 'ui/{file}', getUiAsset, 'anonymous');

@@ -9,6 +9,10 @@ import { imageName, type HealthCheck } from '../cloud/docker-host.js';
 import { readSecretSetting } from '../cloud/secrets.js';
 import { centralDb, codeShare, settings, vmAddress, withVm } from '../deps.js';
 import { Guard, guardServiceRuntime, guardVmAccess, MAX_SECRET_VALUE, envValueIssue } from '../platform/guard.js';
+import { kafkaLabels, LABELS, serviceLabels } from '../platform/reconcile-plan.js';
+
+/** A replica's container: the service's name, or `<name>-r<n>` (platform/replicas.ts). */
+const CONTAINER_NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?(-r[0-9]{1,2})?$/;
 import type {
   HealthResult,
   PrepareImageInput,
@@ -88,28 +92,41 @@ function guardContainerInput(what: string, input: { vm: VmAccess; service: Servi
 
 export async function startService(input: StartServiceInput): Promise<StartedService> {
   guardContainerInput('startService', input, true);
-  const { vm, service } = input;
+  const g = new Guard();
+  if (input.replica !== undefined) {
+    g.port('replica.port', input.replica.port);
+    if (!Number.isInteger(input.replica.index) || input.replica.index < 0) g.issues.push({ path: 'replica.index', message: 'must be a replica number' });
+    if (typeof input.replica.container !== 'string' || !CONTAINER_NAME.test(input.replica.container)) g.issues.push({ path: 'replica.container', message: 'must be a container name like <service> or <service>-r<n>' });
+  }
+  g.done('startService');
+  const { vm } = input;
+  const replica = input.replica ?? { index: 0, container: input.service.name, port: input.service.port };
+  // The replica listens on its own port: the service as this container runs it.
+  const service = { ...input.service, port: replica.port };
   const env = stringEnv(service.env);
   // Every service may look the others up in the registry: the LCM's address is not a secret (its key is).
   if (settings().publicApiUrl) env.LCM_API_URL = settings().publicApiUrl!;
   const check = healthCheckOf(vm, service);
+  const labels = serviceLabels(service, { replica: replica.index, port: replica.port }, input.version);
   const result = await withVm(vm, async (docker) => {
     // Safe to run twice: a container this activity already recreated answers healthy and is kept.
-    if (input.recreate && !(await docker.isHealthy(check))) await docker.removeContainer(service.name);
+    if (input.recreate && !(await docker.isHealthy(check))) await docker.removeContainer(replica.container);
     const state = await docker.ensureContainer({
-      name: service.name,
+      name: replica.container,
       image: input.image,
-      port: service.port,
+      port: replica.port,
       env,
       secretEnv: secretValues(service, input.monitoring ?? false),
       restart: 'unless-stopped',
+      labels,
+      infoLabels: { [LABELS.level]: String(input.level ?? 0) },
     });
     const healthy = await docker.waitHealthy(check, { startupTimeoutInMs: service.health.startupTimeoutInMs });
     if (!healthy) {
       // No log lines here: this error lands in orchestration history, and a service's log can
       // hold its secrets. Say where to read them instead (fetched on demand, redacted).
       throw new Error(
-        `service "${service.name}" on VM "${vm.name}" did not answer http://${vm.privateIp}:${service.port}${service.health.path} ` +
+        `service "${service.name}" on VM "${vm.name}" did not answer http://${vm.privateIp}:${replica.port}${service.health.path} ` +
           `within ${Math.round(service.health.startupTimeoutInMs / 1000)} s; read its container log with ` +
           `\`bootstrap-cli logs ${service.name}\` (GET /api/services/${service.name}/logs)`,
       );
@@ -117,16 +134,18 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
     return state;
   });
   const startedAt = result.startedAt ?? new Date().toISOString();
-  await (await centralDb()).upsertEntry(service.name, {
-    kind: service.kind,
+  // Registered only once healthy: a client reading the registry never finds a container that does not answer.
+  await (await centralDb()).registerInstance(service.name, service.kind, {
     vm: vm.name,
+    container: replica.container,
+    replica: replica.index,
     host: vm.privateIp,
-    port: service.port,
-    imageTag: input.version,
+    port: replica.port,
     status: 'running',
+    imageTag: input.version,
     startedAt,
   });
-  return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: service.port, status: 'running', startedAt, action: result.action };
+  return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: replica.port, status: 'running', startedAt, action: result.action };
 }
 
 export async function startKafka(input: StartKafkaInput): Promise<StartedService> {
@@ -136,7 +155,7 @@ export async function startKafka(input: StartKafkaInput): Promise<StartedService
   const { vm, kafka } = input;
   // Services on other VMs are told the private address, the function app the one it reaches the VM at (vmAddress).
   const spec = kafkaContainerSpec({ image: input.image, vm: vm.name, privateIp: vm.privateIp, publicHost: vmAddress(vm), port: kafka.port });
-  const state = await withVm(vm, (docker) => docker.ensureContainer(spec));
+  const state = await withVm(vm, (docker) => docker.ensureContainer({ ...spec, labels: kafkaLabels(input.version) }));
   await ensureTopics({
     brokers: [kafkaExternalAddress(vmAddress(vm), kafka.port)],
     topics: kafka.topics.map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor })),

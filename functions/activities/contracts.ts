@@ -4,6 +4,7 @@
  */
 import type { RestartStreak } from '../platform/backoff.js';
 import type { AzureContext, KafkaSpec, ServiceKind, ServiceSpec, Settings, Topology, VmSpec } from '../platform/topology.js';
+import type { ActualState } from '../platform/reconcile-plan.js';
 import type { BootStepInput } from '../orchestrations/boot-step.js';
 import type { BootVmInput } from '../orchestrations/boot-vm.js';
 import type { RestartServiceInput } from '../orchestrations/restart-service.js';
@@ -35,6 +36,10 @@ export interface Activities {
   startInstances: { input: StartInstancesInput; output: StartedInstance[] };
   notifyInstance: { input: NotifyInput; output: void };
   startRestart: { input: RestartServiceInput; output: WatchdogRestart };
+  readActualState: { input: ReadActualStateInput; output: ActualState };
+  stopContainer: { input: StopContainerInput; output: StoppedContainer };
+  deregisterInstance: { input: DeregisterInput; output: void };
+  activeOperations: { input: { prefixes: string[] }; output: string[] };
 }
 
 export type ActivityName = keyof Activities;
@@ -60,6 +65,10 @@ export const A = {
   startInstances: 'startInstances',
   notifyInstance: 'notifyInstance',
   startRestart: 'startRestart',
+  readActualState: 'readActualState',
+  stopContainer: 'stopContainer',
+  deregisterInstance: 'deregisterInstance',
+  activeOperations: 'activeOperations',
 } as const satisfies { [K in ActivityName]: K };
 
 export const O = {
@@ -71,6 +80,7 @@ export const O = {
   restartService: 'restartService',
   watchdog: 'watchdog',
   bootStep: 'bootStep',
+  reconcile: 'reconcile',
 } as const;
 
 /** Azure context an ARM activity needs. */
@@ -137,6 +147,13 @@ export interface StartServiceInput {
   monitoring?: boolean;
   /** Remove and run the container again even when it looks current (a restart that did not heal). */
   recreate?: boolean;
+  /**
+   * Which replica (platform/replicas.ts): its container name and host port. Absent: replica 0, the
+   * container named like the service on `service.port`.
+   */
+  replica?: { index: number; container: string; port: number };
+  /** Start level (informational label: orders the stop when the service is removed). */
+  level?: number;
 }
 
 export interface StartedService {
@@ -201,7 +218,7 @@ export interface EventInput {
   id: string;
   target: string;
   targetKind: 'vm' | 'service' | 'platform';
-  type: 'boot' | 'provision' | 'init' | 'restart' | 'backoff' | 'failure' | 'watchdog';
+  type: 'boot' | 'provision' | 'init' | 'restart' | 'backoff' | 'failure' | 'watchdog' | 'reconcile' | 'start' | 'stop';
   outcome: 'started' | 'succeeded' | 'failed';
   operationId: string;
   at: string;
@@ -212,6 +229,36 @@ export interface EventInput {
 
 export interface DesiredStateOutput {
   topology: Topology;
+  /** The stored document's version (a reconcile compares it at its end to see whether to go again). */
+  version?: number;
+}
+
+/** What to read of the actual state: the VMs to look at (names and access references) and the code folders. */
+export interface ReadActualStateInput {
+  azure: ArmTarget;
+  vms: Array<Pick<VmSpec, 'name' | 'adminUser' | 'sshKeySecret'>>;
+  sources: string[];
+}
+
+export interface StopContainerInput {
+  vm: VmAccess;
+  service: string;
+  container: string;
+}
+
+export interface StoppedContainer {
+  service: string;
+  vm: string;
+  container: string;
+  removed: boolean;
+}
+
+/** Take one container out of the registry (before stopping it: draining). */
+export interface DeregisterInput {
+  service: string;
+  vm: string;
+  container: string;
+  at: string;
 }
 
 export interface RestartTarget {

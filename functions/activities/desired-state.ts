@@ -4,9 +4,9 @@ import type { DesiredStateOutput } from './contracts.js';
 import type { VmSpec } from '../platform/topology.js';
 
 export async function readDesiredState(): Promise<DesiredStateOutput> {
-  const topology = await (await centralDb()).readTopology();
-  if (!topology) throw new Error('the central database holds no topology: seed it with `bootstrap-cli deploy` first');
-  return { topology };
+  const desired = await (await centralDb()).readDesired();
+  if (!desired) throw new Error('the central database holds no topology: seed it with `bootstrap-cli deploy` first');
+  return { topology: desired.topology, version: desired.version };
 }
 
 /** Adds a VM (idempotent: a VM already there with the same name is kept). */

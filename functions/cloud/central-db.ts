@@ -16,15 +16,15 @@ import {
   type ContainerName,
   type StoreContext,
 } from './cosmos-common.js';
-import { DesiredState, type DesiredTopology } from './desired-state.js';
+import { DesiredState, type ConditionalWrite, type DesiredTopology, type DesiredWithEtag } from './desired-state.js';
 import { EventLog, type EventInput, type EventQuery, type LcmEvent } from './events.js';
-import { Registry, type RegistryEntry, type RegistryFields, type RegistryMutator } from './registry.js';
+import { Registry, type RegistryEntry, type RegistryFields, type RegistryInstance, type RegistryMutator } from './registry.js';
 
 export { createCosmosClient, CentralDbError, CONTAINERS, type CosmosConnection, type ConcurrencyOptions } from './cosmos-common.js';
-export type { DesiredTopology } from './desired-state.js';
+export { bareEtag, type ConditionalWrite, type DesiredTopology, type DesiredWithEtag } from './desired-state.js';
 export type { VmRecord } from './vm-records.js';
 export { EVENT_TYPES, eventId, type EventInput, type EventQuery, type LcmEvent, type EventType } from './events.js';
-export { SERVICE_STATUSES, type RegistryEntry, type RegistryFields, type RegistryMutator, type ServiceStatus } from './registry.js';
+export { SERVICE_STATUSES, instancesOf, type RegistryInstance, type RegistryEntry, type RegistryFields, type RegistryMutator, type ServiceStatus } from './registry.js';
 
 export const DEFAULT_DATABASE_ID = 'lcm';
 
@@ -100,6 +100,15 @@ export class CentralDb {
   addVm(vm: VmSpec, options?: { at?: string }): Promise<{ version: number }> {
     return this.desired.addVm(vm, options);
   }
+  readDesiredWithEtag(): Promise<DesiredWithEtag | undefined> {
+    return this.desired.readWithEtag();
+  }
+  writeTopologyIfMatch(topology: Topology, ifMatch: string, options?: { at?: string }): Promise<ConditionalWrite> {
+    return this.desired.writeIfMatch(topology, ifMatch, options);
+  }
+  updateTopology(change: (topology: Topology) => Topology | undefined, options?: { at?: string }): Promise<{ version: number; changed: boolean; topology: Topology }> {
+    return this.desired.updateTopology(change, options);
+  }
 
   // Registry
   getEntry(service: string): Promise<RegistryEntry | undefined> {
@@ -115,6 +124,15 @@ export class CentralDb {
     options?: { at?: string },
   ): Promise<RegistryEntry> {
     return this.registry.upsertEntry(service, patch, mutate, options);
+  }
+  registerInstance(service: string, kind: RegistryEntry['kind'], instance: RegistryInstance, options?: { at?: string }): Promise<RegistryEntry> {
+    return this.registry.registerInstance(service, kind, instance, options);
+  }
+  deregisterInstance(service: string, vm: string, container: string, options?: { at?: string }): Promise<boolean> {
+    return this.registry.deregisterInstance(service, vm, container, options);
+  }
+  deleteEntry(service: string): Promise<void> {
+    return this.registry.deleteEntry(service);
   }
   recordRestart(service: string, at: string): Promise<RegistryEntry> {
     return this.registry.recordRestart(service, at);

@@ -20,6 +20,13 @@ export interface ContainerSpec {
   /** Values that are secrets: written to a root-only env file on the VM, never on a command line. */
   secretEnv?: Record<string, string>;
   restart?: RestartPolicy;
+  /**
+   * Docker labels (what the LCM knows of the container: service, replica, version, configuration
+   * digests). A container whose labels differ from these is replaced, as one with another image is.
+   */
+  labels?: Record<string, string>;
+  /** Labels set on a new container but not compared (what is only informational). */
+  infoLabels?: Record<string, string>;
 }
 
 export interface ContainerState {
@@ -28,7 +35,19 @@ export interface ContainerState {
   image?: string;
   startedAt?: string;
   restartCount?: number;
+  labels?: Record<string, string>;
 }
+
+/** One container the LCM runs on a VM, as `docker ps` lists it. */
+export interface ListedContainer {
+  name: string;
+  image: string;
+  running: boolean;
+  labels: Record<string, string>;
+}
+
+/** Labels are what `lcm.*` keys the LCM sets: plain tokens, so they survive the shell and docker's format. */
+const LABEL = /^lcm\.[a-z]+=[A-Za-z0-9._:-]{0,128}$/;
 
 export type EnsureContainerResult = ContainerState & { action: 'none' | 'started' | 'created' | 'replaced' };
 
@@ -139,18 +158,33 @@ export class DockerHost {
 
   async containerState(name: string): Promise<ContainerState> {
     const r = await this.ssh.run(
-      `${DOCKER} inspect -f '{{.State.Running}}|{{.Config.Image}}|{{.State.StartedAt}}|{{.RestartCount}}' ${shellQuote(name)} 2>/dev/null`,
+      `${DOCKER} inspect -f '{{.State.Running}}|{{.Config.Image}}|{{.State.StartedAt}}|{{.RestartCount}}|{{range $k, $v := .Config.Labels}}{{$k}}={{$v}},{{end}}' ${shellQuote(name)} 2>/dev/null`,
       { allowFailure: true, step: 'inspect container' },
     );
     if (r.code !== 0) return { exists: false, running: false };
-    const [running, image, startedAt, restartCount] = r.stdout.trim().split('|');
-    return { exists: true, running: running === 'true', image, startedAt, restartCount: Number(restartCount) || 0 };
+    const [running, image, startedAt, restartCount, labels] = r.stdout.trim().split('|');
+    return { exists: true, running: running === 'true', image, startedAt, restartCount: Number(restartCount) || 0, labels: parseLabels(labels ?? '') };
+  }
+
+  /** Every container carrying the label `lcm.service` (those the LCM started), running or not. One SSH exec. */
+  async listLcmContainers(): Promise<ListedContainer[]> {
+    const r = await this.ssh.run(`${DOCKER} ps -a --filter label=lcm.service --format '{{.Names}}|{{.Image}}|{{.State}}|{{.Labels}}'`, {
+      step: 'list containers',
+    });
+    return r.stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .map((line) => {
+        const [name, image, state, labels] = line.split('|');
+        return { name: name!, image: image ?? '', running: state === 'running', labels: parseLabels(labels ?? '') };
+      });
   }
 
   /** Makes the container run `spec.image`: nothing when it already does, else start, create or replace. */
   async ensureContainer(spec: ContainerSpec): Promise<EnsureContainerResult> {
     const state = await this.containerState(spec.name);
-    if (state.exists && state.image === spec.image) {
+    if (state.exists && state.image === spec.image && sameLabels(state.labels ?? {}, spec.labels ?? {})) {
       if (state.running) return { ...state, action: 'none' };
       await this.ssh.run(`${DOCKER} start ${shellQuote(spec.name)}`, { step: `start container ${spec.name}` });
       return { ...(await this.containerState(spec.name)), action: 'started' };
@@ -203,6 +237,10 @@ export class DockerHost {
       ...Object.entries(spec.volumes ?? {}).map(([name, path]) => `-v ${shellQuote(`${name}:${path}`)}`),
       `--restart ${spec.restart ?? 'unless-stopped'}`,
       `-e ${shellQuote(`PORT=${spec.port}`)}`,
+      ...Object.entries({ ...spec.infoLabels, ...spec.labels }).map(([k, v]) => {
+        if (!LABEL.test(`${k}=${v}`)) throw new Error(`container ${spec.name}: label ${k.slice(0, 40)} is not an lcm.* token label`);
+        return `--label ${shellQuote(`${k}=${v}`)}`;
+      }),
       ...Object.entries(spec.env).map(([k, v]) => `-e ${shellQuote(`${k}=${v}`)}`),
     ];
     const secrets = Object.entries(spec.secretEnv ?? {});
@@ -219,6 +257,21 @@ export class DockerHost {
       stdin: secrets.length > 0 ? secrets.map(([k, v]) => `${k}=${v}`).join('\n') + '\n' : undefined,
     });
   }
+}
+
+/** `a=1,b=2,` (inspect's range) or `a=1,b=2` (ps's .Labels) -> the lcm.* labels. */
+function parseLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.startsWith('lcm.')) out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Whether the container's lcm.* labels are the wanted ones (a container without wanted labels matches any). */
+function sameLabels(actual: Record<string, string>, wanted: Record<string, string>): boolean {
+  return Object.entries(wanted).every(([k, v]) => actual[k] === v);
 }
 
 function curlCommand(check: HealthCheck): string {

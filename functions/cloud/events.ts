@@ -22,6 +22,7 @@ export const EVENT_TYPES = [
   'topology',
   'kafka',
   'watchdog',
+  'reconcile',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 export type EventTargetKind = 'vm' | 'service' | 'platform';

@@ -6,6 +6,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { O } from '../activities/contracts.js';
 import { centralDb } from '../deps.js';
+import { instancesOf } from '../cloud/central-db.js';
 import { BOOT_ID, describeOperation, initVmId, provisionVmId, restartServiceId, restartVmId } from '../platform/ids.js';
 import type { ServiceKind, Topology } from '../platform/topology.js';
 import { formatIssue, validateVmAddition } from '../platform/validate.js';
@@ -32,7 +33,10 @@ export async function getRegistry(): Promise<HttpResponseInit> {
   const entries = await (await centralDb()).listEntries();
   return json(
     200,
-    entries.map(({ service, kind, vm, host, port, status, updatedAt }) => ({ service, kind, vm, host, port, status, updatedAt })),
+    entries.map((e) => {
+      const { service, kind, vm, host, port, status, updatedAt } = e;
+      return { service, kind, vm, host, port, status, updatedAt, instances: instancesOf(e).filter((i) => i.status === 'running').map((i) => ({ vm: i.vm, host: i.host, port: i.port })) };
+    }),
   );
 }
 
@@ -40,7 +44,11 @@ export async function getRegistryEntry(request: HttpRequest): Promise<HttpRespon
   const service = nameParam(request, 'service');
   const entry = await (await centralDb()).getEntry(service);
   if (!entry) throw notFound(`no registry entry for "${service}": it has not been started yet, or no such service exists`);
-  return json(200, entry);
+  // Every healthy instance (replicas; both sides of a move while it runs); the fields above stay one of them.
+  const instances = instancesOf(entry)
+    .filter((i) => i.status === 'running')
+    .map(({ vm, container, replica, host, port, status, imageTag, startedAt }) => ({ vm, container, replica, host, port, status, imageTag, startedAt, url: `http://${host}:${port}` }));
+  return json(200, { ...entry, instances });
 }
 
 export async function getVms(): Promise<HttpResponseInit> {

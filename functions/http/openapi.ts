@@ -84,6 +84,45 @@ export const openApiDocument = {
         responses: { '202': accepted, ...common },
       },
     },
+    '/desired-state': {
+      get: { summary: 'The desired state: version, updatedAt, etag (also the ETag header) and the topology', responses: { '200': { description: 'the desired state' }, ...unauthorized, '404': error } },
+      put: {
+        summary: 'Replace the desired state (If-Match: the etag read) and reconcile; nothing is written on any error',
+        parameters: [{ name: 'If-Match', in: 'header', required: true, schema: { type: 'string' } }],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['topology'], additionalProperties: false, properties: { topology: { type: 'object' } } } } } },
+        responses: {
+          '202': { description: 'written (changed) or identical (changed: false); {version, etag, changed, id?, operationUrl?}' },
+          '400': { description: 'invalid: {error, issues: [{path, message}]}' },
+          ...unauthorized,
+          '412': { description: 'the etag is stale: {error, current}' },
+          '428': { description: 'If-Match missing' },
+        },
+      },
+    },
+    '/desired-state/plan': {
+      post: {
+        summary: 'Dry run: the changes a reconcile would make to the live platform (acts on nothing); body {topology} optional (default: the stored one)',
+        requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { topology: { type: 'object' } } } } } },
+        responses: { '200': { description: '{changes: [Change], unchanged: [name]}' }, ...common },
+      },
+    },
+    '/reconcile': { post: { summary: 'Converge the platform to the desired state (one at a time: a second request joins the running one)', requestBody: operationBody, responses: { '202': accepted, ...common } } },
+    '/services/{name}/scale': {
+      post: {
+        summary: 'Set the number of replicas of a service in the desired state and reconcile (scale-down drains: deregister, then stop)',
+        parameters: [name],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['replicas'], properties: { replicas: { type: 'integer', minimum: 1, maximum: 20 } } } } } },
+        responses: { '202': accepted, ...common },
+      },
+    },
+    '/services/{name}/move': {
+      post: {
+        summary: 'Move a service to another VM while it serves (start on the target, healthy, switch the registry, stop the old one)',
+        parameters: [name],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['to'], properties: { to: { type: 'string' } } } } } },
+        responses: { '202': accepted, ...common },
+      },
+    },
   },
   components: {
     securitySchemes: {

@@ -4,6 +4,8 @@
  */
 export const BOOT_ID = 'boot';
 export const WATCHDOG_ID = 'watchdog';
+/** The one reconcile: a second request joins the running one. */
+export const RECONCILE_ID = 'reconcile';
 
 export const bootVmId = (vm: string): string => `boot-vm-${vm}`;
 export const bootStepId = (step: string): string => `boot-step-${step}`;
@@ -11,6 +13,8 @@ export const provisionVmId = (vm: string): string => `provision-vm-${vm}`;
 export const initVmId = (vm: string): string => `init-vm-${vm}`;
 export const restartVmId = (vm: string): string => `restart-vm-${vm}`;
 export const restartServiceId = (service: string): string => `restart-svc-${service}`;
+/** A VM the reconcile provisions (the boot's per-VM orchestration, under the reconcile's own id). */
+export const reconcileVmId = (vm: string): string => `reconcile-vm-${vm}`;
 
 /** Which target an operation id acts on, for 409 messages and `GET /api/platform`. */
 export function describeOperation(id: string): { kind: string; target?: string } {
@@ -21,9 +25,11 @@ export function describeOperation(id: string): { kind: string; target?: string }
     [/^init-vm-(.+)$/, 'init-vm'],
     [/^restart-vm-(.+)$/, 'restart-vm'],
     [/^restart-svc-(.+)$/, 'restart-service'],
+    [/^reconcile-vm-(.+)$/, 'reconcile-vm'],
   ];
   if (id === BOOT_ID) return { kind: 'boot' };
   if (id === WATCHDOG_ID) return { kind: 'watchdog' };
+  if (id === RECONCILE_ID) return { kind: 'reconcile' };
   for (const [re, kind] of patterns) {
     const m = re.exec(id);
     if (m) return { kind, target: m[1] };

@@ -12,6 +12,9 @@ export const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SOURCE_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
+/** The most replicas one service may have (each takes a host port on its VM). */
+export const MAX_REPLICAS = 20;
+
 /** The name the Kafka step carries in plans, dependencies and registry entries. */
 export const KAFKA = 'kafka';
 
@@ -134,6 +137,18 @@ export const serviceSchema = z
     dependsOn: z.array(z.string()).default([]),
     health: healthSchema.default({}),
     role: z.literal('monitoring', { errorMap: () => ({ message: 'must be "monitoring" when set' }) }).optional(),
+    /**
+     * How many containers of the service run (default 1). Each replica has its own container and host
+     * port (see platform/replicas.ts), is health-checked and registered on its own.
+     */
+    replicas: z
+      .number({ invalid_type_error: 'must be a number' })
+      .int('must be an integer')
+      .min(1, 'must be at least 1')
+      .max(MAX_REPLICAS, `must be at most ${MAX_REPLICAS}`)
+      .optional(),
+    /** VMs to spread the replicas over, round robin (default: `vm` alone). `vm` must be the first. */
+    vms: z.array(dnsLabel).min(1, 'must list at least one VM').max(MAX_REPLICAS, `must list at most ${MAX_REPLICAS} VMs`).optional(),
   })
   .strict();
 

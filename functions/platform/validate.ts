@@ -4,7 +4,8 @@
  */
 import type { ZodError, ZodIssue } from 'zod';
 import { envValueIssue, MAX_ENV_VALUE, MAX_NAME } from './guard.js';
-import { DEFAULT_VM_SIZES, KAFKA, topologySchema, vmSchema, type Topology, type VmSpec } from './topology.js';
+import { placements } from './replicas.js';
+import { DEFAULT_VM_SIZES, KAFKA, MAX_REPLICAS, topologySchema, vmSchema, type Topology, type VmSpec } from './topology.js';
 
 export interface TopologyIssue {
   /** Where, as `services[3].dependsOn[0]`; empty for the document itself. */
@@ -228,6 +229,8 @@ interface LooseService {
   port?: number;
   dependsOn: Array<{ index: number; name: string }>;
   monitoring: boolean;
+  replicas: number;
+  vms?: string[];
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -258,6 +261,8 @@ function crossReferences(raw: unknown): TopologyIssue[] {
         .map((name, i) => ({ index: i, name }))
         .filter((d): d is { index: number; name: string } => typeof d.name === 'string'),
       monitoring: rec.role === 'monitoring',
+      replicas: typeof rec.replicas === 'number' && Number.isInteger(rec.replicas) && rec.replicas >= 1 && rec.replicas <= MAX_REPLICAS ? rec.replicas : 1,
+      vms: Array.isArray(rec.vms) && rec.vms.every((v) => typeof v === 'string') ? (rec.vms as string[]) : undefined,
     };
   });
 
@@ -286,12 +291,28 @@ function crossReferences(raw: unknown): TopologyIssue[] {
     if (!vmNames.has(svc.vm)) {
       out.push({ path: `services[${svc.index}].vm`, message: `unknown VM "${svc.vm}"${suggest(svc.vm, [...vmNames.keys()])}` });
     }
+    (svc.vms ?? []).forEach((vm, i) => {
+      if (!vmNames.has(vm)) out.push({ path: `services[${svc.index}].vms[${i}]`, message: `unknown VM "${vm}"${suggest(vm, [...vmNames.keys()])}` });
+      else if ((svc.vms ?? []).indexOf(vm) !== i) out.push({ path: `services[${svc.index}].vms[${i}]`, message: `VM "${vm}" is listed twice` });
+    });
+    if (svc.vms && svc.vms.length > 0 && !svc.vms.includes(svc.vm)) {
+      out.push({ path: `services[${svc.index}].vms`, message: `must include the service's vm "${svc.vm}"` });
+    }
     if (svc.port === undefined) continue;
-    const key = `${svc.vm}:${svc.port}`;
-    const holder = ports.get(key);
-    if (holder) {
-      out.push({ path: `services[${svc.index}].port`, message: `port ${svc.port} on VM "${svc.vm}" is already used by ${holder}` });
-    } else ports.set(key, svc.name ? `service "${svc.name}"` : `services[${svc.index}]`);
+    const name = svc.name ? `service "${svc.name}"` : `services[${svc.index}]`;
+    // Every replica takes a host port on its VM (platform/replicas.ts): none may collide.
+    for (const p of placements({ name: svc.name ?? 'service', vm: svc.vm, vms: svc.vms, port: svc.port, replicas: svc.replicas })) {
+      const path = p.replica === 0 ? `services[${svc.index}].port` : `services[${svc.index}].replicas`;
+      if (p.port > 65535) {
+        out.push({ path, message: `replica ${p.replica + 1} would need port ${p.port} on VM "${p.vm}", above 65535` });
+        break;
+      }
+      const key = `${p.vm}:${p.port}`;
+      const holder = ports.get(key);
+      if (holder) {
+        out.push({ path, message: `port ${p.port} on VM "${p.vm}"${p.replica === 0 ? '' : ` (replica ${p.replica + 1})`} is already used by ${holder}` });
+      } else ports.set(key, p.replica === 0 ? name : `${name} (replica ${p.replica + 1})`);
+    }
   }
 
   // Monitoring: at most one, and nothing may wait for it (it starts last).

@@ -195,6 +195,32 @@ function expectationFor(r: FuzzRequest): Expectation {
       if (KIND_ROUTE[spec.kind] !== routeKind) return ours([400], { mention: `/api/${KIND_ROUTE[spec.kind]}/${name}/restart` });
       return ours([202, 409], { work: true });
     }
+    case 'desiredStateGet':
+      return ours([200]);
+    case 'desiredStatePut':
+      // The fuzz never sends If-Match: refused before the body is read.
+      return ours([428]);
+    case 'desiredStatePlan': {
+      // {topology} optional: an empty body or {} plans the stored state; anything else the fuzz sends is refused.
+      const text = bodyText(r.body);
+      if (text.length > MAX_BODY) return ours([413]);
+      if (text.trim() === '') return ours([200]);
+      try {
+        const v = JSON.parse(text);
+        if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) return ours([200]);
+      } catch {
+        // not JSON: 400
+      }
+      return ours([400]);
+    }
+    case 'reconcileStart':
+      return body === 'ok' ? ours([202], { work: true }) : ours([body]);
+    case 'serviceScale':
+    case 'serviceMove':
+      if (!DNS_LABEL.test(name)) return ours([400]);
+      if (bodyText(r.body).length > MAX_BODY) return ours([413]);
+      // The generators never send a valid {replicas} / {to}: refused (or the service is unknown).
+      return ours([400, 404]);
     default:
       throw new Error(`the oracle does not know route "${reg.name}" (${reg.route}): add it to api-fuzz.test.ts`);
   }
@@ -265,12 +291,14 @@ const ROUTES: Array<[string, Array<(typeof METHODS)[number]>]> = [
   ['vms', ['GET', 'POST']], ['vms/{name}/init', ['POST']], ['vms/{name}/restart', ['POST']], ['services/{name}', ['GET']],
   ['services/{name}/restart', ['POST']], ['apps/{name}/restart', ['POST']], ['models/{name}/restart', ['POST']], ['operations/{id}', ['GET']],
   ['operations/{id}/terminate', ['POST']], ['services/{name}/logs', ['GET']], ['vms/{name}/reset-host-key', ['POST']],
+  ['desired-state', ['GET', 'PUT']], ['desired-state/plan', ['POST']], ['reconcile', ['POST']], ['services/{name}/scale', ['POST']], ['services/{name}/move', ['POST']],
   ['ui', ['GET']], ['ui/{file}', ['GET']],
 ];
 const TEMPLATES = [
   'health', 'openapi.json', 'boot', 'platform', 'registry', 'registry/{service}', 'vms', 'vms/{name}/init', 'vms/{name}/restart',
   'services/{name}', 'services/{name}/restart', 'apps/{name}/restart', 'models/{name}/restart', 'operations/{id}',
-  'operations/{id}/terminate', 'services/{name}/logs', 'vms/{name}/reset-host-key', 'ui', 'ui/{file}',
+  'operations/{id}/terminate', 'services/{name}/logs', 'vms/{name}/reset-host-key',
+  'desired-state', 'desired-state/plan', 'reconcile', 'services/{name}/scale', 'services/{name}/move', 'ui', 'ui/{file}',
   // Not routes: the host's 404.
   '', 'nosuch', 'vms/{name}', 'vms/{name}/stop', 'services/{name}/restart/now', 'operations', 'registry/{service}/x', '{name}/{name}/{name}',
 ];

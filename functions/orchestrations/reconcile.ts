@@ -1,0 +1,270 @@
+/**
+ * The reconcile (instance `reconcile`, one at a time): read the desired state and the actual one,
+ * plan the difference (platform/reconcile-plan.ts, the dry run's planner) and converge: provision
+ * missing VMs (the boot's per-VM orchestration), stop what was removed (dependents first), start
+ * and recreate in the boot's order through the boot's own activities (prepareImage, startService,
+ * startKafka), then drain surplus containers (deregister, then stop). A move or scale-up starts the
+ * new containers before the old ones drain, so the service keeps a healthy registered endpoint;
+ * a service whose new container failed to start keeps its old ones.
+ *
+ * It waits while a boot or a restart runs, and when the desired state changed while it ran, it
+ * goes again (continueAsNew) with the new one: a request made meanwhile joins it and is applied.
+ */
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import {
+  A,
+  O,
+  type EventInput,
+  type PreparedImage,
+  type StartKafkaInput,
+  type StartServiceInput,
+  type StartedService,
+  type VmAccess,
+} from '../activities/contracts.js';
+import { reconcileVmId } from '../platform/ids.js';
+import { kafkaPorts } from '../platform/kafka-ports.js';
+import { planTopology } from '../platform/plan.js';
+import { planReconcile, type Change, type StartStep, type StopStep } from '../platform/reconcile-plan.js';
+import { KAFKA, type Topology } from '../platform/topology.js';
+import type { BootVmInput, BootVmOutput } from './boot-vm.js';
+import { activityTask, call, resultOf, type TypedTask } from './calls.js';
+import { failureMessage, isoAt, settleAll } from './tasks.js';
+
+export interface ReconcileInput {
+  requestedBy?: string;
+  reason?: string;
+  /** How many times this instance went again because the desired state changed (set by itself). */
+  round?: number;
+}
+
+export interface StepOutcome {
+  op: 'provision' | 'start' | 'recreate' | 'stop' | 'drain';
+  service?: string;
+  vm: string;
+  container?: string;
+  /** What the container operation did: startService's action, or removed / absent for a stop. */
+  outcome: 'none' | 'started' | 'created' | 'replaced' | 'removed' | 'absent' | 'provisioned' | 'failed' | 'skipped';
+  reason?: string;
+}
+
+export interface ReconcileOutput {
+  status: 'succeeded' | 'partial' | 'failed';
+  version?: number;
+  changes: Change[];
+  unchanged: string[];
+  steps: StepOutcome[];
+  failures: string[];
+  rounds: number;
+}
+
+/** Operations the reconcile does not run beside: it waits for them to end. */
+export const EXCLUSIVE_WITH = ['boot', 'restart-svc-', 'restart-vm-', 'provision-vm-', 'init-vm-'];
+/** How often and how many times it looks again while one of those runs (30 min in all). */
+export const BUSY_WAIT_IN_MS = 5_000;
+export const MAX_BUSY_WAITS = 360;
+/** Rounds of continueAsNew for desired states changed while reconciling, before it stops to let an operator look. */
+export const MAX_ROUNDS = 10;
+
+export const reconcile: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<ReconcileInput | undefined>() ?? {};
+  const round = input.round ?? 0;
+  const operationId = context.df.instanceId;
+  const startedAt = isoAt(context);
+
+  for (let waits = 0; ; waits++) {
+    const busy = yield* call(context, A.activeOperations, { prefixes: EXCLUSIVE_WITH });
+    if (busy.length === 0) break;
+    if (waits >= MAX_BUSY_WAITS) throw new Error(`reconcile: still waiting for ${busy.join(', ')} after ${Math.round((waits * BUSY_WAIT_IN_MS) / 60_000)} min; try again when they end`);
+    context.df.setCustomStatus({ phase: 'waiting', for: busy.slice(0, 10) });
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + BUSY_WAIT_IN_MS));
+  }
+
+  const desired = yield* call(context, A.readDesiredState);
+  const topology = desired.topology;
+  const azure = { subscriptionId: topology.azure.subscriptionId, resourceGroup: topology.azure.resourceGroup, location: topology.azure.location };
+  const actual = yield* call(context, A.readActualState, {
+    azure,
+    vms: topology.vms.map(({ name, adminUser, sshKeySecret }) => ({ name, adminUser, sshKeySecret })),
+    sources: [...topology.services.map((s) => s.source), ...(topology.kafka ? [topology.kafka.source] : [])],
+  });
+  const plan = planReconcile(topology, actual);
+  const event = (e: Omit<EventInput, 'id' | 'operationId' | 'at'>, suffix: string): Task =>
+    activityTask(context, A.recordEvent, { ...e, id: `${operationId}:${startedAt}:${suffix}`, operationId, at: isoAt(context) } satisfies EventInput);
+  const steps: StepOutcome[] = [];
+  const failures: string[] = [];
+  const status = (phase: string) =>
+    context.df.setCustomStatus({ phase, version: desired.version, changes: plan.changes.length, done: steps.length, failed: failures.length });
+
+  if (plan.changes.length > 0) {
+    yield event({ target: 'platform', targetKind: 'platform', type: 'reconcile', outcome: 'started', requestedBy: input.requestedBy, reason: input.reason, details: { changes: plan.changes.length, version: desired.version } }, 'start');
+  }
+
+  // Where each VM is reached: from ARM's read, or from the provisioning below.
+  const access = new Map<string, VmAccess>();
+  const specOf = new Map(topology.vms.map((vm) => [vm.name, vm]));
+  for (const vm of actual.vms) {
+    const spec = specOf.get(vm.name);
+    if (spec && vm.running && vm.publicIp && vm.privateIp) {
+      access.set(vm.name, { name: vm.name, host: vm.publicIp, privateIp: vm.privateIp, adminUser: spec.adminUser, sshKeySecret: spec.sshKeySecret });
+    }
+  }
+
+  // 1. VMs that are missing or down: the boot's per-VM orchestration (ensure VM, Docker, register).
+  if (plan.provision.length > 0) {
+    status('provisioning');
+    const tasks = plan.provision.map((name) => {
+      const vmInput: BootVmInput = {
+        azure,
+        vm: specOf.get(name)!,
+        steps: [],
+        ...(topology.kafka?.vm === name ? { inboundPorts: [kafkaPorts(topology.kafka.port).external] } : {}),
+      };
+      return context.df.callSubOrchestrator(O.bootVm, vmInput, reconcileVmId(name)) as TypedTask<BootVmOutput>;
+    });
+    const settled = yield* settleAll(context, tasks);
+    settled.forEach((r, i) => {
+      const vm = plan.provision[i]!;
+      if (r.ok && r.value.ok) {
+        access.set(vm, r.value.access);
+        steps.push({ op: 'provision', vm, outcome: 'provisioned' });
+      } else {
+        const reason = r.ok ? (r.value as Extract<BootVmOutput, { ok: false }>).reason : r.error;
+        failures.push(`VM "${vm}": ${reason}`);
+        steps.push({ op: 'provision', vm, outcome: 'failed', reason });
+      }
+    });
+  }
+
+  // 2. Removed services: deregister, then stop; dependents first, one at a time.
+  status('stopping');
+  for (const stop of plan.stops) yield* drain(context, stop, access, steps, failures, 'stop');
+
+  // 3. Starts and recreates, in the boot's order; a service whose dependency failed is not started.
+  const failed = new Set<string>();
+  const dependsOn = new Map(planTopology(topology).services.map((s) => [s.name, s.dependsOn]));
+  const images = new Map<string, PreparedImage>();
+  const sourceOf = (service: string) => (service === KAFKA ? topology.kafka!.source : topology.services.find((s) => s.name === service)!.source);
+  for (const level of plan.starts) {
+    for (const roundSteps of level) {
+      status('starting');
+      const runnable: StartStep[] = [];
+      for (const step of roundSteps) {
+        const blocker = (dependsOn.get(step.service) ?? []).find((d) => failed.has(d));
+        const reason = !access.has(step.vm) ? `VM "${step.vm}" is not reachable` : failed.has(step.service) ? 'an earlier replica failed' : blocker ? `its dependency "${blocker}" failed` : undefined;
+        if (reason) {
+          // Counted as a failure once per service; what it blocks is reported as skipped.
+          if (!failed.has(step.service)) failures.push(`${step.service} on "${step.vm}": not started: ${reason}`);
+          failed.add(step.service);
+          steps.push({ op: step.recreate ? 'recreate' : 'start', service: step.service, vm: step.vm, container: step.container, outcome: 'skipped', reason });
+          continue;
+        }
+        runnable.push(step);
+      }
+      // Images first (one per VM and service; each an ensure, a build only when missing).
+      const wanted = [...new Set(runnable.map((s) => `${s.vm}/${s.service}`))].filter((k) => !images.has(k));
+      const builds = wanted.map((key) => {
+        const [vm, service] = key.split('/') as [string, string];
+        return activityTask(context, A.prepareImage, { vm: access.get(vm)!, step: service, source: sourceOf(service) });
+      });
+      const built = yield* settleAll(context, builds);
+      built.forEach((r, i) => {
+        if (r.ok) images.set(wanted[i]!, r.value);
+      });
+      const starting: StartStep[] = [];
+      const starts: Array<TypedTask<StartedService>> = [];
+      for (const step of runnable) {
+        const image = images.get(`${step.vm}/${step.service}`);
+        if (!image) {
+          const error = built.find((_, i) => wanted[i] === `${step.vm}/${step.service}`);
+          const reason = error && !error.ok ? error.error : 'no image';
+          failed.add(step.service);
+          failures.push(`${step.service} on "${step.vm}": image: ${reason}`);
+          steps.push({ op: step.recreate ? 'recreate' : 'start', service: step.service, vm: step.vm, container: step.container, outcome: 'failed', reason });
+          continue;
+        }
+        starting.push(step);
+        starts.push(startTask(context, topology, step, access.get(step.vm)!, image, operationId));
+      }
+      const settled = yield* settleAll(context, starts);
+      settled.forEach((r, i) => {
+        const step = starting[i]!;
+        const op = step.recreate ? 'recreate' : 'start';
+        if (r.ok) steps.push({ op, service: step.service, vm: step.vm, container: step.container, outcome: r.value.action, ...(step.recreate ? { reason: step.recreate } : {}) });
+        else {
+          failed.add(step.service);
+          failures.push(`${step.service} on "${step.vm}": ${r.error}`);
+          steps.push({ op, service: step.service, vm: step.vm, container: step.container, outcome: 'failed', reason: r.error });
+        }
+      });
+    }
+  }
+
+  // 4. Surplus containers of kept services: drained only when the service's new containers run.
+  status('draining');
+  for (const stop of plan.drains) {
+    if (failed.has(stop.service)) {
+      steps.push({ op: 'drain', service: stop.service, vm: stop.vm, container: stop.container, outcome: 'skipped', reason: 'its new containers did not start: the old one keeps serving' });
+      continue;
+    }
+    yield* drain(context, stop, access, steps, failures, 'drain');
+  }
+
+  const output: ReconcileOutput = {
+    status: failures.length === 0 ? 'succeeded' : steps.some((s) => s.outcome !== 'failed' && s.outcome !== 'skipped') ? 'partial' : 'failed',
+    version: desired.version,
+    changes: plan.changes,
+    unchanged: plan.unchanged,
+    steps,
+    failures,
+    rounds: round + 1,
+  };
+  if (plan.changes.length > 0) {
+    yield event(
+      { target: 'platform', targetKind: 'platform', type: 'reconcile', outcome: failures.length === 0 ? 'succeeded' : 'failed', reason: failures.length ? `${failures.length} failure(s)` : undefined, details: { steps: steps.length } },
+      'end',
+    );
+  }
+
+  // The desired state changed while this ran: go again with it (the same instance, a fresh history).
+  const after = yield* call(context, A.readDesiredState);
+  if (after.version !== desired.version && round + 1 < MAX_ROUNDS) {
+    context.df.setCustomStatus({ phase: 'again', version: after.version, previous: output.status });
+    context.df.continueAsNew({ ...input, round: round + 1 } satisfies ReconcileInput);
+    return undefined;
+  }
+  context.df.setCustomStatus({ phase: 'finished', version: desired.version, changes: plan.changes.length, failed: failures.length });
+  return output;
+};
+
+function startTask(context: OrchestrationContext, topology: Topology, step: StartStep, vm: VmAccess, image: PreparedImage, operationId: string): TypedTask<StartedService> {
+  if (step.service === KAFKA) {
+    const kafka = topology.kafka!;
+    return activityTask(context, A.startKafka, { vm, kafka: { port: kafka.port, topics: kafka.topics }, image: image.image, version: image.version, operationId } satisfies StartKafkaInput);
+  }
+  const spec = topology.services.find((s) => s.name === step.service)!;
+  return activityTask(context, A.startService, {
+    vm,
+    service: { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health },
+    image: image.image,
+    version: image.version,
+    operationId,
+    monitoring: spec.role === 'monitoring',
+    replica: { index: step.replica, container: step.container, port: step.port },
+    level: step.level,
+  } satisfies StartServiceInput);
+}
+
+/** Deregister first (clients stop finding it), then stop and remove the container. */
+function* drain(context: OrchestrationContext, stop: StopStep, access: Map<string, VmAccess>, steps: StepOutcome[], failures: string[], op: 'stop' | 'drain'): Generator<Task, void, unknown> {
+  const vm = access.get(stop.vm);
+  try {
+    yield* call(context, A.deregisterInstance, { service: stop.service, vm: stop.vm, container: stop.container, at: isoAt(context) });
+    if (!vm) throw new Error(`VM "${stop.vm}" is not reachable`);
+    const stopped = yield* resultOf(activityTask(context, A.stopContainer, { vm, service: stop.service, container: stop.container }));
+    steps.push({ op, service: stop.service, vm: stop.vm, container: stop.container, outcome: stopped.removed ? 'removed' : 'absent' });
+  } catch (e) {
+    const reason = failureMessage(e);
+    failures.push(`${op} ${stop.service} on "${stop.vm}": ${reason}`);
+    steps.push({ op, service: stop.service, vm: stop.vm, container: stop.container, outcome: 'failed', reason });
+  }
+}
