@@ -78,8 +78,9 @@ describe('the central UI', () => {
       await expect.poll(() => page.locator(`tr[data-service="${name}"] .status`).textContent(), { timeout: 20_000 }).toBe('running');
     }
     for (const vm of p.topology.vms) await expect.poll(() => page.locator(`tr[data-vm="${vm.name}"] .status`).textContent()).toBe('running');
-    // Kafka is shown with its broker address.
+    // Kafka is shown with its broker address and its topics (from the desired state).
     expect(await page.locator('section', { hasText: 'Kafka' }).textContent()).toMatch(/vm-core.*:\d+/);
+    for (const topic of p.topology.kafka!.topics) await expect.poll(() => page.locator('.topics').textContent()).toContain(topic.name);
     // A reload keeps the session: no second sign-in.
     await page.reload();
     await expect.poll(() => page.locator('tr[data-service="dashboard"] .status').textContent()).toBe('running');
@@ -109,4 +110,91 @@ describe('the central UI', () => {
     await page.goto(`${p.host.baseUrl}/api/ui/#/services/sensor-binder`);
     await expect.poll(() => page.locator('section', { hasText: 'Restart history' }).textContent()).toMatch(/central UI.*restarted from the central UI/);
   }, 90_000);
+
+  it('an invalid port shows the error at its field, and nothing is written', async () => {
+    const { page, requests } = await newPage();
+    const before = await desired();
+    await openEditor(page);
+    const i = serviceIndex('dashboard');
+    const card = page.locator('[data-service-card="dashboard"]');
+    await card.locator('summary').click();
+    for (const [typed, message] of [['70000', /must be between 1 and 65535/], ['80a', /must be a number/]] as const) {
+      await card.getByLabel('Port', { exact: true }).fill(typed);
+      await expect.poll(() => page.locator(`[data-error-for="services[${i}].port"]`).textContent()).toMatch(message);
+      expect(await card.getByLabel('Port', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+      expect(await page.getByRole('button', { name: 'Preview changes' }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Apply' }).isDisabled()).toBe(true);
+    }
+    // Nothing left the page, nothing was written.
+    expect(requests.filter((r) => /desired-state/.test(r.url) && !/\/api\/desired-state$/.test(r.url))).toEqual([]);
+    expect((await desired()).version).toBe(before.version);
+  });
+
+  it("changes a service's environment: the preview first (nothing written), then apply, and the running service has it", async () => {
+    const { page } = await newPage();
+    const before = await desired();
+    const title = `IoT platform (edited in the UI ${Date.now().toString(36)})`;
+    await openEditor(page);
+    const card = page.locator('[data-service-card="dashboard"]');
+    await card.locator('summary').click();
+    await card.getByLabel('value of TITLE').fill(title);
+    await page.getByRole('button', { name: 'Preview changes' }).click();
+    await page.locator('[data-change="recreate:dashboard"]').waitFor();
+    expect(await page.locator('[data-preview]').textContent()).toMatch(/recreate.*dashboard.*environment changed/);
+    expect((await desired()).version, 'a preview writes nothing').toBe(before.version);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.locator('[data-banner="done"]').textContent()).toMatch(`version ${before.version + 1}`);
+    const op = page.locator('[data-banner="done"] [data-operation="reconcile"]');
+    await expect.poll(() => op.getAttribute('data-status'), { timeout: 120_000, interval: 1_000 }).toBe('Completed');
+    const after = await desired();
+    expect(after.version).toBe(before.version + 1);
+    expect(after.topology.services.find((s: any) => s.name === 'dashboard').env.TITLE).toBe(title);
+    // The running dashboard was recreated with it: its page carries the new title.
+    const svc = (await (await p.api('services/dashboard')).json()) as { endpoint: { url: string } };
+    const html = await (await fetch(`${svc.endpoint.url}/`)).text();
+    expect(html).toContain(`<h1>${title}</h1>`);
+  }, 180_000);
+
+  it('two people editing at once: the second apply is refused and shown the newer state; nothing of theirs is written', async () => {
+    const a = await newPage();
+    const b = await newPage();
+    await Promise.all([openEditor(a.page), openEditor(b.page)]);
+    const before = await desired();
+    const edit = async (page: Page, value: string) => {
+      const card = page.locator('[data-service-card="anomaly-model"]');
+      if (!(await card.getAttribute('open'))) await card.locator('summary').click();
+      const field = card.locator('[data-env] input[aria-label^="value of"]').first();
+      await field.fill(value);
+      await page.getByRole('button', { name: 'Preview changes' }).click();
+      await page.locator('[data-preview]').waitFor();
+      await page.getByRole('button', { name: 'Apply' }).click();
+    };
+    const key = Object.keys(p.topology.services.find((s) => s.name === 'anomaly-model')!.env)[0]!;
+    await edit(a.page, '3.1');
+    await expect.poll(() => a.page.locator('[data-banner="done"]').textContent()).toMatch(`version ${before.version + 1}`);
+    await edit(b.page, '3.9');
+    const stale = b.page.locator('[data-banner="stale"]');
+    await expect.poll(() => stale.textContent()).toMatch(`someone else changed the desired state first (now version ${before.version + 1}`);
+    // B now sees A's value, and the stored state is A's.
+    const fieldB = b.page.locator('[data-service-card="anomaly-model"] [data-env] input[aria-label^="value of"]').first();
+    expect(await fieldB.inputValue()).toBe('3.1');
+    const after = await desired();
+    expect(after.version).toBe(before.version + 1);
+    expect(String(after.topology.services.find((s: any) => s.name === 'anomaly-model').env[key])).toBe('3.1');
+    await p.host.waitForInstance('reconcile', { timeoutInMs: 120_000 });
+  }, 180_000);
 });
+
+async function desired(): Promise<{ version: number; topology: any }> {
+  const res = await p.api('desired-state');
+  expect(res.status).toBe(200);
+  return (await res.json()) as { version: number; topology: any };
+}
+
+const serviceIndex = (name: string) => p.topology.services.findIndex((s) => s.name === name);
+
+async function openEditor(page: Page): Promise<void> {
+  await signIn(page, p.host.baseUrl, p.key);
+  await page.locator('header nav').getByRole('link', { name: 'Desired state' }).click();
+  await page.locator('[data-service-card]').first().waitFor();
+}

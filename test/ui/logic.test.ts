@@ -4,7 +4,7 @@ import { validateTopology } from '../../functions/platform/validate.js';
 import { envRows, freshKey, freshName, getAt, listInput, numberInput, removeAt, renameKey, sameDocument, setAt } from '../../ui/src/logic/draft.js';
 import { fieldId, formFields } from '../../ui/src/logic/form.js';
 import { enclosingPaths, issuesOf, placeIssues } from '../../ui/src/logic/issues.js';
-import { bootProgress, countLine, describeChange, knownOperationIds, restartPath, stateRows } from '../../ui/src/logic/operations.js';
+import { bootProgress, countLine, describeChange, knownOperationIds, restartPath, stateRows, statusFacts, textFailures } from '../../ui/src/logic/operations.js';
 import { href, parseRoute } from '../../ui/src/logic/route.js';
 import { exampleDocument, minimalDocument } from '../helpers/topology.js';
 
@@ -43,7 +43,7 @@ describe('errors at their field', () => {
     expect(result.ok).toBe(false);
     const issues = result.ok ? [] : result.issues;
     const placed = placeIssues(issues, formFields(doc));
-    expect(placed.atField.get('services[2].port')).toEqual(['must be between 1 and 65535']);
+    expect(placed.atField.get('services[2].port')).toContain('must be between 1 and 65535');
     expect(placed.unplaced).toEqual([]);
     const text = validateTopology(setAt(exampleDocument(), ['services', 2, 'port'], numberInput('80a')));
     expect(text.ok ? [] : placeIssues(text.issues, formFields(doc)).atField.get('services[2].port')).toEqual(['must be a number, got string "80a"']);
@@ -90,6 +90,13 @@ describe('operations', () => {
     expect(countLine(progress!.services)).toBe('1 of 3 running');
     expect(bootProgress({ service: 'x', healthy: true })).toBeUndefined();
     expect(bootProgress(null)).toBeUndefined();
+  });
+
+  it("shows another operation's custom status as short facts, and its text failures", () => {
+    expect(statusFacts({ phase: 'waiting', for: ['boot'], version: 3, nested: { x: 1 } })).toEqual([['phase', 'waiting'], ['for', 'boot'], ['version', '3']]);
+    expect(statusFacts(null)).toEqual([]);
+    expect(textFailures({ status: 'partial', failures: ['service "x": start failed'] })).toEqual(['service "x": start failed']);
+    expect(textFailures({ failures: [{ target: 'vm-a' }] })).toEqual([]);
   });
 
   it('words the plan\'s changes', () => {

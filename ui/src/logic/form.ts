@@ -7,7 +7,7 @@ import { formatPath } from '../../../functions/platform/validate.js';
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-export const SERVICE_FIELDS = ['name', 'kind', 'vm', 'port', 'source', 'env', 'secretEnv', 'dependsOn', 'health.path', 'health.timeoutInMs', 'health.startupTimeoutInMs', 'role'];
+export const SERVICE_FIELDS = ['name', 'kind', 'vm', 'port', 'replicas', 'vms', 'source', 'env', 'secretEnv', 'dependsOn', 'health.path', 'health.timeoutInMs', 'health.startupTimeoutInMs', 'role'];
 export const VM_FIELDS = ['name', 'size', 'adminUser', 'sshKeySecret'];
 export const SETTINGS_FIELDS = [
   'settings.vmSizes',

@@ -76,3 +76,20 @@ export function restartPath(kind: string, name: string): string | undefined {
   const route = ({ microservice: 'services', app: 'apps', model: 'models' } as Record<string, string>)[kind];
   return route ? `${route}/${encodeURIComponent(name)}/restart` : undefined;
 }
+
+/** A custom status of another shape (a reconcile's, a VM boot's) as short facts: `phase waiting`, `done 2`. */
+export function statusFacts(customStatus: unknown): Array<[string, string]> {
+  if (!customStatus || typeof customStatus !== 'object' || Array.isArray(customStatus)) return [];
+  const out: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(customStatus as Record<string, unknown>)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.push([k, String(v)]);
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out.push([k, v.join(', ')]);
+  }
+  return out.slice(0, 12);
+}
+
+/** The failures an output lists as text (a reconcile's), if any. */
+export function textFailures(output: unknown): string[] {
+  const f = (output as { failures?: unknown } | null)?.failures;
+  return Array.isArray(f) && f.every((x) => typeof x === 'string') ? (f as string[]) : [];
+}

@@ -43,20 +43,24 @@ function Field(props: { ctx: Ctx; path: Path; label: string; hint?: string; chil
   const id = fieldId(key);
   const value = getAt(ctx.draft, path);
   const text = value === undefined || value === null ? '' : Array.isArray(value) ? value.join(', ') : String(value);
+  // What the person typed stays as typed while the field has the focus ("a," of a list, "08").
+  const [typed, setTyped] = useState<string | undefined>();
   return (
     <div class={`field${errors ? ' invalid' : ''}`} data-field={key}>
       <label for={id}>{label}</label>
       {props.children ?? (
         <input
           id={id}
-          value={text}
+          value={typed ?? text}
+          onBlur={() => setTyped(undefined)}
           inputMode={kind === 'number' ? 'numeric' : undefined}
           placeholder={props.placeholder}
           aria-invalid={errors ? 'true' : undefined}
           aria-describedby={errors ? `${id}-err` : undefined}
           onInput={(e) => {
             const t = (e.target as HTMLInputElement).value;
-            ctx.set(path, kind === 'number' ? numberInput(t) : kind === 'list' ? listInput(t) : t);
+            setTyped(t);
+            ctx.set(path, kind === 'number' ? numberInput(t) : kind === 'list' ? (t.trim() ? listInput(t) : undefined) : t);
           }}
         />
       )}
@@ -152,6 +156,8 @@ function ServiceCard({ ctx, index }: { ctx: Ctx; index: number }) {
         <Select ctx={ctx} path={[...base, 'kind']} label="Kind" options={[...SERVICE_KINDS]} />
         <Select ctx={ctx} path={[...base, 'vm']} label="VM (placement)" options={vmNames} />
         <Field ctx={ctx} path={[...base, 'port']} label="Port" kind="number" />
+        <Field ctx={ctx} path={[...base, 'replicas']} label="Replicas" kind="number" placeholder="1" />
+        <Field ctx={ctx} path={[...base, 'vms']} label="Spread over VMs" kind="list" hint="comma-separated; the first is the VM above" />
         <Field ctx={ctx} path={[...base, 'source']} label="Code folder in the share" />
         <Field ctx={ctx} path={[...base, 'health', 'path']} label="Health check path" placeholder="/health" />
         <Field ctx={ctx} path={[...base, 'health', 'timeoutInMs']} label="Health timeout (ms)" kind="number" />

@@ -10,7 +10,7 @@ import type { BootOutput } from '../../../functions/orchestrations/boot-platform
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from '../api.js';
 import { Badge, ErrorBox, Section, Table, usePoll } from '../components.js';
-import { bootProgress, countLine, isActive, knownOperationIds, stateRows } from '../logic/operations.js';
+import { bootProgress, countLine, isActive, knownOperationIds, stateRows, statusFacts, textFailures } from '../logic/operations.js';
 import { href } from '../logic/route.js';
 
 export function OperationView({ api, id, compact = false }: { api: Api; id: string; compact?: boolean }) {
@@ -47,6 +47,11 @@ export function OperationView({ api, id, compact = false }: { api: Api; id: stri
           </div>
         </div>
       ) : null}
+      {!progress && statusFacts(o.customStatus).length ? (
+        <p class="progress" aria-live="polite">
+          Progress: {statusFacts(o.customStatus).map(([k, v]) => `${k} ${v}`).join(' · ')}
+        </p>
+      ) : null}
       {result && !isActive(o.runtimeStatus) ? (
         <p class="result">
           {typeof result.status === 'string' ? <>Outcome <Badge value={result.status} /> </> : null}
@@ -55,6 +60,13 @@ export function OperationView({ api, id, compact = false }: { api: Api; id: stri
         </p>
       ) : null}
       {failures ? <pre class="failures">{failures}</pre> : null}
+      {textFailures(o.output).length ? (
+        <ul class="failures">
+          {textFailures(o.output).map((f) => (
+            <li>{f}</li>
+          ))}
+        </ul>
+      ) : null}
       {compact ? null : (
         <Section title="Timeline">
           {rows.length === 0 ? (
