@@ -28,6 +28,9 @@ try {
   await card.getByLabel('value of TITLE').fill('IoT platform (edited in the UI)');
   await page.getByRole('button', { name: 'Preview changes' }).click();
   await page.locator('[data-preview]').waitFor();
+  // Tall enough for the preview and the edited service's environment, from the top of the page.
+  await page.setViewportSize({ width: 1280, height: 1500 });
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: `${docs}ui-editor.png` });
   console.log(`wrote ${docs}ui-editor.png`);
 } finally {

@@ -337,7 +337,7 @@ export function Editor({ api, onChanged }: { api: Api; onChanged?: () => void })
         </div>
       ) : null}
       {previewed ? (
-        <Section title="Preview: what applying changes">
+        <Section title="Preview: what applying will change">
           <div class="preview" data-preview>
             {preview!.changes.length === 0 ? (
               <p>Nothing to do on the platform.</p>
