@@ -25,12 +25,12 @@ afterAll(async () => {
   await p?.stop();
 }, 90_000);
 
-async function newPage(): Promise<{ page: Page; requests: Array<{ url: string; key?: string }> }> {
+async function newPage(): Promise<{ page: Page; requests: Array<{ url: string; method: string; key?: string }> }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   contexts.push(context);
   const page = await context.newPage();
-  const requests: Array<{ url: string; key?: string }> = [];
-  page.on('request', (r) => requests.push({ url: r.url(), key: r.headers()['x-functions-key'] }));
+  const requests: Array<{ url: string; method: string; key?: string }> = [];
+  page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), key: r.headers()['x-functions-key'] }));
   return { page, requests };
 }
 
@@ -110,6 +110,35 @@ describe('the central UI', () => {
     await page.goto(`${p.host.baseUrl}/api/ui/#/services/sensor-binder`);
     await expect.poll(() => page.locator('section', { hasText: 'Restart history' }).textContent()).toMatch(/central UI.*restarted from the central UI/);
   }, 90_000);
+
+  it("starts a boot after a confirmation and follows each VM's and each service's state to the end", async () => {
+    const { page } = await newPage();
+    await signIn(page, p.host.baseUrl, p.key);
+    await page.locator('[data-action="boot"]').getByRole('button', { name: 'Start a boot' }).click();
+    await page.getByRole('button', { name: 'Yes, start a boot' }).click();
+    await page.waitForURL(/#\/operations\/boot$/);
+    const op = page.locator('[data-operation="boot"]');
+    await expect.poll(() => op.getAttribute('data-status'), { timeout: 120_000, interval: 1_000 }).toBe('Completed');
+    for (const vm of p.topology.vms) expect(await op.locator(`tr[data-vm="${vm.name}"]`).textContent()).toContain('running');
+    for (const s of ['kafka', ...serviceNames()]) expect(await op.locator(`tr[data-step="${s}"]`).textContent()).toContain('running');
+    expect(await op.textContent()).toMatch(/requested by central UI/);
+  }, 150_000);
+
+  it('initializes a VM from its row and follows the operation; a VM spec with a bad name shows the error at its field and starts nothing', async () => {
+    const { page, requests } = await newPage();
+    await signIn(page, p.host.baseUrl, p.key);
+    const row = page.locator('tr[data-vm="vm-ops"]');
+    await row.getByRole('button', { name: 'Init' }).click();
+    await row.getByRole('button', { name: 'Yes, init' }).click();
+    await page.waitForURL(/#\/operations\/init-vm-vm-ops$/);
+    await expect.poll(() => page.locator('[data-operation="init-vm-vm-ops"]').getAttribute('data-status'), { timeout: 90_000 }).toBe('Completed');
+    await page.locator('header nav').getByRole('link', { name: 'Platform' }).click();
+    await page.getByRole('link', { name: 'Provision a VM' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Bad_Name');
+    await expect.poll(() => page.locator('[data-error-for="name"]').textContent()).toMatch(/lowercase DNS label/);
+    expect(await page.getByRole('button', { name: 'Provision' }).isDisabled()).toBe(true);
+    expect(requests.some((r) => /\/api\/vms$/.test(r.url) && r.method === 'POST')).toBe(false);
+  }, 120_000);
 
   it('an invalid port shows the error at its field, and nothing is written', async () => {
     const { page, requests } = await newPage();
