@@ -101,6 +101,9 @@ function inputsHash(repoRoot: string): string {
   const files = [
     ...listFiles(join(repoRoot, 'functions')).map((f) => join('functions', f)),
     ...listFiles(join(repoRoot, 'ui')).map((f) => join('ui', f)),
+    // The UI bundles these CLI views too (the timeline, the failure report).
+    join('bootstrap-cli', 'views.ts'),
+    join('bootstrap-cli', 'api-client.ts'),
     'package.json',
     'package-lock.json',
     'host.json',

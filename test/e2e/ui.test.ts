@@ -106,6 +106,9 @@ describe('the central UI', () => {
     expect(await page.locator('table[aria-label], .table-wrap[aria-label="timeline"]').last().textContent()).toMatch(/restartContainer/);
     const after = (await (await p.api('services/sensor-binder')).json()) as { restartCount: number; events: Array<{ requestedBy?: string }> };
     expect(after.restartCount).toBe(before.restartCount + 1);
+    // The list of operations has it, finished, like `bootstrap-cli history`.
+    await page.locator('header nav').getByRole('link', { name: 'Operations' }).click();
+    await expect.poll(() => page.locator('tr', { hasText: 'restart-svc-sensor-binder' }).textContent()).toMatch(/restartService.*Completed/);
     // The service's page shows who asked and why.
     await page.goto(`${p.host.baseUrl}/api/ui/#/services/sensor-binder`);
     await expect.poll(() => page.locator('section', { hasText: 'Restart history' }).textContent()).toMatch(/central UI.*restarted from the central UI/);

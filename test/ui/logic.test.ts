@@ -108,7 +108,7 @@ describe('operations', () => {
 
   it('knows the fixed operation ids of a platform, and each kind\'s restart route', () => {
     const ids = knownOperationIds(['vm-a'], ['kafka', 'api'], ['custom-1']);
-    expect(ids).toEqual(expect.arrayContaining(['boot', 'watchdog', 'custom-1', 'boot-vm-vm-a', 'provision-vm-vm-a', 'init-vm-vm-a', 'restart-vm-vm-a', 'restart-svc-api']));
+    expect(ids).toEqual(expect.arrayContaining(['boot', 'watchdog', 'reconcile', 'reconcile-vm-vm-a', 'custom-1', 'boot-vm-vm-a', 'provision-vm-vm-a', 'init-vm-vm-a', 'restart-vm-vm-a', 'restart-svc-api']));
     expect(ids).not.toContain('restart-svc-kafka');
     expect(restartPath('app', 'dashboard')).toBe('apps/dashboard/restart');
     expect(restartPath('model', 'm')).toBe('models/m/restart');

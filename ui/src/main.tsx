@@ -4,7 +4,7 @@
  * shows), the navigation, and the pages, addressed by the URL's hash.
  */
 import { render } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { createApi, session, verifyKey } from './api.js';
 import { href, parseRoute, type Route } from './logic/route.js';
 import { Editor } from './pages/editor.js';
@@ -73,8 +73,11 @@ function App() {
     if (!key || verified) return;
     void verifyKey(key).then((r) => (r.ok ? setVerified(true) : signOut(r.message)));
   }, [key, verified]);
+  // After a page change the keyboard starts at the new page's content, not at the old link.
+  const first = useRef(true);
   useEffect(() => {
-    document.querySelector<HTMLElement>('main h1')?.focus();
+    if (first.current) first.current = false;
+    else document.getElementById('main')?.focus();
   }, [route]);
   if (!key || !api) return <SignIn reason={reason} onKey={(k) => (session.save(k), setKey(k), setVerified(true))} />;
   if (!verified) return <p aria-busy="true">Checking the key…</p>;

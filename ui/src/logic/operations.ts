@@ -3,7 +3,7 @@
  * status), the plan's changes in words, which operation ids a platform may have run, and whether
  * an operation is still going. Pure functions of the API's answers.
  */
-import { BOOT_ID, bootVmId, initVmId, provisionVmId, restartServiceId, restartVmId, WATCHDOG_ID } from '../../../functions/platform/ids.js';
+import { BOOT_ID, bootVmId, initVmId, provisionVmId, RECONCILE_ID, reconcileVmId, restartServiceId, restartVmId, WATCHDOG_ID } from '../../../functions/platform/ids.js';
 import type { BootProgress } from '../../../functions/platform/boot-state.js';
 
 export const ACTIVE = new Set(['Running', 'Pending', 'ContinuedAsNew']);
@@ -65,8 +65,8 @@ export function describeChange(c: Change): string {
 
 /** The fixed ids of every target a platform has (one instance per target), plus what runs now. */
 export function knownOperationIds(vms: string[], services: string[], running: string[] = []): string[] {
-  const ids = new Set<string>([BOOT_ID, WATCHDOG_ID, ...running]);
-  for (const vm of vms) for (const id of [bootVmId, provisionVmId, initVmId, restartVmId]) ids.add(id(vm));
+  const ids = new Set<string>([BOOT_ID, WATCHDOG_ID, RECONCILE_ID, ...running]);
+  for (const vm of vms) for (const id of [bootVmId, provisionVmId, initVmId, restartVmId, reconcileVmId]) ids.add(id(vm));
   for (const s of services) if (s !== 'kafka') ids.add(restartServiceId(s));
   return [...ids];
 }
