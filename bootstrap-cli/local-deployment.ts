@@ -19,6 +19,7 @@ import { checkHostSupport, HostSupportError } from '../local/azure/vm/index.js';
 import { CliError, EXIT } from './io.js';
 import { seedPlatform, type SeedResult } from './seed.js';
 import { monitoringFunctionKeys } from '../functions/http/roles.js';
+import { buildUi } from '../ui/build.js';
 
 /** The function app the local host loads: the sources under tsx, the build under dist/. */
 export const APP_ENTRY = fileURLToPath(new URL(`../functions/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
@@ -145,6 +146,10 @@ export async function prepareLocalPlatform(options: Omit<LocalDeploymentOptions,
     throw e;
   }
   await assertPortFree(options.port);
+  // The LCM serves the central UI from dist/www: built here (esbuild, well under a second) so a
+  // fresh checkout needs no build step of its own.
+  phase('building the central UI');
+  await buildUi();
   // The emulators start empty every time, so the durable history starts empty too: a history
   // that outlived its emulators would resume operations against VMs that no longer exist.
   const stateDir = await mkdtemp(join(tmpdir(), 'lcm-deploy-'));

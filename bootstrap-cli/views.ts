@@ -169,32 +169,54 @@ function subject(result: unknown): string {
   return '';
 }
 
-/** One line per completed step: time, offset from the start, event, step (and subject), duration, failure. */
-export function timeline(
-  op: Pick<OperationStatus, 'id' | 'name' | 'runtimeStatus' | 'createdTime' | 'lastUpdatedTime'> & Partial<Pick<OperationStatus, 'input'>>,
-  history: HistoryEvent[],
-): string {
+/** One step of an operation's timeline, as `history ID` prints it and the central UI shows it. */
+export interface TimelineRow {
+  /** HH:MM:SS.mmm (UTC) */
+  time: string;
+  /** From the operation's start. */
+  offset: string;
+  event: string;
+  step: string;
+  took: string;
+  note: string;
+  failed: boolean;
+}
+
+type TimelineOp = Pick<OperationStatus, 'id' | 'name' | 'runtimeStatus' | 'createdTime' | 'lastUpdatedTime'> & Partial<Pick<OperationStatus, 'input'>>;
+
+/** The timeline's rows: time, offset from the start, event, step (and subject), duration, failure. */
+export function timelineRows(op: TimelineOp, history: HistoryEvent[]): TimelineRow[] {
   const start = Date.parse(op.createdTime);
-  const asked = op.input as { requestedBy?: string; reason?: string } | null | undefined;
-  const head =
-    `${op.id} (${op.name}) ${op.runtimeStatus} — started ${op.createdTime}, ${duration(Date.parse(op.lastUpdatedTime) - start)}` +
-    (asked?.requestedBy ? `\nrequested by ${asked.requestedBy}${asked.reason ? `: ${asked.reason}` : ''}` : '');
-  const rows: string[][] = [['TIME', '+', 'EVENT', 'STEP', 'TOOK', 'NOTE']];
-  let failures = 0;
-  for (const e of history) {
+  return history.map((e) => {
     const t = Date.parse(e.Timestamp);
     const step = e.FunctionName ?? e.Name ?? '';
     // A boot's units report with events: their data names the VM or service.
     const about = subject(e.Result ?? e.Input);
     const took = e.ScheduledTime ? duration(t - Date.parse(e.ScheduledTime)) : '';
     const failed = e.EventType.endsWith('Failed');
-    if (failed) failures++;
     const note = failed ? `✖ ${cleanReason(e.Reason ?? e.Details ?? 'failed').reason}` : e.OrchestrationStatus && e.EventType !== 'ExecutionStarted' ? e.OrchestrationStatus : '';
-    rows.push([e.Timestamp.slice(11, 23), duration(t - start), EVENT_LABEL[e.EventType] ?? e.EventType, about && about !== step ? `${step} ${about}` : step, took, note]);
-  }
+    return { time: e.Timestamp.slice(11, 23), offset: duration(t - start), event: EVENT_LABEL[e.EventType] ?? e.EventType, step: about && about !== step ? `${step} ${about}` : step, took, note, failed };
+  });
+}
+
+/** Who asked for an operation and why, when its input says so. */
+export function requestedBy(op: Partial<Pick<OperationStatus, 'input'>>): { requestedBy: string; reason?: string } | undefined {
+  const asked = op.input as { requestedBy?: string; reason?: string } | null | undefined;
+  return asked?.requestedBy ? { requestedBy: asked.requestedBy, ...(asked.reason ? { reason: asked.reason } : {}) } : undefined;
+}
+
+/** One line per completed step: time, offset from the start, event, step (and subject), duration, failure. */
+export function timeline(op: TimelineOp, history: HistoryEvent[]): string {
+  const start = Date.parse(op.createdTime);
+  const asked = requestedBy(op);
+  const head =
+    `${op.id} (${op.name}) ${op.runtimeStatus} — started ${op.createdTime}, ${duration(Date.parse(op.lastUpdatedTime) - start)}` +
+    (asked ? `\nrequested by ${asked.requestedBy}${asked.reason ? `: ${asked.reason}` : ''}` : '');
   if (history.length === 0) return [head, '(the API returned no history events for this operation)'].join('\n');
+  const rows = timelineRows(op, history);
+  const failures = rows.filter((r) => r.failed).length;
   const tail = failures ? `${failures} failed step${failures === 1 ? '' : 's'}` : 'no failed steps';
-  return [head, table(rows), tail].join('\n');
+  return [head, table([['TIME', '+', 'EVENT', 'STEP', 'TOOK', 'NOTE'], ...rows.map((r) => [r.time, r.offset, r.event, r.step, r.took, r.note])]), tail].join('\n');
 }
 
 // --- the API ----------------------------------------------------------------------------------
@@ -205,6 +227,7 @@ export function apiUsage(apiUrl: string, key: string, keyFromEnv: boolean): stri
   return [
     `LCM API: ${apiUrl}/api  (reference: ${apiUrl}/api/openapi.json)`,
     keyFromEnv ? 'key: the value of LCM_API_KEY' : `key: ${key}   (generated; set LCM_API_KEY to choose one)`,
+    `central UI: ${apiUrl}/api/ui/  (open it in a browser and sign in with the key)`,
     'try:',
     `  curl -s -H "x-functions-key: ${keyRef}" ${apiUrl}/api/registry`,
     `  curl -s -X POST -H "x-functions-key: ${keyRef}" ${apiUrl}/api/services/NAME/restart`,

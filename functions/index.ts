@@ -19,6 +19,7 @@ import { reconcile } from './orchestrations/reconcile.js';
 import * as api from './http/api.js';
 import { getServiceLogs } from './http/logs.js';
 import { openApiDocument } from './http/openapi.js';
+import { getUiAsset, getUiIndex } from './http/ui.js';
 import { route, type Handler } from './http/respond.js';
 import { bootPlatform } from './orchestrations/boot-platform.js';
 import { bootStep } from './orchestrations/boot-step.js';
@@ -103,3 +104,6 @@ http('desiredStatePlan', ['POST'], 'desired-state/plan', desiredState.postPlan);
 http('reconcileStart', ['POST'], 'reconcile', desiredState.postReconcile);
 http('serviceScale', ['POST'], 'services/{name}/scale', desiredState.postScale);
 http('serviceMove', ['POST'], 'services/{name}/move', desiredState.postMove);
+// The central UI's static files (anonymous: no data in them; the page calls the API with the key).
+http('uiIndex', ['GET'], 'ui', getUiIndex, 'anonymous');
+http('uiAsset', ['GET'], 'ui/{file}', getUiAsset, 'anonymous');

@@ -1,6 +1,7 @@
 /**
  * The function app package: `dist/` (the app compiled by tsc with infra/tsconfig.functions.json —
- * only functions/, into the staging folder, so the shared ./dist of the checkout is not raced),
+ * only functions/, into the staging folder, so the shared ./dist of the checkout is not raced, and
+ * the central UI built by ui/build.ts into dist/www),
  * package.json (name, type, main, dependencies), host.json, and the production dependency closure.
  *
  * Choice: the closure is COPIED from the checkout's node_modules (walking `dependencies` from
@@ -23,6 +24,7 @@ import { promisify } from 'node:util';
 import { CliError, EXIT } from '../io.js';
 import { writeZip, type ZipEntryInput } from './zip.js';
 import { PACKAGE_ROOT } from '../package-root.js';
+import { buildUi } from '../../ui/build.js';
 
 const run = promisify(execFile);
 
@@ -39,7 +41,7 @@ export interface FunctionPackage {
 }
 
 // Bump when the package layout changes, so staged zips of an older layout are rebuilt.
-const LAYOUT_VERSION = 'layout-1';
+const LAYOUT_VERSION = 'layout-2';
 const PRUNED = /(\.map|\.d\.ts|\.d\.mts|\.d\.cts|\.tsbuildinfo)$/;
 
 /** Package folders of the production closure, relative to the repo root (node_modules/...). */
@@ -98,6 +100,10 @@ function inputsHash(repoRoot: string): string {
   const h = createHash('sha256');
   const files = [
     ...listFiles(join(repoRoot, 'functions')).map((f) => join('functions', f)),
+    ...listFiles(join(repoRoot, 'ui')).map((f) => join('ui', f)),
+    // The UI bundles these CLI views too (the timeline, the failure report).
+    join('bootstrap-cli', 'views.ts'),
+    join('bootstrap-cli', 'api-client.ts'),
     'package.json',
     'package-lock.json',
     'host.json',
@@ -137,6 +143,9 @@ export async function buildFunctionPackage(options: { stagingDir: string; repoRo
     const out = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`.trim();
     throw new CliError(`packaging: the function app does not compile (fix these errors, then deploy again):\n${out.split('\n').slice(0, 30).join('\n')}`, EXIT.failed);
   }
+  // The central UI the app serves (functions/http/ui.ts reads <app root>/dist/www).
+  log('package: building the central UI (esbuild)');
+  await buildUi({ outDir: join(app, 'dist', 'www') });
   const rootPkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
   const appPkg = {
     name: rootPkg['name'],

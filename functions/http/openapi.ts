@@ -28,6 +28,15 @@ export const openApiDocument = {
   paths: {
     '/health': { get: { summary: 'Liveness of the API (no key needed)', security: [], responses: { '200': { description: 'up' } } } },
     '/openapi.json': { get: { summary: 'This document (no key needed)', security: [], responses: { '200': { description: 'the OpenAPI document' } } } },
+    '/ui': { get: { summary: 'The central UI (no key needed for its files; it asks for the operator key and sends it as x-functions-key)', security: [], responses: { '200': { description: 'the page' } } } },
+    '/ui/{file}': {
+      get: {
+        summary: "One of the UI's hashed files (script, stylesheet); any other name answers the page",
+        security: [],
+        parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'the file' }, '404': error },
+      },
+    },
     '/boot': { post: { summary: 'Boot the platform (one at a time)', requestBody: operationBody, responses: { '202': accepted, ...common } } },
     '/platform': { get: { summary: 'VMs, services, their states and running operations', responses: { '200': { description: 'the platform' }, ...unauthorized } } },
     '/registry': {

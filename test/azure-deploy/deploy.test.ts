@@ -122,6 +122,12 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     for (const [path, method] of [['platform', 'GET'], ['boot', 'POST'], ['vms/vm-core/restart', 'POST'], ['operations/boot', 'GET']] as const) {
       expect((await asMonitoring(path, method)).status, `${method} ${path} with the monitoring key`).toBe(401);
     }
+    // The central UI came in the package: the deployed app serves its page and the script it loads.
+    const ui = await fetch(`${appUrl}/api/ui/`);
+    expect(ui.status).toBe(200);
+    const script = /src="\/api\/ui\/(app-[0-9a-f]{12}\.js)"/.exec(await ui.text())?.[1];
+    expect(script).toBeDefined();
+    expect((await fetch(`${appUrl}/api/ui/${script}`)).status).toBe(200);
     // Publish: one zip deploy, the app runs from the unpacked package.
     expect(first.published).toBe(true);
     expect(azure.arm.platform.appServiceLog.filter((e) => e.path === '/api/zipdeploy')).toHaveLength(1);

@@ -68,6 +68,15 @@ describe('function app package', () => {
     expect(JSON.parse(readFileSync(join(out, 'host.json'), 'utf8')).functionTimeout).toBe('00:30:00');
   });
 
+  it('holds the central UI the app serves: dist/www/index.html and the script and stylesheet it loads', () => {
+    const html = readFileSync(join(out, 'dist/www/index.html'), 'utf8');
+    const loaded = [...html.matchAll(/\/api\/ui\/(app-[0-9a-f]{12}\.(?:js|css))/g)].map((m) => m[1]!);
+    expect(loaded.length).toBe(2);
+    for (const f of loaded) expect(statSync(join(out, 'dist/www', f)).size, f).toBeGreaterThan(100);
+    // Built, not shipped as sources: no .tsx and no Preact package in the app.
+    expect(existsSync(join(out, 'node_modules', 'preact')), 'preact is bundled, not a dependency').toBe(false);
+  });
+
   it('holds production dependencies only: no dev tools, no Core Tools, no source maps', () => {
     for (const dev of ['vitest', 'typescript', 'tsx', 'better-sqlite3', '@vercel/cosmosdb-server', 'azure-functions-core-tools']) {
       expect(existsSync(join(out, 'node_modules', dev)), dev).toBe(false);

@@ -189,6 +189,8 @@ describe('status, API usage and the deploy summary', () => {
   it('API usage gives the base URL and a curl line; an environment key is referenced, not printed', () => {
     const generated = apiUsage('http://127.0.0.1:7071', 'k3y', false);
     expect(generated).toContain('curl -s -H "x-functions-key: k3y" http://127.0.0.1:7071/api/registry');
+    expect(generated).toContain('central UI: http://127.0.0.1:7071/api/ui/');
+    expect(generated.split('\n').find((l) => l.startsWith('central UI'))).not.toContain('k3y');
     const fromEnv = apiUsage('http://127.0.0.1:7071', 'secret-from-env', true);
     expect(fromEnv).not.toContain('secret-from-env');
     expect(fromEnv).toContain('x-functions-key: $LCM_API_KEY');

@@ -145,6 +145,11 @@ function expectationFor(r: FuzzRequest): Expectation {
     case 'registry':
     case 'vms':
       return ours([200]);
+    case 'uiIndex':
+      return ours([200]);
+    case 'uiAsset':
+      // Any name but a hashed file answers the page; a hashed name that is not there is a 404.
+      return ours(/^app-[0-9a-f]{12}\.(js|css)$/.test(params.file ?? '') ? [200, 404] : [200]);
     case 'registryEntry':
       if (!DNS_LABEL.test(name)) return ours([400]);
       return ours((name === 'kafka' && p.topology.kafka !== undefined) || services.some((s) => s.name === name) ? [200] : [404]);
@@ -293,12 +298,13 @@ const ROUTES: Array<[string, Array<(typeof METHODS)[number]>]> = [
   ['services/{name}/restart', ['POST']], ['apps/{name}/restart', ['POST']], ['models/{name}/restart', ['POST']], ['operations/{id}', ['GET']],
   ['operations/{id}/terminate', ['POST']], ['services/{name}/logs', ['GET']], ['vms/{name}/reset-host-key', ['POST']],
   ['desired-state', ['GET', 'PUT']], ['desired-state/plan', ['POST']], ['reconcile', ['POST']], ['services/{name}/scale', ['POST']], ['services/{name}/move', ['POST']],
+  ['ui', ['GET']], ['ui/{file}', ['GET']],
 ];
 const TEMPLATES = [
   'health', 'openapi.json', 'boot', 'platform', 'registry', 'registry/{service}', 'vms', 'vms/{name}/init', 'vms/{name}/restart',
   'services/{name}', 'services/{name}/restart', 'apps/{name}/restart', 'models/{name}/restart', 'operations/{id}',
   'operations/{id}/terminate', 'services/{name}/logs', 'vms/{name}/reset-host-key',
-  'desired-state', 'desired-state/plan', 'reconcile', 'services/{name}/scale', 'services/{name}/move',
+  'desired-state', 'desired-state/plan', 'reconcile', 'services/{name}/scale', 'services/{name}/move', 'ui', 'ui/{file}',
   // Not routes: the host's 404.
   '', 'nosuch', 'vms/{name}', 'vms/{name}/stop', 'services/{name}/restart/now', 'operations', 'registry/{service}/x', '{name}/{name}/{name}',
 ];
