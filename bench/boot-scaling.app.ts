@@ -18,15 +18,15 @@ import type { Topology } from '../functions/platform/topology.js';
 /** Set by the bench (same process) before each boot. */
 export interface ScalingConfig {
   topology?: Topology;
-  /** Added to every activity: the task hub's per-dispatch latency (e.g. Azure Storage queues). */
-  dispatchLatencyMs: number;
+  /** Time each stubbed activity takes (default 0: orchestration cost alone). */
+  activityMs: number;
 }
-export const scalingConfig = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { dispatchLatencyMs: 0 });
+export const scalingConfig = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
 
 const delayed =
   <I, R>(fn: (input: I, context: InvocationContext) => R | Promise<R>): ActivityHandler =>
   async (input: unknown, context: InvocationContext) => {
-    if (scalingConfig.dispatchLatencyMs > 0) await sleep(scalingConfig.dispatchLatencyMs);
+    if (scalingConfig.activityMs > 0) await sleep(scalingConfig.activityMs);
     return fn(input as I, context);
   };
 
