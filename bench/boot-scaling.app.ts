@@ -51,6 +51,7 @@ stub(A.recordEvent, () => undefined);
 stub(A.ensureVm, (i) => ({ name: i.vm.name, publicIp: ipOf(i.vm.name), privateIp: ipOf(i.vm.name), powerState: 'running', created: true, started: true }));
 stub(A.ensureDocker, (i) => ({ vm: i.vm.name, installed: true }));
 stub(A.registerVm, () => undefined);
+stub(A.codeVersions, (i) => i.sources.map((source: string) => ({ source, version: 'v1' })));
 stub(A.prepareImage, (i) => ({ step: i.step, image: `lcm/${i.step}:v1`, version: 'v1', built: true }));
 const started = (i: any, service: string, kind: string, port: number) => ({ service, kind, vm: i.vm.name, host: i.vm.privateIp, port, status: 'running', startedAt: '2026-01-01T00:00:00.000Z', action: 'created' });
 stub(A.startService, (i) => started(i, i.service.name, i.service.kind, i.service.port));

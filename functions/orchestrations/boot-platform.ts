@@ -17,6 +17,7 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import {
   A,
   O,
+  type CodeVersion,
   type EventInput,
   type PreparedImage,
   type StartInstancesInput,
@@ -34,8 +35,8 @@ import { KAFKA } from '../platform/topology.js';
 import type { BootStepInput } from './boot-step.js';
 import type { BootVmInput } from './boot-vm.js';
 import type { WatchdogInput } from './watchdog.js';
-import { BOOT_PROGRESS, failureMessage, isoAt, transientRetry, type BootNotify, type BootReport } from './tasks.js';
-import { activityTask, call, callWithRetry, nextEvent } from './calls.js';
+import { BOOT_PROGRESS, isoAt, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
+import { activityTask, activityTaskWithRetry, call, nextEvent } from './calls.js';
 
 export interface BootInput {
   requestedBy?: string;
@@ -87,13 +88,20 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   /** Units started and not yet reported, as `vm:<name>` / `step:<name>`. */
   const pending = new Set<string>();
 
-  try {
-    yield* callWithRetry(context, A.ensureResourceGroup, transientRetry, { azure });
-  } catch (e) {
+  // The resource group, and the version of each code folder (once per boot, not once per build),
+  // side by side: neither waits for the other.
+  const sources = [...new Set([...(topology.kafka ? [topology.kafka.source] : []), ...topology.services.map((s) => s.source)])];
+  const [group, versioned] = yield* settleAll<unknown>(context, [
+    activityTaskWithRetry(context, A.ensureResourceGroup, transientRetry, { azure }),
+    activityTaskWithRetry(context, A.codeVersions, transientRetry, { sources }),
+  ]);
+  if (!group!.ok) {
     // Without its resource group no VM can exist: every VM fails with this reason.
-    const reason = failureMessage(e);
-    for (const vm of topology.vms) state.vmFailed(vm.name, 'resource group', reason);
+    for (const vm of topology.vms) state.vmFailed(vm.name, 'resource group', group!.error);
   }
+  // A folder without a version here is versioned by its builds, which report what is wrong.
+  const versionOf = new Map<string, string>();
+  if (versioned!.ok && Array.isArray(versioned!.value)) for (const v of versioned!.value as CodeVersion[]) if ('version' in v) versionOf.set(v.source, v.version);
   const vmStarts: StartInstancesInput['instances'] = [];
   const vmNames: string[] = [];
   for (const vm of topology.vms) {
@@ -102,7 +110,11 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     const vmInput: BootVmInput = {
       azure,
       vm,
-      steps: state.stepsOn(vm.name).map((step) => ({ step, source: sourceOf(step) })),
+      steps: state.stepsOn(vm.name).map((step) => {
+        const source = sourceOf(step);
+        const version = versionOf.get(source);
+        return { step, source, ...(version ? { version } : {}) };
+      }),
       // The function app creates Kafka's topics over the broker's external listener.
       ...(topology.kafka?.vm === vm.name ? { inboundPorts: [kafkaPorts(topology.kafka.port).external] } : {}),
       notify,

@@ -22,8 +22,8 @@ import { activityTask, call, callWithRetry } from './calls.js';
 export interface BootVmInput {
   azure: ArmTarget;
   vm: VmSpec;
-  /** Steps placed on this VM and the folder of their code. */
-  steps: Array<{ step: string; source: string }>;
+  /** Steps placed on this VM, the folder of their code and its version when the boot computed it. */
+  steps: Array<{ step: string; source: string; version?: string }>;
   inboundPorts?: number[];
   /** The boot waiting for this VM's report. */
   notify?: BootNotify;
@@ -74,8 +74,8 @@ function* prepareVm(context: OrchestrationContext, input: BootVmInput): Generato
   }
   yield* call(context, A.registerVm, { vm: info, dockerReady: true, at: context.df.currentUtcDateTime.toISOString() } satisfies RegisterVmInput);
   context.df.setCustomStatus({ vm: name, state: 'building' });
-  const builds = input.steps.map(({ step, source }) =>
-    activityTask(context, A.prepareImage, { vm: access, step, source } satisfies PrepareImageInput),
+  const builds = input.steps.map(({ step, source, version }) =>
+    activityTask(context, A.prepareImage, { vm: access, step, source, ...(version ? { version } : {}) } satisfies PrepareImageInput),
   );
   const settled = yield* settleAll<PreparedImage>(context, builds);
   const images = settled.map((r, i) =>
