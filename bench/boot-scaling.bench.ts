@@ -68,6 +68,8 @@ export default async function bootScaling(report: Report): Promise<void> {
         report(`${tag}: host time per activity or report`, hostMs / work, 'ms');
         report(`${tag}: process CPU`, (cpu.user + cpu.system) / 1000, 'ms');
         report(`${tag}: wall`, wall, 'ms');
+        // Stubs answer at once, so with a latency the wall time is that many messages one after another.
+        if (dispatchLatencyMs > 0) report(`${tag}: messages one after another on the critical path (wall / latency)`, wall / dispatchLatencyMs, '');
       } finally {
         await host.stop();
       }
