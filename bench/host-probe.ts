@@ -24,6 +24,8 @@ export interface TurnRecord {
   start: number;
   ms: number;
   replayMs: number;
+  /** Process CPU time (user + system) during the replay: robust to a loaded machine, unlike replayMs. */
+  replayCpuMs: number;
   replayed: boolean;
 }
 
@@ -44,7 +46,9 @@ export function installHostProbe(): HostProbe {
   const proto = DurableEngine.prototype as unknown as Record<string, Method | undefined>;
   const turn = proto['turn'];
   const replay = proto['replay'];
-  const dispatch = proto['dispatchActivity'];
+  // The engine queues an activity in runActivity (after any dispatch latency), else in dispatchActivity.
+  const dispatchName = typeof proto['runActivity'] === 'function' ? 'runActivity' : 'dispatchActivity';
+  const dispatch = proto[dispatchName];
   const probe: HostProbe = {
     available: typeof turn === 'function' && typeof replay === 'function' && typeof dispatch === 'function',
     turns: [],
@@ -57,7 +61,7 @@ export function installHostProbe(): HostProbe {
       if (!probe.available) return;
       proto['turn'] = turn;
       proto['replay'] = replay;
-      proto['dispatchActivity'] = dispatch;
+      proto[dispatchName] = dispatch;
     },
   };
   if (!probe.available) return probe;
@@ -67,7 +71,7 @@ export function installHostProbe(): HostProbe {
 
   proto['turn'] = async function (this: unknown, ...args: unknown[]) {
     const instanceId = String(args[0]);
-    const rec: TurnRecord = { instanceId, start: performance.now(), ms: 0, replayMs: 0, replayed: false };
+    const rec: TurnRecord = { instanceId, start: performance.now(), ms: 0, replayMs: 0, replayCpuMs: 0, replayed: false };
     current.set(instanceId, rec);
     try {
       return await turn!.apply(this, args);
@@ -82,17 +86,20 @@ export function installHostProbe(): HostProbe {
     const row = args[0] as { instanceId?: string } | undefined;
     const rec = row?.instanceId ? current.get(row.instanceId) : undefined;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     try {
       return await replay!.apply(this, args);
     } finally {
       if (rec) {
+        const c = process.cpuUsage(c0);
+        rec.replayCpuMs += (c.user + c.system) / 1000;
         rec.replayMs += performance.now() - t0;
         rec.replayed = true;
       }
     }
   };
 
-  proto['dispatchActivity'] = function (this: unknown, ...args: unknown[]) {
+  proto[dispatchName] = function (this: unknown, ...args: unknown[]) {
     const work = args[0] as { name: string; instanceId: string };
     const run: ActivityRun = { name: work.name, instanceId: work.instanceId, queuedAt: performance.now() };
     const queue = (this as { queue?: Queue }).queue;

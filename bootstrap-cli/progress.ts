@@ -22,16 +22,18 @@ export function layoutOf(plan: Plan): ProgressLayout {
   return { vms: plan.vms.map((vm) => ({ name: vm, steps: plan.byVm[vm] ?? [] })) };
 }
 
-function stateIndex(groups: Partial<Record<string, string[]>> | undefined): Map<string, string> {
+/** Name -> state; `others` is the state of every name not listed (a compacted status of a large boot). */
+function stateIndex(groups: Partial<Record<string, string[]>> | undefined, others?: string): { get(name: string): string | undefined } {
   const out = new Map<string, string>();
   for (const [state, names] of Object.entries(groups ?? {})) for (const n of names ?? []) out.set(n, state);
-  return out;
+  return { get: (name) => out.get(name) ?? others };
 }
 
 /** Rows in layout order; a name the snapshot does not mention is `pending`. */
 export function progressRows(layout: ProgressLayout, progress: BootProgress | null | undefined): ProgressRow[] {
-  const vmState = stateIndex(progress?.vms);
-  const stepState = stateIndex(progress?.services);
+  const known = !progress?.truncated;
+  const vmState = stateIndex(progress?.vms, known ? progress?.others?.vms : undefined);
+  const stepState = stateIndex(progress?.services, known ? progress?.others?.services : undefined);
   const rows: ProgressRow[] = [];
   for (const vm of layout.vms) {
     rows.push({ kind: 'vm', name: vm.name, vm: vm.name, state: vmState.get(vm.name) ?? 'pending' });

@@ -9,7 +9,7 @@ import { ComputeAdapter, createComputeClients } from './cloud/compute.js';
 import { azureCredential, staticTokenCredential } from './cloud/credentials.js';
 import { DockerHost } from './cloud/docker-host.js';
 import { publicKeyOf, readSecretSetting } from './cloud/secrets.js';
-import { SshHost } from './cloud/ssh.js';
+import { SshHost, SshPool } from './cloud/ssh.js';
 import type { VmAccess } from './activities/contracts.js';
 import { readSettings, type LcmSettings } from './settings.js';
 
@@ -79,6 +79,12 @@ export function vmPublicKey(sshKeySecret: string): string {
 }
 
 /** Runs `work` with an SSH session (and its Docker) on a VM; the session ends afterwards. */
+/**
+ * SSH connections this worker keeps between activities (a handshake costs more than most commands).
+ * Per process, like the Functions host's worker: each worker of a scaled-out app has its own.
+ */
+export const sshPool = new SshPool();
+
 export async function withVm<T>(vm: VmAccess, work: (docker: DockerHost, ssh: SshHost) => Promise<T>): Promise<T> {
   const db = await centralDb();
   const ssh = new SshHost(
@@ -90,7 +96,7 @@ export async function withVm<T>(vm: VmAccess, work: (docker: DockerHost, ssh: Ss
       username: vm.adminUser,
       privateKey: readSecretSetting(vm.sshKeySecret, 'the SSH private key of the VMs'),
     },
-    { pins: db.hostKeyPins(), maxAttempts: settings().sshConnectAttempts, connectTimeoutInMs: settings().sshConnectTimeoutInMs, retryDelayInMs: 1_000 },
+    { pins: db.hostKeyPins(), maxAttempts: settings().sshConnectAttempts, connectTimeoutInMs: settings().sshConnectTimeoutInMs, retryDelayInMs: 1_000, pool: sshPool },
   );
   try {
     return await work(new DockerHost(ssh), ssh);

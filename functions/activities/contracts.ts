@@ -23,6 +23,7 @@ export interface Activities {
   restartVm: { input: EnsureVmInput; output: VmInfo | RetryAfter };
   ensureDocker: { input: { vm: VmAccess }; output: { vm: string; installed: boolean } };
   prepareImage: { input: PrepareImageInput; output: PreparedImage };
+  codeVersions: { input: { sources: string[] }; output: CodeVersion[] };
   startService: { input: StartServiceInput; output: StartedService };
   startKafka: { input: StartKafkaInput; output: StartedService };
   restartContainer: { input: RestartContainerInput; output: HealthResult };
@@ -52,6 +53,7 @@ export const A = {
   restartVm: 'restartVm',
   ensureDocker: 'ensureDocker',
   prepareImage: 'prepareImage',
+  codeVersions: 'codeVersions',
   startService: 'startService',
   startKafka: 'startKafka',
   restartContainer: 'restartContainer',
@@ -126,7 +128,12 @@ export interface PrepareImageInput {
   step: string;
   /** Folder in the code share. */
   source: string;
+  /** The folder's code version, computed once per boot (codeVersions); absent: computed here. */
+  version?: string;
 }
+
+/** A code folder's version, or why it could not be computed (then each build computes and reports it). */
+export type CodeVersion = { source: string; version: string } | { source: string; error: string };
 
 export interface PreparedImage {
   step: string;

@@ -24,6 +24,8 @@ export interface SshTarget {
 
 export interface SshOptions {
   pins: HostKeyPins;
+  /** Reuse connections across SshHost instances (activities) of this process; default: one connection per SshHost. */
+  pool?: SshPool;
   connectTimeoutInMs?: number;
   /** Attempts for connecting and for a command whose connection drops. */
   maxAttempts?: number;
@@ -102,6 +104,7 @@ const CONNECTION_LOST = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|No
 
 export class SshHost {
   private ssh?: NodeSSH;
+  private lease?: SshLease;
   private readonly port: number;
 
   constructor(
@@ -142,18 +145,45 @@ export class SshHost {
     }
   }
 
+  /** Done with this host: a pooled connection goes back to the pool (closed when idle), an own one is closed. */
   dispose(): void {
+    if (this.lease) {
+      this.lease.release();
+      this.lease = undefined;
+      this.ssh = undefined;
+      return;
+    }
     this.drop();
   }
 
+  /** The connection failed: never hand it out again. */
   private drop(): void {
-    this.ssh?.dispose();
+    if (this.lease) {
+      this.lease.discard();
+      this.lease = undefined;
+    } else this.ssh?.dispose();
     this.ssh = undefined;
   }
 
   private async connection(): Promise<NodeSSH> {
     if (this.ssh?.isConnected()) return this.ssh;
+    if (this.lease) this.drop();
     const pinned = await this.options.pins.getHostKey(this.vm);
+    const pool = this.options.pool;
+    if (pool) {
+      // The pin is part of the key: a connection is reused only for the host key it verified.
+      const key = poolKey(this.target, this.port);
+      this.lease = await pool.acquire(key, pinned, () => this.open(pinned, false));
+      this.ssh = this.lease.ssh;
+      return this.ssh;
+    }
+    const { ssh } = await this.open(pinned, true);
+    this.ssh = ssh;
+    return ssh;
+  }
+
+  /** One handshake: connect, verify (or pin) the host key. */
+  private async open(pinned: string | undefined, ownErrorHandler: boolean): Promise<{ ssh: NodeSSH; fingerprint?: string }> {
     let presented: string | undefined;
     const ssh = new NodeSSH();
     try {
@@ -177,12 +207,12 @@ export class SshHost {
       throw e;
     }
     // node-ssh leaves no error listener once connected: a VM going down would crash the process.
-    ssh.connection?.on('error', () => this.drop());
+    // (A pooled connection gets the pool's listener instead.)
+    if (ownErrorHandler) ssh.connection?.on('error', () => this.drop());
     if (pinned === undefined && presented !== undefined) await this.options.pins.pinHostKey(this.vm, presented);
     // Nagle costs ~40 ms per exec on small writes.
     (ssh.connection as unknown as { _sock?: { setNoDelay?: (v: boolean) => void } })?._sock?.setNoDelay?.(true);
-    this.ssh = ssh;
-    return ssh;
+    return { ssh, fingerprint: presented };
   }
 
   private exec(ssh: NodeSSH, command: string, opts: RunOptions): Promise<RunResult> {
@@ -207,6 +237,154 @@ export class SshHost {
       }, timeoutInMs);
     });
     return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+/** Host, port, user and (a hash of) the key: what must match for a connection to be shared. */
+function poolKey(target: SshTarget, port: number): string {
+  const keyHash = createHash('sha256').update(target.privateKey).digest('base64').slice(0, 16);
+  return `${target.username}@${target.host}:${port}#${keyHash}`;
+}
+
+/** A connection borrowed from the pool for one SshHost's life. */
+export interface SshLease {
+  readonly ssh: NodeSSH;
+  /** Give it back: it stays open for the next activity, and closes after the pool's idle time. */
+  release(): void;
+  /** It failed: close it and never hand it out again. */
+  discard(): void;
+}
+
+interface Pooled {
+  key: string;
+  /** The pin the handshake was asked to verify (while it is still under way). */
+  pin?: string;
+  /** The host key the handshake verified; undefined until it completed. */
+  fingerprint?: string;
+  ready: Promise<NodeSSH>;
+  ssh?: NodeSSH;
+  leases: number;
+  dead: boolean;
+  idle?: NodeJS.Timeout;
+}
+
+export interface SshPoolOptions {
+  /** Close a connection nobody used for this long (default 30 s). */
+  idleMs?: number;
+  /**
+   * SshHosts sharing one connection at most (default 4): each may open a channel at a time, and
+   * OpenSSH allows 10 sessions per connection (MaxSessions); beyond this, another connection opens.
+   */
+  maxLeasesPerConnection?: number;
+}
+
+/**
+ * SSH connections kept open across the activities one worker runs, instead of a handshake per
+ * activity. Keyed by host, port, user, key and the pinned host-key fingerprint: a connection is
+ * handed out only for the pin it verified, so a changed or reset pin always means a new handshake.
+ * A connection that errors or closes leaves the pool at once; SshHost reconnects on its next try.
+ */
+export class SshPool {
+  private readonly connections = new Map<string, Pooled[]>();
+  /** Handshakes this pool made (what reuse saves; read by tests and benches). */
+  handshakes = 0;
+
+  constructor(private readonly options: SshPoolOptions = {}) {}
+
+  async acquire(key: string, pinned: string | undefined, open: () => Promise<{ ssh: NodeSSH; fingerprint?: string }>): Promise<SshLease> {
+    const max = this.options.maxLeasesPerConnection ?? 4;
+    const list = this.connections.get(key) ?? [];
+    // Unpinned (first contact): always a fresh handshake, which pins what it sees.
+    let entry =
+      pinned === undefined
+        ? undefined
+        : list.find((c) => !c.dead && c.leases < max && (c.fingerprint === pinned || (c.fingerprint === undefined && c.ssh === undefined && c.pin === pinned)));
+    if (!entry) {
+      const created: Pooled = { key, leases: 0, dead: false, pin: pinned, ready: Promise.resolve(undefined as unknown as NodeSSH) };
+      this.handshakes += 1;
+      created.ready = open().then(
+        ({ ssh, fingerprint }) => {
+          created.ssh = ssh;
+          created.fingerprint = fingerprint;
+          const gone = () => this.evict(created);
+          ssh.connection?.on('error', gone);
+          ssh.connection?.on('close', gone);
+          return ssh;
+        },
+        (e: unknown) => {
+          this.evict(created);
+          throw e;
+        },
+      );
+      list.push(created);
+      this.connections.set(key, list);
+      entry = created;
+    }
+    const e = entry;
+    e.leases += 1;
+    if (e.idle) clearTimeout(e.idle);
+    e.idle = undefined;
+    let ssh: NodeSSH;
+    try {
+      ssh = await e.ready;
+    } catch (err) {
+      e.leases -= 1;
+      throw err;
+    }
+    if (e.dead || !ssh.isConnected()) {
+      e.leases -= 1;
+      this.evict(e);
+      throw new Error('Connection lost');
+    }
+    let returned = false;
+    return {
+      ssh,
+      release: () => {
+        if (returned) return;
+        returned = true;
+        e.leases -= 1;
+        if (e.dead) {
+          if (e.leases <= 0) e.ssh?.dispose();
+        } else if (e.leases === 0) {
+          e.idle = setTimeout(() => this.evict(e), this.options.idleMs ?? 30_000);
+          e.idle.unref();
+        }
+      },
+      discard: () => {
+        if (returned) return;
+        returned = true;
+        e.leases -= 1;
+        this.evict(e);
+      },
+    };
+  }
+
+  /** Open connections (for tests). */
+  get size(): number {
+    let n = 0;
+    for (const list of this.connections.values()) n += list.filter((c) => !c.dead).length;
+    return n;
+  }
+
+  /** Close every connection (a worker shutting down, or a test's end). */
+  closeAll(): void {
+    for (const list of [...this.connections.values()]) for (const c of [...list]) this.evict(c);
+  }
+
+  private evict(c: Pooled): void {
+    if (!c.dead) {
+      c.dead = true;
+      const list = this.connections.get(c.key);
+      if (list) {
+        const i = list.indexOf(c);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.connections.delete(c.key);
+      }
+    }
+    if (c.idle) clearTimeout(c.idle);
+    c.idle = undefined;
+    // Close once nobody holds it (a holder that finds it dead reconnects).
+    if (c.leases <= 0) c.ssh?.dispose();
   }
 }
 

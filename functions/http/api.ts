@@ -10,7 +10,7 @@ import { instancesOf } from '../cloud/central-db.js';
 import { BOOT_ID, describeOperation, initVmId, provisionVmId, restartServiceId, restartVmId } from '../platform/ids.js';
 import type { ServiceKind, Topology } from '../platform/topology.js';
 import { formatIssue, validateVmAddition } from '../platform/validate.js';
-import type { BootProgress } from '../platform/boot-state.js';
+import { progressStateOf, type BootProgress } from '../platform/boot-state.js';
 import type { RestartServiceInput } from '../orchestrations/restart-service.js';
 import type { VmOperationInput } from '../orchestrations/vm-operations.js';
 import { isActive, statusOf } from '../durable-client.js';
@@ -135,7 +135,7 @@ export function postRestart(routeKind: keyof typeof ROUTE_KIND) {
     const boot = await statusOf(client, BOOT_ID);
     if (isActive(boot)) {
       const progress = boot!.customStatus as BootProgress | undefined;
-      if (!progress?.services?.running?.includes(name)) {
+      if (progressStateOf(progress, 'services', name) !== 'running') {
         throw conflict(`the running boot has not started "${name}" yet; it will start it`, {
           operation: { id: BOOT_ID, name: boot!.name, runtimeStatus: boot!.runtimeStatus, ...operationLinks(request, BOOT_ID) },
         });

@@ -17,6 +17,7 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import {
   A,
   O,
+  type CodeVersion,
   type EventInput,
   type PreparedImage,
   type StartInstancesInput,
@@ -34,8 +35,8 @@ import { KAFKA } from '../platform/topology.js';
 import type { BootStepInput } from './boot-step.js';
 import type { BootVmInput } from './boot-vm.js';
 import type { WatchdogInput } from './watchdog.js';
-import { BOOT_PROGRESS, failureMessage, isoAt, transientRetry, type BootNotify, type BootReport } from './tasks.js';
-import { activityTask, call, callWithRetry, nextEvent } from './calls.js';
+import { BOOT_PROGRESS, isoAt, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
+import { activityTask, activityTaskWithRetry, call, nextEvent } from './calls.js';
 
 export interface BootInput {
   requestedBy?: string;
@@ -71,38 +72,61 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   yield event({ target: 'platform', targetKind: 'platform', type: 'boot', outcome: 'started', requestedBy: input.requestedBy }, 'start');
 
   const azure = { subscriptionId: topology.azure.subscriptionId, resourceGroup: topology.azure.resourceGroup, location: topology.azure.location };
-  const sourceOf = (step: string): string =>
-    step === KAFKA ? topology.kafka!.source : topology.services.find((s) => s.name === step)!.source;
+  // Looked up by name (a find per step would make each replay quadratic in the platform's size).
+  const specs = new Map(topology.services.map((s) => [s.name, s]));
+  const sourceOf = (step: string): string => (step === KAFKA ? topology.kafka!.source : specs.get(step)!.source);
+  const vmOfStep = (step: string): string => (step === KAFKA ? topology.kafka!.vm : specs.get(step)!.vm);
+  /**
+   * The custom status is what the last episode set; building it walks every step, so replayed
+   * iterations skip it (the episode's new events always run the code again up to the next wait).
+   */
+  const showProgress = (): void => {
+    if (!context.df.isReplaying) context.df.setCustomStatus(state.progress('starting'));
+  };
 
   const notify: BootNotify = { instanceId: operationId, run: `${operationId}:${bootedAt}` };
   /** Units started and not yet reported, as `vm:<name>` / `step:<name>`. */
   const pending = new Set<string>();
 
-  try {
-    yield* callWithRetry(context, A.ensureResourceGroup, transientRetry, { azure });
-  } catch (e) {
+  // The resource group, and the version of each code folder (once per boot, not once per build),
+  // side by side: neither waits for the other.
+  const sources = [...new Set([...(topology.kafka ? [topology.kafka.source] : []), ...topology.services.map((s) => s.source)])];
+  const [group, versioned] = yield* settleAll<unknown>(context, [
+    activityTaskWithRetry(context, A.ensureResourceGroup, transientRetry, { azure }),
+    activityTaskWithRetry(context, A.codeVersions, transientRetry, { sources }),
+  ]);
+  if (!group!.ok) {
     // Without its resource group no VM can exist: every VM fails with this reason.
-    const reason = failureMessage(e);
-    for (const vm of topology.vms) state.vmFailed(vm.name, 'resource group', reason);
+    for (const vm of topology.vms) state.vmFailed(vm.name, 'resource group', group!.error);
   }
+  // A folder without a version here is versioned by its builds, which report what is wrong.
+  const versionOf = new Map<string, string>();
+  if (versioned!.ok && Array.isArray(versioned!.value)) for (const v of versioned!.value as CodeVersion[]) if ('version' in v) versionOf.set(v.source, v.version);
   const vmStarts: StartInstancesInput['instances'] = [];
+  const vmNames: string[] = [];
   for (const vm of topology.vms) {
     if (state.vm(vm.name) === 'failed') continue;
     state.vmProvisioning(vm.name);
     const vmInput: BootVmInput = {
       azure,
       vm,
-      steps: state.stepsOn(vm.name).map((step) => ({ step, source: sourceOf(step) })),
+      steps: state.stepsOn(vm.name).map((step) => {
+        const source = sourceOf(step);
+        const version = versionOf.get(source);
+        return { step, source, ...(version ? { version } : {}) };
+      }),
       // The function app creates Kafka's topics over the broker's external listener.
       ...(topology.kafka?.vm === vm.name ? { inboundPorts: [kafkaPorts(topology.kafka.port).external] } : {}),
       notify,
     };
     vmStarts.push({ name: O.bootVm, instanceId: bootVmId(vm.name), input: vmInput });
+    vmNames.push(vm.name);
   }
   if (vmStarts.length > 0) {
+    showProgress();
     const results = yield* call(context, A.startInstances, { instances: vmStarts });
     results.forEach((r, i) => {
-      const vm = topology.vms.find((v) => bootVmId(v.name) === vmStarts[i]!.instanceId)!.name;
+      const vm = vmNames[i]!;
       if (r.started) pending.add(`vm:${vm}`);
       else state.vmFailed(vm, 'provision', `not started: ${r.reason}`);
     });
@@ -118,7 +142,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     const steps: string[] = [];
     for (const step of state.ready((s) => images.has(s))) {
       state.starting(step);
-      const vm = step === KAFKA ? topology.kafka!.vm : plan.services.find((s) => s.name === step)!.vm;
+      const vm = vmOfStep(step);
       const image = images.get(step)!;
       const stepInput: BootStepInput = { step, notify };
       if (step === KAFKA) {
@@ -130,7 +154,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
           operationId,
         } satisfies StartKafkaInput;
       } else {
-        const spec = topology.services.find((s) => s.name === step)!;
+        const spec = specs.get(step)!;
         stepInput.service = {
           vm: access.get(vm)!,
           service: { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health },
@@ -144,6 +168,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       steps.push(step);
     }
     if (stepStarts.length > 0) {
+      showProgress();
       const results = yield* call(context, A.startInstances, { instances: stepStarts });
       let refused = false;
       results.forEach((r, i) => {
@@ -157,8 +182,8 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       // A refused step blocks its dependents; look again at what is ready.
       if (refused) continue;
     }
-    context.df.setCustomStatus(state.progress('starting'));
     if (pending.size === 0) break;
+    showProgress();
 
     const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
     const key = `${report.kind}:${report.name}`;
@@ -187,6 +212,8 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     }
   }
 
+  // From here on every episode sets the status (the loop's replayed iterations did not).
+  context.df.setCustomStatus(state.progress('starting'));
   const failures = state.failures();
   const output: BootOutput = {
     status: failures.length === 0 ? 'succeeded' : running.size > 0 ? 'partial' : 'failed',

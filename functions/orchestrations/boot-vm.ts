@@ -17,13 +17,13 @@ import {
 } from '../activities/contracts.js';
 import type { VmSpec } from '../platform/topology.js';
 import { callArmActivity, failureMessage, reportTo, settleAll, transientRetry, type BootNotify } from './tasks.js';
-import { activityTask, call, callWithRetry } from './calls.js';
+import { activityTask, callWithRetry } from './calls.js';
 
 export interface BootVmInput {
   azure: ArmTarget;
   vm: VmSpec;
-  /** Steps placed on this VM and the folder of their code. */
-  steps: Array<{ step: string; source: string }>;
+  /** Steps placed on this VM, the folder of their code and its version when the boot computed it. */
+  steps: Array<{ step: string; source: string; version?: string }>;
   inboundPorts?: number[];
   /** The boot waiting for this VM's report. */
   notify?: BootNotify;
@@ -72,13 +72,15 @@ function* prepareVm(context: OrchestrationContext, input: BootVmInput): Generato
   } catch (e) {
     return { vm: name, ok: false, step: 'docker', reason: failureMessage(e) } satisfies BootVmOutput;
   }
-  yield* call(context, A.registerVm, { vm: info, dockerReady: true, at: context.df.currentUtcDateTime.toISOString() } satisfies RegisterVmInput);
   context.df.setCustomStatus({ vm: name, state: 'building' });
-  const builds = input.steps.map(({ step, source }) =>
-    activityTask(context, A.prepareImage, { vm: access, step, source } satisfies PrepareImageInput),
+  // The VM's record and its builds side by side: one dispatch fewer on every VM's chain.
+  const register = activityTask(context, A.registerVm, { vm: info, dockerReady: true, at: context.df.currentUtcDateTime.toISOString() } satisfies RegisterVmInput);
+  const builds = input.steps.map(({ step, source, version }) =>
+    activityTask(context, A.prepareImage, { vm: access, step, source, ...(version ? { version } : {}) } satisfies PrepareImageInput),
   );
-  const settled = yield* settleAll<PreparedImage>(context, builds);
-  const images = settled.map((r, i) =>
+  const [registered, ...settled] = yield* settleAll<unknown>(context, [register, ...builds]);
+  if (!registered!.ok) return { vm: name, ok: false, step: 'provision', reason: registered!.error } satisfies BootVmOutput;
+  const images = (settled as Array<{ ok: true; value: PreparedImage } | { ok: false; error: string }>).map((r, i) =>
     r.ok ? { step: input.steps[i]!.step, ok: true as const, image: r.value } : { step: input.steps[i]!.step, ok: false as const, reason: r.error },
   );
   return { vm: name, ok: true, info, access, images } satisfies BootVmOutput;

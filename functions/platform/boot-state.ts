@@ -16,12 +16,32 @@ export interface Failure {
   reason: string;
 }
 
-/** Custom status: names grouped by state, so it stays small (well under 16 KB for 100 VMs). */
+/**
+ * Custom status: names grouped by state. Azure refuses a custom status over 16 KB (UTF-16), which
+ * the full lists pass at a few hundred VMs; then the most numerous state of each group is named in
+ * `others` instead of listed ("every name not listed is in this state"), and if that is still too
+ * large, lists are cut (`truncated`) and `counts` carries the totals.
+ */
 export interface BootProgress {
   phase: 'starting' | 'running' | 'finished';
   vms: Partial<Record<VmState, string[]>>;
   services: Partial<Record<StepState, string[]>>;
   failed?: number;
+  /** The state of every VM / service not listed (set only when the lists had to be compacted). */
+  others?: { vms?: VmState; services?: StepState };
+  /** Set when some names were left out altogether: their state is unknown from this status. */
+  truncated?: boolean;
+  counts?: { vms: Partial<Record<VmState, number>>; services: Partial<Record<StepState, number>> };
+}
+
+/** JSON characters a progress may take: 16 KB of UTF-16 is 8,192 characters; keep a margin. */
+export const PROGRESS_BUDGET_CHARS = 7_000;
+
+/** The state a progress gives a VM or service: listed, else `others` (unless truncated), else undefined (not known). */
+export function progressStateOf(progress: BootProgress | null | undefined, group: 'vms' | 'services', name: string): string | undefined {
+  if (!progress) return undefined;
+  for (const [state, names] of Object.entries(progress[group] ?? {})) if ((names as string[] | undefined)?.includes(name)) return state;
+  return progress.truncated ? undefined : progress.others?.[group];
 }
 
 export class BootState {
@@ -31,6 +51,14 @@ export class BootState {
   private readonly blockedBy = new Map<string, string>();
   private readonly vmOf = new Map<string, string>();
   private readonly deps = new Map<string, string[]>();
+  private readonly dependents = new Map<string, string[]>();
+  /** Per step: dependencies not yet satisfied, plus one while its VM is not running. */
+  private readonly unmet = new Map<string, number>();
+  /** Steps with nothing unmet that may still be pending/building: what ready() looks at. */
+  private readonly candidates = new Set<string>();
+  private readonly order = new Map<string, number>();
+  /** Steps other than monitoring not yet running, failed or blocked. */
+  private unsettled = 0;
   private readonly monitoring?: string;
 
   constructor(private readonly plan: Plan) {
@@ -46,6 +74,19 @@ export class BootState {
       this.deps.set(s.name, s.dependsOn);
     }
     this.monitoring = plan.services.find((s) => s.monitoring)?.name;
+    // Readiness is kept incrementally (the boot replays this on every completion: each change
+    // touches only the steps it concerns, so a replay costs what its history holds, not that times
+    // the platform's size).
+    for (const [step, deps] of this.deps) {
+      this.order.set(step, this.order.size);
+      this.unmet.set(step, deps.length + 1);
+      if (step !== this.monitoring) this.unsettled += 1;
+      for (const d of deps) {
+        const list = this.dependents.get(d);
+        if (list) list.push(step);
+        else this.dependents.set(d, [step]);
+      }
+    }
   }
 
   /** Steps (Kafka and services) placed on a VM, in plan order. */
@@ -55,11 +96,13 @@ export class BootState {
 
   vmProvisioning(vm: string): void {
     this.vmState.set(vm, 'provisioning');
-    for (const step of this.stepsOn(vm)) if (this.stepState.get(step) === 'pending') this.stepState.set(step, 'building');
+    for (const step of this.stepsOn(vm)) if (this.stepState.get(step) === 'pending') this.setStep(step, 'building');
   }
 
   vmReady(vm: string): void {
+    if (this.vmState.get(vm) === 'running') return;
     this.vmState.set(vm, 'running');
+    for (const step of this.stepsOn(vm)) this.satisfy(step);
   }
 
   vmFailed(vm: string, step: string, reason: string): void {
@@ -68,7 +111,7 @@ export class BootState {
     // Everything placed on the VM fails (not merely blocked) before dependents are blocked.
     const placed = this.stepsOn(vm).filter((s) => this.stepState.get(s) === 'pending' || this.stepState.get(s) === 'building');
     for (const s of placed) {
-      this.stepState.set(s, 'failed');
+      this.setStep(s, 'failed');
       this.reasons.set(`step:${s}`, { target: s, kind: 'service', step: 'vm', reason: `VM "${vm}" failed (${step})` });
     }
     for (const s of placed) this.blockDependents(s);
@@ -80,11 +123,13 @@ export class BootState {
   }
 
   starting(step: string): void {
-    this.stepState.set(step, 'starting');
+    this.setStep(step, 'starting');
   }
 
   running(step: string): void {
-    this.stepState.set(step, 'running');
+    if (this.stepState.get(step) === 'running') return;
+    this.setStep(step, 'running');
+    for (const d of this.dependents.get(step) ?? []) this.satisfy(d);
   }
 
   state(step: string): StepState | undefined {
@@ -98,14 +143,17 @@ export class BootState {
   /** Steps that may start now: their VM runs, their dependencies run; monitoring once all else settled. */
   ready(preparedOnVm: (step: string) => boolean): string[] {
     const out: string[] = [];
-    for (const [step, state] of this.stepState) {
-      if (state !== 'pending' && state !== 'building') continue;
-      if (this.vmState.get(this.vmOf.get(step)!) !== 'running' || !preparedOnVm(step)) continue;
-      if (!this.deps.get(step)!.every((d) => this.satisfied(step, d))) continue;
-      if (step === this.monitoring && !this.othersSettled()) continue;
+    for (const step of this.candidates) {
+      const state = this.stepState.get(step);
+      if (state !== 'pending' && state !== 'building') {
+        this.candidates.delete(step);
+        continue;
+      }
+      if (!preparedOnVm(step)) continue;
+      if (step === this.monitoring && this.unsettled > 0) continue;
       out.push(step);
     }
-    return out;
+    return out.sort((a, b) => this.order.get(a)! - this.order.get(b)!);
   }
 
   finished(): boolean {
@@ -127,28 +175,34 @@ export class BootState {
     const services: BootProgress['services'] = {};
     for (const [name, s] of this.stepState) (services[s] ??= []).push(name);
     const failed = this.reasons.size;
-    return { phase, vms, services, ...(failed ? { failed } : {}) };
+    const full: BootProgress = { phase, vms, services, ...(failed ? { failed } : {}) };
+    if (JSON.stringify(full).length <= PROGRESS_BUDGET_CHARS) return full;
+    return compactProgress(full);
   }
 
-  private satisfied(step: string, dependency: string): boolean {
-    const state = this.stepState.get(dependency);
+  /** One of the step's conditions (its VM, or one dependency) is now met. */
+  private satisfy(step: string): void {
+    const left = this.unmet.get(step)! - 1;
+    this.unmet.set(step, left);
+    if (left === 0) this.candidates.add(step);
+  }
+
+  /** Every state change goes through here, so the count of unsettled steps stays exact. */
+  private setStep(step: string, next: StepState): void {
+    const before = this.stepState.get(step);
+    this.stepState.set(step, next);
     // Monitoring does not need Kafka to probe over HTTP: a failed broker does not hold it back.
-    if (step === this.monitoring && dependency === KAFKA) return state === 'running' || state === 'failed';
-    return state === 'running';
-  }
-
-  private othersSettled(): boolean {
-    for (const [step, state] of this.stepState) {
-      if (step === this.monitoring) continue;
-      if (state !== 'running' && state !== 'failed' && state !== 'blocked') return false;
-    }
-    return true;
+    if (step === KAFKA && next === 'failed' && before !== 'failed' && this.monitoring && this.deps.get(this.monitoring)!.includes(KAFKA)) this.satisfy(this.monitoring);
+    if (step === this.monitoring) return;
+    const settled = (s: StepState | undefined) => s === 'running' || s === 'failed' || s === 'blocked';
+    if (settled(before) && !settled(next)) this.unsettled += 1;
+    if (!settled(before) && settled(next)) this.unsettled -= 1;
   }
 
   private fail(step: string, where: string, reason: string): void {
     const current = this.stepState.get(step);
     if (current === 'failed' || current === 'blocked' || current === 'running') return;
-    this.stepState.set(step, 'failed');
+    this.setStep(step, 'failed');
     this.reasons.set(`step:${step}`, { target: step, kind: 'service', step: where, reason });
     this.blockDependents(step);
   }
@@ -157,17 +211,60 @@ export class BootState {
     const frontier = [failed];
     while (frontier.length > 0) {
       const name = frontier.pop()!;
-      for (const [step, deps] of this.deps) {
-        if (!deps.includes(name)) continue;
+      for (const step of this.dependents.get(name) ?? []) {
         // Monitoring is never blocked by Kafka: it probes over HTTP, and is most needed when things fail.
         if (step === this.monitoring && name === KAFKA) continue;
         const state = this.stepState.get(step);
         if (state === 'pending' || state === 'building') {
-          this.stepState.set(step, 'blocked');
+          this.setStep(step, 'blocked');
           this.blockedBy.set(step, name);
           frontier.push(step);
         }
       }
     }
   }
+}
+
+function countsOf<S extends string>(groups: Partial<Record<S, string[]>>): Partial<Record<S, number>> {
+  return Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, (v as string[]).length])) as Partial<Record<S, number>>;
+}
+
+function largest<S extends string>(groups: Partial<Record<S, string[]>>): S | undefined {
+  let best: S | undefined;
+  for (const [k, v] of Object.entries(groups) as Array<[S, string[]]>) if (!best || v.length > groups[best]!.length) best = k;
+  return best;
+}
+
+/** States worth naming first when not every name fits: what a person acts on. */
+const KEEP_ORDER = ['failed', 'blocked', 'starting', 'provisioning', 'building', 'pending', 'running'];
+
+function compactProgress(full: BootProgress): BootProgress {
+  const counts = { vms: countsOf(full.vms), services: countsOf(full.services) };
+  const othersVm = largest(full.vms);
+  const othersSvc = largest(full.services);
+  const vms = { ...full.vms };
+  const services = { ...full.services };
+  if (othersVm) delete vms[othersVm];
+  if (othersSvc) delete services[othersSvc];
+  const compact: BootProgress = { ...full, vms, services, others: { vms: othersVm, services: othersSvc }, counts };
+  if (JSON.stringify(compact).length <= PROGRESS_BUDGET_CHARS) return compact;
+  // Still too large: keep names state by state, most useful first, while they fit.
+  const kept: BootProgress = { ...compact, vms: {}, services: {}, truncated: true };
+  let size = JSON.stringify(kept).length;
+  for (const [group, source] of [['vms', vms], ['services', services]] as const) {
+    const target = kept[group] as Record<string, string[]>;
+    for (const state of KEEP_ORDER) {
+      const names = (source as Record<string, string[] | undefined>)[state];
+      if (!names) continue;
+      const list: string[] = [];
+      target[state] = list;
+      size += state.length + 6;
+      for (const n of names) {
+        if (size + n.length + 3 > PROGRESS_BUDGET_CHARS) break;
+        list.push(n);
+        size += n.length + 3;
+      }
+    }
+  }
+  return kept;
 }

@@ -66,6 +66,13 @@ export interface EngineOptions {
    * (default true). Only the conformance tests turn it off, to watch the misbehaviour Azure would show.
    */
   rejectRelisting?: boolean;
+  /**
+   * Milliseconds every message waits before it can be processed (default 0): an activity's work
+   * item, its result, a raised event, a new or finished sub-orchestration. Models the task hub's
+   * queue latency (Azure Storage: queue polling), so a bench can show what each dispatch on a boot's
+   * critical path costs there, and how completions that arrive together share one episode.
+   */
+  dispatchLatencyMs?: number;
 }
 
 interface Cached {
@@ -214,7 +221,7 @@ export class DurableEngine {
       });
     });
     this.cache.delete(id);
-    this.markDirty(id);
+    this.wake(id);
     return id;
   }
 
@@ -223,8 +230,8 @@ export class DurableEngine {
     const row = this.store.getInstance(instanceId);
     if (!row) return 'notFound';
     if (!ACTIVE_STATUSES.includes(row.status)) return 'gone';
-    this.store.addInbox(instanceId, row.executionId, Date.now(), event(EventType.EventRaised, { Name: name, Input: inputText }));
-    this.markDirty(instanceId);
+    this.store.addInbox(instanceId, row.executionId, this.visibleAfterDispatch(), event(EventType.EventRaised, { Name: name, Input: inputText }));
+    this.wake(instanceId);
     return 'ok';
   }
 
@@ -245,7 +252,7 @@ export class DurableEngine {
       parent = this.notifyParent(row, { kind: 'failed', message: `instance '${instanceId}' was terminated: ${reason}`, errorType: 'TerminatedError' }, now);
     });
     this.cache.delete(instanceId);
-    if (parent) this.markDirty(parent);
+    if (parent) this.wake(parent);
     this.events.emit('settled', instanceId);
     return 'ok';
   }
@@ -315,6 +322,17 @@ export class DurableEngine {
 
   // ---------------------------------------------------------------- scheduling
 
+  /** When a message sent now becomes visible (the task hub's queue latency). */
+  private visibleAfterDispatch(nowMs = Date.now()): number {
+    return nowMs + (this.opts.dispatchLatencyMs ?? 0);
+  }
+
+  /** A message for this instance was just sent: replay it once the message is visible. */
+  private wake(instanceId: string): void {
+    if ((this.opts.dispatchLatencyMs ?? 0) > 0) this.arm(instanceId, this.visibleAfterDispatch());
+    else this.markDirty(instanceId);
+  }
+
   private markDirty(instanceId: string): void {
     if (this.stopped) return;
     this.dirty.add(instanceId);
@@ -354,6 +372,18 @@ export class DurableEngine {
   }
 
   private dispatchActivity(w: WorkRow): void {
+    const latency = this.opts.dispatchLatencyMs ?? 0;
+    if (latency > 0) {
+      // The work item waits in the queue before a worker sees it.
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.runActivity(w);
+      }, latency);
+      this.timers.add(t);
+    } else this.runActivity(w);
+  }
+
+  private runActivity(w: WorkRow): void {
     this.queue.push(async () => {
       if (this.stopped) return;
       // Function names are case-insensitive, as in Azure Functions.
@@ -382,9 +412,9 @@ export class DurableEngine {
       if (this.stopped) return;
       this.store.transaction(() => {
         // The work row is gone when the instance finished, was terminated or replaced meanwhile.
-        if (this.store.deleteWorkRow(w.id)) this.store.addInbox(w.instanceId, w.executionId, Date.now(), done);
+        if (this.store.deleteWorkRow(w.id)) this.store.addInbox(w.instanceId, w.executionId, this.visibleAfterDispatch(), done);
       });
-      this.markDirty(w.instanceId);
+      this.wake(w.instanceId);
     });
   }
 
@@ -411,6 +441,11 @@ export class DurableEngine {
     if (!row) return;
     const nowMs = Date.now();
     const inbox = this.store.visibleInbox(instanceId, nowMs);
+    if ((this.opts.dispatchLatencyMs ?? 0) > 0) {
+      // Messages still in flight (not yet visible) get their own wake-up.
+      const later = this.store.inboxFor(instanceId).filter((r) => r.visibleAt > nowMs);
+      if (later.length > 0) this.arm(instanceId, Math.min(...later.map((r) => r.visibleAt)));
+    }
     if (!ACTIVE_STATUSES.includes(row.status)) {
       if (inbox.length > 0) this.store.transaction(() => inbox.forEach((r) => this.store.deleteInboxRow(r.id)));
       this.cache.delete(instanceId);
@@ -472,7 +507,7 @@ export class DurableEngine {
           const output = outcome.kind === 'completed' ? outcome.output : toJsonText(outcome.message);
           this.store.putInstance({ ...base, status: outcome.kind === 'completed' ? 'Completed' : 'Failed', output });
           const parent = this.notifyParent(cur, outcome, now);
-          if (parent) effects.dirty.push(parent);
+          if (parent) effects.timers.push({ id: parent, at: this.visibleAfterDispatch(nowMs) });
           effects.settled = true;
           break;
         }
@@ -546,7 +581,7 @@ export class DurableEngine {
           parentTaskId: s.taskId,
         });
         this.cache.delete(s.instanceId);
-        effects.dirty.push(s.instanceId);
+        effects.timers.push({ id: s.instanceId, at: this.visibleAfterDispatch(nowMs) });
       }
     }
   }
@@ -558,7 +593,7 @@ export class DurableEngine {
       outcome.kind === 'completed'
         ? event(EventType.SubOrchestrationInstanceCompleted, { TaskScheduledId: row.parentTaskId, Result: outcome.output }, now)
         : event(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: row.parentTaskId, Reason: `Orchestrator function '${row.name}' failed: ${outcome.message}`, Details: '' }, now);
-    this.store.addInbox(row.parentInstanceId, row.parentExecutionId, now.getTime(), ev);
+    this.store.addInbox(row.parentInstanceId, row.parentExecutionId, this.visibleAfterDispatch(now.getTime()), ev);
     return row.parentInstanceId;
   }
 

@@ -47,6 +47,8 @@ export interface LocalHostOptions {
   preserveUnprocessedEvents?: boolean;
   /** Fail orchestrations that list already-scheduled tasks in a new Task.any/Task.all (default true; tests of the misbehaviour turn it off). */
   rejectRelisting?: boolean;
+  /** Queue latency of every message, ms (default 0): what each dispatch costs on Azure Storage (benches). */
+  dispatchLatencyMs?: number;
   /** Task hub name shown to durable clients. Default LcmTaskHub. */
   taskHub?: string;
   /** Log sink (one line per call). Default: stderr. */
@@ -138,6 +140,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     maxConcurrentActivities: options.maxConcurrentActivities ?? hostJsonActivityLimit(options.entry) ?? 16,
     preserveUnprocessedEvents: options.preserveUnprocessedEvents ?? false,
     rejectRelisting: options.rejectRelisting ?? true,
+    dispatchLatencyMs: options.dispatchLatencyMs ?? 0,
     log,
     clientData: () => clientData,
   });

@@ -43,9 +43,13 @@ const script: Script = (name, input, api) => {
     case A.ensureVm:
     case A.restartVm:
       return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: true, started: true } };
+    case A.codeVersions:
+      return { ok: true, value: input.sources.map((source: string) => ({ source, version: `v-${source}` })) };
     case A.prepareImage:
       if (input.step === buildFails) return { ok: false, error: 'docker build exited 1' };
-      return { ok: true, value: { step: input.step, image: `img-${input.step}`, version: 'v1', built: true } };
+      // The boot computes each folder's version once and hands it to every build (other callers leave it out).
+      if (input.version !== undefined && input.version !== `v-${input.source}`) return { ok: false, error: `prepareImage of ${input.step} got version ${input.version}` };
+      return { ok: true, value: { step: input.step, image: `img-${input.step}`, version: input.version ?? 'v1', built: true } };
     case A.startService:
       if (input.service.name === startFails) return { ok: false, error: 'health check timed out' };
       return { ok: true, value: { service: input.service.name, kind: input.service.kind, vm: input.vm.name, host: input.vm.host, port: input.service.port, status: 'running', startedAt: 't', action: 'created' } };
@@ -92,6 +96,13 @@ describe('conformance: the boot under the extension\'s action processing', () =>
       expect(out.services.find((s) => s.name === buildFails)?.status).toBe('failed');
       expect(out.services.find((s) => s.name === startFails)?.status).toBe('failed');
       expect(out.services.filter((s) => s.status === 'running').length).toBeGreaterThan(1);
+      // Code versions: computed once for the whole boot, and every build was handed its folder's.
+      expect([...r.scheduled].filter(([k]) => k.split('|')[1] === A.codeVersions).map(([, n]) => n)).toEqual([1]);
+      const builds = [...r.scheduled.keys()].filter((k) => k.split('|')[1] === A.prepareImage).map((k) => JSON.parse(k.split('|').slice(2).join('|')));
+      expect(builds.length).toBeGreaterThan(0);
+      for (const b of builds) expect(b.version).toBe(`v-${b.source}`);
+      // Progress: the last episode's custom status names every step (the loop skips building it while replaying).
+      expect((boot.customStatus as { phase?: string; services?: Record<string, string[]> }).phase).toBe('finished');
       // Every VM and step ran once, in its own instance.
       for (const vm of topology.vms) expect(r.instances.get(`boot-vm-${vm.name}`)?.status).toBe('Completed');
       // The outcome is the same whatever the order.

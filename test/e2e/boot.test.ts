@@ -75,6 +75,8 @@ describe('boot the example platform end to end', () => {
     const status = await p.run('boot');
     expect(status.output?.status, JSON.stringify(status.output)).toBe('succeeded');
     expect(p.azure.arm.log.counts().writes).toBe(0);
+    // One read per VM (its addresses are in its tags), and the resource group's.
+    expect(p.azure.arm.log.counts().reads).toBe(p.topology.vms.length + 1);
     for (const vm of p.topology.vms) {
       const after = p.azure.fleet.counts(vm.name);
       expect(after.build, `${vm.name} builds`).toBe(before[vm.name]!.build);

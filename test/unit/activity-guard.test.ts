@@ -4,7 +4,7 @@
  * itself, before any adapter runs, with the path of each problem.
  */
 import { describe, expect, it } from 'vitest';
-import { checkHealth, ensureDocker, prepareImage, restartContainer, startKafka, startService } from '../../functions/activities/containers.js';
+import { checkHealth, codeVersions, ensureDocker, prepareImage, restartContainer, startKafka, startService } from '../../functions/activities/containers.js';
 import { ensureVm } from '../../functions/activities/vm.js';
 import { sourcePathIssue, UnsafeInputError } from '../../functions/platform/guard.js';
 
@@ -29,6 +29,15 @@ describe('activities refuse unsafe input themselves', () => {
       const e = await refusal(prepareImage({ vm, step: 'sensor-manager', source }));
       expect(e.issues.map((i) => i.path), source).toEqual(['source']);
     }
+  });
+
+  it('prepareImage refuses a version handed in that is no version; codeVersions refuses a traversal folder', async () => {
+    const v = await refusal(prepareImage({ vm, step: 'sensor-manager', source: 'sensor-manager', version: 'x; rm -rf ~' }));
+    expect(v.issues.map((i) => i.path)).toEqual(['version']);
+    const s = await refusal(codeVersions({ sources: ['sensor-manager', '../etc'] }));
+    expect(s.issues.map((i) => i.path)).toEqual(['sources[1]']);
+    const n = await refusal(codeVersions({ sources: 'sensor-manager' as unknown as string[] }));
+    expect(n.issues.map((i) => i.path)).toEqual(['sources']);
   });
 
   it('a good prepareImage input passes the guard (and fails later, for want of a code share here)', async () => {

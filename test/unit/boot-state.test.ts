@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BootState } from '../../functions/platform/boot-state.js';
+import { BootState, PROGRESS_BUDGET_CHARS, progressStateOf } from '../../functions/platform/boot-state.js';
 import { planTopology } from '../../functions/platform/plan.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { exampleDocument } from '../helpers/topology.js';
@@ -82,5 +82,38 @@ describe('boot state', () => {
     services.forEach((s, i) => (i % 2 ? state.running(s.name) : state.starting(s.name)));
     const size = JSON.stringify(state.progress('starting')).length;
     expect(size).toBeLessThan(8 * 1024);
+  });
+
+  it('keeps the status under Azure\'s 16 KB at 500 VMs / 2,000 services, naming the bulk state once', () => {
+    const vms = Array.from({ length: 500 }, (_, i) => `vm-${String(i).padStart(3, '0')}`);
+    const services = Array.from({ length: 2000 }, (_, i) => ({ name: `service-${String(i).padStart(4, '0')}`, vm: vms[i % 500]!, kind: 'microservice' as const, dependsOn: [], level: 1, monitoring: false }));
+    const byVm = Object.fromEntries(vms.map((vm) => [vm, services.filter((s) => s.vm === vm).map((s) => s.name)]));
+    const state = new BootState({ vms, services, levels: [services.map((s) => s.name)], byVm });
+    vms.forEach((vm) => state.vmReady(vm));
+    services.forEach((s, i) => (i < 1900 ? state.running(s.name) : i < 1990 ? state.starting(s.name) : state.stepFailed(s.name, 'start', 'boom')));
+    const p = state.progress('starting');
+    expect(JSON.stringify(p).length).toBeLessThanOrEqual(PROGRESS_BUDGET_CHARS);
+    expect(p.others).toEqual({ vms: 'running', services: 'running' });
+    expect(p.truncated).toBeUndefined();
+    expect(p.counts?.services).toEqual({ running: 1900, starting: 90, failed: 10 });
+    expect(progressStateOf(p, 'services', 'service-0007')).toBe('running');
+    expect(progressStateOf(p, 'services', 'service-1995')).toBe('failed');
+
+    // Half running, half starting: even without the bulk state the names do not fit; the rest is cut, and unknown.
+    const half = new BootState({ vms, services, levels: [services.map((s) => s.name)], byVm });
+    services.forEach((s, i) => (i % 2 ? half.running(s.name) : half.starting(s.name)));
+    const q = half.progress('starting');
+    expect(JSON.stringify(q).length).toBeLessThanOrEqual(PROGRESS_BUDGET_CHARS);
+    expect(q.truncated).toBe(true);
+    expect(q.counts?.services).toEqual({ running: 1000, starting: 1000 });
+    expect(progressStateOf(q, 'services', 'service-1999')).toBeUndefined();
+  });
+
+  it('lists every name while the status is small', () => {
+    const { plan, state } = example();
+    for (const vm of plan.vms) state.vmReady(vm);
+    const p = state.progress('starting');
+    expect(p.others).toBeUndefined();
+    expect(progressStateOf(p, 'vms', plan.vms[0]!)).toBe('running');
   });
 });

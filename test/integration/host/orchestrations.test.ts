@@ -44,6 +44,31 @@ describe('local host: orchestrations', () => {
     }
   });
 
+  it('with a dispatch latency, work still runs once, and no message is seen before its latency passed', async () => {
+    const file = path.join(tmp.dir, 'latency.db');
+    const slow = await startFixtureHost({ storeFile: file, maxConcurrentActivities: 64, dispatchLatencyMs: 100 });
+    try {
+      const before = calls('double');
+      const id = slow.startNew('fanOut', { input: 10 });
+      expect((await slow.waitForInstance(id)).output).toBe(2 * 45);
+      expect(calls('double') - before).toBe(10);
+      const db = new Database(file, { readonly: true });
+      try {
+        const events = (db.prepare('SELECT event FROM history WHERE instance_id = ?').all(id) as { event: string }[]).map((r) => JSON.parse(r.event));
+        // The work item waits in the queue, then its result does: no episode sees a result sooner
+        // than two latencies after the one that scheduled the work (a lower bound, not a timing).
+        const episodes = events.filter((e) => e.EventType === 12).map((e) => Date.parse(e.Timestamp));
+        expect(episodes.length).toBeGreaterThanOrEqual(2);
+        for (const at of episodes.slice(1)) expect(at - episodes[0]!).toBeGreaterThanOrEqual(200);
+        expect(events.filter((e) => e.EventType === 5)).toHaveLength(10);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('runs activities concurrently, never more than maxConcurrentActivities at once', async () => {
     const limited = await startFixtureHost({ maxConcurrentActivities: 3 });
     try {

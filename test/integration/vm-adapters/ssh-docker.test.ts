@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CodeShare, fetchScript } from '../../../functions/cloud/code-share.js';
 import { DockerHost, imageName } from '../../../functions/cloud/docker-host.js';
-import { HostKeyMismatchError, SshCommandError, SshHost, type HostKeyPins } from '../../../functions/cloud/ssh.js';
+import { HostKeyMismatchError, SshCommandError, SshHost, SshPool, type HostKeyPins } from '../../../functions/cloud/ssh.js';
 import { startFileShareEmulator, type FileShareEmulator } from '../../../local/azure/files/index.js';
 import { ADMIN, harness, type Harness } from '../vm/helpers.js';
 
@@ -111,6 +111,63 @@ describe('SSH host', () => {
 
   it('times out a command that hangs', async () => {
     await expect(host().run('sleep 5', { timeoutInMs: 300, step: 'hang' })).rejects.toThrow(/hang timed out after 300 ms/);
+  });
+});
+
+describe('SSH connection pool', () => {
+  const pooled = (pool: SshPool, p: HostKeyPins = pins): SshHost =>
+    new SshHost({ vm: 'vm-a', host: h.fleet.get('vm-a')!.ip, port: h.sshPort, username: ADMIN, privateKey: h.privateKey }, { pins: p, retryDelayInMs: 50, pool });
+  /** TCP connections the VM's sshd holds, counted on the VM itself. */
+  const sshdConnections = async (ssh: SshHost): Promise<number> =>
+    Number((await ssh.run(`ss -Htn state established '( sport = :${h.sshPort} )' | wc -l`)).stdout.trim());
+
+  it('reuses one connection across activities, one after another and at once, and closes it when idle', async () => {
+    const pool = new SshPool({ idleMs: 300 });
+    // Connections other than the pool's (the counting one included, closed right after).
+    const counting = host();
+    const others = (await sshdConnections(counting)) - 1;
+    counting.dispose();
+    // Five "activities" one after another, then eight at once (two connections: at most four share one).
+    for (let i = 0; i < 5; i++) {
+      const ssh = pooled(pool);
+      expect((await ssh.run(`echo ${i}`)).stdout.trim()).toBe(String(i));
+      ssh.dispose();
+    }
+    expect(pool.handshakes).toBe(1);
+    const many = Array.from({ length: 8 }, () => pooled(pool));
+    await Promise.all(many.map((s, i) => s.run(`sleep 0.2; echo ${i}`)));
+    expect(pool.handshakes).toBe(2);
+    for (const s of many) s.dispose();
+    // Given back, they stay open: the next activity takes one of them.
+    const counter = pooled(pool);
+    expect(await sshdConnections(counter)).toBe(others + 2);
+    expect(pool.handshakes).toBe(2);
+    counter.dispose();
+    // Idle: the pool closes them, and the VM sees them go.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(pool.size).toBe(0);
+    const probe = host();
+    expect(await sshdConnections(probe)).toBe(others + 1);
+    probe.dispose();
+  });
+
+  it('reconnects when the pooled connection died, and never shares a connection across host-key pins', async () => {
+    const pool = new SshPool({ idleMs: 5_000 });
+    const first = pooled(pool);
+    await first.run('true');
+    first.dispose();
+    expect(pool.handshakes).toBe(1);
+    await h.fleet.dropSshConnections('vm-a');
+    const next = pooled(pool);
+    expect((await next.run('echo again')).stdout.trim()).toBe('again');
+    expect(pool.handshakes).toBe(2);
+    next.dispose();
+    // Another pin for the same VM (a reset host key): a handshake of its own, which the wrong pin fails.
+    const wrong = memoryPins();
+    wrong.pins.set('vm-a', 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    await expect(pooled(pool, wrong).run('echo never')).rejects.toBeInstanceOf(HostKeyMismatchError);
+    expect(pool.handshakes).toBe(3);
+    pool.closeAll();
   });
 });
 

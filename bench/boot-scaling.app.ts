@@ -1,0 +1,61 @@
+/**
+ * The function app the boot-scaling bench loads: the LCM's real boot orchestrations (boot, bootVm,
+ * bootStep) and its real startInstances / notifyInstance activities (durable client), with every
+ * other activity a stub that answers after a configurable delay. What is left is the cost of the
+ * orchestration itself: replays, commits, dispatches.
+ */
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { ActivityHandler } from 'durable-functions';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { A, O } from '../functions/activities/contracts.js';
+import { notifyInstance, startInstances } from '../functions/activities/instances.js';
+import { bootPlatform } from '../functions/orchestrations/boot-platform.js';
+import { bootStep } from '../functions/orchestrations/boot-step.js';
+import { bootVm } from '../functions/orchestrations/boot-vm.js';
+import type { Topology } from '../functions/platform/topology.js';
+
+/** Set by the bench (same process) before each boot. */
+export interface ScalingConfig {
+  topology?: Topology;
+  /** Time each stubbed activity takes (default 0: orchestration cost alone). */
+  activityMs: number;
+}
+export const scalingConfig = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
+
+const delayed =
+  <I, R>(fn: (input: I, context: InvocationContext) => R | Promise<R>): ActivityHandler =>
+  async (input: unknown, context: InvocationContext) => {
+    if (scalingConfig.activityMs > 0) await sleep(scalingConfig.activityMs);
+    return fn(input as I, context);
+  };
+
+const ipOf = (vm: string): string => {
+  const n = Number(vm.replace(/\D/g, '')) || 0;
+  return `10.${(n >> 8) & 255}.${n & 255}.4`;
+};
+
+df.app.orchestration(O.boot, bootPlatform);
+df.app.orchestration(O.bootVm, bootVm);
+df.app.orchestration(O.bootStep, bootStep);
+
+const stub = (name: string, fn: (input: any, context: InvocationContext) => unknown, client = false) =>
+  df.app.activity(name, { handler: delayed(fn), extraInputs: client ? [df.input.durableClient()] : [] });
+
+stub(A.readDesiredState, () => {
+  if (!scalingConfig.topology) throw new Error('boot-scaling bench: no topology set');
+  return { topology: scalingConfig.topology };
+});
+stub(A.ensureResourceGroup, () => ({ created: false }));
+stub(A.recordEvent, () => undefined);
+stub(A.ensureVm, (i) => ({ name: i.vm.name, publicIp: ipOf(i.vm.name), privateIp: ipOf(i.vm.name), powerState: 'running', created: true, started: true }));
+stub(A.ensureDocker, (i) => ({ vm: i.vm.name, installed: true }));
+stub(A.registerVm, () => undefined);
+stub(A.codeVersions, (i) => i.sources.map((source: string) => ({ source, version: 'v1' })));
+stub(A.prepareImage, (i) => ({ step: i.step, image: `lcm/${i.step}:v1`, version: 'v1', built: true }));
+const started = (i: any, service: string, kind: string, port: number) => ({ service, kind, vm: i.vm.name, host: i.vm.privateIp, port, status: 'running', startedAt: '2026-01-01T00:00:00.000Z', action: 'created' });
+stub(A.startService, (i) => started(i, i.service.name, i.service.kind, i.service.port));
+stub(A.startKafka, (i) => started(i, 'kafka', 'broker', i.kafka.port));
+stub(A.startWatchdog, () => ({ started: true }));
+stub(A.startInstances, startInstances, true);
+stub(A.notifyInstance, notifyInstance, true);
