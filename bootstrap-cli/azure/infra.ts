@@ -74,6 +74,7 @@ export const kvReference = (vault: string, secret: string): string => `@Microsof
 /** Secrets the template fills from listKeys (never leave ARM). */
 export const TEMPLATE_SECRETS = { cosmosKey: 'cosmos-key', storageConnection: 'storage-connection' } as const;
 export const MONITORING_KEY_SETTING = 'LCM_MONITORING_API_KEY';
+export const HOST_KEY_SEED_SETTING = 'LCM_HOST_KEY_SEED';
 export { MONITORING_KEY_NAME } from '../../functions/http/roles.js';
 
 export interface GeneratedSecret {
@@ -90,6 +91,8 @@ export function generatedSecrets(topology: Topology): GeneratedSecret[] {
     for (const setting of Object.values(s.secretEnv)) if (!out.has(setting)) out.set(setting, { setting, secret: secretNameOf(setting), kind: 'random' });
   }
   out.set(MONITORING_KEY_SETTING, { setting: MONITORING_KEY_SETTING, secret: secretNameOf(MONITORING_KEY_SETTING), kind: 'monitoring-key' });
+  // The VMs' SSH host keys are derived from it (functions/cloud/host-keys.ts).
+  out.set(HOST_KEY_SEED_SETTING, { setting: HOST_KEY_SEED_SETTING, secret: secretNameOf(HOST_KEY_SEED_SETTING), kind: 'random' });
   return [...out.values()];
 }
 

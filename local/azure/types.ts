@@ -12,6 +12,8 @@ export interface VmPowerOn {
   adminUser: string;
   /** OpenSSH public keys from osProfile.linuxConfiguration.ssh.publicKeys[].keyData. */
   publicKeys: string[];
+  /** osProfile.customData as created (base64; cloud-init reads it at the VM's first boot). */
+  customData?: string;
 }
 
 export type PowerOffReason = 'stop' | 'deallocate' | 'delete' | 'restart';

@@ -66,6 +66,12 @@ function secretsOf(p: TestPlatform): Secret[] {
     { name: 'AUTH_TOKEN_SIGNING_KEY value', variants: variantsOf(signingKey) },
     { name: 'LEAKY_TOKEN value (a service logs it)', variants: variantsOf(p.settings.LEAKY_TOKEN_SECRET!) },
     { name: 'monitoring key', variants: variantsOf(p.monitoringKey) },
+    { name: 'host-key seed', variants: variantsOf(p.settings.LCM_HOST_KEY_SEED!) },
+    // Each VM's SSH host key: derived inside the activity, given to ARM as customData, on the VM's disk.
+    ...p.topology.vms.map((vm) => ({
+      name: `SSH host private key of ${vm.name}`,
+      variants: privateKeyVariants(readFileSync(join(p.azure.fleet.get(vm.name)!.disk, 'ssh/ssh_host_ed25519_key'), 'utf8')),
+    })),
   ];
 }
 

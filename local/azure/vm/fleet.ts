@@ -116,6 +116,7 @@ export class VmFleet implements VmPowerHooks {
       await prepareDisk(
         { name: spec.name, disk, adminUser: spec.adminUser, registry: this.registry.address, cgroupParent: `lcm${this.network.id}-${spec.name}` },
         spec.publicKeys,
+        spec.customData,
       );
       st = { name: spec.name, publicIp: spec.ip, privateIp: spec.privateIp, adminUser: spec.adminUser, disk, fingerprint: hostKeyFingerprint(disk) };
       this.vms.set(spec.name, st);
