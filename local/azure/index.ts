@@ -130,6 +130,9 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         LCM_CA_CERT: tls.cert,
         LCM_SSH_PORT: String(sshPort),
         LCM_KAFKA_WAIT_MS: '120000',
+        // As on Azure (the template's VNet integration): the VMs' NSGs admit SSH and Kafka from the
+        // VNet only, and the local network enforces them; the host sits in the VNet too.
+        LCM_VM_PRIVATE_NETWORK: 'true',
         LCM_HOST_KEY_SEED: hostKeySeed,
         [sshKeySetting]: keys.private,
       }),

@@ -14,6 +14,7 @@
  * powerOff on a stopped one and deallocate on a deallocated one succeed without calling hooks.
  * A second operation while one runs gets 409 OperationNotAllowed.
  */
+import { rulesForPowerOn } from './nsg-rules.js';
 import { randomUUID } from 'node:crypto';
 import { isReservedAdminName, sshPublicKeyProblem } from '../../../functions/platform/vm-rules.js';
 import type { PowerOffReason } from '../types.js';
@@ -258,7 +259,7 @@ async function powerOn(state: ArmState, vm: VmRecord): Promise<void> {
   const privateIp = vmPrivateAddress(state, vm);
   if (!ip || !privateIp) throw new ArmError(500, 'VMPowerOnFailed', `VM "${vm.name}" has no network interface with an address.`);
   try {
-    await state.hooks.powerOn({ name: vm.name, ip, privateIp, adminUser: asString(os['adminUsername'])!, publicKeys: publicKeys(vm), ...(vm.customData !== undefined ? { customData: vm.customData } : {}) });
+    await state.hooks.powerOn({ name: vm.name, ip, privateIp, adminUser: asString(os['adminUsername'])!, publicKeys: publicKeys(vm), ...(vm.customData !== undefined ? { customData: vm.customData } : {}), inboundRules: rulesForPowerOn(state, vm) });
   } catch (err) {
     throw new ArmError(500, 'VMPowerOnFailed', `VM "${vm.name}" could not be powered on by the local VM fleet: ${errorMessage(err)}`);
   }
