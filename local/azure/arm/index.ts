@@ -225,7 +225,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
         if (isNetworkRef(parsed.ref)) {
           const reply = await handleNetwork(state, method, parsed.ref, body, url.searchParams);
           // The VMs' fleet enforces the NSGs: hand it what changed, now and when the operation ends.
-          if (method !== 'GET') void syncInboundRules(state).then(() => ops.settled()).then(() => syncInboundRules(state));
+          if (method !== 'GET') void syncInboundRules(state).then(() => ops.settled()).then(() => syncInboundRules(state)).catch(() => undefined);
           return reply;
         }
         break;
