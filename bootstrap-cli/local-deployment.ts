@@ -18,7 +18,7 @@ import { startLocalHost, type LocalHost } from '../local/host/index.js';
 import { checkHostSupport, HostSupportError } from '../local/azure/vm/index.js';
 import { CliError, EXIT } from './io.js';
 import { seedPlatform, type SeedResult } from './seed.js';
-import { monitoringFunctionKeys } from '../functions/http/roles.js';
+import { roleFunctionKeys } from '../functions/http/roles.js';
 import { buildUi } from '../ui/build.js';
 
 /** The function app the local host loads: the sources under tsx, the build under dist/. */
@@ -55,6 +55,8 @@ export interface PreparedLocalPlatform {
   apiKey: string;
   /** The monitoring service's key: a function key of the registry and restart functions only. */
   monitoringKey: string;
+  /** The key the other services read the registry with (registry functions only). */
+  serviceKey: string;
   /** The API port (fixed before the host starts: the monitoring service is told the URL). */
   port: number;
   storeFile: string;
@@ -169,7 +171,9 @@ export async function prepareLocalPlatform(options: Omit<LocalDeploymentOptions,
     // restart routes only (as on Azure, a function key of those).
     const apiUrl = await azure.exposeToVms(port);
     const monitoringKey = randomBytes(18).toString('base64url');
-    const settings = { ...base, ...secrets, LCM_PUBLIC_API_URL: apiUrl, LCM_MONITORING_API_KEY: monitoringKey, ...options.settings };
+    // Every other service's key reads the registry only.
+    const serviceKey = randomBytes(18).toString('base64url');
+    const settings = { ...base, ...secrets, LCM_PUBLIC_API_URL: apiUrl, LCM_MONITORING_API_KEY: monitoringKey, LCM_SERVICE_API_KEY: serviceKey, ...options.settings };
 
     phase(`uploading service code from ${codeRoot} and writing the topology`);
     const cosmos = createCosmosClient({ endpoint: azure.cosmos.endpoint, key: azure.cosmos.key, caCert: azure.caCert });
@@ -188,6 +192,7 @@ export async function prepareLocalPlatform(options: Omit<LocalDeploymentOptions,
       settings,
       apiKey,
       monitoringKey,
+      serviceKey,
       port,
       storeFile: options.storeFile ?? join(stateDir, 'task-hub.sqlite'),
       generatedSecrets: Object.keys(secrets),
@@ -213,7 +218,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
         storeFile: prepared.storeFile,
         settings: prepared.settings,
         functionKeys: [options.apiKey],
-        functionSecrets: monitoringFunctionKeys(prepared.monitoringKey),
+        functionSecrets: roleFunctionKeys({ monitoring: prepared.monitoringKey, service: prepared.serviceKey }),
         log: options.log ?? (() => {}),
       });
     } catch (e) {

@@ -8,6 +8,7 @@ import { DEFAULT_ARM_LIMITS } from './cloud/arm-rate-limit.js';
 import { ComputeAdapter, createComputeClients } from './cloud/compute.js';
 import { azureCredential, staticTokenCredential } from './cloud/credentials.js';
 import { DockerHost } from './cloud/docker-host.js';
+import { deriveHostKey, hostKeyCustomData } from './cloud/host-keys.js';
 import { publicKeyOf, readSecretSetting } from './cloud/secrets.js';
 import { SshHost, SshPool } from './cloud/ssh.js';
 import type { VmAccess } from './activities/contracts.js';
@@ -76,6 +77,18 @@ export function codeShare(): CodeShare {
 /** The public key a VM is created with, derived from the private key its spec references. */
 export function vmPublicKey(sshKeySecret: string): string {
   return publicKeyOf(readSecretSetting(sshKeySecret, 'the SSH private key of the VMs'), sshKeySecret);
+}
+
+/**
+ * The customData a VM is created with: its SSH host key, pinned before the VM exists, so the first
+ * connection verifies. Built here, inside the activity: the private key never leaves it but to ARM.
+ */
+export async function vmHostKeyCustomData(vmName: string, options: { recreate: boolean }): Promise<string> {
+  const setting = settings().hostKeySeedSetting;
+  const seed = readSecretSetting(setting, "the secret the VMs' SSH host keys are derived from (random, at least 16 characters)");
+  const db = await centralDb();
+  const keyId = await db.pinCreatedHostKey(vmName, (id) => deriveHostKey(seed, vmName, id).fingerprint, { reuse: options.recreate });
+  return hostKeyCustomData(deriveHostKey(seed, vmName, keyId));
 }
 
 /** Runs `work` with an SSH session (and its Docker) on a VM; the session ends afterwards. */

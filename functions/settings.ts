@@ -30,6 +30,10 @@ export interface LcmSettings {
   publicApiUrl?: string;
   /** Name of the setting holding the key the monitoring service calls the API with. */
   monitoringKeySetting: string;
+  /** Name of the setting holding the key the other services read the registry with (functions/http/roles.ts). */
+  serviceKeySetting: string;
+  /** Name of the setting holding the secret the VMs' SSH host keys are derived from (host-keys.ts). */
+  hostKeySeedSetting: string;
 }
 
 export class SettingsError extends Error {
@@ -69,5 +73,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LcmSettings 
     kafkaWaitInMs: int(env, 'LCM_KAFKA_WAIT_MS', 120_000),
     publicApiUrl: env.LCM_PUBLIC_API_URL || undefined,
     monitoringKeySetting: 'LCM_MONITORING_API_KEY',
+    serviceKeySetting: 'LCM_SERVICE_API_KEY',
+    hostKeySeedSetting: 'LCM_HOST_KEY_SEED',
   };
 }

@@ -25,7 +25,7 @@ import { CliError, EXIT, type CliIo } from '../io.js';
 import { LineProgress, layoutOf } from '../progress.js';
 import { checkCodeFolders, codeFolders, seedPlatform, type SeedResult } from '../seed.js';
 import { ArmClient } from './arm.js';
-import { MONITORING_FUNCTIONS, MONITORING_KEY_NAME } from '../../functions/http/roles.js';
+import { MONITORING_FUNCTIONS, MONITORING_KEY_NAME, SERVICE_FUNCTIONS, SERVICE_KEY_NAME } from '../../functions/http/roles.js';
 import {
   API,
   DEPLOYMENT_NAME,
@@ -33,6 +33,7 @@ import {
   infraNames,
   loadTemplate,
   MONITORING_KEY_SETTING,
+  SERVICE_KEY_SETTING,
   namedResources,
   secretNameOf,
   resourceGroupPath,
@@ -128,7 +129,8 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   const kuduTarget = await kudu(arm, names);
   const published = await publishPackage(kuduTarget, pkg, { say, pollIntervalInMs: deps.pollIntervalInMs });
   result.published = published.published;
-  await ensureMonitoringKeys(arm, names, secrets.monitoringKey, say);
+  await ensureRoleKeys(arm, names, MONITORING_ROLE, secrets.monitoringKey, say);
+  await ensureRoleKeys(arm, names, SERVICE_ROLE, secrets.serviceKey, say);
 
   // 5. Service code and topology, with the account keys read through ARM (never printed). The
   //    topology seeded targets where this deploy put the platform: --subscription/--resource-group/
@@ -170,9 +172,10 @@ async function kudu(arm: ArmClient, names: InfraNames): Promise<KuduTarget> {
   return { scmHost, token: () => arm.token(`publish to ${scmHost}`), agent: arm.httpsAgent };
 }
 
-async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNames, say: (line: string) => void): Promise<{ created: string[]; monitoringKey?: string }> {
+async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNames, say: (line: string) => void): Promise<{ created: string[]; monitoringKey?: string; serviceKey?: string }> {
   const created: string[] = [];
   let monitoringKey: string | undefined;
+  let serviceKey: string | undefined;
   const secretPath = (secret: string) => `${vaultId(names)}/secrets/${secret}`;
   const put = (secret: string, value: string) => arm.put(`store secret ${secret} in ${names.keyVault}`, secretPath(secret), API.keyVault, { properties: { value } });
   for (const g of generatedSecrets(topology)) {
@@ -181,25 +184,36 @@ async function ensureSecrets(arm: ArmClient, topology: Topology, names: InfraNam
     const value = g.kind === 'ssh-key' ? generateSshKeyPair().private : randomBytes(32).toString('base64url');
     // The monitoring key also becomes a function key of the functions it may call, once they exist (after publish).
     if (g.kind === 'monitoring-key') monitoringKey = value;
+    if (g.kind === 'service-key') serviceKey = value;
     await put(g.secret, value);
     created.push(g.secret);
     say(`secret ${g.secret} (app setting ${g.setting}): generated and stored in Key Vault ${names.keyVault} (value not shown)`);
   }
   if (created.length === 0) say(`secrets: all ${generatedSecrets(topology).length} exist in Key Vault ${names.keyVault}`);
-  return { created, monitoringKey };
+  return { created, monitoringKey, serviceKey };
 }
 
+/** A role's key: which function-specific key name, on which functions, from which secret. */
+interface RoleKey {
+  role: string;
+  keyName: string;
+  functions: readonly string[];
+  setting: string;
+}
+const MONITORING_ROLE: RoleKey = { role: 'monitoring', keyName: MONITORING_KEY_NAME, functions: MONITORING_FUNCTIONS, setting: MONITORING_KEY_SETTING };
+const SERVICE_ROLE: RoleKey = { role: 'service', keyName: SERVICE_KEY_NAME, functions: SERVICE_FUNCTIONS, setting: SERVICE_KEY_SETTING };
+
 /**
- * The monitoring service's key as a function key on each function it may call (MONITORING_FUNCTIONS),
- * never a host key: it opens the registry and the restart routes and nothing else. Needs the app
- * published (Azure refuses keys for functions it does not have).
+ * A role's key as a function key on each function it may call (functions/http/roles.ts), never a
+ * host key: the monitoring key opens the registry and the restart routes, the services' key the
+ * registry, and nothing else. Needs the app published (Azure refuses keys for functions it does not have).
  */
-async function ensureMonitoringKeys(arm: ArmClient, names: InfraNames, generated: string | undefined, say: (line: string) => void): Promise<void> {
+async function ensureRoleKeys(arm: ArmClient, names: InfraNames, role: RoleKey, generated: string | undefined, say: (line: string) => void): Promise<void> {
   const fnPath = (fn: string) => `${siteId(names)}/functions/${fn}`;
   const current = new Map<string, string | undefined>();
-  for (const fn of MONITORING_FUNCTIONS) {
+  for (const fn of role.functions) {
     const keys = await arm.post(`read the keys of function ${fn} of ${names.app}`, `${fnPath(fn)}/listkeys`, API.web);
-    current.set(fn, (keys?.properties ?? keys)?.[MONITORING_KEY_NAME]);
+    current.set(fn, (keys?.properties ?? keys)?.[role.keyName]);
   }
   let value = generated;
   if (value === undefined) {
@@ -207,22 +221,22 @@ async function ensureMonitoringKeys(arm: ArmClient, names: InfraNames, generated
     // The Key Vault secret exists but some function lacks the key: reuse the value a function (or
     // the former host key of that name) has; the secret holds the same value.
     const hostKeys = await arm.post(`read the host keys of ${names.app}`, `${siteId(names)}/host/default/listKeys`, API.web);
-    value = [...current.values()].find((v) => v !== undefined) ?? hostKeys?.functionKeys?.[MONITORING_KEY_NAME];
+    value = [...current.values()].find((v) => v !== undefined) ?? hostKeys?.functionKeys?.[role.keyName];
     if (value === undefined) {
       throw new CliError(
-        `the monitoring key exists in Key Vault ${names.keyVault} but on no function of ${names.app}: delete the secret ${secretNameOf(MONITORING_KEY_SETTING)} and deploy again to generate a new one`,
+        `the ${role.role} key exists in Key Vault ${names.keyVault} but on no function of ${names.app}: delete the secret ${secretNameOf(role.setting)} and deploy again to generate a new one`,
         EXIT.failed,
       );
     }
-    if (hostKeys?.functionKeys?.[MONITORING_KEY_NAME]) {
-      say(`keys: the host key "${MONITORING_KEY_NAME}" of ${names.app} opens every function; delete it: az functionapp keys delete -n ${names.app} -g ${names.resourceGroup} --key-type functionKeys --key-name ${MONITORING_KEY_NAME}`);
+    if (hostKeys?.functionKeys?.[role.keyName]) {
+      say(`keys: the host key "${role.keyName}" of ${names.app} opens every function; delete it: az functionapp keys delete -n ${names.app} -g ${names.resourceGroup} --key-type functionKeys --key-name ${role.keyName}`);
     }
   }
-  for (const fn of MONITORING_FUNCTIONS) {
+  for (const fn of role.functions) {
     if (current.get(fn) === value) continue;
-    await arm.put(`set the ${MONITORING_KEY_NAME} key of function ${fn}`, `${fnPath(fn)}/keys/${MONITORING_KEY_NAME}`, API.web, { properties: { name: MONITORING_KEY_NAME, value } });
+    await arm.put(`set the ${role.keyName} key of function ${fn}`, `${fnPath(fn)}/keys/${role.keyName}`, API.web, { properties: { name: role.keyName, value } });
   }
-  say(`keys: the monitoring key is a function key of ${MONITORING_FUNCTIONS.join(', ')} only`);
+  say(`keys: the ${role.role} key is a function key of ${role.functions.join(', ')} only`);
 }
 
 async function seed(

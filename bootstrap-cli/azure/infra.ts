@@ -74,15 +74,18 @@ export const kvReference = (vault: string, secret: string): string => `@Microsof
 /** Secrets the template fills from listKeys (never leave ARM). */
 export const TEMPLATE_SECRETS = { cosmosKey: 'cosmos-key', storageConnection: 'storage-connection' } as const;
 export const MONITORING_KEY_SETTING = 'LCM_MONITORING_API_KEY';
+export const HOST_KEY_SEED_SETTING = 'LCM_HOST_KEY_SEED';
+/** The key the other services read the registry with (functions/http/roles.ts SERVICE_FUNCTIONS). */
+export const SERVICE_KEY_SETTING = 'LCM_SERVICE_API_KEY';
 export { MONITORING_KEY_NAME } from '../../functions/http/roles.js';
 
 export interface GeneratedSecret {
   setting: string;
   secret: string;
-  kind: 'ssh-key' | 'random' | 'monitoring-key';
+  kind: 'ssh-key' | 'random' | 'monitoring-key' | 'service-key';
 }
 
-/** Secrets bootstrap-cli generates once (kept when they exist): SSH keys, services' secretEnv, the monitoring key. */
+/** Secrets bootstrap-cli generates once (kept when they exist): SSH keys, services' secretEnv, the role keys, the host-key seed. */
 export function generatedSecrets(topology: Topology): GeneratedSecret[] {
   const out = new Map<string, GeneratedSecret>();
   for (const vm of topology.vms) out.set(vm.sshKeySecret, { setting: vm.sshKeySecret, secret: secretNameOf(vm.sshKeySecret), kind: 'ssh-key' });
@@ -90,6 +93,9 @@ export function generatedSecrets(topology: Topology): GeneratedSecret[] {
     for (const setting of Object.values(s.secretEnv)) if (!out.has(setting)) out.set(setting, { setting, secret: secretNameOf(setting), kind: 'random' });
   }
   out.set(MONITORING_KEY_SETTING, { setting: MONITORING_KEY_SETTING, secret: secretNameOf(MONITORING_KEY_SETTING), kind: 'monitoring-key' });
+  out.set(SERVICE_KEY_SETTING, { setting: SERVICE_KEY_SETTING, secret: secretNameOf(SERVICE_KEY_SETTING), kind: 'service-key' });
+  // The VMs' SSH host keys are derived from it (functions/cloud/host-keys.ts).
+  out.set(HOST_KEY_SEED_SETTING, { setting: HOST_KEY_SEED_SETTING, secret: secretNameOf(HOST_KEY_SEED_SETTING), kind: 'random' });
   return [...out.values()];
 }
 

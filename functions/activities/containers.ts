@@ -89,19 +89,26 @@ function stringEnv(env: ServiceRuntimeSpec['env']): Record<string, string> {
 }
 
 function secretValues(service: ServiceRuntimeSpec, monitoring: boolean): Record<string, string> {
+  const { monitoringKeySetting, serviceKeySetting } = settings();
   const out: Record<string, string> = {};
   for (const [variable, setting] of Object.entries(service.secretEnv)) {
+    // The restart-capable key is the monitoring service's alone: another service asking for it is refused.
+    if (!monitoring && setting === monitoringKeySetting) {
+      const g = new Guard();
+      g.issues.push({ path: `service.secretEnv.${variable}`, message: `app setting ${setting} is the monitoring service's key (it restarts services); other services get a registry-only key as LCM_API_KEY` });
+      g.done(`startService of ${service.name}`);
+    }
     out[variable] = readSecretSetting(setting, `the value of ${variable} for service "${service.name}"`);
   }
-  if (monitoring) {
-    // The monitoring service calls the LCM's restart API with this key, given at run time.
-    const key = process.env[settings().monitoringKeySetting];
-    if (key) out.LCM_API_KEY = key;
-  }
+  // The LCM API key, given at run time: the monitoring service's opens the registry and the restart
+  // routes; every other service's opens the registry only.
+  const keySetting = monitoring ? monitoringKeySetting : serviceKeySetting;
+  const key = process.env[keySetting];
+  if (key) out.LCM_API_KEY = key;
   // A line break in a value would add a variable to the env file: refuse, naming the setting, never the value.
   const issues = Object.entries(out).flatMap(([variable, value]) => {
     const issue = envValueIssue(value, MAX_SECRET_VALUE);
-    const setting = service.secretEnv[variable] ?? settings().monitoringKeySetting;
+    const setting = variable === 'LCM_API_KEY' && key ? keySetting : service.secretEnv[variable]!;
     return issue ? [{ path: `service.secretEnv.${variable}`, message: `the value of app setting ${setting} ${issue}` }] : [];
   });
   const g = new Guard();

@@ -1,5 +1,5 @@
 /** Activities on VMs through ARM: ensure one runs, restart one, record what is known of it. */
-import { centralDb, compute, vmPublicKey } from '../deps.js';
+import { centralDb, compute, vmHostKeyCustomData, vmPublicKey } from '../deps.js';
 import { ArmOperationError } from '../cloud/compute.js';
 import { Guard } from '../platform/guard.js';
 import type { ArmTarget, EnsureVmInput, RegisterVmInput, RetryAfter, VmInfo } from './contracts.js';
@@ -37,6 +37,7 @@ async function ensureVmNow(input: EnsureVmInput): Promise<VmInfo> {
     vm,
     publicKey: vmPublicKey(vm.sshKeySecret),
     inboundPorts: input.inboundPorts,
+    customData: (o) => vmHostKeyCustomData(vm.name, o),
   });
   return {
     name: vm.name,

@@ -2,7 +2,8 @@
  * The central database (Cosmos DB, database `lcm` by default): desired state, service registry,
  * audit events and SSH host-key pins, behind one object built from an injected CosmosClient.
  */
-import { HostKeyMismatchError } from './ssh.js';
+import { randomUUID } from 'node:crypto';
+import { HostKeyMismatchError, HostKeyUnknownError } from './ssh.js';
 import { VmRecords, type VmRecord } from './vm-records.js';
 import type { Container, CosmosClient } from '@azure/cosmos';
 import type { Topology, VmSpec } from '../platform/topology.js';
@@ -10,7 +11,6 @@ import {
   CONTAINERS,
   cosmosFailure,
   statusOf,
-  withoutSystemFields,
   type CentralDbStats,
   type ConcurrencyOptions,
   type ContainerName,
@@ -37,6 +37,22 @@ export interface HostKeyPin {
   vm: string;
   fingerprint: string;
   pinnedAt: string;
+  /** The key id the LCM derived the VM's host key under when it created the VM (host-keys.ts). */
+  keyId?: string;
+}
+
+/**
+ * The stored document: a pin, or (after an operator's reset-host-key) a marker that lets the next
+ * connection pin the key it is shown. No document: the VM's key is unknown and SSH refuses it.
+ */
+interface HostKeyDoc {
+  id: string;
+  vm: string;
+  fingerprint?: string;
+  pinnedAt?: string;
+  keyId?: string;
+  resetAt?: string;
+  _etag?: string;
 }
 
 export type PinOutcome =
@@ -154,42 +170,88 @@ export class CentralDb {
     return this.events.listEvents(query);
   }
 
-  // Host-key pins (trust on first use; a recreated VM needs resetHostKey)
-  async getHostKey(vm: string): Promise<HostKeyPin | undefined> {
+  // Host-key pins: written when the LCM creates a VM (its key is derived, see host-keys.ts), or at
+  // the first connection after an operator's reset-host-key.
+  private async readHostKeyDoc(vm: string): Promise<HostKeyDoc | undefined> {
     try {
-      const { resource } = await this.ctx.container('hostkeys').item(vm, vm).read<HostKeyPin & { id: string }>();
-      if (!resource) return undefined;
-      const { id: _id, ...pin } = withoutSystemFields(resource);
-      return pin;
+      const { resource } = await this.ctx.container('hostkeys').item(vm, vm).read<HostKeyDoc>();
+      return resource ?? undefined;
     } catch (err) {
+      if (statusOf(err) === 404) return undefined;
       throw cosmosFailure('reading the host-key pin', vm, err);
     }
   }
 
-  /** Pins `fingerprint` if none is pinned; otherwise reports whether it matches the pinned one. */
-  async pinHostKey(vm: string, fingerprint: string, options: { at?: string } = {}): Promise<PinOutcome> {
-    const pin: HostKeyPin & { id: string } = { id: vm, vm, fingerprint, pinnedAt: options.at ?? new Date().toISOString() };
-    try {
-      await this.ctx.container('hostkeys').items.create(pin);
-      return { outcome: 'pinned', vm, pinned: fingerprint };
-    } catch (err) {
-      if (statusOf(err) !== 409) throw cosmosFailure('pinning the host key', vm, err);
-    }
-    const existing = await this.getHostKey(vm);
-    // Deleted between our create and read (a concurrent reset): pin again.
-    if (!existing) return this.pinHostKey(vm, fingerprint, options);
-    return existing.fingerprint === fingerprint
-      ? { outcome: 'matched', vm, pinned: fingerprint }
-      : { outcome: 'mismatch', vm, pinned: existing.fingerprint, presented: fingerprint };
+  async getHostKey(vm: string): Promise<HostKeyPin | undefined> {
+    const doc = await this.readHostKeyDoc(vm);
+    if (!doc?.fingerprint) return undefined;
+    return { vm, fingerprint: doc.fingerprint, pinnedAt: doc.pinnedAt ?? '', ...(doc.keyId ? { keyId: doc.keyId } : {}) };
   }
 
   /**
-   * The pins as the SSH adapter wants them (functions/cloud/ssh.ts `HostKeyPins`): fingerprints as
-   * strings, and pinning a key other than the one already pinned throws HostKeyMismatchError.
+   * Pins the host key of a VM about to be created and returns the key id it is derived under.
+   * `fingerprintOf(keyId)` derives the fingerprint. `reuse`: the VM exists (a Failed one created
+   * again keeps the customData it was created with), so the key id already pinned is kept. Two
+   * concurrent creates agree on one key id: the pin is replaced with the etag read, and the loser
+   * takes the winner's.
+   */
+  async pinCreatedHostKey(vm: string, fingerprintOf: (keyId: string) => string, options: { reuse?: boolean; at?: string } = {}): Promise<string> {
+    const container = this.ctx.container('hostkeys');
+    const current = await this.readHostKeyDoc(vm);
+    if (options.reuse && current?.keyId && current.fingerprint) return current.keyId;
+    const keyId = randomUUID();
+    const doc: HostKeyDoc = { id: vm, vm, fingerprint: fingerprintOf(keyId), pinnedAt: options.at ?? new Date().toISOString(), keyId };
+    try {
+      if (current) await container.item(vm, vm).replace(doc, { accessCondition: { type: 'IfMatch', condition: current._etag! } });
+      else await container.items.create(doc);
+      return keyId;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status !== 409 && status !== 412 && status !== 404) throw cosmosFailure('pinning the host key', vm, err);
+    }
+    const winner = await this.readHostKeyDoc(vm);
+    if (winner?.keyId && winner.fingerprint) return winner.keyId;
+    return this.pinCreatedHostKey(vm, fingerprintOf, options);
+  }
+
+  /**
+   * Pins `fingerprint` where an operator's reset allows it (or nothing is stored: a caller that
+   * wants trust on first use); otherwise reports whether it matches the pinned one.
+   */
+  async pinHostKey(vm: string, fingerprint: string, options: { at?: string } = {}): Promise<PinOutcome> {
+    const container = this.ctx.container('hostkeys');
+    const pin: HostKeyDoc = { id: vm, vm, fingerprint, pinnedAt: options.at ?? new Date().toISOString() };
+    const existing = await this.readHostKeyDoc(vm);
+    if (existing?.fingerprint) {
+      return existing.fingerprint === fingerprint
+        ? { outcome: 'matched', vm, pinned: fingerprint }
+        : { outcome: 'mismatch', vm, pinned: existing.fingerprint, presented: fingerprint };
+    }
+    try {
+      if (existing) await container.item(vm, vm).replace(pin, { accessCondition: { type: 'IfMatch', condition: existing._etag! } });
+      else await container.items.create(pin);
+      return { outcome: 'pinned', vm, pinned: fingerprint };
+    } catch (err) {
+      const status = statusOf(err);
+      if (status !== 409 && status !== 412 && status !== 404) throw cosmosFailure('pinning the host key', vm, err);
+    }
+    // Someone else pinned (or reset) meanwhile: decide against what is there now.
+    return this.pinHostKey(vm, fingerprint, options);
+  }
+
+  /**
+   * The pins as the SSH adapter wants them (functions/cloud/ssh.ts `HostKeyPins`): a VM with no
+   * pin and no operator reset is refused before any connection (HostKeyUnknownError); after a
+   * reset the next key shown is pinned; pinning a key other than the one pinned throws
+   * HostKeyMismatchError.
    */
   hostKeyPins(): { getHostKey(vm: string): Promise<string | undefined>; pinHostKey(vm: string, fingerprint: string): Promise<void> } {
     return {
-      getHostKey: async (vm) => (await this.getHostKey(vm))?.fingerprint,
+      getHostKey: async (vm) => {
+        const doc = await this.readHostKeyDoc(vm);
+        if (!doc) throw new HostKeyUnknownError(vm);
+        return doc.fingerprint;
+      },
       pinHostKey: async (vm, fingerprint) => {
         const result = await this.pinHostKey(vm, fingerprint);
         if (result.outcome === 'mismatch') throw new HostKeyMismatchError(vm, result.pinned, result.presented);
@@ -197,14 +259,17 @@ export class CentralDb {
     };
   }
 
-  /** Forgets the pin (an operator recreated the VM). Returns whether one was there. */
-  async resetHostKey(vm: string): Promise<boolean> {
+  /**
+   * An operator vouches for the VM's next key (a VM recreated outside the LCM): the pin is replaced
+   * by a marker that lets the next connection pin what it is shown. Returns whether a pin was there.
+   */
+  async resetHostKey(vm: string, options: { at?: string } = {}): Promise<boolean> {
+    const previous = await this.readHostKeyDoc(vm);
     try {
-      await this.ctx.container('hostkeys').item(vm, vm).delete();
-      return true;
+      await this.ctx.container('hostkeys').items.upsert<HostKeyDoc>({ id: vm, vm, resetAt: options.at ?? new Date().toISOString() });
     } catch (err) {
-      if (statusOf(err) === 404) return false;
       throw cosmosFailure('resetting the host-key pin', vm, err);
     }
+    return !!previous?.fingerprint;
   }
 }

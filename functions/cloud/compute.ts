@@ -205,6 +205,12 @@ export interface EnsureVmInput {
   tags?: Record<string, string>;
   /** TCP ports its network security group opens besides SSH, when the VM is created. */
   inboundPorts?: number[];
+  /**
+   * The VM's customData (base64, e.g. a cloud-config with its SSH host keys), asked for only when
+   * the VM is created (`recreate`: a Failed VM is created again in place). It may hold secrets: it is
+   * made by the caller inside its activity, and ARM never returns it.
+   */
+  customData?: (options: { recreate: boolean }) => Promise<string>;
 }
 
 export interface EnsureVmResult {
@@ -392,6 +398,7 @@ export class ComputeAdapter {
       pollIntervalInMs,
       inboundPorts: input.inboundPorts,
     });
+    const customData = await input.customData?.({ recreate: existed });
     const model: VirtualMachine = {
       location: input.location,
       tags: { ...tags, [TAG_PUBLIC_IP]: net.publicIp, [TAG_PRIVATE_IP]: net.privateIp },
@@ -403,6 +410,7 @@ export class ComputeAdapter {
       osProfile: {
         computerName: spec.name,
         adminUsername: spec.adminUser,
+        ...(customData !== undefined ? { customData } : {}),
         linuxConfiguration: {
           disablePasswordAuthentication: true,
           provisionVMAgent: true,

@@ -1,6 +1,8 @@
 /**
- * Commands on a VM over SSH (node-ssh). Host keys are pinned: the first fingerprint seen for a VM is
- * recorded; a different one later is refused. Exit codes are checked, commands time out, and a
+ * Commands on a VM over SSH (node-ssh). Host keys are pinned: the LCM pins a VM's key when it
+ * creates the VM (host-keys.ts), so the first connection verifies; a pin store may also leave a VM
+ * unpinned (undefined: the key shown is pinned, after an operator's reset) or refuse it
+ * (HostKeyUnknownError); a key other than the pinned one is refused. Exit codes are checked, commands time out, and a
  * connection lost mid-command is retried (the LCM's VM scripts are idempotent "ensure" scripts).
  */
 import { createHash } from 'node:crypto';
@@ -61,6 +63,19 @@ export class HostKeyMismatchError extends Error {
         `(POST /api/vms/${vm}/reset-host-key, operators' key); otherwise investigate.`,
     );
     this.name = 'HostKeyMismatchError';
+  }
+}
+
+/** No host key is known for the VM: nothing to verify the server against, so nothing is sent. */
+export class HostKeyUnknownError extends Error {
+  readonly code = 'host-key-unknown';
+  constructor(readonly vm: string) {
+    super(
+      `VM "${vm}": no SSH host key is pinned for it (the LCM pins one when it creates a VM). Refusing to connect. ` +
+        `If the VM was created outside the LCM and you trust it, allow its next key with \`bootstrap-cli reset-host-key ${vm}\` ` +
+        `(POST /api/vms/${vm}/reset-host-key, operators' key).`,
+    );
+    this.name = 'HostKeyUnknownError';
   }
 }
 
@@ -134,7 +149,7 @@ export class SshHost {
         return result;
       } catch (e) {
         const err = e as Error;
-        if (err instanceof SshCommandError || err instanceof HostKeyMismatchError) throw err;
+        if (err instanceof SshCommandError || err instanceof HostKeyMismatchError || err instanceof HostKeyUnknownError) throw err;
         this.drop();
         if (attempt >= attempts || !CONNECTION_LOST.test(err.message)) {
           if (err instanceof SshConnectionError || err.name === 'TimeoutError') throw err;

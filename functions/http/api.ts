@@ -215,9 +215,10 @@ export async function postTerminateOperation(request: HttpRequest, context: Invo
 }
 
 /**
- * POST /api/vms/{name}/reset-host-key: forget the VM's pinned SSH host key, for a VM recreated on
- * purpose (its new key is pinned at the next connection). Operators only: no function key is
- * issued for it, and resetting a pin is what an attacker in the middle would want.
+ * POST /api/vms/{name}/reset-host-key: forget the VM's pinned SSH host key and trust the key the
+ * next connection is shown, for a VM whose key changed outside the LCM (the LCM pins the key of a
+ * VM it creates itself, before creating it). Operators only: no function key is issued for it,
+ * and resetting a pin is what an attacker in the middle would want.
  */
 export async function postResetHostKey(request: HttpRequest): Promise<HttpResponseInit> {
   const name = nameParam(request, 'name');

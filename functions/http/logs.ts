@@ -11,9 +11,9 @@ import { badRequest, HttpError, json, nameParam, notFound } from './respond.js';
 
 const MAX_LINES = 1000;
 
-/** Every secret value the platform runs with that a log could print: services' secretEnv settings, the monitoring key. */
+/** Every secret value the platform runs with that a log could print: services' secretEnv settings, the monitoring and service keys. */
 function knownSecrets(topology: Topology): KnownSecret[] {
-  const settingsNames = new Set<string>([settings().monitoringKeySetting]);
+  const settingsNames = new Set<string>([settings().monitoringKeySetting, settings().serviceKeySetting]);
   for (const s of topology.services) for (const setting of Object.values(s.secretEnv)) settingsNames.add(setting);
   for (const vm of topology.vms) settingsNames.add(vm.sshKeySecret);
   const out: KnownSecret[] = [];

@@ -216,11 +216,18 @@ function unsafeValues(raw: unknown): TopologyIssue[] {
         if (field === 'secretEnv' && typeof value === 'string' && value.length > MAX_NAME) {
           out.push({ path, message: `names an app setting of ${value.length} characters; at most ${MAX_NAME} are allowed` });
         }
+        // The restart-capable key is the monitoring service's alone; every service gets a registry-only key.
+        if (field === 'secretEnv' && value === MONITORING_KEY_SETTING && svc.role !== 'monitoring') {
+          out.push({ path, message: `${MONITORING_KEY_SETTING} is the monitoring service's key (it restarts services); other services get a registry-only key as LCM_API_KEY from the LCM: remove this entry` });
+        }
       }
     }
   });
   return out;
 }
+
+/** The app setting holding the monitoring service's key (functions/settings.ts monitoringKeySetting). */
+const MONITORING_KEY_SETTING = 'LCM_MONITORING_API_KEY';
 
 interface LooseService {
   index: number;

@@ -5,6 +5,7 @@
  * certificate to trust, a control surface for faults, and a stop function that leaves no
  * process, namespace, mount or port behind.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,8 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     const files = await startFileShareEmulator({ rootDir: join(rootDir, 'files'), accountName: options.storageAccount ?? 'lcmlocal', host: fleet.hostAddress });
     stops.push(() => files.stop());
     const keys = generateSshKeyPair();
+    // The secret the LCM derives the VMs' SSH host keys from (a Key Vault secret on Azure).
+    const hostKeySeed = randomBytes(32).toString('base64url');
     const sshPort = fleet.sshPort;
     const forwards = new Set<Server>();
     stops.push(async () => {
@@ -127,6 +130,10 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         LCM_CA_CERT: tls.cert,
         LCM_SSH_PORT: String(sshPort),
         LCM_KAFKA_WAIT_MS: '120000',
+        // As on Azure (the template's VNet integration): the VMs' NSGs admit SSH and Kafka from the
+        // VNet only, and the local network enforces them; the host sits in the VNet too.
+        LCM_VM_PRIVATE_NETWORK: 'true',
+        LCM_HOST_KEY_SEED: hostKeySeed,
         [sshKeySetting]: keys.private,
       }),
       stop: async () => {

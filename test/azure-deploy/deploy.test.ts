@@ -99,7 +99,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     const settings = site.site!.appSettings;
     for (const name of Object.keys(SAMPLE)) expect(settings, name).toHaveProperty(name);
     expect(settings['LCM_VM_PRIVATE_NETWORK']).toBe('true');
-    for (const name of ['LCM_COSMOS_KEY', 'LCM_STORAGE_CONNECTION_STRING', 'VM_SSH_PRIVATE_KEY', 'AUTH_TOKEN_SIGNING_KEY', 'LCM_MONITORING_API_KEY']) {
+    for (const name of ['LCM_COSMOS_KEY', 'LCM_STORAGE_CONNECTION_STRING', 'VM_SSH_PRIVATE_KEY', 'AUTH_TOKEN_SIGNING_KEY', 'LCM_MONITORING_API_KEY', 'LCM_SERVICE_API_KEY', 'LCM_HOST_KEY_SEED']) {
       expect(settings[name], name).toMatch(/^@Microsoft\.KeyVault\(SecretUri=https:\/\/.+\.vault\.azure\.net\/secrets\/.+\/\)$/);
     }
     // Secrets: generated into the vault, readable by the app (resolved references), never printed.
@@ -107,15 +107,19 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     expect(resolved['VM_SSH_PRIVATE_KEY']).toMatch(/PRIVATE KEY/);
     expect(resolved['LCM_COSMOS_KEY']).toBe(azure.cosmos.key);
     expect(resolved['LCM_STORAGE_CONNECTION_STRING']).toContain(`AccountKey=${azure.files.accountKey}`);
-    for (const secret of [resolved['VM_SSH_PRIVATE_KEY']!, resolved['AUTH_TOKEN_SIGNING_KEY']!, azure.cosmos.key, azure.files.accountKey, resolved['LCM_MONITORING_API_KEY']!]) {
+    for (const secret of [resolved['VM_SSH_PRIVATE_KEY']!, resolved['AUTH_TOKEN_SIGNING_KEY']!, azure.cosmos.key, azure.files.accountKey, resolved['LCM_MONITORING_API_KEY']!, resolved['LCM_SERVICE_API_KEY']!, resolved['LCM_HOST_KEY_SEED']!]) {
       expect(text.includes(secret)).toBe(false);
       expect(text.includes(secret.split('\n')[1] ?? secret)).toBe(false);
     }
-    expect(first.secretsCreated?.sort()).toEqual(['auth-token-signing-key', 'lcm-monitoring-api-key', 'vm-ssh-private-key']);
+    expect(first.secretsCreated?.sort()).toEqual(['auth-token-signing-key', 'lcm-host-key-seed', 'lcm-monitoring-api-key', 'lcm-service-api-key', 'vm-ssh-private-key']);
     // The monitoring key is a function key of the registry and restart functions, never a host key.
     expect(site.site!.keys.functionKeys['monitoring']).toBeUndefined();
     expect(Object.keys(site.site!.keys.perFunction).sort()).toEqual(['appRestart', 'modelRestart', 'registry', 'registryEntry', 'serviceRestart'].map((f) => f.toLowerCase()).sort());
     for (const keys of Object.values(site.site!.keys.perFunction)) expect(keys['monitoring']).toBe(resolved['LCM_MONITORING_API_KEY']);
+    // The services' key reads the registry, nothing else.
+    expect(site.site!.keys.functionKeys['service']).toBeUndefined();
+    expect(Object.entries(site.site!.keys.perFunction).filter(([, keys]) => keys['service'] !== undefined).map(([fn]) => fn).sort()).toEqual(['registry', 'registryentry']);
+    for (const fn of ['registry', 'registryentry']) expect(site.site!.keys.perFunction[fn]!['service']).toBe(resolved['LCM_SERVICE_API_KEY']);
     const appUrl = `http://${site.site!.defaultHostName}`;
     const asMonitoring = (path: string, method = 'GET') => fetch(`${appUrl}/api/${path}`, { method, headers: { 'x-functions-key': resolved['LCM_MONITORING_API_KEY']! } });
     expect((await asMonitoring('registry')).status).toBe(200);
@@ -128,6 +132,12 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     const script = /src="\/api\/ui\/(app-[0-9a-f]{12}\.js)"/.exec(await ui.text())?.[1];
     expect(script).toBeDefined();
     expect((await fetch(`${appUrl}/api/ui/${script}`)).status).toBe(200);
+
+    const asService = (path: string, method = 'GET') => fetch(`${appUrl}/api/${path}`, { method, headers: { 'x-functions-key': resolved['LCM_SERVICE_API_KEY']! } });
+    expect((await asService('registry')).status).toBe(200);
+    for (const [path, method] of [['services/authentication/restart', 'POST'], ['platform', 'GET'], ['boot', 'POST']] as const) {
+      expect((await asService(path, method)).status, `${method} ${path} with the service key`).toBe(401);
+    }
     // Publish: one zip deploy, the app runs from the unpacked package.
     expect(first.published).toBe(true);
     expect(azure.arm.platform.appServiceLog.filter((e) => e.path === '/api/zipdeploy')).toHaveLength(1);

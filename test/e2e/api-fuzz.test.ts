@@ -563,6 +563,35 @@ describe('API: documented statuses (fixed examples)', () => {
     expect(p.host.getInstance('watchdog')?.runtimeStatus).toBe('Running');
   }, 60_000);
 
+  it('the services\' key reads the registry only: 401 on every other route, restarts included', async () => {
+    const allowed = new Set(['registry', 'registryEntry']);
+    const opened: string[] = [];
+    for (const reg of httpRoutes()) {
+      if (reg.authLevel === 'anonymous') continue;
+      const path = reg.route!.replace(/\{\w+\}/g, (m) => (m === '{id}' ? 'nosuch-operation' : 'nosuch'));
+      for (const method of reg.methods!) {
+        const res = await fetch(`${p.host.baseUrl}/api/${path}`, { method, headers: { 'x-functions-key': p.serviceKey }, body: method === 'GET' ? undefined : '{}' });
+        if (allowed.has(reg.name)) {
+          expect(res.status, `${method} ${path} with the service key`).not.toBe(401);
+          opened.push(reg.name);
+        } else expect(res.status, `${method} ${path} with the service key`).toBe(401);
+      }
+    }
+    expect(opened.sort()).toEqual([...allowed].sort());
+    // It does its job: a look-up of a running service answers its address.
+    const entry = await fetch(`${p.host.baseUrl}/api/registry/authentication`, { headers: { 'x-functions-key': p.serviceKey } });
+    expect(entry.status).toBe(200);
+    // A restart of a real service is refused, and nothing was started.
+    const before = p.host.listInstances().length;
+    const restart = await fetch(`${p.host.baseUrl}/api/services/authentication/restart`, {
+      method: 'POST',
+      headers: { 'x-functions-key': p.serviceKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ requestedBy: 'sensor-manager', reason: 'test' }),
+    });
+    expect(restart.status).toBe(401);
+    expect(p.host.listInstances().length).toBe(before);
+  }, 60_000);
+
   it('a 202 names our operation URL only: no durable management URL, no system key, in the body or Location', async () => {
     const res = await post('vms/vm-core/init', {});
     expect(res.status).toBe(202);

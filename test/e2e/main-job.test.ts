@@ -59,7 +59,8 @@ async function onVm(vm: string, command: string): Promise<string> {
   const vms = (await get('vms')) as any[];
   const target = vms.find((v) => v.name === vm);
   const client = new NodeSSH();
-  await client.connect({ host: target.publicIp, username: 'azureuser', privateKey: ssh.private, readyTimeout: 10_000 });
+  // The VMs' NSGs admit SSH from the VNet only: the test reaches them as the LCM does.
+  await client.connect({ host: target.privateIp, username: 'azureuser', privateKey: ssh.private, readyTimeout: 10_000 });
   try {
     const r = await client.execCommand(command);
     if (r.code !== 0) throw new Error(`${vm}: ${command}: exit ${r.code} ${r.stderr}`);

@@ -66,6 +66,13 @@ function secretsOf(p: TestPlatform): Secret[] {
     { name: 'AUTH_TOKEN_SIGNING_KEY value', variants: variantsOf(signingKey) },
     { name: 'LEAKY_TOKEN value (a service logs it)', variants: variantsOf(p.settings.LEAKY_TOKEN_SECRET!) },
     { name: 'monitoring key', variants: variantsOf(p.monitoringKey) },
+    { name: 'service key', variants: variantsOf(p.settings.LCM_SERVICE_API_KEY!) },
+    { name: 'host-key seed', variants: variantsOf(p.settings.LCM_HOST_KEY_SEED!) },
+    // Each VM's SSH host key: derived inside the activity, given to ARM as customData, on the VM's disk.
+    ...p.topology.vms.map((vm) => ({
+      name: `SSH host private key of ${vm.name}`,
+      variants: privateKeyVariants(readFileSync(join(p.azure.fleet.get(vm.name)!.disk, 'ssh/ssh_host_ed25519_key'), 'utf8')),
+    })),
   ];
 }
 
@@ -323,6 +330,12 @@ describe('no secret in anything the orchestration world stores or shows', () => 
     const found = scan(onVms, secrets);
     expect(found.some((f) => f.secret === 'AUTH_TOKEN_SIGNING_KEY value' && f.where.endsWith('/.lcm/env/authentication.env')), JSON.stringify(found.map((f) => f.where))).toBe(true);
     expect(found.some((f) => f.secret === 'monitoring key' && f.where.endsWith('/.lcm/env/monitoring.env')), JSON.stringify(found.map((f) => f.where))).toBe(true);
+    // Every other service holds the registry-only key, never the monitoring one.
+    expect(found.some((f) => f.secret === 'service key' && f.where.endsWith('/.lcm/env/authentication.env')), JSON.stringify(found.map((f) => f.where))).toBe(true);
+    expect(found.some((f) => f.secret === 'monitoring key' && f.where.endsWith('/.lcm/env/authentication.env'))).toBe(false);
+    // The VM's SSH host key lives on the VM (cloud-init put it there from customData).
+    const hostKeys = scan(sandboxFiles(join(core.disk, 'ssh')), secrets);
+    expect(hostKeys.some((f) => f.secret === 'SSH host private key of vm-core' && f.where.endsWith('/ssh/ssh_host_ed25519_key')), JSON.stringify(hostKeys.map((f) => f.where))).toBe(true);
   });
 
   // Last: it leaves a planted secret in the task hub.

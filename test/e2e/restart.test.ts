@@ -70,7 +70,7 @@ describe('restarting a service through the API', () => {
     const runs = () => p.azure.fleet.events('vm-apps').filter((e) => e.kind === 'run' && e.container === 'deployment-manager').length;
     const runsBefore = runs();
     const vm = p.azure.fleet.get('vm-apps')!;
-    const ssh = new SshHost({ vm: 'vm-apps', host: vm.ip, port: vm.sshPort, username: 'azureuser', privateKey: p.azure.sshPrivateKey }, { pins: p.db.hostKeyPins() });
+    const ssh = new SshHost({ vm: 'vm-apps', host: vm.privateIp, port: vm.sshPort, username: 'azureuser', privateKey: p.azure.sshPrivateKey }, { pins: p.db.hostKeyPins() });
     await new DockerHost(ssh).removeContainer('deployment-manager');
     ssh.dispose();
     const done = await p.run('services/deployment-manager/restart', { reason: 'container removed' });

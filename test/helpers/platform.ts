@@ -14,7 +14,7 @@ import type { Topology } from '../../functions/platform/topology.js';
 import type { LocalAzure, LocalAzureOptions } from '../../local/azure/index.js';
 import { startLocalHost, type LocalHost } from '../../local/host/index.js';
 import { pickFreePort, prepareLocalPlatform } from '../../bootstrap-cli/local-deployment.js';
-import { monitoringFunctionKeys } from '../../functions/http/roles.js';
+import { roleFunctionKeys } from '../../functions/http/roles.js';
 import { EXAMPLE_TOPOLOGY } from './topology.js';
 
 export const freePort = pickFreePort;
@@ -30,6 +30,7 @@ export interface TestPlatform {
   key: string;
   /** The monitoring service's key: function-specific, on the registry and restart functions only. */
   monitoringKey: string;
+  serviceKey: string;
   /** The app settings the host runs with, secret values included (tests scan for them). */
   settings: Record<string, string>;
   api(path: string, init?: RequestInit): Promise<Response>;
@@ -64,6 +65,7 @@ export interface PreparedPlatform {
   settings: Record<string, string>;
   key: string;
   monitoringKey: string;
+  serviceKey: string;
   port: number;
   storeFile: string;
   /** Stops the emulators and VMs and removes the store when this helper made it. */
@@ -84,19 +86,19 @@ export async function preparePlatform(options: PlatformOptions = {}): Promise<Pr
     storeFile: options.storeFile,
     azure: { stopGraceMs: 1_000, ...options.azure },
   });
-  return { azure: prepared.azure, db: prepared.db, topology, settings: { ...prepared.settings, ...options.settings }, key, monitoringKey: prepared.monitoringKey, port: prepared.port, storeFile: prepared.storeFile, stop: prepared.stop };
+  return { azure: prepared.azure, db: prepared.db, topology, settings: { ...prepared.settings, ...options.settings }, key, monitoringKey: prepared.monitoringKey, serviceKey: prepared.serviceKey, port: prepared.port, storeFile: prepared.storeFile, stop: prepared.stop };
 }
 
 export async function startTestPlatform(options: PlatformOptions = {}): Promise<TestPlatform> {
   const prepared = await preparePlatform(options);
-  const { azure, db, topology, settings, key, monitoringKey, port, storeFile } = prepared;
+  const { azure, db, topology, settings, key, monitoringKey, serviceKey, port, storeFile } = prepared;
   const host = await startLocalHost({
     entry: APP_ENTRY,
     port,
     storeFile,
     settings,
     functionKeys: [key],
-    functionSecrets: monitoringFunctionKeys(monitoringKey),
+    functionSecrets: roleFunctionKeys({ monitoring: monitoringKey, service: serviceKey }),
     log: options.hostLog ?? (() => {}),
   });
   const api = (path: string, init: RequestInit = {}) =>
@@ -108,6 +110,7 @@ export async function startTestPlatform(options: PlatformOptions = {}): Promise<
     topology,
     key,
     monitoringKey,
+    serviceKey,
     settings,
     api,
     async run(path, body, timeoutInMs = 120_000) {
@@ -129,7 +132,7 @@ export async function spawnHost(prepared: PreparedPlatform): Promise<{ proc: Chi
   const proc = spawn(
     process.execPath,
     ['--import', 'tsx', new URL('../../local/host/main.ts', import.meta.url).pathname, '--entry', APP_ENTRY, '--store', prepared.storeFile, '--port', String(prepared.port), '--key', prepared.key,
-      ...Object.entries(monitoringFunctionKeys(prepared.monitoringKey)).flatMap(([fn, keys]) => Object.entries(keys).flatMap(([name, value]) => ['--function-key', `${fn}/${name}=${value}`]))],
+      ...Object.entries(roleFunctionKeys({ monitoring: prepared.monitoringKey, service: prepared.serviceKey })).flatMap(([fn, keys]) => Object.entries(keys).flatMap(([name, value]) => ['--function-key', `${fn}/${name}=${value}`]))],
     { env: { ...process.env, ...prepared.settings }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   // Kept (the last few KB) so a host that dies before listening says why.

@@ -29,7 +29,8 @@ describe('local Azure', () => {
     });
     const pins = new Map<string, string>();
     const ssh = new SshHost(
-      { vm: 'vm-a', host: vm.publicIp, port: Number(settings.LCM_SSH_PORT), username: 'azureuser', privateKey: azure.sshPrivateKey },
+      // SSH from the VNet only (the VM's NSG), as the LCM reaches VMs.
+      { vm: 'vm-a', host: vm.privateIp, port: Number(settings.LCM_SSH_PORT), username: 'azureuser', privateKey: azure.sshPrivateKey },
       { pins: { getHostKey: async (n) => pins.get(n), pinHostKey: async (n, f) => void pins.set(n, f) } },
     );
     const docker = new DockerHost(ssh);

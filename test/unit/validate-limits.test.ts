@@ -49,6 +49,18 @@ describe('validation: paths, control characters, lengths, VM sizes', () => {
     expect(errorsOf(doc)).toContain('services[0].secretEnv.TOKEN: names an app setting of 200 characters; at most 128 are allowed');
   });
 
+  it('gives the monitoring key to the monitoring service only', () => {
+    const doc = minimalDocument();
+    doc.services[0].secretEnv = { LCM_API_KEY: 'LCM_MONITORING_API_KEY' };
+    expect(errorsOf(doc)).toContain(
+      "services[0].secretEnv.LCM_API_KEY: LCM_MONITORING_API_KEY is the monitoring service's key (it restarts services); other services get a registry-only key as LCM_API_KEY from the LCM: remove this entry",
+    );
+    // The last to start (nothing depends on it) may be the monitoring service, and hold its key.
+    const ok = minimalDocument();
+    Object.assign(ok.services[1], { role: 'monitoring', secretEnv: { LCM_API_KEY: 'LCM_MONITORING_API_KEY' } });
+    expect(validateTopology(ok).ok).toBe(true);
+  });
+
   it('VM sizes come from settings.vmSizes (a default list of small sizes when absent)', () => {
     const doc = minimalDocument();
     doc.vms[0].size = 'Standard_ND96amsr_A100_v4';

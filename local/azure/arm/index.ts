@@ -25,6 +25,7 @@ import { parsePath, type ParsedPath } from './ids.js';
 import { DEFAULT_LATENCY_IN_MS, type OperationKind } from './kinds.js';
 import { ArmRequestLog } from './log.js';
 import { handleNetwork, isNetworkRef, networkKind, removeNetworkResource } from './network.js';
+import { syncInboundRules } from './nsg-rules.js';
 import { OperationRunner, sleep } from './operations.js';
 import { ArmState, asObject, asTags, asString, type JsonObject, type Reply, type VmPowerState, type VmProvisioningState } from './state.js';
 import { handleVm, isVmRef, publicKeys, removeVm, vmAddress, vmKind, vmPrivateAddress } from './vms.js';
@@ -221,7 +222,12 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
         return resourceGroup(method, parsed.sub, parsed.rg, body);
       case 'resource':
         if (isVmRef(parsed.ref)) return handleVm(state, method, parsed.ref, body, url.searchParams);
-        if (isNetworkRef(parsed.ref)) return handleNetwork(state, method, parsed.ref, body, url.searchParams);
+        if (isNetworkRef(parsed.ref)) {
+          const reply = await handleNetwork(state, method, parsed.ref, body, url.searchParams);
+          // The VMs' fleet enforces the NSGs: hand it what changed, now and when the operation ends.
+          if (method !== 'GET') void syncInboundRules(state).then(() => ops.settled()).then(() => syncInboundRules(state)).catch(() => undefined);
+          return reply;
+        }
         break;
     }
     throw new ArmError(400, 'InvalidResourceType', `The resource path '${url.pathname}' is not modelled by the local ARM emulator.`);

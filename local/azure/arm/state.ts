@@ -57,6 +57,8 @@ export interface VmRecord {
   failure?: { code: string; message: string };
   /** The kind of the operation in progress, if any (a second operation meanwhile gets 409). */
   busy?: string;
+  /** osProfile.customData as created (base64): kept for the VM's first boot, never returned. */
+  customData?: string;
 }
 
 export class ArmState {

@@ -14,6 +14,7 @@
  * powerOff on a stopped one and deallocate on a deallocated one succeed without calling hooks.
  * A second operation while one runs gets 409 OperationNotAllowed.
  */
+import { rulesForPowerOn } from './nsg-rules.js';
 import { randomUUID } from 'node:crypto';
 import { isReservedAdminName, sshPublicKeyProblem } from '../../../functions/platform/vm-rules.js';
 import type { PowerOffReason } from '../types.js';
@@ -73,6 +74,7 @@ function putVm(state: ArmState, ref: ResourceRef, existing: VmRecord | undefined
   const location = asString(body['location']);
   if (!location) throw invalid('location', `Virtual machine '${ref.name}' needs a location.`, 'LocationRequired');
   const properties = validateModel(state, ref, asObject(body['properties']), existing);
+  const customData = validateCustomData(asObject(asObject(body['properties'])?.['osProfile'])?.['customData'], existing);
   const id = resourceId(ref.sub, ref.rg, 'Microsoft.Compute', 'virtualMachines', existing?.name ?? ref.name);
 
   if (existing) {
@@ -102,6 +104,7 @@ function putVm(state: ArmState, ref: ResourceRef, existing: VmRecord | undefined
   vm.location = location;
   vm.tags = asTags(body['tags']);
   vm.properties = properties;
+  if (customData !== undefined) vm.customData = customData;
   vm.provisioningState = 'Creating';
   vm.power = 'creating';
   delete vm.failure;
@@ -256,7 +259,7 @@ async function powerOn(state: ArmState, vm: VmRecord): Promise<void> {
   const privateIp = vmPrivateAddress(state, vm);
   if (!ip || !privateIp) throw new ArmError(500, 'VMPowerOnFailed', `VM "${vm.name}" has no network interface with an address.`);
   try {
-    await state.hooks.powerOn({ name: vm.name, ip, privateIp, adminUser: asString(os['adminUsername'])!, publicKeys: publicKeys(vm) });
+    await state.hooks.powerOn({ name: vm.name, ip, privateIp, adminUser: asString(os['adminUsername'])!, publicKeys: publicKeys(vm), ...(vm.customData !== undefined ? { customData: vm.customData } : {}), inboundRules: rulesForPowerOn(state, vm) });
   } catch (err) {
     throw new ArmError(500, 'VMPowerOnFailed', `VM "${vm.name}" could not be powered on by the local VM fleet: ${errorMessage(err)}`);
   }
@@ -371,6 +374,22 @@ function validateModel(state: ArmState, ref: ResourceRef, props: JsonObject | un
   delete model['provisioningState'];
   delete model['instanceView'];
   return model;
+}
+
+/**
+ * osProfile.customData as ARM takes it: base64 of at most 64 KB (87380 characters), set at
+ * creation only. Never echoed (it may hold secrets), never returned.
+ */
+function validateCustomData(raw: unknown, existing: VmRecord | undefined): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const text = typeof raw === 'string' ? raw : undefined;
+  if (text === undefined || text.length > 87_380 || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+    throw invalid('customData', 'Custom data in OSProfile must be in Base64 encoding and with a maximum length of 87380 characters.');
+  }
+  if (existing && (existing.customData ?? '') !== text) {
+    throw new ArmError(409, 'PropertyChangeNotAllowed', "Changing property 'customData' is not allowed.", 'customData');
+  }
+  return text;
 }
 
 function assertIdle(vm: VmRecord | undefined, operation: string): void {

@@ -10,7 +10,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { PowerOffReason, VmPowerHooks, VmPowerOn } from '../types.js';
+import type { InboundRules, PowerOffReason, VmPowerHooks, VmPowerOn } from '../types.js';
+import { applyNsg } from './nsg.js';
 import { DockerEventLog } from './docker-events.js';
 import { debianImage, nodeImage, type ImageDefinition } from './images.js';
 import { VmNetwork } from './network.js';
@@ -41,6 +42,8 @@ interface VmState {
   adminUser: string;
   disk: string;
   fingerprint: string;
+  /** The NSGs in force (from ARM); none = a VM the fleet was given directly, unfiltered. */
+  inboundRules?: InboundRules;
   vm?: RunningVm;
   events?: DockerEventLog;
 }
@@ -116,13 +119,19 @@ export class VmFleet implements VmPowerHooks {
       await prepareDisk(
         { name: spec.name, disk, adminUser: spec.adminUser, registry: this.registry.address, cgroupParent: `lcm${this.network.id}-${spec.name}` },
         spec.publicKeys,
+        spec.customData,
       );
-      st = { name: spec.name, publicIp: spec.ip, privateIp: spec.privateIp, adminUser: spec.adminUser, disk, fingerprint: hostKeyFingerprint(disk) };
+      st = { name: spec.name, publicIp: spec.ip, privateIp: spec.privateIp, adminUser: spec.adminUser, disk, fingerprint: hostKeyFingerprint(disk), inboundRules: spec.inboundRules ?? st?.inboundRules };
       this.vms.set(spec.name, st);
       const link = await this.network.ensureVm(spec.name, spec.privateIp, spec.ip);
+      // The namespace outlives a power cycle with the rules in it: the boot probe below (the
+      // hypervisor's, not a client's) must not be filtered; they are put back once sshd answers.
+      if (st.inboundRules) await applyNsg(link.netns, {}, { vnet: [`${this.network.privatePrefix}.0/24`], privateIp: st.privateIp });
       const bootedAt = Date.now();
       const vm = await bootVm({ name: spec.name, disk, netns: link.netns, publicIp: spec.ip });
       st.vm = vm;
+      // The fleet (the hypervisor) saw sshd come up; from here on the NSGs decide who gets in.
+      if (st.inboundRules) await this.enforce(st, link.netns);
       const events = new DockerEventLog(
         () => (vm.alive && existsSync(vm.dockerSocket) ? vm.dockerSocket : undefined),
         (e) => this.record(spec.name, e),
@@ -136,6 +145,21 @@ export class VmFleet implements VmPowerHooks {
       events.start();
       vm.wait().then(() => events.stop());
     });
+  }
+
+  /** ARM changed the NSGs in force on a VM: enforce them now if it runs, else at its next power-on. */
+  applyInboundRules(name: string, rules: InboundRules): Promise<void> {
+    return this.serial(name, async () => {
+      const st = this.vms.get(name);
+      if (!st) return;
+      st.inboundRules = rules;
+      const netns = this.network.link(name)?.netns;
+      if (st.vm?.alive && netns) await this.enforce(st, netns);
+    });
+  }
+
+  private async enforce(st: VmState, netns: string): Promise<void> {
+    await applyNsg(netns, st.inboundRules!, { vnet: [`${this.network.privatePrefix}.0/24`], privateIp: st.privateIp });
   }
 
   powerOff(name: string, reason: PowerOffReason): Promise<void> {

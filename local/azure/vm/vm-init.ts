@@ -141,11 +141,11 @@ esac
 `;
 }
 
-export function sshdConfig(adminUser: string): string {
+export function sshdConfig(adminUser: string, hostKeyTypes: readonly string[] = ['ed25519']): string {
   return [
     'Port 22',
     'ListenAddress 0.0.0.0',
-    `HostKey ${VM_DISK}/ssh/ssh_host_ed25519_key`,
+    ...hostKeyTypes.map((t) => `HostKey ${VM_DISK}/ssh/ssh_host_${t}_key`),
     'PidFile /run/sshd.pid',
     'UsePAM no',
     'PasswordAuthentication no',

@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { HOST_KEY_TYPES, sshHostKeyConfig, type HostKeyType, type SshHostKeyConfig } from './cloud-init.js';
 import { aptGetScript, dockerdScript, initScript, sshdConfig, systemctlScript, type VmScriptOptions } from './vm-init.js';
 
 const exec = promisify(execFile);
@@ -24,8 +25,12 @@ export interface VmDiskOptions {
   cgroupParent: string;
 }
 
-/** Lays out the VM's disk; the host key is made once and kept across power cycles (clients pin it). */
-export async function prepareDisk(o: VmDiskOptions, publicKeys: string[]): Promise<void> {
+/**
+ * Lays out the VM's disk. Host keys are set at the first boot only, as cloud-init does: those the
+ * VM's customData gives (ssh_keys), else a generated Ed25519 key (the local image generates that
+ * type only); later boots keep them (clients pin them).
+ */
+export async function prepareDisk(o: VmDiskOptions, publicKeys: string[], customData?: string): Promise<void> {
   const { disk, adminUser } = o;
   for (const d of ['etc', 'home', 'docker', 'etc-docker', 'sbin', 'log', 'ssh', 'state', 'tmp']) mkdirSync(join(disk, d), { recursive: true });
   chmodSync(join(disk, 'tmp'), 0o1777);
@@ -52,9 +57,13 @@ export async function prepareDisk(o: VmDiskOptions, publicKeys: string[]): Promi
   for (const p of [home, sshDir, join(sshDir, 'authorized_keys')]) chownSync(p, ADMIN_UID, ADMIN_UID);
   chmodSync(home, 0o750);
   chmodSync(sshDir, 0o700);
-  const keyFile = join(disk, 'ssh/ssh_host_ed25519_key');
-  if (!existsSync(keyFile)) await exec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${o.name}`, '-f', keyFile]);
-  writeFileSync(join(disk, 'ssh/sshd_config'), sshdConfig(adminUser));
+  const firstBoot = join(disk, 'state/first-boot-done');
+  if (!existsSync(firstBoot)) {
+    await installHostKeys(o.name, join(disk, 'ssh'), sshHostKeyConfig(o.name, customData));
+    writeFileSync(firstBoot, `${new Date().toISOString()}\n`);
+  }
+  const types = HOST_KEY_TYPES.filter((t) => existsSync(join(disk, `ssh/ssh_host_${t}_key`)));
+  writeFileSync(join(disk, 'ssh/sshd_config'), sshdConfig(adminUser, types));
   const scripts: VmScriptOptions = { disk, registry: o.registry, cgroupParent: o.cgroupParent };
   const exe = (file: string, text: string) => writeFileSync(file, text, { mode: 0o755 });
   exe(join(disk, 'init.sh'), initScript(scripts));
@@ -63,6 +72,26 @@ export async function prepareDisk(o: VmDiskOptions, publicKeys: string[]): Promi
   exe(join(disk, 'sbin/apt'), aptGetScript(scripts));
   exe(join(disk, 'sbin/systemctl'), systemctlScript());
   exe(join(disk, 'sbin/service'), systemctlScript());
+}
+
+/** cloud-init's cc_ssh on the VM's first boot: drop the image's keys, write the given ones, generate the rest. */
+async function installHostKeys(name: string, dir: string, config: SshHostKeyConfig | undefined): Promise<void> {
+  const file = (t: HostKeyType) => join(dir, `ssh_host_${t}_key`);
+  if (!config) {
+    if (!existsSync(file('ed25519'))) await exec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${name}`, '-f', file('ed25519')]);
+    return;
+  }
+  if (config.deleteKeys) for (const t of HOST_KEY_TYPES) for (const f of [file(t), `${file(t)}.pub`]) rmSync(f, { force: true });
+  for (const [t, key] of Object.entries(config.keys) as Array<[HostKeyType, { private: string; public?: string }]>) {
+    writeFileSync(file(t), key.private, { mode: 0o600 });
+    const pub = key.public ?? (await exec('ssh-keygen', ['-y', '-f', file(t)]).catch(() => ({ stdout: '' }))).stdout.trim();
+    if (!pub) throw new Error(`VM ${name}: customData ssh_keys.${t}_private is not a key sshd can load`);
+    writeFileSync(`${file(t)}.pub`, `${pub}\n`);
+  }
+  for (const t of config.genKeyTypes) {
+    if (!existsSync(file(t))) await exec('ssh-keygen', ['-q', '-t', t, '-N', '', '-C', `root@${name}`, '-f', file(t)]);
+  }
+  if (!HOST_KEY_TYPES.some((t) => existsSync(file(t)))) throw new Error(`VM ${name}: customData leaves the VM without an SSH host key (no ssh_keys, ssh_genkeytypes empty)`);
 }
 
 /** 'SHA256:...' of the VM's host key, as `ssh-keygen -l` and node-ssh's hostVerifier see it. */

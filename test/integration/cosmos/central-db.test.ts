@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CosmosClient } from '@azure/cosmos';
 import { startCosmosEmulator, type CosmosEmulator } from '../../../local/azure/cosmos.js';
 import { CentralDb, CentralDbError, createCosmosClient, CONTAINERS, HostKeyMismatchError } from '../../../functions/cloud/central-db.js';
-import type { HostKeyPins } from '../../../functions/cloud/ssh.js';
+import { HostKeyUnknownError, type HostKeyPins } from '../../../functions/cloud/ssh.js';
 import { topologySchema, type VmSpec } from '../../../functions/platform/topology.js';
 import { minimalDocument } from '../../helpers/topology.js';
 
@@ -218,9 +218,15 @@ describe('host-key pins', () => {
     expect((await db.pinHostKey('vm-a', 'SHA256:other')).outcome).toBe('pinned');
   });
 
-  it('serves the SSH adapter\'s pin interface: strings, and a throw on a conflicting pin', async () => {
+  it('serves the SSH adapter\'s pin interface: strings, a refusal of an unknown VM, and a throw on a conflicting pin', async () => {
     const db = await freshDb();
     const pins: HostKeyPins = db.hostKeyPins();
+    // Nothing pinned and no operator reset: there is nothing to verify the VM against.
+    const unknown = await pins.getHostKey('vm-b').catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(HostKeyUnknownError);
+    expect((unknown as Error).message).toContain('bootstrap-cli reset-host-key vm-b');
+    // After an operator's reset the next key shown is pinned.
+    expect(await db.resetHostKey('vm-b')).toBe(false);
     expect(await pins.getHostKey('vm-b')).toBeUndefined();
     await pins.pinHostKey('vm-b', 'SHA256:one');
     await pins.pinHostKey('vm-b', 'SHA256:one');
@@ -229,5 +235,23 @@ describe('host-key pins', () => {
     expect(error).toBeInstanceOf(HostKeyMismatchError);
     expect(error).toMatchObject({ code: 'host-key-mismatch', vm: 'vm-b', pinned: 'SHA256:one', presented: 'SHA256:two' });
     expect(await pins.getHostKey('vm-b')).toBe('SHA256:one');
+  });
+
+  it('pins a created VM\'s derived key before it exists: a new key id per creation, the same one for a re-create, one winner among concurrent creates', async () => {
+    const db = await freshDb();
+    const derive = (id: string) => `SHA256:${id}`;
+    const first = await db.pinCreatedHostKey('vm-c', derive);
+    expect(await db.getHostKey('vm-c')).toMatchObject({ vm: 'vm-c', fingerprint: `SHA256:${first}`, keyId: first });
+    expect(await db.hostKeyPins().getHostKey('vm-c')).toBe(`SHA256:${first}`);
+    // A Failed VM created again keeps its customData: same key id.
+    expect(await db.pinCreatedHostKey('vm-c', derive, { reuse: true })).toBe(first);
+    // A VM created anew (the old one was deleted) gets a fresh key, pinned over the old one.
+    const second = await db.pinCreatedHostKey('vm-c', derive);
+    expect(second).not.toBe(first);
+    expect((await db.getHostKey('vm-c'))?.fingerprint).toBe(`SHA256:${second}`);
+    // Concurrent creates of one VM agree on one key (the pin the VM is created with).
+    const raced = await Promise.all([1, 2, 3, 4].map(() => db.pinCreatedHostKey('vm-d', derive)));
+    expect(new Set(raced).size).toBe(1);
+    expect((await db.getHostKey('vm-d'))?.fingerprint).toBe(`SHA256:${raced[0]}`);
   });
 });
