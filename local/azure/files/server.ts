@@ -313,7 +313,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
     await drain(req);
     const size = parseSize(headerValue(req, 'x-ms-content-length'), 'x-ms-content-length');
     const props: FileProps = { ...httpPropsFromHeaders(req), metadata: metadataFromHeaders(req) };
-    const lockKey = `${share}/${segments.join('/')}`;
+    const lockKey = `${share}/${segments.join('/').toLowerCase()}`;
     await store.withLock(lockKey, () => store.createFile(share, segments, size, props));
     const info = (await store.info(store.resolve(share, segments)))!;
     sendEmpty(res, 201, entityHeaders(info));
@@ -345,7 +345,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
     if (transactionalMd5 && write === 'update' && createHash('md5').update(body).digest('base64') !== transactionalMd5) {
       throw new StoreError(400, 'Md5Mismatch', 'The Content-MD5 of the range does not match its body.');
     }
-    const lockKey = `${share}/${segments.join('/')}`;
+    const lockKey = `${share}/${segments.join('/').toLowerCase()}`;
     await store.withLock(lockKey, async () => {
       const info = await store.require(share, segments, 'file');
       if (range.end! >= info.size) {
@@ -361,7 +361,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
 
   async function setFileProperties({ req, res, share, segments }: RequestContext): Promise<void> {
     await drain(req);
-    const lockKey = `${share}/${segments.join('/')}`;
+    const lockKey = `${share}/${segments.join('/').toLowerCase()}`;
     await store.withLock(lockKey, async () => {
       await store.require(share, segments, 'file');
       const old = await store.readProps(share, segments);
@@ -376,7 +376,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
 
   async function setFileMetadata({ req, res, share, segments }: RequestContext): Promise<void> {
     await drain(req);
-    const lockKey = `${share}/${segments.join('/')}`;
+    const lockKey = `${share}/${segments.join('/').toLowerCase()}`;
     await store.withLock(lockKey, async () => {
       await store.require(share, segments, 'file');
       const old = await store.readProps(share, segments);
@@ -440,7 +440,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
   }
 
   async function deleteFile({ res, share, segments }: RequestContext): Promise<void> {
-    await store.withLock(`${share}/${segments.join('/')}`, () => store.deleteFile(share, segments));
+    await store.withLock(`${share}/${segments.join('/').toLowerCase()}`, () => store.deleteFile(share, segments));
     sendEmpty(res, 202, {});
   }
 
