@@ -12,8 +12,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import https from 'node:https';
 import {
   FileSASPermissions,
+  newPipeline,
   ShareServiceClient,
   StorageSharedKeyCredential,
   type ShareClient,
@@ -65,9 +67,13 @@ export class CodeShare {
     this.share = service.getShareClient(shareName);
   }
 
-  /** Production: the connection string is read from an app setting (a Key Vault reference in Azure). */
-  static fromConnectionString(connectionString: string, shareName: string): CodeShare {
-    return new CodeShare(ShareServiceClient.fromConnectionString(connectionString), shareName);
+  /**
+   * Production: the connection string is read from an app setting (a Key Vault reference in Azure).
+   * `caCert`: a CA the File endpoint's certificate chains to, besides the public ones (local mode).
+   */
+  static fromConnectionString(connectionString: string, shareName: string, options: { caCert?: string } = {}): CodeShare {
+    if (!options.caCert) return new CodeShare(ShareServiceClient.fromConnectionString(connectionString), shareName);
+    return new CodeShare(shareServiceTrusting(connectionString, options.caCert), shareName);
   }
 
   /** Production alternative: account URL (https://<account>.file.core.windows.net) and account key. */
@@ -408,4 +414,29 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/** A ShareServiceClient for a SharedKey connection string whose requests go through an agent trusting `caCert`. */
+export function shareServiceTrusting(connectionString: string, caCert: string): ShareServiceClient {
+  const parts = new Map(
+    connectionString
+      .split(';')
+      .filter((p) => p.includes('='))
+      .map((p) => [p.slice(0, p.indexOf('=')).toLowerCase(), p.slice(p.indexOf('=') + 1)] as const),
+  );
+  const account = parts.get('accountname');
+  const key = parts.get('accountkey');
+  const endpoint = parts.get('fileendpoint') ?? (account ? `${parts.get('defaultendpointsprotocol') ?? 'https'}://${account}.file.${parts.get('endpointsuffix') ?? 'core.windows.net'}` : undefined);
+  if (!account || !key || !endpoint) throw new Error('Code share: the connection string needs AccountName, AccountKey and a file endpoint.');
+  const pipeline = newPipeline(new StorageSharedKeyCredential(account, key));
+  const agent = new https.Agent({ ca: caCert, keepAlive: true });
+  pipeline.factories.unshift({
+    create: (next) => ({
+      sendRequest: (request) => {
+        request.agent = agent;
+        return next.sendRequest(request);
+      },
+    }),
+  });
+  return new ShareServiceClient(endpoint, pipeline);
 }
