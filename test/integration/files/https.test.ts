@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSASPermissions, ShareServiceClient } from '@azure/storage-file-share';
-import { CodeShare, shareServiceTrusting } from '../../../functions/cloud/code-share.js';
+import { execFile } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import { CodeShare, fetchScript, shareServiceTrusting } from '../../../functions/cloud/code-share.js';
 import { startFileShareEmulator, type FileShareEmulator } from '../../../local/azure/files/index.js';
 import { generateLocalTls, type LocalTls } from '../../../local/azure/tls.js';
 import { curlStatus } from './setup.js';
@@ -57,6 +59,26 @@ describe('an HTTPS File endpoint with secure transfer required', () => {
     expect((await file.downloadToBuffer()).toString()).toBe('console.log(1)\n');
     const sas = await file.generateSasUrl({ permissions: FileSASPermissions.parse('r'), expiresOn: new Date(Date.now() + 60_000) });
     expect(await curlStatus(sas, ['--cacert', caFile])).toEqual({ status: 200, errorCode: undefined });
+  });
+
+  it('the VM fetch script trusts the CA it is given (curl --cacert), leaves no CA file behind, and fails without it', async () => {
+    const code = CodeShare.fromConnectionString(files.connectionString, 'code', { caCert: tls.cert });
+    const urls = await code.readOnlySasUrls('svc', { expiresInMs: 60_000 });
+    const work = path.join(tmp, 'fetch');
+    await mkdir(work, { recursive: true });
+    const run = (script: string) =>
+      new Promise<{ code: number; stderr: string }>((resolve) => {
+        const child = execFile('bash', ['-s'], { cwd: work, env: { PATH: process.env['PATH'], TMPDIR: work } }, (err, _out, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
+        );
+        child.stdin!.end(script);
+      });
+    expect(await run(fetchScript(urls, path.join(work, 'ok'), { caCert: code.caCert }))).toEqual({ code: 0, stderr: '' });
+    expect(await readFile(path.join(work, 'ok', 'app.js'), 'utf8')).toBe('console.log(1)\n');
+    expect((await readdir(work)).sort()).toEqual(['ok']); // the temporary CA file is gone
+    const untrusted = await run(fetchScript(urls, path.join(work, 'no-ca')));
+    expect(untrusted.code).not.toBe(0);
+    expect(untrusted.stderr).toMatch(/certificate/i);
   });
 
   it('answers plain http on the same port with 400 AccountRequiresHttps, to the SDK and to curl, and changes nothing', async () => {
