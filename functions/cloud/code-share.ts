@@ -435,6 +435,8 @@ export function shareServiceTrusting(connectionString: string, caCert: string): 
   const endpoint = parts.get('fileendpoint') ?? (account ? `${parts.get('defaultendpointsprotocol') ?? 'https'}://${account}.file.${parts.get('endpointsuffix') ?? 'core.windows.net'}` : undefined);
   if (!account || !key || !endpoint) throw new Error('Code share: the connection string needs AccountName, AccountKey and a file endpoint.');
   const pipeline = newPipeline(new StorageSharedKeyCredential(account, key));
+  // The CA matters only to TLS: an http endpoint is left to the SDK (and to the account's refusal).
+  if (!endpoint.toLowerCase().startsWith('https:')) return new ShareServiceClient(endpoint, pipeline);
   const agent = new https.Agent({ ca: caCert, keepAlive: true });
   pipeline.factories.unshift({
     create: (next) => ({
