@@ -183,7 +183,7 @@ export async function prepareLocalPlatform(options: Omit<LocalDeploymentOptions,
       topology,
       codeRoot,
       db,
-      share: CodeShare.fromConnectionString(azure.files.connectionString, topology.azure.storage.share),
+      share: CodeShare.fromConnectionString(azure.files.connectionString, topology.azure.storage.share, { caCert: azure.caCert }),
     });
     return {
       azure,

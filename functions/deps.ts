@@ -71,7 +71,7 @@ export function compute(subscriptionId: string): ComputeAdapter {
 export function codeShare(): CodeShare {
   const s = settings();
   const connection = process.env[s.storageConnectionSetting] ?? '';
-  return cached(`share|${s.codeShare}|${connection}`, () => CodeShare.fromSetting(s.storageConnectionSetting, s.codeShare));
+  return cached(`share|${s.codeShare}|${connection}`, () => CodeShare.fromSetting(s.storageConnectionSetting, s.codeShare, process.env, { caCert: s.caCert }));
 }
 
 /** The public key a VM is created with, derived from the private key its spec references. */

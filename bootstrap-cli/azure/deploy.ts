@@ -259,6 +259,7 @@ async function seed(
   const share = CodeShare.fromConnectionString(
     `DefaultEndpointsProtocol=https;AccountName=${names.storageAccount};AccountKey=${accountKey};FileEndpoint=${fileEndpoint}`,
     names.codeShare,
+    { caCert },
   );
   const cosmos = createCosmosClient({ endpoint: String(outputs['cosmosEndpoint']), key: cosmosKey, caCert });
   try {

@@ -4,4 +4,4 @@ export { registerAzureDeploy, addAzureDeployOptions, toAzureDeployOptions, type 
 export { buildFunctionPackage, productionClosure, type FunctionPackage } from './package.js';
 export { publishPackage, latestDeployment, type KuduTarget } from './publish.js';
 export { infraNames, appSettings, templateParameters, generatedSecrets, namedResources, type InfraNames } from './infra.js';
-export { writeZip, crc32 } from './zip.js';
+export { writeZip } from './zip.js';

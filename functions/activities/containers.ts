@@ -73,7 +73,7 @@ export async function prepareImage(input: PrepareImageInput): Promise<PreparedIm
     // URLs go straight into the script sent to the VM (not into any orchestration payload).
     const urls = await share.readOnlySasUrls(input.source, { expiresInMs: SAS_LIFETIME_IN_MS });
     const dir = `.lcm/src/${input.step}/${version}`;
-    await docker.buildImage(image, dir, fetchScript(urls, dir), { logHint: `read it with \`bootstrap-cli logs ${input.step} --build\`` });
+    await docker.buildImage(image, dir, fetchScript(urls, dir, { caCert: share.caCert }), { logHint: `read it with \`bootstrap-cli logs ${input.step} --build\`` });
     return true;
   });
   return { step: input.step, image, version, built };

@@ -12,8 +12,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import https from 'node:https';
 import {
   FileSASPermissions,
+  newPipeline,
   ShareServiceClient,
   StorageSharedKeyCredential,
   type ShareClient,
@@ -61,13 +63,19 @@ export class CodeShare {
   constructor(
     service: ShareServiceClient,
     readonly shareName: string,
+    /** A CA the File endpoint chains to besides the public ones (local mode); the VMs' fetches trust it too. */
+    readonly caCert?: string,
   ) {
     this.share = service.getShareClient(shareName);
   }
 
-  /** Production: the connection string is read from an app setting (a Key Vault reference in Azure). */
-  static fromConnectionString(connectionString: string, shareName: string): CodeShare {
-    return new CodeShare(ShareServiceClient.fromConnectionString(connectionString), shareName);
+  /**
+   * Production: the connection string is read from an app setting (a Key Vault reference in Azure).
+   * `caCert`: a CA the File endpoint's certificate chains to, besides the public ones (local mode).
+   */
+  static fromConnectionString(connectionString: string, shareName: string, options: { caCert?: string } = {}): CodeShare {
+    if (!options.caCert) return new CodeShare(ShareServiceClient.fromConnectionString(connectionString), shareName);
+    return new CodeShare(shareServiceTrusting(connectionString, options.caCert), shareName, options.caCert);
   }
 
   /** Production alternative: account URL (https://<account>.file.core.windows.net) and account key. */
@@ -79,12 +87,12 @@ export class CodeShare {
    * From the app setting that holds the connection string. Activities pass the setting's *name*;
    * the value is read here and never leaves this process.
    */
-  static fromSetting(settingName: string, shareName: string, env: NodeJS.ProcessEnv = process.env): CodeShare {
+  static fromSetting(settingName: string, shareName: string, env: NodeJS.ProcessEnv = process.env, options: { caCert?: string } = {}): CodeShare {
     const value = env[settingName];
     if (!value) {
       throw new Error(`Code share "${shareName}": app setting ${settingName} is empty or missing; set it to the storage account's connection string (a Key Vault reference in Azure).`);
     }
-    return CodeShare.fromConnectionString(value, shareName);
+    return CodeShare.fromConnectionString(value, shareName, options);
   }
 
   async ensureShare(): Promise<void> {
@@ -297,9 +305,10 @@ export class CodeShare {
  * A bash script that creates `targetDir` and fetches every URL into its relative path, creating
  * subdirectories; it stops at the first failure (`set -e`, `curl -f`). Every value is
  * shell-quoted. The script holds SAS URLs: send it to the VM and do not log or store it. It does
- * not delete anything: give each code version its own target directory.
+ * not delete anything: give each code version its own target directory. `caCert`: a CA curl trusts
+ * besides the system's (local mode), written to a temporary file the script removes.
  */
-export function fetchScript(urls: readonly SasFileUrl[], targetDir: string): string {
+export function fetchScript(urls: readonly SasFileUrl[], targetDir: string, options: { caCert?: string } = {}): string {
   if (!targetDir || targetDir.includes('\0')) throw new Error('fetchScript: targetDir must be a non-empty path.');
   const target = targetDir.replace(/\/+$/, '') || '/';
   const dirs = new Set<string>();
@@ -312,10 +321,13 @@ export function fetchScript(urls: readonly SasFileUrl[], targetDir: string): str
     if (!/^https?:\/\//i.test(url)) throw new Error(`fetchScript: the URL for "${rel}" is not http(s).`);
     for (let i = 1; i < segs.length; i++) dirs.add(segs.slice(0, i).join('/'));
     const dest = `${target === '/' ? '' : target}/${rel}`;
-    fetches.push(`curl -fsS --retry 3 --proto '=http,https' -o ${shellQuote(dest)} --url ${shellQuote(url)}`);
+    fetches.push(`curl -fsS --retry 3 --proto '=http,https'${options.caCert ? ' --cacert "$ca_file"' : ''} -o ${shellQuote(dest)} --url ${shellQuote(url)}`);
   }
   const mkdirs = [...dirs].sort(byDepth).map((d) => `mkdir -p -- ${shellQuote(`${target === '/' ? '' : target}/${d}`)}`);
-  return ['#!/usr/bin/env bash', 'set -euo pipefail', `mkdir -p -- ${shellQuote(target)}`, ...mkdirs, ...fetches, ''].join('\n');
+  const trust = options.caCert
+    ? ['ca_file="$(mktemp)"', `trap 'rm -f -- "$ca_file"' EXIT`, `printf '%s\\n' ${shellQuote(options.caCert.trim())} > "$ca_file"`]
+    : [];
+  return ['#!/usr/bin/env bash', 'set -euo pipefail', ...trust, `mkdir -p -- ${shellQuote(target)}`, ...mkdirs, ...fetches, ''].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -408,4 +420,31 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/** A ShareServiceClient for a SharedKey connection string whose requests go through an agent trusting `caCert`. */
+export function shareServiceTrusting(connectionString: string, caCert: string): ShareServiceClient {
+  const parts = new Map(
+    connectionString
+      .split(';')
+      .filter((p) => p.includes('='))
+      .map((p) => [p.slice(0, p.indexOf('=')).toLowerCase(), p.slice(p.indexOf('=') + 1)] as const),
+  );
+  const account = parts.get('accountname');
+  const key = parts.get('accountkey');
+  const endpoint = parts.get('fileendpoint') ?? (account ? `${parts.get('defaultendpointsprotocol') ?? 'https'}://${account}.file.${parts.get('endpointsuffix') ?? 'core.windows.net'}` : undefined);
+  if (!account || !key || !endpoint) throw new Error('Code share: the connection string needs AccountName, AccountKey and a file endpoint.');
+  const pipeline = newPipeline(new StorageSharedKeyCredential(account, key));
+  // The CA matters only to TLS: an http endpoint is left to the SDK (and to the account's refusal).
+  if (!endpoint.toLowerCase().startsWith('https:')) return new ShareServiceClient(endpoint, pipeline);
+  const agent = new https.Agent({ ca: caCert, keepAlive: true });
+  pipeline.factories.unshift({
+    create: (next) => ({
+      sendRequest: (request) => {
+        request.agent = agent;
+        return next.sendRequest(request);
+      },
+    }),
+  });
+  return new ShareServiceClient(endpoint, pipeline);
 }

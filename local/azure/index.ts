@@ -63,7 +63,6 @@ export const LOCAL_ARM_TOKEN = 'local-arm-emulator-token';
 export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<LocalAzure> {
   const ownRoot = options.rootDir === undefined;
   const rootDir = options.rootDir ?? (await mkdtemp(join(tmpdir(), 'lcm-azure-')));
-  const tls = generateLocalTls();
   const stops: Array<() => Promise<void>> = [];
   try {
     const fleet = createVmFleet({
@@ -74,12 +73,15 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     });
     stops.push(() => fleet.stop());
     await fleet.start();
+    // The certificate also names the address the VMs reach the host on (the File endpoint's).
+    const tls = generateLocalTls({ ips: [fleet.hostAddress] });
     const arm = await startArmEmulator({ tls, pool: fleet, hooks: fleet, latency: options.armLatency });
     stops.push(() => arm.stop());
     const cosmos = await startCosmosEmulator({ tls });
     stops.push(() => cosmos.stop());
-    // The VMs fetch service code from Files (curl on the VM): it listens where they reach the host.
-    const files = await startFileShareEmulator({ rootDir: join(rootDir, 'files'), accountName: options.storageAccount ?? 'lcmlocal', host: fleet.hostAddress });
+    // The VMs fetch service code from Files (curl on the VM): it listens where they reach the host,
+    // over HTTPS only, as an account with secure transfer required (infra/lcm.json sets it).
+    const files = await startFileShareEmulator({ rootDir: join(rootDir, 'files'), accountName: options.storageAccount ?? 'lcmlocal', host: fleet.hostAddress, tls });
     stops.push(() => files.stop());
     const keys = generateSshKeyPair();
     // The secret the LCM derives the VMs' SSH host keys from (a Key Vault secret on Azure).

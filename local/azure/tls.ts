@@ -1,5 +1,6 @@
 /**
- * One self-signed certificate (CA:true, SAN 127.0.0.1 and localhost) per emulator run. Every HTTPS
+ * One self-signed certificate (CA:true, SAN 127.0.0.1, localhost and any extra addresses, such as
+ * the one the local VMs reach the host on) per emulator run. Every HTTPS
  * emulator serves it; clients trust it through `new https.Agent({ ca })`, never through
  * NODE_TLS_REJECT_UNAUTHORIZED (which is process-wide).
  */
@@ -13,7 +14,8 @@ export interface LocalTls {
   key: string;
 }
 
-export function generateLocalTls(): LocalTls {
+export function generateLocalTls(options: { ips?: string[] } = {}): LocalTls {
+  const extra = (options.ips ?? []).filter((ip) => ip !== '127.0.0.1').map((ip) => ({ type: 7, ip }));
   const pems = selfsigned.generate([{ name: 'commonName', value: 'lcm-local-emulators' }], {
     days: 7,
     keySize: 2048,
@@ -22,7 +24,7 @@ export function generateLocalTls(): LocalTls {
       { name: 'basicConstraints', cA: true },
       { name: 'keyUsage', keyCertSign: true, digitalSignature: true, keyEncipherment: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }, ...extra] },
     ],
   });
   return { cert: pems.cert, key: pems.private };

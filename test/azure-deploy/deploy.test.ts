@@ -210,7 +210,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     const names = infraNames(topology());
     const site = azure.arm.platform.resourceById(siteId(names))!.site!;
     const target = { scmHost: site.scmHostName, token: async () => 'local-token', agent: new (await import('node:https')).Agent({ ca: azure.caCert }) };
-    const entries = readZip(readFileSync(first.package!.zipFile));
+    const entries = await readZip(readFileSync(first.package!.zipFile));
     const broken = async (file: string, drop: (name: string) => boolean) => {
       const zipFile = join(work, file);
       await writeZip(zipFile, entries.filter((e) => !drop(e.name)));

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFunctionPackage, productionClosure, REPO_ROOT, type FunctionPackage } from '../../bootstrap-cli/azure/package.js';
-import { crc32, writeZip } from '../../bootstrap-cli/azure/zip.js';
+import { writeZip } from '../../bootstrap-cli/azure/zip.js';
+import { readZip } from '../../local/azure/arm/unzip.js';
 
 let work: string;
 beforeAll(() => {
@@ -36,12 +37,38 @@ describe('zip writer', () => {
     expect(readFileSync(join(out, 'empty')).length).toBe(0);
   });
 
-  it('is deterministic and computes the standard CRC-32', async () => {
-    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
-    const entries = [{ name: 'x', data: Buffer.from('x'.repeat(1000)) }];
+  it('is deterministic: the same entries give the same bytes, whenever they are written', async () => {
+    const entries = [
+      { name: 'x', data: Buffer.from('x'.repeat(1000)) },
+      { name: 'bin/run', data: Buffer.from('#!/bin/sh\necho run\n'), mode: 0o755 },
+      { name: 'tiny', data: Buffer.from('t') },
+    ];
     await writeZip(join(work, '1.zip'), entries);
+    await new Promise((r) => setTimeout(r, 1100)); // a later second: the timestamp is fixed, not now
     await writeZip(join(work, '2.zip'), entries);
     expect(readFileSync(join(work, '1.zip')).equals(readFileSync(join(work, '2.zip')))).toBe(true);
+    const different = [{ ...entries[0]!, data: Buffer.from('y'.repeat(1000)) }, ...entries.slice(1)];
+    await writeZip(join(work, '3.zip'), different);
+    expect(readFileSync(join(work, '3.zip')).equals(readFileSync(join(work, '1.zip')))).toBe(false);
+  });
+
+  it("the emulator's reader gets back names, bytes and Unix modes, and refuses a corrupted entry", async () => {
+    const entries = [
+      { name: 'dir/run.sh', data: Buffer.from('#!/bin/sh\n'.repeat(20)), mode: 0o755 },
+      { name: 'readme', data: Buffer.from('r') },
+    ];
+    await writeZip(join(work, 'r.zip'), entries);
+    const zip = readFileSync(join(work, 'r.zip'));
+    const read = await readZip(zip);
+    expect(read.map((e) => [e.name, e.data.toString(), e.mode])).toEqual([
+      ['dir/run.sh', '#!/bin/sh\n'.repeat(20), 0o755],
+      ['readme', 'r', 0o644],
+    ]);
+    // Flip a byte of the stored entry's data: its CRC-32 no longer matches.
+    const corrupt = Buffer.from(zip);
+    const at = corrupt.indexOf(Buffer.from('readme')) + 'readme'.length;
+    corrupt[at] = corrupt[at]! ^ 0xff;
+    await expect(readZip(corrupt)).rejects.toThrow(/invalid zip package: "readme" fails its CRC-32 check/);
   });
 
   it('refuses entry names that escape the archive root', async () => {

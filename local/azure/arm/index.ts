@@ -21,6 +21,7 @@ import type { VmPowerHooks } from '../types.js';
 import { checkApiVersion } from './api-versions.js';
 import { ArmError } from './errors.js';
 import { ArmFaults } from './faults.js';
+import { checkNames } from './names.js';
 import { parsePath, type ParsedPath } from './ids.js';
 import { DEFAULT_LATENCY_IN_MS, type OperationKind } from './kinds.js';
 import { ArmRequestLog } from './log.js';
@@ -203,6 +204,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
       throw new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
     }
     checkApiVersion(url.pathname, apiVersion);
+    checkNames(parsed, method);
     const fault = faults.takeRequestFault(kind);
     if (fault) {
       return {

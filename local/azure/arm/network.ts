@@ -212,7 +212,15 @@ function buildVnet(state: ArmState, ref: ResourceRef, body: JsonObject, id: stri
     const oldId = asString(asObject(old)?.['id']);
     if (oldId && !subnets.some((s) => s.id.toLowerCase() === oldId.toLowerCase())) assertSubnetUnused(state, oldId);
   }
-  return { properties: { addressSpace: { addressPrefixes: prefixes }, subnets, resourceGuid: existing?.properties['resourceGuid'] ?? randomHex(16) } };
+  return {
+    properties: {
+      ...echoed(props, ['flowTimeoutInMinutes', 'enableDdosProtection', 'dhcpOptions']),
+      addressSpace: { addressPrefixes: prefixes },
+      subnets,
+      virtualNetworkPeerings: [],
+      resourceGuid: existing?.properties['resourceGuid'] ?? randomHex(16),
+    },
+  };
 }
 
 function buildSubnet(state: ArmState, _parent: StoredResource | undefined, name: string, body: JsonObject, id: string): JsonObject & { id: string } {
@@ -243,7 +251,7 @@ function buildNsg(_state: ArmState, _ref: ResourceRef, body: JsonObject, id: str
     const built = buildRule(name, rule, `${id}/securityRules/${name}`);
     return { ...built, properties: { ...asObject(built['properties']), provisioningState: 'Updating' } };
   });
-  return { properties: { securityRules: rules, resourceGuid: randomHex(16) } };
+  return { properties: { securityRules: rules, defaultSecurityRules: defaultSecurityRules(id), resourceGuid: randomHex(16) } };
 }
 
 function buildRule(name: string, body: JsonObject, id: string): JsonObject {
@@ -341,6 +349,10 @@ function buildNic(state: ArmState, ref: ResourceRef, body: JsonObject, id: strin
       ...(existing?.properties['virtualMachine'] ? { virtualMachine: existing.properties['virtualMachine'] } : {}),
       macAddress: asString(existing?.properties['macAddress']) ?? macAddress(),
       enableAcceleratedNetworking: props['enableAcceleratedNetworking'] === true,
+      enableIPForwarding: props['enableIPForwarding'] === true,
+      ...echoed(props, ['disableTcpStateTracking']),
+      dnsSettings: { dnsServers: asArray(asObject(props['dnsSettings'])?.['dnsServers']), appliedDnsServers: [] },
+      vnetEncryptionSupported: false,
       resourceGuid: existing?.properties['resourceGuid'] ?? randomHex(16),
     },
   };
@@ -458,6 +470,40 @@ function view(state: ArmState, resource: StoredResource, expand?: string): JsonO
     }
   }
   return out;
+}
+
+/** The request's values of documented properties the emulator keeps as given (ARM stores and returns them). */
+function echoed(props: JsonObject, names: string[]): JsonObject {
+  return Object.fromEntries(names.filter((n) => props[n] !== undefined).map((n) => [n, structuredClone(props[n])]));
+}
+
+/** The six rules every NSG carries (NetworkSecurityGroupPropertiesFormat.defaultSecurityRules, read-only). */
+function defaultSecurityRules(nsgId: string): JsonObject[] {
+  const rule = (name: string, description: string, access: string, direction: string, priority: number, source: string, destination: string): JsonObject => ({
+    id: `${nsgId}/defaultSecurityRules/${name}`,
+    name,
+    type: 'Microsoft.Network/networkSecurityGroups/defaultSecurityRules',
+    properties: {
+      description,
+      protocol: '*',
+      sourcePortRange: '*',
+      destinationPortRange: '*',
+      sourceAddressPrefix: source,
+      destinationAddressPrefix: destination,
+      access,
+      priority,
+      direction,
+      provisioningState: 'Succeeded',
+    },
+  });
+  return [
+    rule('AllowVnetInBound', 'Allow inbound traffic from all VMs in VNET', 'Allow', 'Inbound', 65000, 'VirtualNetwork', 'VirtualNetwork'),
+    rule('AllowAzureLoadBalancerInBound', 'Allow inbound traffic from azure load balancer', 'Allow', 'Inbound', 65001, 'AzureLoadBalancer', '*'),
+    rule('DenyAllInBound', 'Deny all inbound traffic', 'Deny', 'Inbound', 65500, '*', '*'),
+    rule('AllowVnetOutBound', 'Allow outbound traffic from all VMs to all VMs in VNET', 'Allow', 'Outbound', 65000, 'VirtualNetwork', 'VirtualNetwork'),
+    rule('AllowInternetOutBound', 'Allow outbound traffic from all VMs to Internet', 'Allow', 'Outbound', 65001, '*', 'Internet'),
+    rule('DenyAllOutBound', 'Deny all outbound traffic', 'Deny', 'Outbound', 65500, '*', '*'),
+  ];
 }
 
 function randomHex(bytes: number): string {

@@ -1,12 +1,12 @@
 /**
- * Reads a zip archive (what a zip deploy uploads): central directory, stored and deflated entries,
- * CRC-32 checked. Enough for packages made by common zip tools and bootstrap-cli's writer; no zip64,
- * no encryption. Refuses entry names that would escape the target folder.
+ * Reads a zip archive (what a zip deploy uploads) with yauzl (npm): its central directory, stored and
+ * deflated entries, sizes and CRC-32 checked (node:zlib's crc32), Unix modes kept. Refuses entry
+ * names that would escape the target folder, as Kudu does.
  */
-import { crc32 } from '../../../bootstrap-cli/azure/zip.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { inflateRawSync } from 'node:zlib';
+import { crc32 } from 'node:zlib';
+import yauzl from 'yauzl';
 
 export class ZipFormatError extends Error {
   constructor(message: string) {
@@ -21,44 +21,45 @@ export interface ZipEntry {
   mode: number;
 }
 
-export function readZip(zip: Buffer): ZipEntry[] {
-  let end = -1;
-  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
-    if (zip.readUInt32LE(i) === 0x06054b50) {
-      end = i;
-      break;
-    }
-  }
-  if (end < 0) throw new ZipFormatError('no end of central directory record');
-  const count = zip.readUInt16LE(end + 10);
-  let at = zip.readUInt32LE(end + 16);
+const UNIX = 3;
+
+export async function readZip(zip: Buffer): Promise<ZipEntry[]> {
+  const archive = await new Promise<yauzl.ZipFile>((resolveOpen, reject) =>
+    yauzl.fromBuffer(zip, { lazyEntries: true, validateEntrySizes: true }, (err, file) => (err ? reject(new ZipFormatError(err.message)) : resolveOpen(file))),
+  );
   const entries: ZipEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    if (at + 46 > zip.length || zip.readUInt32LE(at) !== 0x02014b50) throw new ZipFormatError(`central directory entry ${i} is corrupt`);
-    const method = zip.readUInt16LE(at + 10);
-    const crc = zip.readUInt32LE(at + 16);
-    const compressed = zip.readUInt32LE(at + 20);
-    const size = zip.readUInt32LE(at + 24);
-    const nameLength = zip.readUInt16LE(at + 28);
-    const extraLength = zip.readUInt16LE(at + 30);
-    const commentLength = zip.readUInt16LE(at + 32);
-    const madeBy = zip.readUInt16LE(at + 4) >> 8;
-    const external = zip.readUInt32LE(at + 38);
-    const localOffset = zip.readUInt32LE(at + 42);
-    const name = zip.subarray(at + 46, at + 46 + nameLength).toString('utf8');
-    at += 46 + nameLength + extraLength + commentLength;
-    if (zip.readUInt32LE(localOffset) !== 0x04034b50) throw new ZipFormatError(`local header of "${name}" is corrupt`);
-    const dataStart = localOffset + 30 + zip.readUInt16LE(localOffset + 26) + zip.readUInt16LE(localOffset + 28);
-    const raw = zip.subarray(dataStart, dataStart + compressed);
-    if (name.endsWith('/')) continue; // directory entry
-    let data: Buffer;
-    if (method === 0) data = Buffer.from(raw);
-    else if (method === 8) data = inflateRawSync(raw);
-    else throw new ZipFormatError(`"${name}" uses compression method ${method} (only stored and deflate are supported)`);
-    if (data.length !== size) throw new ZipFormatError(`"${name}" has ${data.length} bytes, the directory says ${size}`);
-    if (crc32(data) !== crc) throw new ZipFormatError(`"${name}" fails its CRC-32 check`);
-    const mode = madeBy === 3 ? (external >>> 16) & 0o777 : 0o644;
-    entries.push({ name, data, mode: mode || 0o644 });
+  try {
+    await new Promise<void>((done, fail) => {
+      const failWith = (err: unknown) => fail(err instanceof ZipFormatError ? err : new ZipFormatError(err instanceof Error ? err.message : String(err)));
+      archive.on('error', failWith);
+      archive.on('end', () => done());
+      archive.on('entry', (entry: yauzl.Entry) => {
+        if (entry.fileName.endsWith('/')) {
+          archive.readEntry(); // directory entry
+          return;
+        }
+        if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+          failWith(new ZipFormatError(`"${entry.fileName}" uses compression method ${entry.compressionMethod} (only stored and deflate are supported)`));
+          return;
+        }
+        archive.openReadStream(entry, (err, stream) => {
+          if (err) return failWith(err);
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('error', failWith);
+          stream.on('end', () => {
+            const data = Buffer.concat(chunks);
+            if (crc32(data) !== entry.crc32) return failWith(new ZipFormatError(`"${entry.fileName}" fails its CRC-32 check`));
+            const mode = entry.versionMadeBy >> 8 === UNIX ? (entry.externalFileAttributes >>> 16) & 0o777 : 0o644;
+            entries.push({ name: entry.fileName, data, mode: mode || 0o644 });
+            archive.readEntry();
+          });
+        });
+      });
+      archive.readEntry();
+    });
+  } finally {
+    if (archive.isOpen) archive.close();
   }
   return entries;
 }
@@ -67,7 +68,7 @@ export function readZip(zip: Buffer): ZipEntry[] {
 export async function extractZip(zip: Buffer, dir: string): Promise<string[]> {
   const root = resolve(dir);
   const written: string[] = [];
-  for (const entry of readZip(zip)) {
+  for (const entry of await readZip(zip)) {
     const target = resolve(join(root, entry.name));
     if (!target.startsWith(root + sep)) throw new ZipFormatError(`entry "${entry.name}" would be written outside the target folder`);
     await mkdir(dirname(target), { recursive: true });
@@ -76,4 +77,3 @@ export async function extractZip(zip: Buffer, dir: string): Promise<string[]> {
   }
   return written;
 }
-

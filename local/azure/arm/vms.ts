@@ -120,7 +120,8 @@ function putVm(state: ArmState, ref: ResourceRef, existing: VmRecord | undefined
     },
     'deallocated',
   );
-  return { status: existing ? 200 : 201, body: vmView(vm, false), headers: state.ops.headers(op, false) };
+  // The spec (2026-03-01) declares Location and Retry-After on the 201 of a create.
+  return { status: existing ? 200 : 201, body: vmView(vm, false), headers: state.ops.headers(op, !existing) };
 }
 
 function powerAction(state: ArmState, vm: VmRecord, action: string): Reply {

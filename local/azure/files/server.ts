@@ -1,7 +1,9 @@
 /**
- * A local Azure Files endpoint for @azure/storage-file-share 12 and for `curl` with SAS URLs.
- * Plain http on 127.0.0.1 (the SDK signs requests with SharedKey over http; SAS URLs carry their
- * own signature), one account, shares as folders under rootDir. Azurite has no File service.
+ * A local Azure Files endpoint for @azure/storage-file-share 12 and for `curl` with SAS URLs, one
+ * account, shares as folders under rootDir (Azurite has no File service). With `tls` it is the
+ * HTTPS endpoint of an account with secure transfer required (Azure's default): one port speaks
+ * TLS, and a plain-http request on it gets what Azure answers, 400 AccountRequiresHttps. Without
+ * `tls` it serves plain http (the local VM stack still fetches over http; see the README).
  *
  *   const files = await startFileShareEmulator({ rootDir, accountName: 'iotplatformcode' });
  *   const client = ShareServiceClient.fromConnectionString(files.connectionString);
@@ -11,7 +13,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import type { LocalTls } from '../tls.js';
 import { authenticate, parseRawQuery, type SasRequirement } from './auth.js';
 import { isValidShareName, ShareStore, StoreError, type FileProps } from './store.js';
 import { errorXml, listDirectoryXml, listSharesXml } from './xml.js';
@@ -24,6 +28,13 @@ export interface FileShareEmulatorOptions {
   accountKey?: string;
   /** Address to listen on (default 127.0.0.1); the local VMs reach the host on the VM network's gateway. */
   host?: string;
+  /** Serve HTTPS with this certificate (clients trust `tls.cert`); plain http is then refused. */
+  tls?: LocalTls;
+  /**
+   * The account's `supportsHttpsTrafficOnly` (secure transfer required). Default: true when `tls`
+   * is given, as on a new Azure storage account. False serves http requests on the TLS port too.
+   */
+  secureTransferRequired?: boolean;
 }
 
 export interface FileRequestLogEntry {
@@ -93,12 +104,43 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
   const entries: FileRequestLogEntry[] = [];
   let endpoint = '';
 
-  const server = http.createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       // Last resort: a bug in a handler. The message names the request, not any secret.
       if (!res.headersSent) sendError(res, req.method === 'HEAD', 500, 'InternalError', `The local File endpoint failed: ${(err as Error).message}`);
       else res.destroy();
     });
+  };
+  const secure = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, serve) : undefined;
+  const secureTransferRequired = options.secureTransferRequired ?? Boolean(options.tls);
+  const plain = http.createServer((req, res) => {
+    if (!secureTransferRequired) return serve(req, res);
+    // What the account answers a plain-http request when secure transfer is required.
+    res.setHeader('x-ms-request-id', randomUUID());
+    const entry: FileRequestLogEntry = { kind: 'http.refused', method: (req.method ?? 'GET').toUpperCase(), path: (req.url ?? '/').split('?')[0]!, status: 400, auth: 'none', errorCode: 'AccountRequiresHttps' };
+    res.on('finish', () => entries.push(entry));
+    void reject(req, res, 400, 'AccountRequiresHttps', 'The account being accessed does not support http.');
+  });
+  // One port, as the account has one host: a TLS ClientHello (first byte 0x16) goes to the HTTPS
+  // server, anything else to the plain one.
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    const ignore = () => undefined; // a client gone before its first byte
+    socket.on('error', ignore);
+    // Peek at the first byte in paused mode and put it back, so the server taking the socket reads it.
+    const route = () => {
+      const first = socket.read(1) as Buffer | null;
+      if (first === null) {
+        socket.once('readable', route);
+        return;
+      }
+      socket.unshift(first);
+      socket.off('error', ignore);
+      (secure && first[0] === 0x16 ? secure : plain).emit('connection', socket);
+    };
+    socket.once('readable', route);
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -313,7 +355,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
     await drain(req);
     const size = parseSize(headerValue(req, 'x-ms-content-length'), 'x-ms-content-length');
     const props: FileProps = { ...httpPropsFromHeaders(req), metadata: metadataFromHeaders(req) };
-    const lockKey = `${share}/${segments.join('/')}`;
+    const lockKey = `${share}/${segments.join('/').toLowerCase()}`;
     await store.withLock(lockKey, () => store.createFile(share, segments, size, props));
     const info = (await store.info(store.resolve(share, segments)))!;
     sendEmpty(res, 201, entityHeaders(info));
@@ -345,7 +387,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
     if (transactionalMd5 && write === 'update' && createHash('md5').update(body).digest('base64') !== transactionalMd5) {
       throw new StoreError(400, 'Md5Mismatch', 'The Content-MD5 of the range does not match its body.');
     }
-    const lockKey = `${share}/${segments.join('/')}`;
+    const lockKey = `${share}/${segments.join('/').toLowerCase()}`;
     await store.withLock(lockKey, async () => {
       const info = await store.require(share, segments, 'file');
       if (range.end! >= info.size) {
@@ -361,7 +403,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
 
   async function setFileProperties({ req, res, share, segments }: RequestContext): Promise<void> {
     await drain(req);
-    const lockKey = `${share}/${segments.join('/')}`;
+    const lockKey = `${share}/${segments.join('/').toLowerCase()}`;
     await store.withLock(lockKey, async () => {
       await store.require(share, segments, 'file');
       const old = await store.readProps(share, segments);
@@ -376,7 +418,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
 
   async function setFileMetadata({ req, res, share, segments }: RequestContext): Promise<void> {
     await drain(req);
-    const lockKey = `${share}/${segments.join('/')}`;
+    const lockKey = `${share}/${segments.join('/').toLowerCase()}`;
     await store.withLock(lockKey, async () => {
       await store.require(share, segments, 'file');
       const old = await store.readProps(share, segments);
@@ -440,7 +482,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
   }
 
   async function deleteFile({ res, share, segments }: RequestContext): Promise<void> {
-    await store.withLock(`${share}/${segments.join('/')}`, () => store.deleteFile(share, segments));
+    await store.withLock(`${share}/${segments.join('/').toLowerCase()}`, () => store.deleteFile(share, segments));
     sendEmpty(res, 202, {});
   }
 
@@ -454,11 +496,12 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
     });
   });
   const port = (server.address() as AddressInfo).port;
-  endpoint = `http://${options.host ?? '127.0.0.1'}:${port}/${accountName}`;
+  const protocol = options.tls ? 'https' : 'http';
+  endpoint = `${protocol}://${options.host ?? '127.0.0.1'}:${port}/${accountName}`;
 
   return {
     endpoint,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${accountName};AccountKey=${accountKey};FileEndpoint=${endpoint}`,
+    connectionString: `DefaultEndpointsProtocol=${protocol};AccountName=${accountName};AccountKey=${accountKey};FileEndpoint=${endpoint}`,
     accountName,
     accountKey,
     log: {
@@ -471,7 +514,9 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        plain.closeAllConnections();
+        secure?.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
       }),
   };
 }

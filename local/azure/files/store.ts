@@ -7,7 +7,7 @@
  * Share names cannot start with a dot, so `.properties` never collides with a share.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp, type BigIntStats } from 'node:fs';
+import { existsSync, promises as fsp, readdirSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 
 export interface FileHttpProps {
@@ -79,10 +79,16 @@ export class ShareStore {
     return path.join(this.rootDir, share);
   }
 
-  /** Absolute path of `segments` inside `share`; segments are validated first. */
+  /**
+   * Absolute path of `segments` inside `share`; segments are validated first. Names are
+   * case-insensitive and case-preserving, as in Azure Files: a segment addresses the existing entry
+   * whose name differs from it only in case.
+   */
   resolve(share: string, segments: string[]): string {
     validatePathSegments(segments);
-    return path.join(this.shareDir(share), ...segments);
+    let at = this.shareDir(share);
+    for (const segment of segments) at = path.join(at, existingCase(at, segment));
+    return at;
   }
 
   async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -275,9 +281,23 @@ export class ShareStore {
   }
 
   private propsPath(share: string, segments: string[]): string {
-    const key = createHash('sha256').update(segments.join('/')).digest('hex');
+    // One record per entry whatever the case it is addressed with.
+    const key = createHash('sha256').update(segments.join('/').toLowerCase()).digest('hex');
     return path.join(this.propsDir(share), `${key}.json`);
   }
+}
+
+/** The name under which `dir` holds `name` case-insensitively (the name itself when none does). */
+function existingCase(dir: string, name: string): string {
+  if (existsSync(path.join(dir, name))) return name;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return name;
+  }
+  const lower = name.toLowerCase();
+  return names.find((n) => n.toLowerCase() === lower) ?? name;
 }
 
 async function statOrUndefined(abs: string, noFollow = false): Promise<BigIntStats | undefined> {

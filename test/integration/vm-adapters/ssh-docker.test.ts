@@ -10,6 +10,7 @@ import { CodeShare, fetchScript } from '../../../functions/cloud/code-share.js';
 import { DockerHost, imageName } from '../../../functions/cloud/docker-host.js';
 import { HostKeyMismatchError, SshCommandError, SshHost, SshPool, type HostKeyPins } from '../../../functions/cloud/ssh.js';
 import { startFileShareEmulator, type FileShareEmulator } from '../../../local/azure/files/index.js';
+import { generateLocalTls } from '../../../local/azure/tls.js';
 import { ADMIN, harness, type Harness } from '../vm/helpers.js';
 
 const EXAMPLE = new URL('../../../examples/iot-platform/services/', import.meta.url).pathname;
@@ -42,8 +43,10 @@ beforeAll(async () => {
   h = await harness();
   ip = await h.powerOn('vm-a');
   tmp = mkdtempSync(join(tmpdir(), 'lcm-adapters-'));
-  files = await startFileShareEmulator({ rootDir: join(tmp, 'files'), accountName: 'lcmtest', host: h.fleet.hostAddress });
-  share = CodeShare.fromConnectionString(files.connectionString, 'code');
+  // HTTPS only, as the real account: the VM's curl trusts the local CA through the fetch script.
+  const tls = generateLocalTls({ ips: [h.fleet.hostAddress] });
+  files = await startFileShareEmulator({ rootDir: join(tmp, 'files'), accountName: 'lcmtest', host: h.fleet.hostAddress, tls });
+  share = CodeShare.fromConnectionString(files.connectionString, 'code', { caCert: tls.cert });
   await share.ensureShare();
   await share.uploadDirectory(join(EXAMPLE, 'authentication'), 'authentication');
   // A service whose build fails: a RUN step exits non-zero (real Docker runs it).
@@ -64,7 +67,7 @@ async function build(docker: DockerHost, source: string): Promise<string> {
   const version = await share.codeVersion(source);
   const image = imageName(source, version);
   const dir = `.lcm/src/${source}/${version}`;
-  await docker.buildImage(image, dir, fetchScript(await share.readOnlySasUrls(source, { expiresInMs: 60_000 }), dir));
+  await docker.buildImage(image, dir, fetchScript(await share.readOnlySasUrls(source, { expiresInMs: 60_000 }), dir, { caCert: share.caCert }));
   return image;
 }
 
