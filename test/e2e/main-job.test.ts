@@ -88,6 +88,8 @@ afterAll(async () => {
 describe('bootstrap-cli deploy --local (the main job) on real VMs', () => {
   it('boots: every registry endpoint answers from its VM\'s private address; the RUN step\'s file is served', async () => {
     expect(stderr).toMatch(/boot succeeded/);
+    // After the registry, the line that proves readings went through Kafka (read from the dashboard).
+    expect(stderr).toMatch(/^data flow: [1-9]\d* sensor readings went through Kafka in the last 10 s \(3 sensors, \d+ anomalies found\); live at http:\/\/10\.[\d.]+:8080\/$/m);
     const vms = new Map(((await get('vms')) as any[]).map((v) => [v.name, v]));
     const registry = (await get('registry')) as any[];
     expect(registry).toHaveLength(10);

@@ -129,7 +129,8 @@ beforeAll(async () => {
     expect(res.status, `POST ${path}: ${body}`).toBe(202);
     // 202 answers carry the durable URLs, system key included, by design (as Azure's do): not scanned for it.
     postResponses.push({ where: `response of POST /api/${path}`, text: body });
-    const done = await p.host.waitForInstance((JSON.parse(body) as { id: string }).id, { timeoutInMs: 90_000 });
+    // The example boots Apache Kafka (a JVM): on a busy machine the boot takes minutes.
+    const done = await p.host.waitForInstance((JSON.parse(body) as { id: string }).id, { timeoutInMs: 240_000 });
     expect(done.runtimeStatus, JSON.stringify(done.output)).toBe('Completed');
     if (path === 'boot') bootOutput = JSON.stringify(done.output);
   }
@@ -140,7 +141,7 @@ beforeAll(async () => {
   const failed = await p.run('vms/vm-ops/restart', undefined, 60_000);
   p.azure.arm.faults.clear();
   expect((failed.output as { outcome: string }).outcome, JSON.stringify(failed.output)).toBe('failed');
-}, 150_000);
+}, 420_000);
 
 afterAll(async () => {
   await p?.stop();
