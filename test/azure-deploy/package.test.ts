@@ -83,7 +83,8 @@ describe('function app package', () => {
     pkg = await buildFunctionPackage({ stagingDir: join(work, 'staging') });
     out = join(work, 'unpacked');
     unzip(pkg.zipFile, out);
-  }, 60_000);
+    // tsc over the whole app, the UI bundle and the production install: minutes on a busy machine.
+  }, 300_000);
 
   it('holds host.json, package.json, dist/functions/index.js and node_modules/durable-functions', () => {
     for (const f of ['host.json', 'package.json', 'dist/functions/index.js', 'node_modules/durable-functions/package.json', 'node_modules/@azure/functions/package.json']) {

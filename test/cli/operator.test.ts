@@ -101,8 +101,8 @@ describe('restart', () => {
     const r = await cli('restart', 'model', 'request-manager', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).id).toBe('restart-svc-request-manager');
-    await d.host.waitForInstance('restart-svc-request-manager', { timeoutInMs: 30_000 });
-  });
+    await d.host.waitForInstance('restart-svc-request-manager', { timeoutInMs: 90_000 });
+  }, 120_000);
 
   it('409: a second restart of a VM names the running operation and exits 1', async () => {
     const first = await cli('restart', 'vm', 'vm-ops');
@@ -112,8 +112,8 @@ describe('restart', () => {
     expect(second.code).toBe(1);
     expect(second.err).toMatch(/already running/);
     expect(second.err).toContain('running operation: restart-vm-vm-ops');
-    await d.host.waitForInstance('restart-vm-vm-ops', { timeoutInMs: 30_000 });
-  });
+    await d.host.waitForInstance('restart-vm-vm-ops', { timeoutInMs: 150_000 });
+  }, 180_000);
 
   it('404 and 400 give the API reason and exit 1; an unknown kind is a usage error (2)', async () => {
     const missing = await cli('restart', 'service', 'nope');

@@ -202,6 +202,9 @@ async function collect(): Promise<Source[]> {
     service: registry.map((e) => e.service),
     name: p.topology.services.map((s) => s.name),
     id: instances.map((s) => s.instanceId),
+    // The central UI's script and stylesheet are built before any secret exists and hold no runtime
+    // data (the bundled redaction patterns would only match the SAS pattern itself): the page is scanned.
+    file: [],
   };
   for (const reg of p.host.registrations.filter((r) => r.kind === 'http' && r.methods!.includes('GET'))) {
     const param = /\{(\w+)\}/.exec(reg.route!)?.[1];

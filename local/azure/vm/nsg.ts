@@ -119,8 +119,8 @@ function run(cmd: string, args: string[], stdin?: string): Promise<void> {
 
 /** Puts the VM's NSG rules in force in its namespace (atomically replacing the previous ones). */
 export async function applyNsg(netns: string, rules: InboundRules, ctx: NsgContext): Promise<void> {
-  await run('ip', ['netns', 'exec', netns, 'iptables-restore', '-w', '5', '--noflush'], nsgRestoreScript(rules, ctx));
-  const iptables = (...args: string[]) => exec('ip', ['netns', 'exec', netns, 'iptables', '-w', '5', '-t', 'mangle', ...args]);
+  await run('ip', ['netns', 'exec', netns, 'iptables-restore', '-w', '30', '--noflush'], nsgRestoreScript(rules, ctx));
+  const iptables = (...args: string[]) => exec('ip', ['netns', 'exec', netns, 'iptables', '-w', '30', '-t', 'mangle', ...args]);
   const present = await iptables('-C', 'PREROUTING', '-i', 'eth0', '-j', CHAIN).then(() => true, () => false);
   if (!present) await iptables('-I', 'PREROUTING', '1', '-i', 'eth0', '-j', CHAIN);
 }

@@ -69,7 +69,7 @@ afterAll(async () => {
 
 describe('NSG rules enforced on the local network', () => {
   it('SSH answers the VNet only: the private address from the VNet, never the public one from the internet', async () => {
-    expect(await probe(vm.privateIp, 22)).toBe('open');
+    await eventually('SSH on the private address', async () => (await probe(vm.privateIp, 22)) === 'open');
     expect(await probe(vm.publicIp, 22)).toBe('dropped');
     // A port no rule names: the VNet gets in (AllowVnetInBound), the internet does not (DenyAllInBound).
     expect(await probe(vm.privateIp, 8080)).toBe('open');
