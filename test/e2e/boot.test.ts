@@ -32,7 +32,7 @@ describe('boot the example platform end to end', () => {
       const res = await fetch(`http://${entry.host}:${entry.port}/health`);
       expect(res.status, `${entry.service} /health`).toBe(200);
     }
-  }, 180_000);
+  }, 360_000);
 
   it('respected the plan: Kafka first, each service after its dependencies, monitoring last', async () => {
     const entries = new Map(((await (await p.api('registry')).json()) as any[]).map((e) => [e.service, e]));

@@ -14,7 +14,7 @@ beforeAll(async () => {
   p = await startTestPlatform({ topology: assertTopology(doc) });
   const boot = await p.run('boot');
   if (boot.output?.status !== 'succeeded') throw new Error(`boot failed: ${JSON.stringify(boot.output)}`);
-}, 180_000);
+}, 360_000);
 
 afterAll(async () => {
   await p?.stop();

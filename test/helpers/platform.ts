@@ -113,7 +113,8 @@ export async function startTestPlatform(options: PlatformOptions = {}): Promise<
     serviceKey,
     settings,
     api,
-    async run(path, body, timeoutInMs = 120_000) {
+    // A boot of the full example starts a JVM: minutes when the machine runs other tests too.
+    async run(path, body, timeoutInMs = 300_000) {
       const res = await api(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
       if (res.status !== 202) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
       const { id } = (await res.json()) as { id: string };
