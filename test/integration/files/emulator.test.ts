@@ -13,7 +13,7 @@ import {
   ShareSASPermissions,
   ShareServiceClient,
 } from '@azure/storage-file-share';
-import { curlStatus, execFileAsync, startFilesFixture, type FilesFixture } from './setup.js';
+import { curlStatus, errorOf, execFileAsync, startFilesFixture, type FilesFixture } from './setup.js';
 
 let fx: FilesFixture;
 let share: ShareClient;
@@ -25,16 +25,6 @@ beforeAll(async () => {
 });
 afterAll(async () => fx?.close());
 
-/** The RestError's status and service error code (HEAD errors carry the code in details only). */
-async function errorOf(p: Promise<unknown>): Promise<{ statusCode?: number; code?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { statusCode?: number; code?: string; details?: { errorCode?: string } };
-    return { statusCode: e.statusCode, code: e.code ?? e.details?.errorCode };
-  }
-  throw new Error('expected the call to fail');
-}
 
 const inAMinute = () => new Date(Date.now() + 60_000);
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShareClient } from '@azure/storage-file-share';
-import { startFilesFixture, type FilesFixture } from './setup.js';
+import { errorOf, startFilesFixture, type FilesFixture } from './setup.js';
 
 let fx: FilesFixture;
 let share: ShareClient;
@@ -18,15 +18,6 @@ beforeAll(async () => {
 });
 afterAll(async () => fx?.close());
 
-async function errorOf(p: Promise<unknown>): Promise<{ statusCode?: number; code?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { statusCode?: number; code?: string; details?: { errorCode?: string } };
-    return { statusCode: e.statusCode, code: e.code ?? e.details?.errorCode };
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('share names', () => {
   it('refuses upper case, too short, too long, leading/trailing or double hyphens, other characters: 400 InvalidResourceName', async () => {

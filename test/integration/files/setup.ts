@@ -42,3 +42,14 @@ export async function curlStatus(url: string, extra: string[] = []): Promise<{ s
   const code = lines.find((l) => l.toLowerCase().startsWith('x-ms-error-code:'));
   return { status, errorCode: code?.split(':')[1]?.trim() };
 }
+
+/** The RestError's status and service error code (HEAD errors carry the code in details only). */
+export async function errorOf(p: Promise<unknown>): Promise<{ statusCode?: number; code?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { statusCode?: number; code?: string; details?: { errorCode?: string } };
+    return { statusCode: e.statusCode, code: e.code ?? e.details?.errorCode };
+  }
+  throw new Error('expected the call to fail');
+}
