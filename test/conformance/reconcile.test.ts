@@ -10,31 +10,18 @@ import { A, O } from '../../functions/activities/contracts.js';
 import { bootVm } from '../../functions/orchestrations/boot-vm.js';
 import { reconcile, type ReconcileOutput } from '../../functions/orchestrations/reconcile.js';
 import { restartService } from '../../functions/orchestrations/restart-service.js';
-import { kafkaLabels, LABELS, planReconcile, serviceLabels, type ActualContainer, type ActualState } from '../../functions/platform/reconcile-plan.js';
+import { planReconcile, type ActualState } from '../../functions/platform/reconcile-plan.js';
 import { placements } from '../../functions/platform/replicas.js';
-import { assertTopology } from '../../functions/platform/validate.js';
 import type { Topology } from '../../functions/platform/topology.js';
-import { minimalDocument } from '../helpers/topology.js';
+import { convergedState, twoVmDocument as doc, twoVmTopology } from '../helpers/reconcile-state.js';
 import { run, type Script } from './driver.js';
 
 const orchestrators = { [O.reconcile]: reconcile, [O.bootVm]: bootVm, [O.restartService]: restartService };
 const activities = Object.values(A);
 const ipOf = (vm: string) => (vm === 'vm-a' ? '10.1.0.10' : '10.1.0.11');
 
-function doc(): any {
-  const d = minimalDocument();
-  d.vms.push({ name: 'vm-b', size: 'Standard_B2s', sshKeySecret: 'VM_KEY' });
-  d.services.push({ name: 'shop', kind: 'app', vm: 'vm-b', port: 8090, source: 'shop', dependsOn: ['web'] });
-  return d;
-}
-const topo = (d: any = doc()): Topology => assertTopology(d);
-
-function converged(t: Topology): ActualState {
-  const containers: ActualContainer[] = [];
-  if (t.kafka) containers.push({ vm: t.kafka.vm, container: 'kafka', service: 'kafka', running: true, labels: kafkaLabels('k1') });
-  for (const s of t.services) for (const p of placements(s)) containers.push({ vm: p.vm, container: p.container, service: s.name, running: true, labels: { ...serviceLabels(s, p, 'v1'), [LABELS.level]: '1' } });
-  return { vms: t.vms.map((v) => ({ name: v.name, exists: true, running: true, powerState: 'running', publicIp: ipOf(v.name), privateIp: ipOf(v.name) })), containers, versions: { api: 'v1', web: 'v1', shop: 'v1', kafka: 'k1' } };
-}
+const topo = twoVmTopology;
+const converged = (t: Topology): ActualState => convergedState(t, { ipOf });
 
 interface World {
   ops: string[];

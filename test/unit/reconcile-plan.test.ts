@@ -3,33 +3,14 @@
  * and an actual state, exactly the changes and steps that converge it, in dependency order.
  */
 import { describe, expect, it } from 'vitest';
-import { planReconcile, serviceLabels, kafkaLabels, LABELS, type ActualContainer, type ActualState } from '../../functions/platform/reconcile-plan.js';
+import { planReconcile, kafkaLabels, LABELS, type ActualState } from '../../functions/platform/reconcile-plan.js';
+import { convergedState, twoVmDocument as doc, twoVmTopology, VERSIONS } from '../helpers/reconcile-state.js';
 import { placements } from '../../functions/platform/replicas.js';
-import { assertTopology, validateTopology } from '../../functions/platform/validate.js';
+import { validateTopology } from '../../functions/platform/validate.js';
 import type { Topology } from '../../functions/platform/topology.js';
-import { minimalDocument } from '../helpers/topology.js';
 
-/** vm-a and vm-b; Kafka; api <- web <- shop (shop depends on web). */
-function doc(): any {
-  const d = minimalDocument();
-  d.vms.push({ name: 'vm-b', size: 'Standard_B2s', sshKeySecret: 'VM_KEY' });
-  d.services.push({ name: 'shop', kind: 'app', vm: 'vm-b', port: 8090, source: 'shop', dependsOn: ['web'] });
-  return d;
-}
-const topo = (d: any = doc()): Topology => assertTopology(d);
-const VERSIONS = { api: 'v1', web: 'v1', shop: 'v1', kafka: 'k1' };
-
-/** The actual state of `t` fully converged (every container current), at `versions`. */
-function converged(t: Topology, versions: Record<string, string> = VERSIONS): ActualState {
-  const containers: ActualContainer[] = [];
-  if (t.kafka) containers.push({ vm: t.kafka.vm, container: 'kafka', service: 'kafka', running: true, labels: kafkaLabels(versions.kafka!) });
-  for (const s of t.services) {
-    for (const p of placements(s)) {
-      containers.push({ vm: p.vm, container: p.container, service: s.name, running: true, labels: { ...serviceLabels(s, p, versions[s.source]!), [LABELS.level]: '1' } });
-    }
-  }
-  return { vms: t.vms.map((v) => ({ name: v.name, exists: true, running: true, powerState: 'running', publicIp: '1.1.1.1', privateIp: '10.0.0.1' })), containers, versions: { ...versions } };
-}
+const topo = twoVmTopology;
+const converged = (t: Topology, versions?: Record<string, string>): ActualState => convergedState(t, { versions });
 
 const startsOf = (plan: ReturnType<typeof planReconcile>) => plan.starts.map((level) => level.map((round) => round.map((s) => `${s.service}@${s.vm}/${s.container}:${s.port}${s.recreate ? ' (recreate)' : ''}`)));
 
