@@ -66,7 +66,7 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(options: Partial<Pick<ArmEmulatorOptions, 'latency' | 'asyncPollDelayInMs'>> = {}): Promise<Harness> {
+export async function startHarness(options: Partial<Pick<ArmEmulatorOptions, 'latency' | 'asyncPollDelayInMs' | 'rateLimit'>> = {}): Promise<Harness> {
   const tls = generateLocalTls();
   const hooks = new RecordingHooks();
   const arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks, ...options });
