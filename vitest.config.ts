@@ -6,6 +6,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * started first, they overlap with the many short files instead of running alone at the end.
  */
 const LONGEST_FIRST = [
+  'test/e2e/example-platform.test.ts',
   'test/azure-deploy/deploy.test.ts',
   'test/e2e/faults.test.ts',
   'test/cli/deploy.test.ts',
@@ -13,17 +14,14 @@ const LONGEST_FIRST = [
   'test/e2e/main-job.test.ts',
   'test/e2e/no-secrets.test.ts',
   'test/e2e/ui.test.ts',
-  'test/e2e/boot.test.ts',
   'test/integration/kafka/ensure-topics.test.ts',
   'test/e2e/lcm-restart.test.ts',
   'test/integration/vm/docker.test.ts',
   'test/azure-deploy/package.test.ts',
-  'test/e2e/data-flow.test.ts',
   'test/e2e/partition.test.ts',
   'test/cli/operator.test.ts',
   'test/e2e/api-fuzz.test.ts',
   'test/integration/vm-adapters/ssh-docker.test.ts',
-  'test/e2e/restart.test.ts',
 ];
 
 class LongestFirst extends BaseSequencer {
