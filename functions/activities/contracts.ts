@@ -29,6 +29,7 @@ export interface Activities {
   restartContainer: { input: RestartContainerInput; output: HealthResult };
   checkHealth: { input: RestartContainerInput; output: HealthResult };
   readRestartTarget: { input: { service: string }; output: RestartTarget };
+  locateService: { input: { service: string }; output: ServiceLocation };
   recordRestart: { input: RecordRestartInput; output: void };
   markService: { input: MarkServiceInput; output: void };
   registerVm: { input: RegisterVmInput; output: void };
@@ -59,6 +60,7 @@ export const A = {
   restartContainer: 'restartContainer',
   checkHealth: 'checkHealth',
   readRestartTarget: 'readRestartTarget',
+  locateService: 'locateService',
   recordRestart: 'recordRestart',
   markService: 'markService',
   registerVm: 'registerVm',
@@ -279,6 +281,15 @@ export interface RestartTarget {
   policy: Settings['restart'];
   streak: RestartStreak;
 }
+
+/**
+ * Where a service runs now, as the desired state and the VM records have it: `removed` when the
+ * desired state no longer has it, `unknown` when its VM has no recorded address yet.
+ */
+export type ServiceLocation =
+  | { state: 'found'; service: ServiceRuntimeSpec; vm: VmAccess }
+  | { state: 'removed'; reason: string }
+  | { state: 'unknown'; reason: string };
 
 /** Orchestration instances to start under fixed ids, without waiting for them. */
 export interface StartInstancesInput {

@@ -1,7 +1,7 @@
 /** Activities on the registry and the event log: restart bookkeeping and audit events. */
 import { centralDb } from '../deps.js';
 import { placements } from '../platform/replicas.js';
-import type { EventInput, MarkServiceInput, RecordRestartInput, RestartTarget } from './contracts.js';
+import type { EventInput, MarkServiceInput, RecordRestartInput, RestartTarget, ServiceLocation } from './contracts.js';
 
 export async function recordEvent(input: EventInput): Promise<void> {
   await (await centralDb()).recordEvent(input);
@@ -24,6 +24,28 @@ export async function readRestartTarget(input: { service: string }): Promise<Res
     azure: { subscriptionId: topology.azure.subscriptionId, resourceGroup: topology.azure.resourceGroup, location: topology.azure.location },
     policy: topology.settings.restart,
     streak: { streak: entry?.restartStreak ?? 0, lastRestartAt: entry?.lastRestartAt },
+  };
+}
+
+/**
+ * Where `service` runs now: the VM and port the registry has it on (during a move the desired state
+ * already names the target while the old side still serves), else the desired placement. The
+ * watchdog follows a move or a changed spec with it.
+ */
+export async function locateService(input: { service: string }): Promise<ServiceLocation> {
+  const db = await centralDb();
+  const topology = await db.readTopology();
+  const spec = topology?.services.find((s) => s.name === input.service);
+  if (!topology || !spec) return { state: 'removed', reason: `"${input.service}" is not in the desired state` };
+  const entry = await db.getEntry(input.service);
+  const registered = entry && topology.vms.find((v) => v.name === entry.vm);
+  const vm = registered ?? topology.vms.find((v) => v.name === spec.vm)!;
+  const record = (await db.listVms()).find((v) => v.name === vm.name);
+  if (!record?.publicIp || !record.privateIp) return { state: 'unknown', reason: `VM "${vm.name}" has no recorded address yet` };
+  return {
+    state: 'found',
+    service: { name: spec.name, kind: spec.kind, port: registered ? entry.port : spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health },
+    vm: { name: vm.name, host: record.publicIp, privateIp: record.privateIp, adminUser: vm.adminUser, sshKeySecret: vm.sshKeySecret },
   };
 }
 

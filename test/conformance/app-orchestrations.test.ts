@@ -151,4 +151,47 @@ describe('conformance: the other operations under the extension\'s action proces
     expect(restarts).toHaveLength(1);
     expect([...r.instances.keys()]).toEqual(['watchdog']);
   });
+
+  it('the watchdog checks the monitoring service where it runs now (moved), and ends when the desired state drops it', async () => {
+    const service = topology.services.find((s) => s.role === 'monitoring')!;
+    const spec = { name: service.name, kind: service.kind, port: service.port, env: service.env, secretEnv: service.secretEnv, health: service.health };
+    const input = {
+      service: spec,
+      vm: { name: service.vm, host: ipOf(service.vm), privateIp: ipOf(service.vm), adminUser: 'azureuser', sshKeySecret: 'K' },
+      intervalInMs: 1000,
+      failuresBeforeRestart: 3,
+    };
+    const moved = { name: 'vm-core', host: ipOf('vm-core'), privateIp: ipOf('vm-core'), adminUser: 'azureuser', sshKeySecret: 'K' };
+    const checked: string[] = [];
+    const followed = await run({
+      orchestrators,
+      activities,
+      script: (name, i, api) => {
+        if (name === A.locateService) return { ok: true, value: { state: 'found', service: { ...spec, port: 8199 }, vm: moved } };
+        if (name === A.checkHealth) return (checked.push(`${i.vm.name}:${i.service.port}`), { ok: true, value: { service: service.name, healthy: true, running: true } });
+        return script(name, i, api);
+      },
+      root: { name: O.watchdog, id: 'watchdog', input },
+      seed: 22,
+    });
+    expect(followed.problems).toEqual([]);
+    expect(followed.instances.get('watchdog')!.status).toBe('ContinuedAsNew');
+    expect(checked).toEqual(['vm-core:8199']);
+
+    checked.length = 0;
+    const dropped = await run({
+      orchestrators,
+      activities,
+      script: (name, i, api) => {
+        if (name === A.locateService) return { ok: true, value: { state: 'removed', reason: `"${service.name}" is not in the desired state` } };
+        if (name === A.checkHealth) return (checked.push(i.vm.name), { ok: true, value: { service: service.name, healthy: true, running: true } });
+        return script(name, i, api);
+      },
+      root: { name: O.watchdog, id: 'watchdog', input },
+      seed: 23,
+    });
+    expect(dropped.problems).toEqual([]);
+    expect(dropped.instances.get('watchdog')).toMatchObject({ status: 'Completed', output: { stopped: `"${service.name}" is not in the desired state` } });
+    expect(checked).toEqual([]);
+  });
 });

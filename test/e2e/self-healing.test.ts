@@ -70,4 +70,22 @@ describe('self-healing', () => {
     expect((await get('services/crasher')).restartCount).toBe(countBefore);
     expect(countBefore).toBeLessThanOrEqual(3);
   }, 150_000);
+
+  it('the watchdog follows the monitoring service to the VM it was moved to, and finds it healthy there', async () => {
+    const restartsByWatchdog = async () => (await get('services/monitoring')).events.filter((e: any) => e.type === 'restart' && e.outcome === 'started' && e.requestedBy === 'watchdog').length;
+    const before = await restartsByWatchdog();
+    const moved = await p.run('services/monitoring/move', { to: 'vm-apps' });
+    expect(moved.runtimeStatus, JSON.stringify(moved.output)).toBe('Completed');
+    expect((await get('registry/monitoring')).vm).toBe('vm-apps');
+    // A few rounds (1 s each, 2 failures before a restart): checking the VM it left would fail and restart it.
+    const watched = await until('the watchdog to check monitoring on vm-apps', async () => {
+      const s = p.host.getInstance('watchdog')?.customStatus as { vm?: string; healthy?: boolean; rounds?: number } | undefined;
+      return s?.vm === 'vm-apps' && s.healthy ? s : undefined;
+    });
+    await until('three more healthy rounds', async () => {
+      const s = p.host.getInstance('watchdog')?.customStatus as { vm?: string; healthy?: boolean; rounds?: number } | undefined;
+      return s?.vm === 'vm-apps' && s.healthy && (s.rounds ?? 0) >= (watched.rounds ?? 0) + 3;
+    });
+    expect(await restartsByWatchdog()).toBe(before);
+  }, 120_000);
 });
