@@ -2,7 +2,8 @@
  * The central UI in headless Chromium against the one local stack with the example platform
  * booted: sign-in (a wrong key and the monitoring key see nothing), every service shown running,
  * a restart followed live to its end, and the desired-state editor (errors at their field with
- * nothing written, preview then apply reaching the running service, two editors at once).
+ * nothing written, preview then apply reaching the running service, two editors at once), a
+ * service's log read on its page and the service moved from there.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,6 +215,31 @@ describe('the central UI', () => {
     expect(after.version).toBe(before.version + 1);
     expect(String(after.topology.services.find((s: any) => s.name === 'anomaly-model').env[key])).toBe('3.1');
     await p.host.waitForInstance('reconcile', { timeoutInMs: 120_000 });
+  }, 180_000);
+
+  it("reads a service's container log on its page; moves a service to another VM after a confirmation and follows the move", async () => {
+    const { page } = await newPage();
+    await signIn(page, p.host.baseUrl, p.key);
+    await page.goto(`${p.host.baseUrl}/api/ui/#/services/sensor-controller`);
+    await page.locator('section', { hasText: 'Logs' }).getByRole('button', { name: 'Container log' }).click();
+    // sensor-controller logs what it produces to when it starts.
+    await expect.poll(() => page.locator('pre[data-log="container"]').textContent(), { timeout: 20_000 }).toMatch(/producing readings of \d+ sensors to sensor-readings/);
+    expect(await page.locator('section', { hasText: 'Logs' }).textContent()).toMatch(/read from vm-sensors now/);
+
+    await page.goto(`${p.host.baseUrl}/api/ui/#/services/dashboard`);
+
+    const placement = page.locator('[data-placement="dashboard"]');
+    await placement.getByLabel('move to VM').selectOption('vm-ops');
+    await placement.getByRole('button', { name: 'Move' }).click();
+    // Nothing moves before the confirmation.
+    expect((await desired()).topology.services.find((s: any) => s.name === 'dashboard').vm).toBe('vm-apps');
+    await placement.getByRole('button', { name: 'Yes, move' }).click();
+    await page.waitForURL(/#\/operations\/reconcile$/);
+    await expect.poll(() => page.locator('[data-operation="reconcile"]').getAttribute('data-status'), { timeout: 120_000, interval: 1_000 }).toBe('Completed');
+    expect((await desired()).topology.services.find((s: any) => s.name === 'dashboard').vm).toBe('vm-ops');
+    const entry = (await (await p.api('registry/dashboard')).json()) as { vm: string; host: string; port: number };
+    expect(entry.vm).toBe('vm-ops');
+    expect((await fetch(`http://${entry.host}:${entry.port}/health`)).status).toBe(200);
   }, 180_000);
 });
 

@@ -1,8 +1,9 @@
-/** One service: its spec, state and endpoint, recent events and its restart history (who asked and why). */
+/** One service: its spec, state and endpoint, scale and move, its logs, recent events and its restart history (who asked and why). */
 import type { Api } from '../api.js';
 import { ActionButton, Badge, ErrorBox, Section, Table, usePoll } from '../components.js';
 import { restartPath } from '../logic/operations.js';
 import { href } from '../logic/route.js';
+import { LogsSection, PlacementControls } from './service-controls.js';
 
 interface ServiceEvent {
   at: string;
@@ -15,7 +16,7 @@ interface ServiceEvent {
 }
 interface ServiceView {
   name: string;
-  spec: { kind: string; vm: string; port: number; source: string; env: Record<string, unknown>; secretEnv: string[]; dependsOn: string[]; health: { path: string; timeoutInMs: number; startupTimeoutInMs: number }; role?: string };
+  spec: { kind: string; vm: string; replicas?: number; port: number; source: string; env: Record<string, unknown>; secretEnv: string[]; dependsOn: string[]; health: { path: string; timeoutInMs: number; startupTimeoutInMs: number }; role?: string };
   state: string;
   endpoint: { url: string } | null;
   imageTag?: string;
@@ -48,6 +49,7 @@ export function ServicePage({ api, name, follow }: { api: Api; name: string; fol
           <a href={href({ page: 'operation', id: s.runningOperation.id })}>restart in progress: {s.runningOperation.id}</a>
         ) : null}
       </div>
+      {s.spec.kind !== 'broker' ? <PlacementControls api={api} name={s.name} vm={s.spec.vm} replicas={s.spec.replicas ?? 1} follow={follow} /> : null}
       <Section title="State">
         <dl class="facts">
           <dt>Endpoint</dt>
@@ -96,6 +98,7 @@ export function ServicePage({ api, name, follow }: { api: Api; name: string; fol
           </dd>
         </dl>
       </Section>
+      <LogsSection api={api} name={s.name} />
       <Section title="Restart history">
         {restarts.length === 0 ? <p class="muted">No restarts recorded.</p> : <EventsTable events={restarts} />}
       </Section>
