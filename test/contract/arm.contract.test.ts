@@ -167,6 +167,7 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
   it('ResourceGroups_CreateOrUpdate: 201, the example shape, synchronous', async () => {
     const answer = await exercise('resources.resource-group-create', 201);
     expect(answer.headers['azure-asyncoperation']).toBeUndefined();
+    await exercise('resources.resource-group-get', 200);
   });
 
   it('the network a VM needs, from the Network examples at 2025-05-01', async () => {
@@ -177,6 +178,9 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
     await exercise('network.nic-create', 201);
     // After the NIC: the public IP points back at the IP configuration using it.
     await exercise('network.public-ip-get', 200);
+    await exercise('network.vnet-get', 200);
+    const nsg = await exercise('network.nsg-get', 200);
+    expect(nsg.body.properties.defaultSecurityRules.map((r: { name: string }) => r.name)).toEqual(['AllowVnetInBound', 'AllowAzureLoadBalancerInBound', 'DenyAllInBound', 'AllowVnetOutBound', 'AllowInternetOutBound', 'DenyAllOutBound']);
   });
 
   it('the VM lifecycle, from the Compute examples at 2026-03-01', async () => {
@@ -194,9 +198,14 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
     expect(stopped.body.statuses.map((s: { code: string }) => s.code)).toContain('PowerState/deallocated');
     await exercise('compute.vm-delete', 202);
     await exercise('network.nic-delete', 202);
+    // Once the NIC is gone, what it used.
+    await exercise('network.public-ip-delete', 202);
+    await exercise('network.nsg-delete', 202);
     // Deleting what is gone: the 204 both specs list.
     await exercise('compute.vm-delete', 204);
     await exercise('network.nic-delete', 204);
+    await exercise('network.public-ip-delete', 204);
+    await exercise('network.nsg-delete', 204);
   });
 
   /** Sends a request ARM refuses: the answer is a CloudError with this status and code, and nothing exists after. */

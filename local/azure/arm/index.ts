@@ -58,12 +58,26 @@ export interface ArmEmulatorOptions {
   /** When set, overrides the providers' values: every LRO response says `Retry-After: ceil(ms / 1000)`. */
   asyncPollDelayInMs?: number;
   /**
+   * Sees every request as it arrived (the contract suite holds the adapters' requests to the specs).
+   * The body is the parsed JSON, undefined when empty or unreadable; for tests only (a template
+   * deployment's body holds its parameters).
+   */
+  onRequest?: (request: ArmRequestRecord) => void;
+  /**
    * ARM's per-subscription budget (token buckets: reads 250 refilled 25/s, writes 200 refilled
    * 10/s). Every response carries `x-ms-ratelimit-remaining-subscription-reads|writes` from it.
    * `enforce: true` answers 429 TooManyRequests with Retry-After once a bucket is empty, as ARM
    * does; off by default (the tests poll at 10 ms, far faster than any real client).
    */
   rateLimit?: { readBurst?: number; readsPerSecond?: number; writeBurst?: number; writesPerSecond?: number; enforce?: boolean };
+}
+
+/** A request as the emulator received it. */
+export interface ArmRequestRecord {
+  method: string;
+  path: string;
+  apiVersion?: string;
+  body?: unknown;
 }
 
 /** One subscription's ARM budget, as remaining tokens. */
@@ -166,6 +180,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     const taken = sub ? (isRead ? budgetOf(sub).reads : budgetOf(sub).writes).take() : undefined;
     try {
       const raw = await readBody(req);
+      if (options.onRequest) options.onRequest({ method, path: url.pathname, apiVersion: url.searchParams.get('api-version') ?? undefined, body: tryJson(raw) });
       kind = classify(parsed, method, url.pathname);
       if (taken && taken.remaining < 0 && limits.enforce) {
         reply = {
@@ -381,6 +396,14 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+function tryJson(raw: string): unknown {
+  try {
+    return raw.trim() === '' ? undefined : (JSON.parse(raw) as unknown);
+  } catch {
+    return undefined;
+  }
 }
 
 function parseJson(raw: string): JsonObject | undefined {

@@ -67,7 +67,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: Partial<Pick<ArmEmulatorOptions, 'latency' | 'asyncPollDelayInMs' | 'retryAfterScale'>> & { maxLroPollSeconds?: number } = {},
+  options: Partial<Pick<ArmEmulatorOptions, 'latency' | 'asyncPollDelayInMs' | 'retryAfterScale' | 'onRequest'>> & { maxLroPollSeconds?: number } = {},
 ): Promise<Harness> {
   const tls = generateLocalTls();
   const hooks = new RecordingHooks();
