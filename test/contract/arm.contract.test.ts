@@ -152,8 +152,8 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
   beforeAll(async () => {
     tls = generateLocalTls();
     // Retry-After as Azure sends it (scale 1); the suite polls faster and does not wait it out. Each
-    // operation runs 200 ms, so the suite's first poll finds it running and sees the poll's header.
-    const latency = Object.fromEntries(LRO_KINDS.map((k) => [k, 200]));
+    // operation runs 100 ms, so the suite's first poll (at once) finds it running and sees that header.
+    const latency = Object.fromEntries(LRO_KINDS.map((k) => [k, 100]));
     arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks: new RecordingHooks(), retryAfterScale: 1, latency });
     agent = new https.Agent({ ca: tls.cert, keepAlive: true });
     const rg = await call('PUT', `/subscriptions/${SUB}/resourceGroups/${RG}`, '2021-04-01', { location: 'westus' });
