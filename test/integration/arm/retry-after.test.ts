@@ -4,7 +4,8 @@
  * polls, bounded (maxLroPollSeconds) so an advice of an hour cannot stall a call, and take 0 (what
  * local mode advertises) as no advice, polling at their own interval. Counts polls, never times.
  */
-import { onTestFinished, describe, expect, it } from 'vitest';
+import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ArmClient } from '../../../bootstrap-cli/azure/arm.js';
 import { staticTokenCredential } from '../../../functions/cloud/credentials.js';
 import { LOCATION, startHarness, SUBSCRIPTION, type Harness } from './harness.js';
@@ -79,7 +80,6 @@ describe('long-running operations and Retry-After', () => {
 
 /** One raw PUT through the adapters' pipeline, for its headers. */
 async function fetchPut(h: Harness, url: string) {
-  const { createHttpHeaders, createPipelineRequest } = await import('@azure/core-rest-pipeline');
   const response = await h.clients.network.sendRequest(
     createPipelineRequest({
       url,
