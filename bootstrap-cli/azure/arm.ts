@@ -28,8 +28,10 @@ export interface ArmClientOptions {
   endpoint?: string;
   /** PEM certificate to trust (the local emulators'). */
   caCert?: string;
-  /** Poll interval of long-running operations when ARM sends no Retry-After; default 2000 ms. */
+  /** Poll interval of long-running operations when ARM sends no Retry-After (or 0); default 2000 ms. */
   pollIntervalInMs?: number;
+  /** Longest pause between polls: ARM's Retry-After is honoured up to it; default 60 s. */
+  maxLroPollSeconds?: number;
 }
 
 export interface ArmResponse {
@@ -71,6 +73,7 @@ export class ArmClient {
   private readonly http: HttpClient;
   private readonly agent?: https.Agent;
   private readonly pollIntervalInMs: number;
+  private readonly maxLroPollSeconds: number;
 
   constructor(private readonly options: ArmClientOptions) {
     this.endpoint = (options.endpoint ?? PUBLIC_ARM_ENDPOINT).replace(/\/+$/, '');
@@ -79,6 +82,7 @@ export class ArmClient {
     this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: ARM_SCOPE }));
     this.http = createDefaultHttpClient();
     this.pollIntervalInMs = options.pollIntervalInMs ?? 2000;
+    this.maxLroPollSeconds = options.maxLroPollSeconds ?? 60;
   }
 
   /** The https agent for other endpoints of the same deployment (Kudu, Cosmos) in the emulator. */
@@ -172,9 +176,9 @@ export class ArmClient {
   }
 
   private async waitFor(step: string, url: string, retryAfter: string | undefined): Promise<void> {
-    let wait = retryAfter ? Number(retryAfter) * 1000 : this.pollIntervalInMs;
+    let wait = this.pollDelay(retryAfter);
     for (;;) {
-      await sleep(Number.isFinite(wait) ? wait : this.pollIntervalInMs);
+      await sleep(wait);
       const poll = await this.request(step, 'GET', url, undefined);
       this.check(step, poll);
       const status = String(poll.body?.status ?? '');
@@ -183,8 +187,18 @@ export class ArmClient {
         const error = poll.body?.error ?? {};
         throw new ArmStepError(step, error.code ?? status, detailOf(error));
       }
-      wait = poll.headers['retry-after'] ? Number(poll.headers['retry-after']) * 1000 : this.pollIntervalInMs;
+      wait = this.pollDelay(poll.headers['retry-after']);
     }
+  }
+
+  /**
+   * ARM's Retry-After (whole seconds) when it gives one above 0, bounded by maxLroPollSeconds;
+   * else the poll interval (0 or no header is no advice, as the SDKs' pollers read it).
+   */
+  private pollDelay(retryAfter: string | undefined): number {
+    const seconds = retryAfter === undefined ? NaN : Number(retryAfter);
+    if (!Number.isFinite(seconds) || seconds <= 0) return this.pollIntervalInMs;
+    return Math.min(seconds, this.maxLroPollSeconds) * 1000;
   }
 
   private check(step: string, res: ArmResponse): void {

@@ -5,14 +5,14 @@
  * ARM emulator.
  *
  * Throttling: every write's initial request passes a small semaphore (maxConcurrentWrites);
- * long-running operations poll at `pollIntervalInMs` (ARM's Retry-After on LRO responses wins when
- * present); 429 + Retry-After and 5xx are retried by the SDK pipeline (retry.maxRetries, default 8).
+ * long-running operations poll at `pollIntervalInMs`, or after ARM's Retry-After on LRO responses
+ * when it sends one above 0 (bounded by maxLroPollSeconds); 429 + Retry-After and 5xx are retried by the SDK pipeline (retry.maxRetries, default 8).
  * A warm `ensureVm` on a running VM makes one read: the VM with its instance view (its addresses are
  * kept in the VM's tags `lcm-public-ip` / `lcm-private-ip` at creation: a Static public IP and the
  * NIC's private IP do not change while the VM exists; without those tags one more read of the NIC).
  */
 import { armRateLimitPolicy, DEFAULT_ARM_LIMITS, type ArmRateLimits, type SharedBudget } from './arm-rate-limit.js';
-import { ArmRetryAfterError, armRetryAfterCapPolicy, DEFAULT_MAX_RETRY_AFTER_SECONDS } from './arm-throttle.js';
+import { ArmRetryAfterError, armRetryAfterCapPolicy, DEFAULT_MAX_LRO_POLL_SECONDS, DEFAULT_MAX_RETRY_AFTER_SECONDS } from './arm-throttle.js';
 import https from 'node:https';
 import { ComputeManagementClient, isRestError, type VirtualMachine } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
@@ -42,6 +42,8 @@ export interface ComputeClientsOptions {
   sharedBudget?: SharedBudget;
   /** Longest Retry-After the SDK may wait out inside a call; longer ones fail with ArmRetryAfterError (default 60 s). */
   maxRetryAfterSeconds?: number;
+  /** Longest pause between polls of a long-running operation: ARM's Retry-After is honoured up to it (default 60 s). */
+  maxLroPollSeconds?: number;
 }
 
 export interface ComputeClients {
@@ -62,7 +64,7 @@ export function createComputeClients(options: ComputeClientsOptions): ComputeCli
   // One pacing policy for both clients: they draw on the same subscription budget.
   const pacing = armRateLimitPolicy(options.rateLimits ?? DEFAULT_ARM_LIMITS, undefined, options.sharedBudget);
   // Both perRetry: each attempt is paced, and a long Retry-After is seen before the SDK would sleep it.
-  const cap = armRetryAfterCapPolicy(options.maxRetryAfterSeconds ?? DEFAULT_MAX_RETRY_AFTER_SECONDS);
+  const cap = armRetryAfterCapPolicy(options.maxRetryAfterSeconds ?? DEFAULT_MAX_RETRY_AFTER_SECONDS, options.maxLroPollSeconds ?? DEFAULT_MAX_LRO_POLL_SECONDS);
   const common = {
     ...(agent ? { agent } : {}),
     retryOptions,

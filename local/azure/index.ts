@@ -11,7 +11,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSshKeyPair } from '../../functions/cloud/secrets.js';
-import { startArmEmulator, type ArmEmulator, type OperationKind } from './arm/index.js';
+import { LOCAL_RETRY_AFTER_SCALE, startArmEmulator, type ArmEmulator, type OperationKind } from './arm/index.js';
 import { startCosmosEmulator, type CosmosEmulator } from './cosmos.js';
 import { startFileShareEmulator, type FileShareEmulator } from './files/index.js';
 import { kafkaImage } from '../images/kafka/index.js';
@@ -23,6 +23,8 @@ export interface LocalAzureOptions {
   rootDir?: string;
   /** How long ARM operations take, per kind (benchmarks inject realistic provisioning times). */
   armLatency?: Partial<Record<OperationKind, number>>;
+  /** Scale of the Retry-After the ARM emulator sends on long-running operations (default LOCAL_RETRY_AFTER_SCALE; 1 = Azure's values). */
+  armRetryAfterScale?: number;
   /** Graceful VM power-off: how long each engine gets to stop its containers (tests keep it short). */
   stopGraceMs?: number;
   /**
@@ -75,7 +77,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     await fleet.start();
     // The certificate also names the address the VMs reach the host on (the File endpoint's).
     const tls = generateLocalTls({ ips: [fleet.hostAddress] });
-    const arm = await startArmEmulator({ tls, pool: fleet, hooks: fleet, latency: options.armLatency });
+    const arm = await startArmEmulator({ tls, pool: fleet, hooks: fleet, latency: options.armLatency, retryAfterScale: options.armRetryAfterScale ?? LOCAL_RETRY_AFTER_SCALE });
     stops.push(() => arm.stop());
     const cosmos = await startCosmosEmulator({ tls });
     stops.push(() => cosmos.stop());

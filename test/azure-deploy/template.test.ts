@@ -7,7 +7,7 @@ import { ArmClient } from '../../bootstrap-cli/azure/arm.js';
 import { API, loadTemplate } from '../../bootstrap-cli/azure/infra.js';
 import { staticTokenCredential } from '../../functions/cloud/credentials.js';
 import { LoopbackPool } from '../../local/azure/addresses.js';
-import { startArmEmulator, type ArmEmulator } from '../../local/azure/arm/index.js';
+import { LOCAL_RETRY_AFTER_SCALE, startArmEmulator, type ArmEmulator } from '../../local/azure/arm/index.js';
 import { generateLocalTls, type LocalTls } from '../../local/azure/tls.js';
 import { RecordingHooks } from '../integration/arm/harness.js';
 
@@ -55,7 +55,7 @@ describe('Key Vault references in the emulated App Service', () => {
 
   beforeAll(async () => {
     tls = generateLocalTls();
-    arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks: new RecordingHooks() });
+    arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks: new RecordingHooks(), retryAfterScale: LOCAL_RETRY_AFTER_SCALE });
     client = new ArmClient({ credential: staticTokenCredential(), endpoint: arm.endpoint, caCert: tls.cert, pollIntervalInMs: 20 });
     await client.put('create group', rg, API.resourceGroup, { location: 'westeurope' });
   });

@@ -9,7 +9,7 @@
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackPool } from '../../local/azure/addresses.js';
-import { startArmEmulator, type ArmEmulator } from '../../local/azure/arm/index.js';
+import { ARM_LRO_RETRY_AFTER, startArmEmulator, type ArmEmulator, type LroKind } from '../../local/azure/arm/index.js';
 import { generateLocalTls, type LocalTls } from '../../local/azure/tls.js';
 import { RecordingHooks } from '../integration/arm/harness.js';
 import { cloudErrorProblems, fixtureNames, loadFixture, shapeDifferences, substitute, type ContractFixture } from './spec.js';
@@ -39,6 +39,8 @@ const NAMES: Record<string, string> = {
   '{image_offer}': '0001-com-ubuntu-server-jammy',
   '{image_sku}': '22_04-lts-gen2',
 };
+
+const LRO_KINDS: LroKind[] = ['resourceGroup.delete', 'vnet.write', 'subnet.write', 'nsg.write', 'publicIp.write', 'nic.write', 'network.delete', 'vm.create', 'vm.update', 'vm.start', 'vm.restart', 'vm.powerOff', 'vm.deallocate', 'vm.delete', 'deployment.write'];
 
 interface Answer {
   status: number;
@@ -76,12 +78,33 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
     });
   }
 
+  /** The provider of an ARM path (`/providers/{namespace}/...`, resource groups: Microsoft.Resources). */
+  const providerOf = (url: string) => (/\/providers\/([^/]+)/.exec(new URL(url, 'https://x').pathname)?.[1] ?? 'Microsoft.Resources').toLowerCase();
+  /** Running polls seen per provider, each with the Retry-After the provider sends. */
+  const runningPolls = new Map<string, number>();
+
+  /**
+   * The Retry-After real ARM sends for this provider and phase (the SDKs' recorded traffic, in
+   * local/azure/arm/retry-after.ts), in whole seconds: the emulator runs here at scale 1.
+   */
+  function expectRetryAfter(what: string, url: string, answer: Answer, phase: 'initial' | 'poll'): void {
+    const provider = providerOf(url);
+    const expected = ARM_LRO_RETRY_AFTER[provider]?.[phase];
+    expect(expected, `${what}: a recorded Retry-After for ${provider}`).toBeDefined();
+    expect(answer.headers['retry-after'], `${what}: Retry-After (${phase})`).toBe(String(expected));
+  }
+
   /** Follows an LRO the way the spec's final-state-via says, polling fast (the suite does not wait out Retry-After). */
-  async function settle(f: ContractFixture, first: Answer): Promise<void> {
+  async function settle(f: ContractFixture | { operationId: string; lro: { finalStateVia: 'location' | 'azure-async-operation' } }, first: Answer): Promise<void> {
     const url = f.lro!.finalStateVia === 'location' ? first.headers['location'] : first.headers['azure-asyncoperation'];
     expect(url, `${f.operationId}: the header its final-state-via names`).toBeTruthy();
     for (let i = 0; i < 500; i++) {
       const poll = await call('GET', url!);
+      const running = f.lro!.finalStateVia === 'location' ? poll.status === 202 : poll.body?.status === 'InProgress';
+      if (running) {
+        expectRetryAfter(`${f.operationId} poll`, url!, poll, 'poll');
+        runningPolls.set(providerOf(url!), (runningPolls.get(providerOf(url!)) ?? 0) + 1);
+      } else expect(poll.headers['retry-after'], `${f.operationId}: no Retry-After once the operation has ended`).toBeUndefined();
       if (f.lro!.finalStateVia === 'location') {
         if (poll.status !== 202) {
           expect(poll.status, `${f.operationId}: the Location URL ends 200 or 204`).toBeOneOf([200, 204]);
@@ -110,6 +133,10 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
     const example = f.responses[String(answer.status)];
     const paths = f.check[String(answer.status)] ?? [];
     expect(shapeDifferences(substitute(example, NAMES), answer.body, paths), `${f.operationId} ${answer.status}`).toEqual([]);
+    if (answer.headers['azure-asyncoperation'] || answer.headers['location']) {
+      // Every LRO response, whether or not the spec declares the header: real ARM sends it (recordings).
+      expectRetryAfter(f.operationId, path, answer, 'initial');
+    }
     if (f.lro && f.lro.status === answer.status) {
       for (const header of f.lro.headers) {
         const value = answer.headers[header.toLowerCase()];
@@ -124,8 +151,10 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
 
   beforeAll(async () => {
     tls = generateLocalTls();
-    // Retry-After as ARM advertises it (1 s); the suite polls faster and does not wait it out.
-    arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks: new RecordingHooks(), asyncPollDelayInMs: 1000 });
+    // Retry-After as Azure sends it (scale 1); the suite polls faster and does not wait it out. Each
+    // operation runs 100 ms, so the suite's first poll (at once) finds it running and sees that header.
+    const latency = Object.fromEntries(LRO_KINDS.map((k) => [k, 100]));
+    arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks: new RecordingHooks(), retryAfterScale: 1, latency });
     agent = new https.Agent({ ca: tls.cert, keepAlive: true });
     const rg = await call('PUT', `/subscriptions/${SUB}/resourceGroups/${RG}`, '2021-04-01', { location: 'westus' });
     expect(rg.status).toBe(201);
@@ -138,6 +167,7 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
   it('ResourceGroups_CreateOrUpdate: 201, the example shape, synchronous', async () => {
     const answer = await exercise('resources.resource-group-create', 201);
     expect(answer.headers['azure-asyncoperation']).toBeUndefined();
+    await exercise('resources.resource-group-get', 200);
   });
 
   it('the network a VM needs, from the Network examples at 2025-05-01', async () => {
@@ -148,6 +178,9 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
     await exercise('network.nic-create', 201);
     // After the NIC: the public IP points back at the IP configuration using it.
     await exercise('network.public-ip-get', 200);
+    await exercise('network.vnet-get', 200);
+    const nsg = await exercise('network.nsg-get', 200);
+    expect(nsg.body.properties.defaultSecurityRules.map((r: { name: string }) => r.name)).toEqual(['AllowVnetInBound', 'AllowAzureLoadBalancerInBound', 'DenyAllInBound', 'AllowVnetOutBound', 'AllowInternetOutBound', 'DenyAllOutBound']);
   });
 
   it('the VM lifecycle, from the Compute examples at 2026-03-01', async () => {
@@ -165,9 +198,14 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
     expect(stopped.body.statuses.map((s: { code: string }) => s.code)).toContain('PowerState/deallocated');
     await exercise('compute.vm-delete', 202);
     await exercise('network.nic-delete', 202);
+    // Once the NIC is gone, what it used.
+    await exercise('network.public-ip-delete', 202);
+    await exercise('network.nsg-delete', 202);
     // Deleting what is gone: the 204 both specs list.
     await exercise('compute.vm-delete', 204);
     await exercise('network.nic-delete', 204);
+    await exercise('network.public-ip-delete', 204);
+    await exercise('network.nsg-delete', 204);
   });
 
   /** Sends a request ARM refuses: the answer is a CloudError with this status and code, and nothing exists after. */
@@ -251,7 +289,18 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
     expect(noVersion.body.error.code).toBe('MissingApiVersionParameter');
   });
 
-  it('every fixture was exercised', () => {
+  it('ResourceGroups_Delete: 202 with Location and Retry-After 15, its 202 polls too', async () => {
+    const path = `/subscriptions/${SUB}/resourceGroups/rg-contract-created`;
+    const answer = await call('DELETE', path, '2021-04-01');
+    expect(answer.status, JSON.stringify(answer.body)).toBe(202);
+    expect(() => new URL(answer.headers['location']!)).not.toThrow();
+    expectRetryAfter('ResourceGroups_Delete', path, answer, 'initial');
+    await settle({ operationId: 'ResourceGroups_Delete', lro: { finalStateVia: 'location' } }, answer);
+    expect((await call('GET', path, '2021-04-01')).status).toBe(404);
+  });
+
+  it('every fixture was exercised, and running polls of every provider answered their Retry-After', () => {
     expect([...seen].sort()).toEqual(fixtureNames());
+    expect([...runningPolls.keys()].sort()).toEqual(['microsoft.compute', 'microsoft.network', 'microsoft.resources']);
   });
 });

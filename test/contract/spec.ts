@@ -31,10 +31,11 @@ export function loadFixture(name: string): ContractFixture {
   return JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')) as ContractFixture;
 }
 
-export function fixtureNames(): string[] {
-  return readdirSync(DIR)
+/** The fixtures of the top folder, or of a subfolder (`platform`: the CLI's providers). */
+export function fixtureNames(subdir?: string): string[] {
+  return readdirSync(subdir ? join(DIR, subdir) : DIR)
     .filter((f) => f.endsWith('.json'))
-    .map((f) => f.slice(0, -'.json'.length))
+    .map((f) => (subdir ? `${subdir}/` : '') + f.slice(0, -'.json'.length))
     .sort();
 }
 

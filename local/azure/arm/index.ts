@@ -28,6 +28,7 @@ import { ArmRequestLog } from './log.js';
 import { handleNetwork, isNetworkRef, networkKind, removeNetworkResource } from './network.js';
 import { syncInboundRules } from './nsg-rules.js';
 import { OperationRunner, sleep } from './operations.js';
+import { retryAfterFor } from './retry-after.js';
 import { ArmState, asObject, asTags, asString, type JsonObject, type Reply, type VmPowerState, type VmProvisioningState } from './state.js';
 import { handleVm, isVmRef, publicKeys, removeVm, vmAddress, vmKind, vmPrivateAddress } from './vms.js';
 import { ArmPlatform, type LocalServiceBindings } from './platform.js';
@@ -39,6 +40,7 @@ export type { LocalServiceBindings, PlatformResource, DeploymentRecord } from '.
 export type { AppServiceLogEntry, KuduDeployment, SiteRuntime } from './app-service.js';
 export { ArmFaults, AZURE_ERRORS, type ThrottleFault, type ServerErrorFault, type OperationFault, type ArmErrorFault } from './faults.js';
 export type { VmPowerState, VmProvisioningState } from './state.js';
+export { ARM_LRO_RETRY_AFTER, LOCAL_RETRY_AFTER_SCALE, retryAfterFor } from './retry-after.js';
 
 export interface ArmEmulatorOptions {
   tls: LocalTls;
@@ -47,11 +49,20 @@ export interface ArmEmulatorOptions {
   /** Milliseconds per kind: how long an LRO stays InProgress, or how long a read waits before answering. */
   latency?: Partial<Record<OperationKind, number>>;
   /**
-   * When set, LRO responses carry `Retry-After: ceil(ms / 1000)` seconds like ARM does, and the SDK
-   * pollers wait that long between polls instead of their `updateIntervalInMs`. Unset (default):
-   * no Retry-After on LRO responses, so the client's poll interval rules.
+   * Every LRO response (the initial 201/202, each poll still running) carries the Retry-After real
+   * ARM sends for its provider (retry-after.ts), times this scale, rounded down to whole seconds.
+   * Default 1: what Azure sends. Local mode and the tests pass LOCAL_RETRY_AFTER_SCALE (every
+   * value rounds to 0, so the clients' own poll intervals rule).
    */
+  retryAfterScale?: number;
+  /** When set, overrides the providers' values: every LRO response says `Retry-After: ceil(ms / 1000)`. */
   asyncPollDelayInMs?: number;
+  /**
+   * Sees every request as it arrived (the contract suite holds the adapters' requests to the specs).
+   * The body is the parsed JSON, undefined when empty or unreadable; for tests only (a template
+   * deployment's body holds its parameters).
+   */
+  onRequest?: (request: ArmRequestRecord) => void;
   /**
    * ARM's per-subscription budget (token buckets: reads 250 refilled 25/s, writes 200 refilled
    * 10/s). Every response carries `x-ms-ratelimit-remaining-subscription-reads|writes` from it.
@@ -59,6 +70,14 @@ export interface ArmEmulatorOptions {
    * does; off by default (the tests poll at 10 ms, far faster than any real client).
    */
   rateLimit?: { readBurst?: number; readsPerSecond?: number; writeBurst?: number; writesPerSecond?: number; enforce?: boolean };
+}
+
+/** A request as the emulator received it. */
+export interface ArmRequestRecord {
+  method: string;
+  path: string;
+  apiVersion?: string;
+  body?: unknown;
 }
 
 /** One subscription's ARM budget, as remaining tokens. */
@@ -117,6 +136,8 @@ export interface ArmEmulator {
 
 export async function startArmEmulator(options: ArmEmulatorOptions): Promise<ArmEmulator> {
   const latency: Record<OperationKind, number> = { ...DEFAULT_LATENCY_IN_MS, ...options.latency };
+  const retryAfterScale = options.retryAfterScale ?? 1;
+  if (!Number.isFinite(retryAfterScale) || retryAfterScale < 0) throw new Error(`startArmEmulator: retryAfterScale must be a number >= 0, got ${String(options.retryAfterScale)}`);
   const faults = new ArmFaults();
   const log = new ArmRequestLog();
   const abort = new AbortController();
@@ -127,7 +148,8 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     faults,
     latencyOf: (kind) => latency[kind],
     endpoint: () => endpoint,
-    retryAfterSeconds: () => (options.asyncPollDelayInMs === undefined ? undefined : Math.max(0, Math.ceil(options.asyncPollDelayInMs / 1000))),
+    retryAfterSeconds: (namespace, phase) =>
+      options.asyncPollDelayInMs !== undefined ? Math.max(0, Math.ceil(options.asyncPollDelayInMs / 1000)) : retryAfterFor(namespace, phase, retryAfterScale),
     signal: abort.signal,
   });
   const state = new ArmState(options.pool, options.hooks, ops);
@@ -158,6 +180,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     const taken = sub ? (isRead ? budgetOf(sub).reads : budgetOf(sub).writes).take() : undefined;
     try {
       const raw = await readBody(req);
+      if (options.onRequest) options.onRequest({ method, path: url.pathname, apiVersion: url.searchParams.get('api-version') ?? undefined, body: tryJson(raw) });
       kind = classify(parsed, method, url.pathname);
       if (taken && taken.remaining < 0 && limits.enforce) {
         reply = {
@@ -240,12 +263,14 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
     if (!op) throw new ArmError(404, 'OperationNotFound', `Operation ${id} was not found.`);
     if (result) {
       // The Location URL: 202 while running, 200 when done (the SDK GETs it after success).
-      if (op.status === 'InProgress') return { status: 202, headers: ops.headers(op, true) };
+      if (op.status === 'InProgress') return { status: 202, headers: ops.headers(op, true, 'poll') };
       if (op.status === 'Failed') return { status: 400, body: { error: op.error } };
       return { status: 200 };
     }
     return {
       status: 200,
+      // Still running: when to ask again, as ARM says it on each poll.
+      ...(op.status === 'InProgress' ? { headers: { 'retry-after': ops.pollRetryAfter(op) } } : {}),
       body: { name: op.id, status: op.status, startTime: op.startTime, ...(op.endTime ? { endTime: op.endTime } : {}), ...(op.error ? { error: op.error } : {}) },
     };
   }
@@ -295,7 +320,8 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
             group.provisioningState = 'Succeeded';
           },
         });
-        return { status: 202, headers: { location: ops.headers(op, true)['location']! } };
+        const { location, 'retry-after': retryAfter } = ops.headers(op, true);
+        return { status: 202, headers: { location: location!, 'retry-after': retryAfter! } };
       }
       default:
         throw new ArmError(405, 'MethodNotAllowed', `${method} is not supported on resource groups.`);
@@ -370,6 +396,14 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+function tryJson(raw: string): unknown {
+  try {
+    return raw.trim() === '' ? undefined : (JSON.parse(raw) as unknown);
+  } catch {
+    return undefined;
+  }
 }
 
 function parseJson(raw: string): JsonObject | undefined {

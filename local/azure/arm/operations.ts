@@ -1,7 +1,8 @@
 /**
  * Long-running operations as ARM runs them: the initial response carries an Azure-AsyncOperation
- * URL (and, for POST/DELETE, a Location URL); the async-operation URL answers InProgress until the
- * operation's latency has passed and its work is done, then Succeeded or Failed with `{code,message}`.
+ * URL (and, for POST/DELETE, a Location URL) and the provider's Retry-After; the async-operation URL
+ * answers InProgress (with Retry-After) until the operation's latency has passed and its work is
+ * done, then Succeeded or Failed with `{code,message}`.
  */
 import { randomUUID } from 'node:crypto';
 import { ArmError } from './errors.js';
@@ -39,8 +40,8 @@ export interface OperationRunnerContext {
   faults: ArmFaults;
   latencyOf(kind: OperationKind): number;
   endpoint(): string;
-  /** Seconds advertised in Retry-After on LRO responses; undefined = none (client interval rules). */
-  retryAfterSeconds(): number | undefined;
+  /** Seconds advertised in Retry-After on an LRO response of this provider (retry-after.ts). */
+  retryAfterSeconds(namespace: string, phase: 'initial' | 'poll'): number;
   signal: AbortSignal;
 }
 
@@ -75,16 +76,20 @@ export class OperationRunner {
     return this.operations.get(id);
   }
 
-  /** Headers of the initial LRO response. */
-  headers(op: AsyncOperation, withLocation: boolean): Record<string, string> {
+  /** Headers of the initial LRO response (`phase` 'poll': of a Location URL answering 202). */
+  headers(op: AsyncOperation, withLocation: boolean, phase: 'initial' | 'poll' = 'initial'): Record<string, string> {
     const base = `${this.ctx.endpoint()}/subscriptions/${op.sub}/providers/${op.namespace}/locations/${op.location}`;
     const headers: Record<string, string> = {
       'azure-asyncoperation': `${base}/operations/${op.id}?api-version=${OPERATION_API_VERSION}`,
     };
     if (withLocation) headers['location'] = `${base}/operationResults/${op.id}?api-version=${OPERATION_API_VERSION}`;
-    const retryAfter = this.ctx.retryAfterSeconds();
-    if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
+    headers['retry-after'] = String(this.ctx.retryAfterSeconds(op.namespace, phase));
     return headers;
+  }
+
+  /** The Retry-After of a poll answer while the operation runs. */
+  pollRetryAfter(op: AsyncOperation): string {
+    return String(this.ctx.retryAfterSeconds(op.namespace, 'poll'));
   }
 
   /** Resolves when every started operation has settled (used by stop()). */

@@ -14,7 +14,7 @@
  *   never returned), `PUT .../sites/{app}/host/default/functionKeys/{k}`.
  * - Sites run through the emulated App Service (app-service.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { ArmError } from './errors.js';
 import { buildResourceId, resolveValue, type ExpressionContext } from './expressions.js';
 import type { OperationKind } from './kinds.js';
@@ -60,6 +60,11 @@ export interface DeploymentRecord {
   rg: string;
   provisioningState: 'Accepted' | 'Running' | 'Succeeded' | 'Failed';
   timestamp: string;
+  /** When the deployment was accepted (its duration runs from here). */
+  startedAt: string;
+  correlationId: string;
+  /** The parameters as ARM reports them: `{ type, value }`, secure ones without their value. */
+  parameters: Record<string, { type: string; value?: unknown }>;
   outputs?: Record<string, { type: string; value: unknown }>;
   outputResources: string[];
   /** Per resource id: what this deployment did. */
@@ -165,9 +170,22 @@ export class ArmPlatform {
     if (existing && (existing.provisioningState === 'Accepted' || existing.provisioningState === 'Running')) {
       throw new ArmError(409, 'DeploymentActive', `The deployment '${name}' is still running; wait for it to finish.`);
     }
-    const record: DeploymentRecord = { id, name, sub, rg: group.name, provisioningState: 'Accepted', timestamp: new Date().toISOString(), outputResources: [], changes: {} };
-    this.deployments.set(idKey(id), record);
     const parameters = asObject(props?.['parameters']) ?? {};
+    const now = new Date().toISOString();
+    const record: DeploymentRecord = {
+      id,
+      name,
+      sub,
+      rg: group.name,
+      provisioningState: 'Accepted',
+      timestamp: now,
+      startedAt: now,
+      correlationId: randomUUID(),
+      parameters: reportedParameters(asObject(template['parameters']) ?? {}, parameters),
+      outputResources: [],
+      changes: {},
+    };
+    this.deployments.set(idKey(id), record);
     const op = this.ops.start({
       sub,
       namespace: 'Microsoft.Resources',
@@ -204,6 +222,9 @@ export class ArmPlatform {
         provisioningState: record.provisioningState,
         mode: 'Incremental',
         timestamp: record.timestamp,
+        duration: isoDuration(Date.parse(record.timestamp) - Date.parse(record.startedAt)),
+        correlationId: record.correlationId,
+        parameters: record.parameters,
         ...(record.outputs ? { outputs: record.outputs } : {}),
         outputResources: record.outputResources.map((id) => ({ id })),
         ...(record.error ? { error: record.error } : {}),
@@ -333,10 +354,24 @@ export class ArmPlatform {
     } else if (type === 'microsoft.keyvault/vaults/secrets') {
       delete props['value']; // ARM never returns a secret's value
       const vault = r.name.split('/')[0]!;
-      props['secretUri'] = `https://${vault}.vault.azure.net/secrets/${leaf}`;
+      const uri = `https://${vault}.vault.azure.net/secrets/${leaf}`;
+      // SecretProperties (2023-07-01): attributes in Unix seconds, a URI per version; no provisioningState.
+      Object.assign(props, {
+        attributes: { enabled: true, created: unixSeconds(r.createdAt), updated: unixSeconds(r.changedAt) },
+        secretUri: uri,
+        secretUriWithVersion: `${uri}/${createHash('sha256').update(`${r.id}#${r.version}`).digest('hex').slice(0, 32)}`,
+      });
+      // A secret is in its vault's region.
+      const vaultResource = this.resources.get(idKey(r.id.replace(/\/secrets\/[^/]+$/i, '')));
+      if (r.spec['location'] === undefined && vaultResource?.spec['location'] !== undefined) extra['location'] = vaultResource.spec['location'];
     } else if (type === 'microsoft.web/sites' && r.site) {
       Object.assign(props, {
         state: 'Running',
+        enabled: true,
+        usageState: 'Normal',
+        availabilityState: 'Normal',
+        resourceGroup: r.id.split('/')[4],
+        hostNames: [r.site.defaultHostName],
         defaultHostName: r.site.defaultHostName,
         enabledHostNames: [r.site.defaultHostName, r.site.scmHostName],
         hostNameSslStates: [
@@ -346,7 +381,7 @@ export class ArmPlatform {
       });
       extra['identity'] = { type: 'SystemAssigned', principalId: r.site.principalId, tenantId: TENANT_ID };
     }
-    if (!('provisioningState' in props)) props['provisioningState'] = 'Succeeded';
+    if (!('provisioningState' in props) && type !== 'microsoft.keyvault/vaults/secrets') props['provisioningState'] = 'Succeeded';
     return {
       id: r.id,
       name: leaf,
@@ -436,7 +471,8 @@ export class ArmPlatform {
     const now = new Date().toISOString();
     const spec = { properties: { value } };
     const resource: PlatformResource = existing
-      ? { ...existing, spec, changedAt: now, version: existing.version + (stable(existing.spec) === stable(spec) ? 0 : 1) }
+      ? // Key Vault makes a new version on every set, the same value or not.
+        { ...existing, spec, changedAt: now, version: existing.version + 1 }
       : { id, name: `${vault}/${name}`, type: 'Microsoft.KeyVault/vaults/secrets', apiVersion: '', spec, createdAt: now, changedAt: now, version: 1 };
     this.resources.set(idKey(id), resource);
     return { status: existing ? 200 : 201, body: this.view(resource) };
@@ -522,4 +558,27 @@ function stable(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** ARM's parameter types as a deployment reports them (`securestring` → `SecureString`). */
+const PARAMETER_TYPES: Record<string, string> = { string: 'String', securestring: 'SecureString', int: 'Int', bool: 'Bool', object: 'Object', secureobject: 'SecureObject', array: 'Array' };
+
+/** The given parameters as ARM reports them back: typed, and a secure one never with its value. */
+function reportedParameters(declared: JsonObject, given: JsonObject): Record<string, { type: string; value?: unknown }> {
+  const out: Record<string, { type: string; value?: unknown }> = {};
+  for (const [name, entry] of Object.entries(given)) {
+    const declaredType = asString(asObject(declared[name])?.['type'])?.toLowerCase() ?? 'string';
+    const type = PARAMETER_TYPES[declaredType] ?? declaredType;
+    out[name] = type.startsWith('Secure') ? { type } : { type, value: asObject(entry)?.['value'] };
+  }
+  return out;
+}
+
+/** ISO 8601 duration, as ARM writes a deployment's (`PT22.8356799S`). */
+function isoDuration(ms: number): string {
+  return `PT${(Math.max(0, ms) / 1000).toFixed(3)}S`;
+}
+
+function unixSeconds(iso: string): number {
+  return Math.floor(Date.parse(iso) / 1000);
 }

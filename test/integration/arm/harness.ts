@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { LoopbackPool } from '../../../local/azure/addresses.js';
 import { generateLocalTls, type LocalTls } from '../../../local/azure/tls.js';
 import type { PowerOffReason, VmPowerHooks, VmPowerOn } from '../../../local/azure/types.js';
-import { startArmEmulator, type ArmEmulator, type ArmEmulatorOptions } from '../../../local/azure/arm/index.js';
+import { LOCAL_RETRY_AFTER_SCALE, startArmEmulator, type ArmEmulator, type ArmEmulatorOptions } from '../../../local/azure/arm/index.js';
 import { ComputeAdapter, createComputeClients, type ComputeClients } from '../../../functions/cloud/compute.js';
 import { staticTokenCredential } from '../../../functions/cloud/credentials.js';
 import type { VmSpec } from '../../../functions/platform/topology.js';
@@ -66,10 +66,14 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(options: Partial<Pick<ArmEmulatorOptions, 'latency' | 'asyncPollDelayInMs' | 'rateLimit'>> = {}): Promise<Harness> {
+export async function startHarness(
+  options: Partial<Pick<ArmEmulatorOptions, 'latency' | 'asyncPollDelayInMs' | 'retryAfterScale' | 'onRequest' | 'rateLimit'>> & { maxLroPollSeconds?: number } = {},
+): Promise<Harness> {
   const tls = generateLocalTls();
   const hooks = new RecordingHooks();
-  const arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks, ...options });
+  const { maxLroPollSeconds, ...armOptions } = options;
+  // Local scale unless a test asks for Azure's values: the emulator's operations take milliseconds.
+  const arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks, retryAfterScale: LOCAL_RETRY_AFTER_SCALE, ...armOptions });
   hooks.observe = (name) => arm.getVm('rg-test', name)?.powerState;
   const clients = createComputeClients({
     subscriptionId: SUBSCRIPTION,
@@ -77,6 +81,7 @@ export async function startHarness(options: Partial<Pick<ArmEmulatorOptions, 'la
     endpoint: arm.endpoint,
     caCert: tls.cert,
     retry: { retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+    ...(maxLroPollSeconds !== undefined ? { maxLroPollSeconds } : {}),
   });
   const adapter = new ComputeAdapter({ clients, pollIntervalInMs: 10, maxConcurrentWrites: 4 });
   return { tls, arm, hooks, clients, adapter, stop: () => arm.stop() };

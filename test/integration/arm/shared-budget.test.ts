@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComputeAdapter, createComputeClients } from '../../../functions/cloud/compute.js';
 import { staticTokenCredential } from '../../../functions/cloud/credentials.js';
 import { LoopbackPool } from '../../../local/azure/addresses.js';
-import { startArmEmulator, type ArmEmulator } from '../../../local/azure/arm/index.js';
+import { LOCAL_RETRY_AFTER_SCALE, startArmEmulator, type ArmEmulator } from '../../../local/azure/arm/index.js';
 import { generateLocalTls, type LocalTls } from '../../../local/azure/tls.js';
 import { LOCATION, publicKeyLine, RecordingHooks, SUBSCRIPTION, vmSpec } from './harness.js';
 
@@ -20,7 +20,7 @@ describe('ARM budget shared by 3 workers', () => {
   beforeAll(async () => {
     tls = generateLocalTls();
     // ARM's shape at a tenth of its size: 30 reads, refilled 6 per second.
-    arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks: new RecordingHooks(), rateLimit: { readBurst: 30, readsPerSecond: 6, enforce: true } });
+    arm = await startArmEmulator({ tls, pool: new LoopbackPool(), hooks: new RecordingHooks(), retryAfterScale: LOCAL_RETRY_AFTER_SCALE, rateLimit: { readBurst: 30, readsPerSecond: 6, enforce: true } });
     const setup = worker(false);
     await setup.ensureResourceGroup({ resourceGroup: RG, location: LOCATION });
     await setup.ensureVm({ resourceGroup: RG, location: LOCATION, vm: vmSpec('vm-a'), publicKey: publicKeyLine() });
