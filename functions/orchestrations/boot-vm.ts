@@ -6,7 +6,7 @@
  * the root decides what it blocks.
  *
  * Builds run detached on the VM (startBuilds returns at once) and are polled by short activities
- * between durable timers (growing intervals, platform/build-poll.ts): a build of minutes holds no
+ * between durable timers (growing intervals up to a cap, platform/build-poll.ts): a build of minutes holds no
  * activity slot of the function app. One poll asks for every running build of the VM, and the loop
  * yields one task at a time, so nothing is listed twice (see boot-platform.ts).
  */
