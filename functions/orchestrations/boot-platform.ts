@@ -11,7 +11,8 @@
  * durable client in an activity, and each unit raises a `bootProgress` event to the boot when it is
  * done. The boot waits with a fresh waitForExternalEvent each time: events take no sequence id, every
  * activity is scheduled once, and reports that arrive together are handled in one replay. The
- * history stays short: one start activity per batch and one event per unit.
+ * history stays short: one start activity per batch and one event per unit, plus one per batch of
+ * images a VM's builds finish after its ready report (a service starts once its own image is there).
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import {
