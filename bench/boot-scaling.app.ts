@@ -20,6 +20,11 @@ export interface ScalingConfig {
   topology?: Topology;
   /** Time each stubbed activity takes (default 0: orchestration cost alone). */
   activityMs: number;
+  /**
+   * How long each image build runs on its (stub) VM: 0 (default) reports every image built at once,
+   * as on a VM that has them; more makes the boot poll them between durable timers, as on Azure.
+   */
+  buildMs?: number;
 }
 export const scalingConfig = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
 
@@ -52,7 +57,23 @@ stub(A.ensureVm, (i) => ({ name: i.vm.name, publicIp: ipOf(i.vm.name), privateIp
 stub(A.ensureDocker, (i) => ({ vm: i.vm.name, installed: true }));
 stub(A.registerVm, () => undefined);
 stub(A.codeVersions, (i) => i.sources.map((source: string) => ({ source, version: 'v1' })));
-stub(A.prepareImage, (i) => ({ step: i.step, image: `lcm/${i.step}:v1`, version: 'v1', built: true }));
+/** When each stub build started (vm/image): a poll answers built once buildMs has passed. */
+const buildStarts = new Map<string, number>();
+const builtImage = (step: string, image: string) => ({ step, state: 'built', image: { step, image, version: 'v1', built: true } });
+stub(A.startBuilds, (i) =>
+  i.builds.map((b: { step: string }) => {
+    const image = `lcm/${b.step}:v1`;
+    if (!(scalingConfig.buildMs ?? 0)) return builtImage(b.step, image);
+    const key = `${i.vm.name}/${image}`;
+    if (!buildStarts.has(key)) buildStarts.set(key, Date.now());
+    return { step: b.step, state: 'running', image, version: 'v1' };
+  }),
+);
+stub(A.pollBuilds, (i) =>
+  i.builds.map((b: { step: string; image: string }) =>
+    Date.now() - (buildStarts.get(`${i.vm.name}/${b.image}`) ?? 0) >= (scalingConfig.buildMs ?? 0) ? builtImage(b.step, b.image) : { step: b.step, state: 'running', image: b.image, version: 'v1' },
+  ),
+);
 const started = (i: any, service: string, kind: string, port: number) => ({ service, kind, vm: i.vm.name, host: i.vm.privateIp, port, status: 'running', startedAt: '2026-01-01T00:00:00.000Z', action: 'created' });
 stub(A.startService, (i) => started(i, i.service.name, i.service.kind, i.service.port));
 stub(A.startKafka, (i) => started(i, 'kafka', 'broker', i.kafka.port));

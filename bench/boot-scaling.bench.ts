@@ -7,7 +7,9 @@
  *   - replays of the root and completions per root replay (how much the host batched);
  *   - total host time (every turn: replay + commit + scheduling) and host time per unit of work;
  *   - wall time.
- * Environment: LCM_BENCH_SCALING_VMS="10,50" picks sizes; LCM_BENCH_DISPATCH_MS adds latency.
+ * Environment: LCM_BENCH_SCALING_VMS="10,50" picks sizes; LCM_BENCH_DISPATCH_MS adds latency;
+ * LCM_BENCH_BUILD_MS makes each image build run that long on its VM (the boot then polls it between
+ * durable timers: the bench reports the polls and the boot-vm history they cost).
  */
 import { BOOT_ID } from '../functions/platform/ids.js';
 import { O } from '../functions/activities/contracts.js';
@@ -21,6 +23,7 @@ const ENTRY = new URL('./boot-scaling.app.ts', import.meta.url).pathname;
 const SERVICES_PER_VM = 4;
 const sizes = (process.env.LCM_BENCH_SCALING_VMS || '10,50,200,500').split(',').map(Number).filter((n) => n > 0);
 const dispatchLatencyMs = Number(process.env.LCM_BENCH_DISPATCH_MS || 0);
+const buildMs = Number(process.env.LCM_BENCH_BUILD_MS || 0);
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
@@ -29,7 +32,8 @@ export default async function bootScaling(report: Report): Promise<void> {
   const probe = installHostProbe();
   if (!probe.available) throw new Error('boot-scaling bench: the host probe cannot wrap this engine');
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`boot-scaling: stubbed activities, ${SERVICES_PER_VM} services per VM, dispatch latency ${dispatchLatencyMs} ms`);
+  config.buildMs = buildMs;
+  out(`boot-scaling: stubbed activities, ${SERVICES_PER_VM} services per VM, dispatch latency ${dispatchLatencyMs} ms, builds of ${buildMs} ms`);
   const rows: Array<{ vms: number; perCompletion: number }> = [];
   try {
     for (const vms of sizes) {
@@ -46,9 +50,11 @@ export default async function bootScaling(report: Report): Promise<void> {
         const output = s.output as { status?: string } | undefined;
         if (s.runtimeStatus !== 'Completed' || output?.status !== 'succeeded') throw new Error(`boot of ${vms} VMs ended ${s.runtimeStatus}: ${JSON.stringify(s.output).slice(0, 300)}`);
         const root = probe.turns.filter((t) => t.instanceId === BOOT_ID && t.replayed);
-        // Completions the root received: its activities' results and one report per VM and step.
+        // Completions the root received: its activities' results and every report (one per VM and
+        // step, and a VM's batches of images when its builds outlast its ready report).
         const rootActivities = probe.activities.filter((a) => a.instanceId === BOOT_ID).length;
-        const units = vms + vms * SERVICES_PER_VM + 1;
+        const rootHistory = host.getInstance(BOOT_ID, { showHistory: true })?.historyEvents ?? [];
+        const units = rootHistory.filter((e) => e.EventType === 'EventRaised').length;
         const rootCompletions = rootActivities + units;
         const rootReplayMs = sum(root.map((t) => t.replayMs));
         const rootReplayCpuMs = sum(root.map((t) => t.replayCpuMs));
@@ -62,7 +68,14 @@ export default async function bootScaling(report: Report): Promise<void> {
         report(`${tag}: root replay wall per completion`, rootReplayMs / rootCompletions, 'ms');
         report(`${tag}: root replays`, root.length, '');
         report(`${tag}: completions per root replay`, rootCompletions / Math.max(1, root.length), '');
-        report(`${tag}: root history events`, host.getInstance(BOOT_ID, { showHistory: true })?.historyEvents?.length ?? NaN, '');
+        report(`${tag}: root history events`, rootHistory.length, '');
+        if (buildMs > 0) {
+          // What following the builds costs: polls (one per VM per round) and the boot-vm histories.
+          const polls = probe.activities.filter((a) => a.name === 'pollBuilds').length;
+          const vmEvents = sum(Array.from({ length: vms }, (_, i) => host.getInstance(`boot-vm-${config.topology!.vms[i]!.name}`, { showHistory: true })?.historyEvents?.length ?? 0));
+          report(`${tag}: build polls per VM`, polls / vms, '');
+          report(`${tag}: boot-vm history events per VM`, vmEvents / vms, '');
+        }
         report(`${tag}: root replay total`, rootReplayMs, 'ms');
         report(`${tag}: host time (all turns)`, hostMs, 'ms');
         report(`${tag}: host time per activity or report`, hostMs / work, 'ms');

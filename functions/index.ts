@@ -6,7 +6,7 @@ import { app, type FunctionInput, type InvocationContext } from '@azure/function
 import type { ActivityHandler } from 'durable-functions';
 import * as df from 'durable-functions';
 import { A, O, type Activities, type ActivityName } from './activities/contracts.js';
-import { codeVersions, ensureDocker, prepareImage, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
+import { codeVersions, ensureDocker, pollBuilds, prepareImage, startBuilds, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
 import { addVmToDesiredState, readDesiredState } from './activities/desired-state.js';
 import { locateService, markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
@@ -53,6 +53,9 @@ activity(A.restartVm, restartVm);
 activity(A.registerVm, registerVm);
 activity(A.ensureDocker, ensureDocker);
 activity(A.prepareImage, prepareImage);
+// The boot's builds: started detached on the VM, then polled between durable timers.
+activity(A.startBuilds, startBuilds);
+activity(A.pollBuilds, pollBuilds);
 activity(A.codeVersions, codeVersions);
 activity(A.startService, startService);
 activity(A.startKafka, startKafka);

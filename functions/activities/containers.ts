@@ -5,7 +5,7 @@
 import { ensureTopics } from '../cloud/kafka.js';
 import { kafkaContainerSpec, kafkaExternalAddress } from '../cloud/kafka-broker.js';
 import { fetchScript } from '../cloud/code-share.js';
-import { imageName, type HealthCheck } from '../cloud/docker-host.js';
+import { imageName, type BuildStatus, type HealthCheck } from '../cloud/docker-host.js';
 import { readSecretSetting } from '../cloud/secrets.js';
 import { centralDb, codeShare, settings, vmAddress, withVm } from '../deps.js';
 import { Guard, guardServiceRuntime, guardVmAccess, MAX_SECRET_VALUE, envValueIssue } from '../platform/guard.js';
@@ -14,7 +14,10 @@ import { kafkaLabels, LABELS, serviceLabels } from '../platform/reconcile-plan.j
 /** A replica's container: the service's name, or `<name>-r<n>` (platform/replicas.ts). */
 const CONTAINER_NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?(-r[0-9]{1,2})?$/;
 import type {
+  BuildProgress,
   CodeVersion,
+  PollBuildsInput,
+  StartBuildsInput,
   HealthResult,
   PrepareImageInput,
   PreparedImage,
@@ -77,6 +80,68 @@ export async function prepareImage(input: PrepareImageInput): Promise<PreparedIm
     return true;
   });
   return { step: input.step, image, version, built };
+}
+
+/** The run id of a boot names a marker on the VM: plain characters only. */
+const RUN_ID = /^[A-Za-z0-9:._-]{1,160}$/;
+
+/**
+ * Starts each build on the VM and returns where each stands, without waiting for any (the boot
+ * polls them with pollBuilds between durable timers). An image already there is reported built.
+ */
+export async function startBuilds(input: StartBuildsInput): Promise<BuildProgress[]> {
+  const g = guardVmAccess(new Guard(), input?.vm);
+  if (typeof input?.run !== 'string' || !RUN_ID.test(input.run)) g.issues.push({ path: 'run', message: 'must be a run id of letters, digits and : . _ -' });
+  if (!Array.isArray(input?.builds)) g.issues.push({ path: 'builds', message: 'must be a list of builds' });
+  else
+    input.builds.forEach((b, i) => {
+      g.name(`builds[${i}].step`, b?.step).sourcePath(`builds[${i}].source`, b?.source);
+      if (b?.version !== undefined) g.version(`builds[${i}].version`, b.version);
+    });
+  g.done('startBuilds');
+  const share = codeShare();
+  return withVm(input.vm, async (docker) => {
+    const out: BuildProgress[] = [];
+    // One at a time over the VM's pooled connection: each is a short command.
+    for (const b of input.builds) {
+      try {
+        const version = b.version ?? (await share.codeVersion(b.source));
+        new Guard().version('version', version).done(`startBuilds of ${b.step}`);
+        const image = imageName(b.step, version);
+        if (await docker.hasImage(image)) {
+          out.push({ step: b.step, state: 'built', image: { step: b.step, image, version, built: false } });
+          continue;
+        }
+        // The VM fetches the code itself; the SAS URLs go into the script sent to the VM only.
+        const urls = await share.readOnlySasUrls(b.source, { expiresInMs: SAS_LIFETIME_IN_MS });
+        const dir = `.lcm/src/${b.step}/${version}`;
+        const status = await docker.startBuild(image, dir, fetchScript(urls, dir, { caCert: share.caCert }), { run: input.run });
+        out.push(progressOf(b.step, image, version, status.state === 'started' ? { state: 'running' } : status));
+      } catch (e) {
+        out.push({ step: b.step, state: 'failed', reason: `the build of ${b.step} on VM "${input.vm.name}" could not start: ${(e as Error).message}` });
+      }
+    }
+    return out;
+  });
+}
+
+/** Where each build stands: one SSH command for all of a VM's running builds. */
+export async function pollBuilds(input: PollBuildsInput): Promise<BuildProgress[]> {
+  const g = guardVmAccess(new Guard(), input?.vm);
+  if (!Number.isInteger(input?.round) || input.round < 1) g.issues.push({ path: 'round', message: 'must be a poll number from 1' });
+  if (!Array.isArray(input?.builds)) g.issues.push({ path: 'builds', message: 'must be a list of builds' });
+  else input.builds.forEach((b, i) => g.name(`builds[${i}].step`, b?.step).image(`builds[${i}].image`, b?.image).version(`builds[${i}].version`, b?.version));
+  g.done('pollBuilds');
+  return withVm(input.vm, async (docker) => {
+    const states = await docker.pollBuilds(input.builds.map((b) => b.image));
+    return input.builds.map((b) => progressOf(b.step, b.image, b.version, states.get(b.image)!));
+  });
+}
+
+function progressOf(step: string, image: string, version: string, status: BuildStatus): BuildProgress {
+  if (status.state === 'built') return { step, state: 'built', image: { step, image, version, built: true } };
+  if (status.state === 'running') return { step, state: 'running', image, version };
+  return { step, state: 'failed', reason: `${status.reason} (read it with \`bootstrap-cli logs ${step} --build\`)` };
 }
 
 /** A service's health check as run from its own VM, on the VM's private address. */

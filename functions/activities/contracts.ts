@@ -23,6 +23,8 @@ export interface Activities {
   restartVm: { input: EnsureVmInput; output: VmInfo | RetryAfter };
   ensureDocker: { input: { vm: VmAccess }; output: { vm: string; installed: boolean } };
   prepareImage: { input: PrepareImageInput; output: PreparedImage };
+  startBuilds: { input: StartBuildsInput; output: BuildProgress[] };
+  pollBuilds: { input: PollBuildsInput; output: BuildProgress[] };
   codeVersions: { input: { sources: string[] }; output: CodeVersion[] };
   startService: { input: StartServiceInput; output: StartedService };
   startKafka: { input: StartKafkaInput; output: StartedService };
@@ -54,6 +56,8 @@ export const A = {
   restartVm: 'restartVm',
   ensureDocker: 'ensureDocker',
   prepareImage: 'prepareImage',
+  startBuilds: 'startBuilds',
+  pollBuilds: 'pollBuilds',
   codeVersions: 'codeVersions',
   startService: 'startService',
   startKafka: 'startKafka',
@@ -133,6 +137,32 @@ export interface PrepareImageInput {
   /** The folder's code version, computed once per boot (codeVersions); absent: computed here. */
   version?: string;
 }
+
+/**
+ * Start the image builds of a VM's steps on the VM, detached (a build runs for minutes there while
+ * no activity waits on it). Safe to run again: a build already running or finished is found by its
+ * marker on the VM, never started twice.
+ */
+export interface StartBuildsInput {
+  vm: VmAccess;
+  /** The boot run starting them: a build that failed for this run is reported again, not retried. */
+  run: string;
+  builds: Array<{ step: string; source: string; version?: string }>;
+}
+
+/** Where each of a VM's builds stands (one SSH command for all). */
+export interface PollBuildsInput {
+  vm: VmAccess;
+  /** The poll's number (1, 2, …): tells one poll of the same builds from the next in the history. */
+  round: number;
+  builds: Array<{ step: string; image: string; version: string }>;
+}
+
+/** A build: done (its image), still running on the VM, or failed (naming the build and its log). */
+export type BuildProgress =
+  | { step: string; state: 'built'; image: PreparedImage }
+  | { step: string; state: 'running'; image: string; version: string }
+  | { step: string; state: 'failed'; reason: string };
 
 /** A code folder's version, or why it could not be computed (then each build computes and reports it). */
 export type CodeVersion = { source: string; version: string } | { source: string; error: string };

@@ -143,6 +143,74 @@ export class DockerHost {
     }
   }
 
+  /**
+   * Starts the fetch and build of `image` on the VM, detached (a process of its own that outlives
+   * this SSH command), and returns at once: the function app does not wait out a build of minutes.
+   * Idempotent: the build's marker (`~/.lcm/builds/<image>/`, under a lock) makes a second start of
+   * the same image find the running build, or the finished one, and never start another. A failed
+   * build is reported as failed to its own run again; a later run (another boot) starts it anew, as
+   * does any run when the marked process is gone without an outcome (the VM restarted).
+   * `fetchScript` (it holds SAS URLs) goes over stdin into a file only the admin user reads, removed
+   * once the fetch ran.
+   */
+  async startBuild(image: string, contextDir: string, fetchScript: string, opts: { run: string }): Promise<BuildStatus | { state: 'started' }> {
+    const key = buildKey(image);
+    const dir = `"$HOME/.lcm/builds/${key}"`;
+    const run = shellQuote(opts.run);
+    // Runs detached: its outcome (exit code) lands in the marker, its output in the build log.
+    const runner = [
+      'd=$1; img=$2; ctx=$3',
+      'cd "$HOME" || exit 1',
+      `{ timeout ${Math.ceil(STEP_TIMEOUTS.fetchCode / 1000)} bash "$d/fetch.sh"; rc=$?; rm -f "$d/fetch.sh"`,
+      `  if [ "$rc" -eq 0 ]; then timeout ${Math.ceil(STEP_TIMEOUTS.build / 1000)} ${DOCKER} build -t "$img" "$ctx"; rc=$?; fi; } > "$4" 2>&1`,
+      'echo "$rc" > "$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"',
+    ].join('\n');
+    const script = [
+      `d=${dir}`,
+      'mkdir -p "$HOME/.lcm/builds" "$HOME/.lcm/logs" || exit 1',
+      // One starter at a time per image: two reruns of the start activity cannot both start it.
+      `exec 9>"$d.lock" && flock 9 || exit 1`,
+      `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built; exit 0; fi`,
+      'if [ -d "$d" ]; then',
+      '  if [ -f "$d/exit" ]; then',
+      `    c=$(cat "$d/exit"); if [ "$c" != 0 ] && [ "$(cat "$d/run" 2>/dev/null)" = ${run} ]; then echo "failed $c"; exit 0; fi`,
+      `  elif [ ! -f "$d/pid" ] || kill -0 "$(cat "$d/pid")" 2>/dev/null; then echo running; exit 0; fi`,
+      '  rm -rf "$d"',
+      'fi',
+      'mkdir -p "$d" || exit 1',
+      `printf '%s\\n' ${run} > "$d/run"`,
+      '(umask 077 && cat > "$d/fetch.sh") || exit 1',
+      `nohup setsid bash -c ${shellQuote(runner)} lcm-build "$d" ${shellQuote(image)} ${shellQuote(contextDir)} "$HOME/${buildLogFile(image)}" </dev/null >/dev/null 2>&1 9>&- &`,
+      'echo $! > "$d/pid"',
+      'echo started',
+    ].join('\n');
+    const r = await this.ssh.run(script, { stdin: fetchScript, step: `start the build of ${image}` });
+    const word = r.stdout.trim().split('\n').pop() ?? '';
+    if (word === 'started') return { state: 'started' };
+    return parseBuildStatus(image, word);
+  }
+
+  /** Where each build stands (one SSH command for all of them): built, running, or failed and why. */
+  async pollBuilds(images: readonly string[]): Promise<Map<string, BuildStatus>> {
+    if (images.length === 0) return new Map();
+    const script = images
+      .map((image) =>
+        [
+          `d="$HOME/.lcm/builds/${buildKey(image)}"`,
+          `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built`,
+          'elif [ -f "$d/exit" ]; then echo "failed $(cat "$d/exit")"',
+          'elif [ ! -d "$d" ]; then echo missing',
+          'elif [ ! -f "$d/pid" ] || kill -0 "$(cat "$d/pid")" 2>/dev/null; then echo running',
+          'else echo lost; fi',
+        ].join('\n'),
+      )
+      .join('\n');
+    const r = await this.ssh.run(script, { step: 'poll image builds' });
+    const lines = r.stdout.trim().split('\n');
+    if (lines.length !== images.length) throw new Error(`VM: polling ${images.length} build(s) answered ${lines.length} line(s)`);
+    return new Map(images.map((image, i) => [image, parseBuildStatus(image, lines[i]!.trim())]));
+  }
+
   /** The last lines of an image's build log on the VM ('' when there is none). */
   async buildLog(image: string, lines = 100): Promise<string> {
     const r = await this.ssh.run(`tail -n ${Math.max(1, Math.floor(lines))} "$HOME/${buildLogFile(image)}" 2>/dev/null`, { allowFailure: true, step: 'read the build log' });
@@ -257,6 +325,29 @@ export class DockerHost {
       stdin: secrets.length > 0 ? secrets.map(([k, v]) => `${k}=${v}`).join('\n') + '\n' : undefined,
     });
   }
+}
+
+/** A build as the VM's marker tells it. */
+export type BuildStatus = { state: 'built' } | { state: 'running' } | { state: 'failed'; reason: string };
+
+/** The marker folder's name of an image's build (the log file's naming). */
+function buildKey(image: string): string {
+  return image.replace(/[^A-Za-z0-9.-]/g, '_');
+}
+
+function parseBuildStatus(image: string, word: string): BuildStatus {
+  const where = `its log is ~/${buildLogFile(image)} on the VM`;
+  if (word === 'built') return { state: 'built' };
+  if (word === 'running') return { state: 'running' };
+  if (word === 'missing') return { state: 'failed', reason: `no build of ${image} was started on the VM` };
+  if (word === 'lost') return { state: 'failed', reason: `the build of ${image} stopped without an outcome (the VM restarted?); ${where}` };
+  const failed = /^failed (\d+)$/.exec(word);
+  if (failed) {
+    const code = Number(failed[1]);
+    const why = code === 0 ? 'ended without an image' : code === 124 ? 'timed out' : `exited ${code}`;
+    return { state: 'failed', reason: `the fetch and build of ${image} ${why}; ${where}` };
+  }
+  throw new Error(`build of ${image}: the VM answered "${word.slice(0, 80)}"`);
 }
 
 /** `a=1,b=2,` (inspect's range) or `a=1,b=2` (ps's .Labels) -> the lcm.* labels. */

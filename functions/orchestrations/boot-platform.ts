@@ -11,7 +11,8 @@
  * durable client in an activity, and each unit raises a `bootProgress` event to the boot when it is
  * done. The boot waits with a fresh waitForExternalEvent each time: events take no sequence id, every
  * activity is scheduled once, and reports that arrive together are handled in one replay. The
- * history stays short: one start activity per batch and one event per unit.
+ * history stays short: one start activity per batch and one event per unit, plus one per batch of
+ * images a VM's builds finish after its ready report (a service starts once its own image is there).
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import {
@@ -33,7 +34,7 @@ import { planTopology } from '../platform/plan.js';
 import { kafkaPorts } from '../platform/kafka-ports.js';
 import { KAFKA } from '../platform/topology.js';
 import type { BootStepInput } from './boot-step.js';
-import type { BootVmInput } from './boot-vm.js';
+import type { BootVmInput, ImageOutcome } from './boot-vm.js';
 import type { WatchdogInput } from './watchdog.js';
 import { BOOT_PROGRESS, isoAt, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
 import { activityTask, activityTaskWithRetry, call, nextEvent } from './calls.js';
@@ -136,6 +137,14 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   const vmInfo = new Map<string, VmInfo>();
   const images = new Map<string, PreparedImage>();
   const running = new Map<string, StartedService>();
+  /** VMs whose last build was reported. */
+  const imagesDone = new Set<string>();
+  const applyImages = (outcomes: ImageOutcome[]): void => {
+    for (const img of outcomes) {
+      if (img.ok) images.set(img.step, img.image);
+      else state.stepFailed(img.step, 'build', img.reason);
+    }
+  };
 
   for (;;) {
     const stepStarts: StartInstancesInput['instances'] = [];
@@ -186,9 +195,20 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     showProgress();
 
     const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
-    const key = `${report.kind}:${report.name}`;
     // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
-    if (report.run !== notify.run || !pending.delete(key)) continue;
+    if (report.run !== notify.run) continue;
+    if (report.kind === 'images') {
+      // A VM's images as their builds finish (each service starts as soon as its own is there).
+      // Queues need not keep order: a batch may come before the VM's ready report.
+      if (imagesDone.has(report.name)) continue;
+      applyImages(report.images);
+      if (report.last) {
+        imagesDone.add(report.name);
+        pending.delete(`images:${report.name}`);
+      }
+      continue;
+    }
+    if (!pending.delete(`${report.kind}:${report.name}`)) continue;
     if (report.kind === 'vm') {
       const result = report.output;
       if (!result.ok) {
@@ -198,10 +218,8 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       access.set(report.name, result.access);
       vmInfo.set(report.name, result.info);
       state.vmReady(report.name);
-      for (const img of result.images) {
-        if (img.ok) images.set(img.step, img.image);
-        else state.stepFailed(img.step, 'build', img.reason);
-      }
+      applyImages(result.images);
+      if ((result.building?.length ?? 0) > 0 && !imagesDone.has(report.name)) pending.add(`images:${report.name}`);
     } else {
       const result = report.output;
       if (!result.ok) state.stepFailed(report.name, 'start', result.reason);

@@ -3,7 +3,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { A, type ActivityName, type Activities, type NotifyInput, type RetryAfter } from '../activities/contracts.js';
 import type { BootStepOutput } from './boot-step.js';
-import type { BootVmOutput } from './boot-vm.js';
+import type { BootVmOutput, ImageOutcome } from './boot-vm.js';
 import { callWithRetry, valueOf, type TypedTask } from './calls.js';
 
 /**
@@ -64,7 +64,12 @@ export interface BootNotify {
 export const BOOT_PROGRESS = 'bootProgress';
 
 /** What a unit of a boot reports. */
-export type BootReport = { run: string; name: string } & ({ kind: 'vm'; output: BootVmOutput } | { kind: 'step'; output: BootStepOutput });
+export type BootReport = { run: string; name: string } & (
+  | { kind: 'vm'; output: BootVmOutput }
+  /** Images of the VM `name` done since its last report; `last`: no build of that VM is left. */
+  | { kind: 'images'; images: ImageOutcome[]; last: boolean }
+  | { kind: 'step'; output: BootStepOutput }
+);
 
 /** Report a unit's outcome to the boot that started it (an event: it takes no sequence id in the boot). */
 export function* reportTo(context: OrchestrationContext, notify: BootNotify, report: BootReport): Generator<Task, void, unknown> {

@@ -4,7 +4,7 @@
  * itself, before any adapter runs, with the path of each problem.
  */
 import { describe, expect, it } from 'vitest';
-import { checkHealth, codeVersions, ensureDocker, prepareImage, restartContainer, startKafka, startService } from '../../functions/activities/containers.js';
+import { checkHealth, codeVersions, ensureDocker, pollBuilds, prepareImage, restartContainer, startBuilds, startKafka, startService } from '../../functions/activities/containers.js';
 import { ensureVm } from '../../functions/activities/vm.js';
 import { sourcePathIssue, UnsafeInputError } from '../../functions/platform/guard.js';
 
@@ -38,6 +38,16 @@ describe('activities refuse unsafe input themselves', () => {
     expect(s.issues.map((i) => i.path)).toEqual(['sources[1]']);
     const n = await refusal(codeVersions({ sources: 'sensor-manager' as unknown as string[] }));
     expect(n.issues.map((i) => i.path)).toEqual(['sources']);
+  });
+
+  it('startBuilds and pollBuilds refuse a traversal step or source, a run id that is no token, an unsafe image', async () => {
+    const s = await refusal(startBuilds({ vm, run: 'boot:2026-01-01T00:00:00.000Z', builds: [{ step: 'ok', source: 'ok' }, { step: '../x', source: '../etc', version: 'v; rm' }] }));
+    expect(s.issues.map((i) => i.path)).toEqual(['builds[1].step', 'builds[1].source', 'builds[1].version']);
+    const r = await refusal(startBuilds({ vm, run: "x'; rm -rf ~", builds: [] }));
+    expect(r.issues.map((i) => i.path)).toEqual(['run']);
+    expect(r.message).toMatch(/^startBuilds: refused unsafe input \(run: must be a run id/);
+    const p = await refusal(pollBuilds({ vm, round: 0, builds: [{ step: 'ok', image: 'lcm/ok:v1; reboot', version: 'v1' }] }));
+    expect(p.issues.map((i) => i.path)).toEqual(['round', 'builds[0].image']);
   });
 
   it('a good prepareImage input passes the guard (and fails later, for want of a code share here)', async () => {

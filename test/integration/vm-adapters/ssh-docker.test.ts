@@ -224,6 +224,57 @@ describe('Docker host', () => {
     expect(log).toMatch(/returned a non-zero code: 2/);
   });
 
+  /** The fetch script of a source, as startBuilds makes it. */
+  const fetchOf = async (source: string, dir: string) => fetchScript(await share.readOnlySasUrls(source, { expiresInMs: 60_000 }), dir, { caCert: share.caCert });
+  /** Polls (as the boot does between its timers) until the build is no longer running. */
+  const settle = async (docker: DockerHost, image: string) => {
+    for (const end = Date.now() + 120_000; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+      const s = (await docker.pollBuilds([image])).get(image)!;
+      if (s.state !== 'running') return s;
+    }
+    throw new Error(`the build of ${image} still runs after 120 s`);
+  };
+
+  it('starts a build detached and returns at once; a rerun finds it running or built and never starts a second', async () => {
+    const docker = new DockerHost(host());
+    const version = await share.codeVersion('authentication');
+    const image = imageName('detached', version);
+    const dir = `.lcm/src/detached/${version}`;
+    const before = h.fleet.counts('vm-a').build;
+    expect(await docker.startBuild(image, dir, await fetchOf('authentication', dir), { run: 'boot:r1' })).toEqual({ state: 'started' });
+    // The activity run again (at-least-once), twice at the same time: the marker answers, no build starts.
+    const again = await Promise.all([1, 2].map(async () => docker.startBuild(image, dir, await fetchOf('authentication', dir), { run: 'boot:r1' })));
+    for (const a of again) expect(['running', 'built']).toContain(a.state);
+    expect(await settle(docker, image)).toEqual({ state: 'built' });
+    expect(await docker.hasImage(image)).toBe(true);
+    expect(await docker.startBuild(image, dir, await fetchOf('authentication', dir), { run: 'boot:r2' })).toEqual({ state: 'built' });
+    // One image tag on the VM's Docker engine: one build ran.
+    expect(h.fleet.counts('vm-a').build - before).toBe(1);
+    // The fetch script (SAS URLs) did not stay on the VM.
+    expect((await host().run(`ls .lcm/builds/${image.replace(/[^A-Za-z0-9.-]/g, '_')}/`)).stdout.split('\n')).not.toContain('fetch.sh');
+  }, 150_000);
+
+  it('a failed detached build is reported to its run with its log; only a later run starts it again', async () => {
+    const docker = new DockerHost(host());
+    const version = await share.codeVersion('broken');
+    const image = imageName('broken-detached', version);
+    const dir = `.lcm/src/broken-detached/${version}`;
+    const marker = `.lcm/builds/${image.replace(/[^A-Za-z0-9.-]/g, '_')}`;
+    expect(await docker.startBuild(image, dir, await fetchOf('broken', dir), { run: 'boot:r1' })).toEqual({ state: 'started' });
+    const failed = await settle(docker, image);
+    expect(failed.state).toBe('failed');
+    expect((failed as { reason: string }).reason).toBe(`the fetch and build of ${image} exited 2; its log is ~/.lcm/logs/build-${image.replace(/[^A-Za-z0-9.-]/g, '_')}.log on the VM`);
+    expect(await docker.buildLog(image, 20)).toMatch(/no such tool: make/);
+    const pid = (await host().run(`cat ${marker}/pid`)).stdout.trim();
+    // The same run asking again gets the same failure, and nothing is started.
+    expect(await docker.startBuild(image, dir, await fetchOf('broken', dir), { run: 'boot:r1' })).toEqual(failed);
+    expect((await host().run(`cat ${marker}/pid`)).stdout.trim()).toBe(pid);
+    // Another boot tries again.
+    expect(await docker.startBuild(image, dir, await fetchOf('broken', dir), { run: 'boot:r2' })).toEqual({ state: 'started' });
+    expect((await host().run(`cat ${marker}/pid`)).stdout.trim()).not.toBe(pid);
+    expect((await settle(docker, image)).state).toBe('failed');
+  }, 150_000);
+
   it('a health check from the VM fails for a port nothing listens on', async () => {
     const docker = new DockerHost(host());
     expect(await docker.isHealthy({ address: ip, port: 9999, path: '/health', timeoutInMs: 500 })).toBe(false);
