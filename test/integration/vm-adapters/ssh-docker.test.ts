@@ -5,7 +5,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { CodeShare, fetchScript } from '../../../functions/cloud/code-share.js';
 import { DockerHost, imageName } from '../../../functions/cloud/docker-host.js';
 import { HostKeyMismatchError, SshCommandError, SshHost, SshPool, type HostKeyPins } from '../../../functions/cloud/ssh.js';
@@ -273,6 +273,22 @@ describe('Docker host', () => {
     expect(await docker.startBuild(image, dir, await fetchOf('broken', dir), { run: 'boot:r2' })).toEqual({ state: 'started' });
     expect((await host().run(`cat ${marker}/pid`)).stdout.trim()).not.toBe(pid);
     expect((await settle(docker, image)).state).toBe('failed');
+  }, 150_000);
+
+  it('a marked build whose pid now belongs to another process (the VM rebooted) is reported lost, not running, and a rerun starts it', async () => {
+    const docker = new DockerHost(host());
+    const version = await share.codeVersion('authentication');
+    const image = imageName('rebooted', version);
+    const dir = `.lcm/src/rebooted/${version}`;
+    const marker = `.lcm/builds/${image.replace(/[^A-Za-z0-9.-]/g, '_')}`;
+    // What a reboot leaves: the marker of a build that never finished, its pid now another live
+    // process (started after the build was marked).
+    await host().run(`mkdir -p ${marker} && printf 'boot:r1\\n' > ${marker}/run && echo 1 > ${marker}/start && (setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > ${marker}/pid)`);
+    const stranger = (await host().run(`cat ${marker}/pid`)).stdout.trim();
+    onTestFinished(() => host().run(`kill ${stranger}`).then(() => undefined, () => undefined));
+    expect((await docker.pollBuilds([image])).get(image)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/stopped without an outcome/) });
+    expect(await docker.startBuild(image, dir, await fetchOf('authentication', dir), { run: 'boot:r1' })).toEqual({ state: 'started' });
+    expect(await settle(docker, image)).toEqual({ state: 'built' });
   }, 150_000);
 
   it('a health check from the VM fails for a port nothing listens on', async () => {
