@@ -212,7 +212,8 @@ export class DockerHost {
       .map((image) =>
         [
           `d="$HOME/.lcm/builds/${buildKey(image)}"`,
-          `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built`,
+          // Built: its marker has done its job (the image itself answers every later start).
+          `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then rm -rf "$d"; echo built`,
           'elif [ -f "$d/exit" ]; then echo "failed $(cat "$d/exit")"',
           'elif [ ! -d "$d" ]; then echo missing',
           'elif alive; then echo running',

@@ -250,8 +250,8 @@ describe('Docker host', () => {
     expect(await docker.startBuild(image, dir, await fetchOf('authentication', dir), { run: 'boot:r2' })).toEqual({ state: 'built' });
     // One image tag on the VM's Docker engine: one build ran.
     expect(h.fleet.counts('vm-a').build - before).toBe(1);
-    // The fetch script (SAS URLs) did not stay on the VM.
-    expect((await host().run(`ls .lcm/builds/${image.replace(/[^A-Za-z0-9.-]/g, '_')}/`)).stdout.split('\n')).not.toContain('fetch.sh');
+    // The fetch script (SAS URLs) did not stay on the VM, nor did the marker once the image was seen built.
+    expect((await host().run(`ls -a .lcm/builds/`)).stdout.split('\n')).not.toContain(image.replace(/[^A-Za-z0-9.-]/g, '_'));
   }, 150_000);
 
   it('a failed detached build is reported to its run with its log; only a later run starts it again', async () => {
@@ -266,6 +266,8 @@ describe('Docker host', () => {
     expect((failed as { reason: string }).reason).toBe(`the fetch and build of ${image} exited 2; its log is ~/.lcm/logs/build-${image.replace(/[^A-Za-z0-9.-]/g, '_')}.log on the VM`);
     expect(await docker.buildLog(image, 20)).toMatch(/no such tool: make/);
     const pid = (await host().run(`cat ${marker}/pid`)).stdout.trim();
+    // The failure's marker stays (its run is told again), the fetch script (SAS URLs) does not.
+    expect((await host().run(`ls ${marker}/`)).stdout.split('\n')).not.toContain('fetch.sh');
     // The same run asking again gets the same failure, and nothing is started.
     expect(await docker.startBuild(image, dir, await fetchOf('broken', dir), { run: 'boot:r1' })).toEqual(failed);
     expect((await host().run(`cat ${marker}/pid`)).stdout.trim()).toBe(pid);
