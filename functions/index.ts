@@ -6,7 +6,7 @@ import { app, type FunctionInput, type InvocationContext } from '@azure/function
 import type { ActivityHandler } from 'durable-functions';
 import * as df from 'durable-functions';
 import { A, O, type Activities, type ActivityName } from './activities/contracts.js';
-import { codeVersions, ensureDocker, pollBuilds, prepareImage, startBuilds, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
+import { codeVersions, ensureDocker, pollBuilds, startBuilds, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
 import { addVmToDesiredState, readDesiredState } from './activities/desired-state.js';
 import { locateService, markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
@@ -16,6 +16,7 @@ import { deregisterInstance, readActualState, stopContainer } from './activities
 import { activeOperations } from './activities/operations.js';
 import * as desiredState from './http/desired-state.js';
 import { reconcile } from './orchestrations/reconcile.js';
+import { buildImages } from './orchestrations/build-images.js';
 import * as api from './http/api.js';
 import { getServiceLogs } from './http/logs.js';
 import { openApiDocument } from './http/openapi.js';
@@ -38,6 +39,7 @@ df.app.orchestration(O.restartVm, restartVmOrchestration);
 df.app.orchestration(O.restartService, restartService);
 df.app.orchestration(O.watchdog, watchdog);
 df.app.orchestration(O.reconcile, reconcile);
+df.app.orchestration(O.buildImages, buildImages);
 
 // Activities: thin, typed calls into one adapter each
 // Each handler is checked against the Activities table: its input and output are what callers use.
@@ -52,7 +54,6 @@ activity(A.ensureVm, ensureVm);
 activity(A.restartVm, restartVm);
 activity(A.registerVm, registerVm);
 activity(A.ensureDocker, ensureDocker);
-activity(A.prepareImage, prepareImage);
 // The boot's builds: started detached on the VM, then polled between durable timers.
 activity(A.startBuilds, startBuilds);
 activity(A.pollBuilds, pollBuilds);

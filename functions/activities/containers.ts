@@ -19,8 +19,6 @@ import type {
   PollBuildsInput,
   StartBuildsInput,
   HealthResult,
-  PrepareImageInput,
-  PreparedImage,
   RestartContainerInput,
   ServiceRuntimeSpec,
   StartKafkaInput,
@@ -59,27 +57,6 @@ export async function codeVersions(input: { sources: string[] }): Promise<CodeVe
       }
     }),
   );
-}
-
-export async function prepareImage(input: PrepareImageInput): Promise<PreparedImage> {
-  // The step names a folder on the VM and the source a folder in the share: both re-checked here.
-  const g = guardVmAccess(new Guard(), input?.vm).name('step', input?.step).sourcePath('source', input?.source);
-  if (input?.version !== undefined) g.version('version', input.version);
-  g.done('prepareImage');
-  const share = codeShare();
-  const version = input.version ?? (await share.codeVersion(input.source));
-  new Guard().version('version', version).done(`prepareImage of ${input.step}`);
-  const image = imageName(input.step, version);
-  const built = await withVm(input.vm, async (docker) => {
-    if (await docker.hasImage(image)) return false;
-    // The VM fetches the code itself: it never streams through the function app, and the SAS
-    // URLs go straight into the script sent to the VM (not into any orchestration payload).
-    const urls = await share.readOnlySasUrls(input.source, { expiresInMs: SAS_LIFETIME_IN_MS });
-    const dir = `.lcm/src/${input.step}/${version}`;
-    await docker.buildImage(image, dir, fetchScript(urls, dir, { caCert: share.caCert }), { logHint: `read it with \`bootstrap-cli logs ${input.step} --build\`` });
-    return true;
-  });
-  return { step: input.step, image, version, built };
 }
 
 /** The run id of a boot names a marker on the VM: plain characters only. */

@@ -22,7 +22,6 @@ export interface Activities {
   ensureVm: { input: EnsureVmInput; output: VmInfo | RetryAfter };
   restartVm: { input: EnsureVmInput; output: VmInfo | RetryAfter };
   ensureDocker: { input: { vm: VmAccess }; output: { vm: string; installed: boolean } };
-  prepareImage: { input: PrepareImageInput; output: PreparedImage };
   startBuilds: { input: StartBuildsInput; output: BuildProgress[] };
   pollBuilds: { input: PollBuildsInput; output: BuildProgress[] };
   codeVersions: { input: { sources: string[] }; output: CodeVersion[] };
@@ -55,7 +54,6 @@ export const A = {
   ensureVm: 'ensureVm',
   restartVm: 'restartVm',
   ensureDocker: 'ensureDocker',
-  prepareImage: 'prepareImage',
   startBuilds: 'startBuilds',
   pollBuilds: 'pollBuilds',
   codeVersions: 'codeVersions',
@@ -89,6 +87,7 @@ export const O = {
   watchdog: 'watchdog',
   bootStep: 'bootStep',
   reconcile: 'reconcile',
+  buildImages: 'buildImages',
 } as const;
 
 /** Azure context an ARM activity needs. */
@@ -126,16 +125,6 @@ export interface VmAccess {
   privateIp: string;
   adminUser: string;
   sshKeySecret: string;
-}
-
-export interface PrepareImageInput {
-  vm: VmAccess;
-  /** Service name, or "kafka". */
-  step: string;
-  /** Folder in the code share. */
-  source: string;
-  /** The folder's code version, computed once per boot (codeVersions); absent: computed here. */
-  version?: string;
 }
 
 /**

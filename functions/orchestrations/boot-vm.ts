@@ -5,10 +5,8 @@
  * service starts as soon as its own image is built. A failure ends this VM's branch with its reason;
  * the root decides what it blocks.
  *
- * Builds run detached on the VM (startBuilds returns at once) and are polled by short activities
- * between durable timers (growing intervals up to a cap, platform/build-poll.ts): a build of minutes holds no
- * activity slot of the function app. One poll asks for every running build of the VM, and the loop
- * yields one task at a time, so nothing is listed twice (see boot-platform.ts).
+ * Builds run detached on the VM (startBuilds returns at once) and are followed as every build is
+ * (orchestrations/build-images.ts): polls between durable timers, one for all of the VM's builds.
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import {
@@ -16,14 +14,13 @@ import {
   type ArmTarget,
   type BuildProgress,
   type EnsureVmInput,
-  type PollBuildsInput,
-  type PreparedImage,
   type RegisterVmInput,
   type StartBuildsInput,
   type VmAccess,
   type VmInfo,
 } from '../activities/contracts.js';
-import { BUILD_POLL, nextPollDelay } from '../platform/build-poll.js';
+import { BUILD_POLL } from '../platform/build-poll.js';
+import { followBuilds, outcomeOf, type ImageOutcome } from './build-images.js';
 import type { VmSpec } from '../platform/topology.js';
 import { callArmActivity, failureMessage, isoAt, reportTo, settleAll, transientRetry, type BootNotify } from './tasks.js';
 import { activityTask, activityTaskWithRetry, callWithRetry } from './calls.js';
@@ -40,7 +37,7 @@ export interface BootVmInput {
   buildTimeoutInMs?: number;
 }
 
-export type ImageOutcome = { step: string; ok: true; image: PreparedImage } | { step: string; ok: false; reason: string };
+export type { ImageOutcome } from './build-images.js';
 
 export type BootVmOutput =
   | { vm: string; ok: false; step: 'provision' | 'docker'; reason: string }
@@ -71,7 +68,8 @@ export const bootVm: OrchestrationHandler = function* (context: OrchestrationCon
   if (!ready.ok || running.length === 0) return ready;
 
   const images = [...ready.images];
-  yield* followBuilds(context, input, ready.access, running, startedAt + (input.buildTimeoutInMs ?? BUILD_POLL.timeoutInMs), function* (done, last) {
+  const timeoutInMs = input.buildTimeoutInMs ?? BUILD_POLL.timeoutInMs;
+  yield* followBuilds(context, ready.access, running, startedAt + timeoutInMs, timeoutInMs, function* (done, last) {
     images.push(...done);
     if (input.notify) yield* reportTo(context, input.notify, { run: input.notify.run, kind: 'images', name: input.vm.name, images: done, last });
   });
@@ -124,66 +122,4 @@ function* prepareVm(
     }
   }
   return { ready: { vm: name, ok: true, info, access, images }, running };
-}
-
-function outcomeOf(b: Exclude<BuildProgress, { state: 'running' }>): ImageOutcome {
-  return b.state === 'built' ? { step: b.step, ok: true, image: b.image } : { step: b.step, ok: false, reason: b.reason };
-}
-
-/**
- * Polls the running builds until each is done or the deadline passes; hands each batch of finished
- * ones to `report` (the last batch with `last`). A poll that fails (the VM unreachable for a while)
- * is tried again at the next interval; its error is named if the deadline passes.
- */
-function* followBuilds(
-  context: OrchestrationContext,
-  input: BootVmInput,
-  vm: VmAccess,
-  running: Array<Extract<BuildProgress, { state: 'running' }>>,
-  deadline: number,
-  report: (done: ImageOutcome[], last: boolean) => Generator<Task, void, unknown>,
-): Generator<Task, void, unknown> {
-  let open = running;
-  let delay: number = BUILD_POLL.firstDelayInMs;
-  let pollError: string | undefined;
-  for (let round = 1; ; round++) {
-    const now = context.df.currentUtcDateTime.getTime();
-    if (now >= deadline) {
-      const minutes = Math.round((input.buildTimeoutInMs ?? BUILD_POLL.timeoutInMs) / 60_000);
-      const done = open.map((b) => ({
-        step: b.step,
-        ok: false as const,
-        reason:
-          `the build of ${b.image} on VM "${vm.name}" did not finish within ${minutes} min` +
-          `${pollError ? ` (last poll: ${pollError})` : ''}; read its log with \`bootstrap-cli logs ${b.step} --build\``,
-      }));
-      yield* report(done, true);
-      return;
-    }
-    yield context.df.createTimer(new Date(Math.min(now + delay, deadline)));
-    delay = nextPollDelay(delay);
-    let polled: BuildProgress[];
-    try {
-      polled = yield* callWithRetry(context, A.pollBuilds, transientRetry, {
-        vm,
-        round,
-        builds: open.map((b) => ({ step: b.step, image: b.image, version: b.version })),
-      } satisfies PollBuildsInput);
-    } catch (e) {
-      pollError = failureMessage(e);
-      continue;
-    }
-    const done: ImageOutcome[] = [];
-    const still: typeof open = [];
-    for (const b of polled) {
-      if (b.state === 'running') still.push(b);
-      else done.push(outcomeOf(b));
-    }
-    open = still;
-    if (open.length === 0) {
-      yield* report(done, true);
-      return;
-    }
-    if (done.length > 0) yield* report(done, false);
-  }
 }

@@ -2,7 +2,7 @@
  * The reconcile (instance `reconcile`, one at a time): read the desired state and the actual one,
  * plan the difference (platform/reconcile-plan.ts, the dry run's planner) and converge: provision
  * missing VMs (the boot's per-VM orchestration), stop what was removed (dependents first), start
- * and recreate in the boot's order through the boot's own activities (prepareImage, startService,
+ * and recreate in the boot's order through the boot's own activities (image builds, startService,
  * startKafka), then drain surplus containers (deregister, then stop). A move or scale-up starts the
  * new containers before the old ones drain, so the service keeps a healthy registered endpoint;
  * a service whose new container failed to start keeps its old ones.
@@ -29,6 +29,7 @@ import { KAFKA, type Topology } from '../platform/topology.js';
 import type { BootVmInput, BootVmOutput } from './boot-vm.js';
 import { activityTask, call, resultOf, type TypedTask } from './calls.js';
 import { failureMessage, isoAt, settleAll } from './tasks.js';
+import { buildImagesTask } from './build-images.js';
 
 export interface ReconcileInput {
   requestedBy?: string;
@@ -149,6 +150,7 @@ export const reconcile: OrchestrationHandler = function* (context: Orchestration
   const replicated = new Set(topology.services.filter((s) => (s.replicas ?? 1) > 1).map((s) => s.name));
   const dependsOn = new Map(planTopology(topology).services.map((s) => [s.name, s.dependsOn]));
   const images = new Map<string, PreparedImage>();
+  let buildRound = 0;
   const sourceOf = (service: string) => (service === KAFKA ? topology.kafka!.source : topology.services.find((s) => s.name === service)!.source);
   for (const level of plan.starts) {
     for (const roundSteps of level) {
@@ -166,22 +168,39 @@ export const reconcile: OrchestrationHandler = function* (context: Orchestration
         }
         runnable.push(step);
       }
-      // Images first (one per VM and service; each an ensure, a build only when missing).
+      // Images first: per VM, one build sub-orchestration for what this round needs there (each an
+      // ensure, a build only when missing, detached on the VM and polled).
       const wanted = [...new Set(runnable.map((s) => `${s.vm}/${s.service}`))].filter((k) => !images.has(k));
-      const builds = wanted.map((key) => {
+      const byVm = new Map<string, string[]>();
+      for (const key of wanted) {
         const [vm, service] = key.split('/') as [string, string];
-        return activityTask(context, A.prepareImage, { vm: access.get(vm)!, step: service, source: sourceOf(service) });
-      });
-      const built = yield* settleAll(context, builds);
+        byVm.set(vm, [...(byVm.get(vm) ?? []), service]);
+      }
+      const buildVms = [...byVm.keys()];
+      if (buildVms.length > 0) buildRound++;
+      const built = yield* settleAll(
+        context,
+        buildVms.map((vm) =>
+          buildImagesTask(context, { vm: access.get(vm)!, run: `${operationId}:${startedAt}`, builds: byVm.get(vm)!.map((service) => ({ step: service, source: sourceOf(service) })) }, buildRound),
+        ),
+      );
+      const buildErrors = new Map<string, string>();
       built.forEach((r, i) => {
-        if (r.ok) images.set(wanted[i]!, r.value);
+        const vm = buildVms[i]!;
+        if (!r.ok) {
+          for (const service of byVm.get(vm)!) buildErrors.set(`${vm}/${service}`, r.error);
+          return;
+        }
+        for (const o of r.value) {
+          if (o.ok) images.set(`${vm}/${o.step}`, o.image);
+          else buildErrors.set(`${vm}/${o.step}`, o.reason);
+        }
       });
       const starting: Array<{ step: StartStep; image: PreparedImage }> = [];
       for (const step of runnable) {
         const image = images.get(`${step.vm}/${step.service}`);
         if (!image) {
-          const error = built.find((_, i) => wanted[i] === `${step.vm}/${step.service}`);
-          const reason = error && !error.ok ? error.error : 'no image';
+          const reason = buildErrors.get(`${step.vm}/${step.service}`) ?? 'no image';
           failed.add(step.service);
           failures.push(`${step.service} on "${step.vm}": image: ${reason}`);
           steps.push({ op: step.recreate ? 'recreate' : 'start', service: step.service, vm: step.vm, container: step.container, outcome: 'failed', reason });

@@ -9,7 +9,7 @@ import {
   A,
   type EnsureVmInput,
   type EventInput,
-  type PrepareImageInput,
+  type PreparedImage,
   type RecordRestartInput,
   type StartServiceInput,
   type StartedService,
@@ -18,7 +18,8 @@ import {
 import { decideRestart } from '../platform/backoff.js';
 import type { ServiceKind } from '../platform/topology.js';
 import { callArmActivity, failureMessage, isoAt } from './tasks.js';
-import { activityTask, call } from './calls.js';
+import { activityTask, call, resultOf } from './calls.js';
+import { buildImagesTask } from './build-images.js';
 
 export interface RestartServiceInput {
   service: string;
@@ -90,6 +91,7 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
   // One replica after the other, so a replicated service keeps serving while it restarts.
   const replicas = target.replicas ?? [{ index: 0, vm: target.vm, container: spec.name, port: spec.port }];
   const reached = new Map<string, VmAccess>();
+  const images = new Map<string, PreparedImage>();
   try {
     for (const replica of replicas) {
       // Reading the VM is cheap; it starts the VM only when it is down. Once per VM.
@@ -105,7 +107,14 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
       let here: Pick<StartedService, 'host' | 'port'>;
       if (!health.healthy) {
         outcome = 'recreated';
-        const image = (yield* call(context, A.prepareImage, { vm: access, step: spec.name, source: spec.source } satisfies PrepareImageInput));
+        // Built once per VM (replicas on one VM share the image), detached on the VM and polled.
+        let image = images.get(access.name);
+        if (!image) {
+          const [built] = yield* resultOf(buildImagesTask(context, { vm: access, run: `${operationId}:${requestedAt}`, builds: [{ step: spec.name, source: spec.source }] }, images.size + 1));
+          if (!built?.ok) throw new Error(built?.reason ?? `no image was built for "${spec.name}"`);
+          image = built.image;
+          images.set(access.name, image);
+        }
         here = (yield* call(context, A.startService, {
           vm: access,
           service: runtime,

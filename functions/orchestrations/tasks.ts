@@ -3,7 +3,8 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { A, type ActivityName, type Activities, type NotifyInput, type RetryAfter } from '../activities/contracts.js';
 import type { BootStepOutput } from './boot-step.js';
-import type { BootVmOutput, ImageOutcome } from './boot-vm.js';
+import type { BootVmOutput } from './boot-vm.js';
+import type { ImageOutcome } from './build-images.js';
 import { callWithRetry, valueOf, type TypedTask } from './calls.js';
 
 /**

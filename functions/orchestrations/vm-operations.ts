@@ -9,8 +9,6 @@ import {
   type ArmTarget,
   type EnsureVmInput,
   type EventInput,
-  type PrepareImageInput,
-  type PreparedImage,
   type RegisterVmInput,
   type StartKafkaInput,
   type StartServiceInput,
@@ -20,7 +18,8 @@ import {
 } from '../activities/contracts.js';
 import { KAFKA, type Topology, type VmSpec } from '../platform/topology.js';
 import { callArmActivity, failureMessage, isoAt, settleAll, transientRetry } from './tasks.js';
-import { activityTask, call, callWithRetry } from './calls.js';
+import { activityTask, call, callWithRetry, resultOf } from './calls.js';
+import { buildImagesTask, type ImageOutcome } from './build-images.js';
 
 export interface VmOperationInput {
   vm: string;
@@ -137,36 +136,44 @@ export const restartVm: OrchestrationHandler = function* (context: Orchestration
   }
   const access = accessOf(info, spec);
   const operationId = context.df.instanceId;
-  // Kafka first (services need it), then every service placed here, in parallel.
+  // Every image placed here at once (detached on the VM, polled), then Kafka first (services need
+  // it), then every service placed here, in parallel.
   const results: Array<{ name: string; ok: boolean; reason?: string }> = [];
-  if (topology.kafka?.vm === input.vm) {
-    try {
-      const image = (yield* call(context, A.prepareImage, { vm: access, step: KAFKA, source: topology.kafka.source } satisfies PrepareImageInput));
-      yield* call(context, A.startKafka, {
-        vm: access,
-        kafka: { port: topology.kafka.port, topics: topology.kafka.topics },
-        image: image.image,
-        version: image.version,
-        operationId,
-      } satisfies StartKafkaInput);
-      results.push({ name: KAFKA, ok: true });
-    } catch (e) {
-      results.push({ name: KAFKA, ok: false, reason: failureMessage(e) });
+  const kafkaHere = topology.kafka?.vm === input.vm ? topology.kafka : undefined;
+  const placed = topology.services.filter((s) => s.vm === input.vm);
+  const builds = [...(kafkaHere ? [{ step: KAFKA, source: kafkaHere.source }] : []), ...placed.map((s) => ({ step: s.name, source: s.source }))];
+  const outcomes = builds.length > 0 ? yield* resultOf(buildImagesTask(context, { vm: access, run: `${operationId}:${isoAt(context)}`, builds }, 1)) : [];
+  const imageOf = new Map<string, ImageOutcome>(outcomes.map((o) => [o.step, o]));
+  const missing = (step: string) => {
+    const o = imageOf.get(step);
+    return `image: ${o && !o.ok ? o.reason : 'not built'}`;
+  };
+  if (kafkaHere) {
+    const image = imageOf.get(KAFKA);
+    if (!image?.ok) results.push({ name: KAFKA, ok: false, reason: missing(KAFKA) });
+    else {
+      try {
+        yield* call(context, A.startKafka, {
+          vm: access,
+          kafka: { port: kafkaHere.port, topics: kafkaHere.topics },
+          image: image.image.image,
+          version: image.image.version,
+          operationId,
+        } satisfies StartKafkaInput);
+        results.push({ name: KAFKA, ok: true });
+      } catch (e) {
+        results.push({ name: KAFKA, ok: false, reason: failureMessage(e) });
+      }
     }
   }
-  const placed = topology.services.filter((s) => s.vm === input.vm);
-  const images = yield* settleAll<PreparedImage>(
-    context,
-    placed.map((s) => activityTask(context, A.prepareImage, { vm: access, step: s.name, source: s.source } satisfies PrepareImageInput)),
-  );
-  const starts = placed.map((s, i) => {
-    const image = images[i]!;
-    if (!image.ok) return undefined;
+  const starts = placed.map((s) => {
+    const image = imageOf.get(s.name);
+    if (!image?.ok) return undefined;
     return activityTask(context, A.startService, {
       vm: access,
       service: { name: s.name, kind: s.kind, port: s.port, env: s.env, secretEnv: s.secretEnv, health: s.health },
-      image: image.value.image,
-      version: image.value.version,
+      image: image.image.image,
+      version: image.image.version,
       operationId,
       monitoring: s.role === 'monitoring',
     } satisfies StartServiceInput);
@@ -175,8 +182,7 @@ export const restartVm: OrchestrationHandler = function* (context: Orchestration
   const settled = startTasks.length > 0 ? yield* settleAll<StartedService>(context, startTasks) : [];
   let k = 0;
   placed.forEach((s, i) => {
-    const image = images[i]!;
-    if (!image.ok) results.push({ name: s.name, ok: false, reason: `image: ${image.error}` });
+    if (!starts[i]) results.push({ name: s.name, ok: false, reason: missing(s.name) });
     else {
       const r = settled[k++]!;
       results.push(r.ok ? { name: s.name, ok: true } : { name: s.name, ok: false, reason: r.error });

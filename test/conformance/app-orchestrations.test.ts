@@ -12,6 +12,7 @@ import { bootVm } from '../../functions/orchestrations/boot-vm.js';
 import { restartService } from '../../functions/orchestrations/restart-service.js';
 import { initVm, provisionVm, restartVm } from '../../functions/orchestrations/vm-operations.js';
 import { watchdog } from '../../functions/orchestrations/watchdog.js';
+import { buildImages } from '../../functions/orchestrations/build-images.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import type { Topology } from '../../functions/platform/topology.js';
 import { exampleDocument } from '../helpers/topology.js';
@@ -26,6 +27,7 @@ const orchestrators = {
   [O.initVm]: initVm,
   [O.restartService]: restartService,
   [O.watchdog]: watchdog,
+  [O.buildImages]: buildImages,
 };
 const activities = Object.values(A);
 
@@ -47,18 +49,14 @@ const script: Script = (name, input, api) => {
       return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: true, started: true } };
     case A.codeVersions:
       return { ok: true, value: input.sources.map((source: string) => ({ source, version: `v-${source}` })) };
-    case A.prepareImage:
-      if (input.step === buildFails) return { ok: false, error: 'docker build exited 1' };
-      // The boot computes each folder's version once and hands it to every build (other callers leave it out).
-      if (input.version !== undefined && input.version !== `v-${input.source}`) return { ok: false, error: `prepareImage of ${input.step} got version ${input.version}` };
-      return { ok: true, value: { step: input.step, image: `img-${input.step}`, version: input.version ?? 'v1', built: true } };
     case A.startBuilds:
       // Builds start detached: every one runs on, but the one that fails at once.
       return {
         ok: true,
         value: input.builds.map((b: { step: string; source: string; version?: string }) => {
           if (b.step === buildFails) return { step: b.step, state: 'failed', reason: 'the fetch and build of img exited 1' };
-          if (b.version !== `v-${b.source}`) return { step: b.step, state: 'failed', reason: `startBuilds of ${b.step} got version ${b.version}` };
+          // The boot computes each folder's version once and hands it to every build (other callers leave it out).
+          if (b.version !== undefined && b.version !== `v-${b.source}`) return { step: b.step, state: 'failed', reason: `startBuilds of ${b.step} got version ${b.version}` };
           return { step: b.step, state: 'running', image: `img-${b.step}`, version: b.version };
         }),
       };
@@ -124,8 +122,6 @@ describe('conformance: the boot under the extension\'s action processing', () =>
       const builds = [...r.scheduled.keys()].filter((k) => k.split('|')[1] === A.startBuilds).flatMap((k) => JSON.parse(k.split('|').slice(2).join('|')).builds);
       expect(builds.length).toBe(topology.services.length + 1);
       for (const b of builds) expect(b.version).toBe(`v-${b.source}`);
-      // The boot builds through detached starts and polls, never through a build that holds a slot.
-      expect([...r.scheduled.keys()].some((k) => k.split('|')[1] === A.prepareImage)).toBe(false);
       // Progress: the last episode's custom status names every step (the loop skips building it while replaying).
       expect((boot.customStatus as { phase?: string; services?: Record<string, string[]> }).phase).toBe('finished');
       // Every VM and step ran once, in its own instance.

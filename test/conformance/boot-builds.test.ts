@@ -83,8 +83,6 @@ describe('conformance: the boot\'s builds run detached and are polled', () => {
       expect(log.slice(0, startedAt)).toContain('poll fast,slow');
       expect(log.slice(startedAt + 1)).toContain('poll slow');
       expect(log.indexOf('start slow')).toBeGreaterThan(startedAt);
-      // No build held an activity slot: the boot never called the blocking prepareImage.
-      expect([...r.scheduled.keys()].some((k) => k.split('|')[1] === A.prepareImage)).toBe(false);
     });
   }
 

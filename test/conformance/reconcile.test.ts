@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { A, O } from '../../functions/activities/contracts.js';
 import { bootVm } from '../../functions/orchestrations/boot-vm.js';
+import { buildImages } from '../../functions/orchestrations/build-images.js';
 import { reconcile, type ReconcileOutput } from '../../functions/orchestrations/reconcile.js';
 import { restartService } from '../../functions/orchestrations/restart-service.js';
 import { planReconcile, type ActualState } from '../../functions/platform/reconcile-plan.js';
@@ -16,7 +17,7 @@ import type { Topology } from '../../functions/platform/topology.js';
 import { convergedState, twoVmDocument as doc, twoVmTopology } from '../helpers/reconcile-state.js';
 import { run, type Script } from './driver.js';
 
-const orchestrators = { [O.reconcile]: reconcile, [O.bootVm]: bootVm, [O.restartService]: restartService };
+const orchestrators = { [O.reconcile]: reconcile, [O.bootVm]: bootVm, [O.restartService]: restartService, [O.buildImages]: buildImages };
 const activities = Object.values(A);
 const ipOf = (vm: string) => (vm === 'vm-a' ? '10.1.0.10' : '10.1.0.11');
 
@@ -45,8 +46,8 @@ function world(desired: Topology, actual: ActualState, opts: { failStart?: (serv
       case A.ensureVm:
         ops.push(`ensureVm ${input.vm.name}`);
         return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: true, started: true } };
-      case A.prepareImage:
-        return { ok: true, value: { step: input.step, image: `lcm/${input.step}:v1`, version: 'v1', built: false } };
+      case A.startBuilds:
+        return { ok: true, value: input.builds.map((b: { step: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `lcm/${b.step}:v1`, version: 'v1', built: false } })) };
       case A.startService:
         ops.push(`start ${input.service.name}@${input.vm.name}/${input.replica.container}:${input.replica.port}`);
         if (opts.failStart?.(input.service.name, input.vm.name)) return { ok: false, error: `service "${input.service.name}" did not answer` };
@@ -230,8 +231,8 @@ describe('conformance: a restart of a replicated service', () => {
           const healthy = !(input.vm.name === 'vm-b');
           return { ok: true, value: { service: input.service.name, healthy, running: healthy, ...(healthy ? { host: input.vm.privateIp, port: input.service.port } : {}) } };
         }
-        case A.prepareImage:
-          return { ok: true, value: { step: input.step, image: `lcm/${input.step}:v1`, version: 'v1', built: false } };
+        case A.startBuilds:
+          return { ok: true, value: input.builds.map((b: { step: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `lcm/${b.step}:v1`, version: 'v1', built: false } })) };
         case A.startService:
           ops.push(`recreate ${input.vm.name}/${input.replica?.container ?? input.service.name}:${input.replica?.port ?? input.service.port}`);
           return { ok: true, value: { service: input.service.name, kind: input.service.kind, vm: input.vm.name, host: input.vm.privateIp, port: input.replica?.port ?? input.service.port, status: 'running', startedAt: 't', action: 'replaced' } };
@@ -246,6 +247,8 @@ describe('conformance: a restart of a replicated service', () => {
       expect([...r.scheduled].filter(([, n]) => n > 1)).toEqual([]);
       expect(r.instances.get('restart-svc-api')!.output).toMatchObject({ outcome: 'recreated', host: ipOf('vm-a'), port: 8000 });
       expect(ops).toEqual(['ensureVm vm-a', 'restart vm-a/api:8000', 'ensureVm vm-b', 'restart vm-b/api:8000', 'recreate vm-b/api:8000', 'restart vm-a/api-r1:8001']);
+      // The image came from the build orchestration (detached on the VM, polled), not an activity holding a slot.
+      expect([...r.instances].filter(([id]) => id.includes('-build-')).map(([id, i]) => `${id} ${i.status}`)).toEqual(['restart-svc-api-build-vm-b-1 Completed']);
     }
   });
 });

@@ -4,7 +4,7 @@
  * itself, before any adapter runs, with the path of each problem.
  */
 import { describe, expect, it } from 'vitest';
-import { checkHealth, codeVersions, ensureDocker, pollBuilds, prepareImage, restartContainer, startBuilds, startKafka, startService } from '../../functions/activities/containers.js';
+import { checkHealth, codeVersions, ensureDocker, pollBuilds, restartContainer, startBuilds, startKafka, startService } from '../../functions/activities/containers.js';
 import { ensureVm } from '../../functions/activities/vm.js';
 import { sourcePathIssue, UnsafeInputError } from '../../functions/platform/guard.js';
 
@@ -21,19 +21,18 @@ async function refusal(work: Promise<unknown>): Promise<UnsafeInputError> {
 }
 
 describe('activities refuse unsafe input themselves', () => {
-  it('prepareImage: a ../ step or source is refused, naming the field', async () => {
-    const step = await refusal(prepareImage({ vm, step: '../../home/other', source: 'sensor-manager' }));
-    expect(step.issues.map((i) => i.path)).toEqual(['step']);
-    expect(step.message).toMatch(/^prepareImage: refused unsafe input \(step: must be a lowercase DNS label\); nothing was changed$/);
+  it('startBuilds: a ../ step or source is refused, naming the field', async () => {
+    const run = 'boot:2026-01-01T00:00:00.000Z';
+    const step = await refusal(startBuilds({ vm, run, builds: [{ step: '../../home/other', source: 'sensor-manager' }] }));
+    expect(step.issues.map((i) => i.path)).toEqual(['builds[0].step']);
+    expect(step.message).toMatch(/^startBuilds: refused unsafe input \(builds\[0\]\.step: must be a lowercase DNS label\); nothing was changed$/);
     for (const source of ['../etc', 'a/../../b', './x', 'a//b', '/abs', '', 'a/..']) {
-      const e = await refusal(prepareImage({ vm, step: 'sensor-manager', source }));
-      expect(e.issues.map((i) => i.path), source).toEqual(['source']);
+      const e = await refusal(startBuilds({ vm, run, builds: [{ step: 'sensor-manager', source }] }));
+      expect(e.issues.map((i) => i.path), source).toEqual(['builds[0].source']);
     }
   });
 
-  it('prepareImage refuses a version handed in that is no version; codeVersions refuses a traversal folder', async () => {
-    const v = await refusal(prepareImage({ vm, step: 'sensor-manager', source: 'sensor-manager', version: 'x; rm -rf ~' }));
-    expect(v.issues.map((i) => i.path)).toEqual(['version']);
+  it('codeVersions refuses a traversal folder and a list that is no list', async () => {
     const s = await refusal(codeVersions({ sources: ['sensor-manager', '../etc'] }));
     expect(s.issues.map((i) => i.path)).toEqual(['sources[1]']);
     const n = await refusal(codeVersions({ sources: 'sensor-manager' as unknown as string[] }));
@@ -50,8 +49,8 @@ describe('activities refuse unsafe input themselves', () => {
     expect(p.issues.map((i) => i.path)).toEqual(['round', 'builds[0].image']);
   });
 
-  it('a good prepareImage input passes the guard (and fails later, for want of a code share here)', async () => {
-    const err = await prepareImage({ vm, step: 'sensor-manager', source: 'sensor-manager' }).then(
+  it('a good startBuilds input passes the guard (and fails later, for want of a code share here)', async () => {
+    const err = await startBuilds({ vm, run: 'boot:2026-01-01T00:00:00.000Z', builds: [{ step: 'sensor-manager', source: 'sensor-manager' }] }).then(
       () => undefined,
       (e: unknown) => e,
     );
