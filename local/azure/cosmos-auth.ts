@@ -27,6 +27,13 @@ export interface CosmosAuthPolicy {
   endpoint(): string;
   /** The clock (tests age a date). */
   now?: () => number;
+  /** The account's name, as the service names it in refusals. */
+  accountName: string;
+  /**
+   * The key the local control plane (what ARM does on Azure: create databases and containers)
+   * signs with; accepted whatever localAuthDisabled says, and held by the emulator only.
+   */
+  controlPlaneKey?: string;
 }
 
 export interface CosmosAuthDenial {
@@ -37,7 +44,7 @@ export interface CosmosAuthDenial {
 }
 
 /** The principal an accepted request acts as. */
-export type CosmosCaller = { kind: 'master' } | { kind: 'aad'; principalId: string };
+export type CosmosCaller = { kind: 'master' } | { kind: 'control-plane' } | { kind: 'aad'; principalId: string };
 
 /** Cosmos accepts a master-key signature for 15 minutes after its x-ms-date. */
 const MASTER_TOKEN_VALIDITY_MS = 15 * 60 * 1000;
@@ -74,12 +81,13 @@ export function authorizeCosmosRequest(req: IncomingMessage, policy: CosmosAuthP
   const sig = fields.get('sig');
   if (fields.get('ver') !== '1.0' || !sig) return unauthorized("The input authorization token can't serve the request. The wrong key is being used or the expected payload is not built as per the protocol.");
   if (type === 'master') return master(req, policy, sig);
-  if (type === 'aad') return aad(policy, sig);
+  if (type === 'aad') return aad(req, policy, sig);
   if (type === 'resource') return unauthorized('Resource tokens are not accepted by this account: use an AAD token.');
   return unauthorized(`The authorization type "${String(type)}" is not supported. Use type=master or type=aad.`);
 }
 
 function master(req: IncomingMessage, policy: CosmosAuthPolicy, sig: string): CosmosAuthDenial | CosmosCaller {
+  if (policy.controlPlaneKey && signatureMatches(req, policy.controlPlaneKey, sig)) return { kind: 'control-plane' };
   if (policy.localAuthDisabled) return unauthorized('Local Authorization is disabled. Use an AAD token to authorize all requests.', 5202);
   const date = String(req.headers['x-ms-date'] ?? req.headers['date'] ?? '');
   const signedAt = Date.parse(date);
@@ -96,20 +104,42 @@ function master(req: IncomingMessage, policy: CosmosAuthPolicy, sig: string): Co
         `token expiry time: ${new Date(signedAt + MASTER_TOKEN_VALIDITY_MS).toUTCString()}, current server time: ${new Date(now).toUTCString()}).`,
     };
   }
-  const { type, link } = signedResource(new URL(req.url ?? '/', 'http://localhost').pathname);
-  const payload = `${(req.method ?? 'GET').toLowerCase()}\n${type.toLowerCase()}\n${link}\n${date.toLowerCase()}\n\n`;
-  const expected = createHmac('sha256', Buffer.from(policy.key, 'base64')).update(payload, 'utf8').digest();
-  const given = Buffer.from(sig, 'base64');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (!signatureMatches(req, policy.key, sig)) {
     return unauthorized(
       `The input authorization token can't serve the request. The wrong key is being used or the expected payload is not built as per the protocol. ` +
-        `Server used the following payload to sign: '${payload.replace(/\n/g, '\\n')}'`,
+        `Server used the following payload to sign: '${payloadOf(req).replace(/\n/g, '\\n')}'`,
     );
   }
   return { kind: 'master' };
 }
 
-function aad(policy: CosmosAuthPolicy, token: string): CosmosAuthDenial | CosmosCaller {
+/** The string a master-key signature covers. */
+function payloadOf(req: IncomingMessage): string {
+  const date = String(req.headers['x-ms-date'] ?? req.headers['date'] ?? '');
+  const { type, link } = signedResource(new URL(req.url ?? '/', 'http://localhost').pathname);
+  return `${(req.method ?? 'GET').toLowerCase()}\n${type.toLowerCase()}\n${link}\n${date.toLowerCase()}\n\n`;
+}
+
+function signatureMatches(req: IncomingMessage, key: string, sig: string): boolean {
+  const expected = createHmac('sha256', Buffer.from(key, 'base64')).update(payloadOf(req), 'utf8').digest();
+  const given = Buffer.from(sig, 'base64');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * Databases and containers are the control plane's (ARM) with Entra auth: the data plane refuses
+ * to create, replace or delete them (the service's 403 / substatus 5300).
+ */
+function isControlPlaneRequest(req: IncomingMessage): boolean {
+  const method = (req.method ?? 'GET').toUpperCase();
+  if (method === 'GET' || method === 'HEAD') return false;
+  const { type } = signedResource(new URL(req.url ?? '/', 'http://localhost').pathname);
+  return ['dbs', 'colls', 'offers'].includes(type.toLowerCase()) && !(method === 'POST' && isQuery(req));
+}
+
+const isQuery = (req: IncomingMessage): boolean => String(req.headers['x-ms-documentdb-isquery'] ?? '').toLowerCase() === 'true';
+
+function aad(req: IncomingMessage, policy: CosmosAuthPolicy, token: string): CosmosAuthDenial | CosmosCaller {
   if (!policy.identity) return unauthorized('AAD tokens are not accepted: this account has no identity provider configured.', 5000);
   const check = policy.identity.verify(token);
   if (!check.ok) return unauthorized(`The AAD token could not be validated: ${check.reason}.`, 5000);
@@ -118,6 +148,15 @@ function aad(policy: CosmosAuthPolicy, token: string): CosmosAuthDenial | Cosmos
   // Exact: the service refuses even a trailing slash (`https://acct.documents.azure.com/`).
   if (!accepted.includes(check.claims.aud)) {
     return unauthorized(`Provided AAD token is intended for [${check.claims.aud}]. This database account accepts tokens intended for [${accepted.join(', ')}].`, 5008);
+  }
+  if (isControlPlaneRequest(req)) {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/$/, '');
+    return {
+      status: 403,
+      substatus: 5300,
+      code: 'Forbidden',
+      message: `Request blocked by Auth ${policy.accountName} : The given request [${(req.method ?? 'GET').toUpperCase()} ${path}] cannot be authorized by AAD token in data plane. Learn more: https://aka.ms/cosmos-native-rbac.`,
+    };
   }
   return { kind: 'aad', principalId: check.claims.oid };
 }

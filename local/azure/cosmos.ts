@@ -7,7 +7,8 @@
  * signatures with a fresh date, or Entra tokens from the local identity; with `localAuthDisabled`
  * (the template's `disableLocalAuth: true`) Entra tokens only.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createCosmosClient } from '../../functions/cloud/cosmos-common.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createHttpServer, createHttpsServer } from '@vercel/cosmosdb-server';
@@ -27,6 +28,14 @@ export interface CosmosEmulatorOptions {
   identity?: Pick<LocalIdentity, 'verify'>;
   /** The server's clock for date checks (tests). */
   now?: () => number;
+  /** The account's name in the service's messages (default lcm-local). */
+  accountName?: string;
+}
+
+/** A database and its containers, as the control plane (ARM: sqlDatabases, containers) creates them. */
+export interface CosmosSchema {
+  database: string;
+  containers: ReadonlyArray<{ id: string; partitionKey: string }>;
 }
 
 export interface CosmosEmulator {
@@ -34,6 +43,11 @@ export interface CosmosEmulator {
   endpoint: string;
   key: string;
   localAuthDisabled: boolean;
+  /**
+   * Creates a database and containers through the control plane, as an ARM deployment of
+   * sqlDatabases/containers does on Azure (the data plane refuses that to Entra tokens).
+   */
+  provision(schema: CosmosSchema): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +63,9 @@ export async function startCosmosEmulator(options: CosmosEmulatorOptions = {}): 
     identity: options.identity,
     endpoint: () => endpoint,
     now: options.now,
+    accountName: options.accountName ?? 'lcm-local',
+    // Never leaves this module: what the local control plane signs its requests with.
+    controlPlaneKey: randomBytes(64).toString('base64'),
   };
   // In front of the package's own handler: a refused request never reaches the data.
   const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
@@ -85,6 +102,15 @@ export async function startCosmosEmulator(options: CosmosEmulatorOptions = {}): 
     endpoint,
     key: EMULATOR_KEY,
     localAuthDisabled: policy.localAuthDisabled,
+    async provision(schema) {
+      const client = createCosmosClient({ endpoint, key: policy.controlPlaneKey, caCert: options.tls?.cert });
+      try {
+        const { database } = await client.databases.createIfNotExists({ id: schema.database });
+        for (const c of schema.containers) await database.containers.createIfNotExists({ id: c.id, partitionKey: { paths: [c.partitionKey] } });
+      } finally {
+        client.dispose();
+      }
+    },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

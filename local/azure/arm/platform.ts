@@ -28,6 +28,8 @@ export interface LocalServiceBindings {
   /** The local File endpoint: a template's storage account must carry this account name. */
   storage?: { accountName: string; accountKey: string; fileEndpoint: string };
   cosmos?: { endpoint: string; key: string };
+  /** App Service's managed identity settings (IDENTITY_ENDPOINT, IDENTITY_HEADER) for a site's identity. */
+  identitySettings?: (principalId: string) => Record<string, string>;
   /** Settings the emulated App Service adds to every app (ARM endpoint, static token, CA, SSH port...). */
   platformSettings?: Record<string, string>;
   /** Where deployed packages are unpacked (default: a temporary folder removed on stop). */
@@ -84,7 +86,7 @@ export class ArmPlatform {
     this.appService = new AppServiceEmulator({
       tls,
       sitesDir: () => this.bindings.sitesDir,
-      platformSettings: () => this.bindings.platformSettings ?? {},
+      platformSettings: (principalId) => ({ ...(this.bindings.identitySettings?.(principalId) ?? {}), ...(this.bindings.platformSettings ?? {}) }),
       resolveKeyVaultReference: (ref, principalId) => this.resolveKeyVaultReference(ref, principalId),
       hostLog: (line) => this.bindings.hostLog?.(line),
     });

@@ -98,13 +98,33 @@ describe('local auth disabled: Entra tokens only', () => {
     expect(err.message).toMatch(/Local Authorization is disabled\. Use an AAD token to authorize all requests\./);
   });
 
-  it('accepts a token the local identity issued for the account, and the data is there', async () => {
+  it('refuses to create a database or a container with an Entra token (control plane: 403, substatus 5300)', async () => {
     const client = createCosmosClient({ endpoint: entraOnly.endpoint, credential: identity.credential(USER), caCert: tls.cert });
     try {
+      const db = await refusal(client.databases.create({ id: 'made-by-token' }));
+      expect(db.code).toBe(403);
+      expect(db.substatus).toBe(5300);
+      expect(db.message).toContain('Request blocked by Auth lcm-local : The given request [POST /dbs] cannot be authorized by AAD token in data plane.');
+      await entraOnly.provision({ database: 'lcm', containers: [] });
+      const coll = await refusal(client.database('lcm').containers.create({ id: 'made-by-token', partitionKey: { paths: ['/pk'] } }));
+      expect([coll.code, coll.substatus]).toEqual([403, 5300]);
+      expect(coll.message).toContain('[POST /dbs/lcm/colls]');
+    } finally {
+      client.dispose();
+    }
+  });
+
+  it('accepts a token the local identity issued for the account: reads and writes items of what the control plane created', async () => {
+    await entraOnly.provision({ database: 'lcm', containers: [{ id: 'desired', partitionKey: '/kind' }] });
+    const client = createCosmosClient({ endpoint: entraOnly.endpoint, credential: identity.credential(USER), caCert: tls.cert });
+    try {
+      // createIfNotExists only reads when the database and container exist (what ensureSchema does on Azure).
       const { database } = await client.databases.createIfNotExists({ id: 'lcm' });
       const { container } = await database.containers.createIfNotExists({ id: 'desired', partitionKey: '/kind' });
       await container.items.upsert({ id: 'topology', kind: 'topology' });
       expect((await container.item('topology', 'topology').read()).resource?.id).toBe('topology');
+      expect((await container.items.query('SELECT * FROM c').fetchAll()).resources).toHaveLength(1);
+      await container.item('topology', 'topology').delete();
     } finally {
       client.dispose();
     }
