@@ -113,7 +113,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     // the local services' real credentials, and local stand-ins for managed identity and the public CA.
     arm.bindLocalServices({
       storage: { accountName: files.accountName, accountKey: files.accountKey, fileEndpoint: files.endpoint },
-      cosmos: { endpoint: cosmos.endpoint, key: cosmos.key },
+      cosmos: { endpoint: cosmos.endpoint, key: cosmos.key, provision: (schema) => cosmos.provision(schema) },
       sitesDir: join(rootDir, 'sites'),
       // App Service's identity endpoint for each site's system-assigned identity.
       identitySettings: (principalId) => identity.managedIdentitySettings(principalId),
