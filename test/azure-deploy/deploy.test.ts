@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runAzureDeploy, type AzureDeployResult } from '../../bootstrap-cli/azure/deploy.js';
-import { appSettings, infraNames, siteId, vaultId } from '../../bootstrap-cli/azure/infra.js';
+import { appSettings, infraNames, loadTemplate, siteId, vaultId } from '../../bootstrap-cli/azure/infra.js';
 import { publishPackage } from '../../bootstrap-cli/azure/publish.js';
 import { writeZip } from '../../bootstrap-cli/azure/zip.js';
 import { loadTopology } from '../../functions/platform/load.js';
@@ -38,6 +38,17 @@ function smallTopologyDoc(): any {
 }
 
 // The signed-in user (the local Entra ID's tokens): ARM, Kudu and Cosmos DB (local auth off) take it.
+/** The RBAC action ARM checks for a request: `<ns>/<type>[/<child type>]/(read|write|delete|<verb>/action)`. */
+function actionOf(method: string, path: string): string {
+  const after = path.split(/\/providers\//i).pop()!.split('/');
+  const [ns, ...rest] = after;
+  const types: string[] = [];
+  for (let i = 0; i < rest.length; i += 2) types.push(rest[i]!);
+  const verb = rest.length % 2 === 1 ? `${rest[rest.length - 1]}/action` : { GET: 'read', HEAD: 'read', PUT: 'write', PATCH: 'write', DELETE: 'delete' }[method]!;
+  const typePath = rest.length % 2 === 1 ? types.slice(0, -1) : types;
+  return `${ns}/${typePath.join('/')}/${verb}`;
+}
+
 const deps = () => ({ io, credential: azure.userCredential, armEndpoint: azure.arm.endpoint, caCert: azure.caCert, pollIntervalInMs: 100 });
 const deploy = (extra: Record<string, unknown> = {}): Promise<AzureDeployResult> => runAzureDeploy({ config, code: CODE, stagingDir: staging, ...extra }, deps());
 const topology = () => loadTopology(readFileSync(config, 'utf8'));
@@ -165,6 +176,12 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     expect((first.boot?.output as any)?.status, JSON.stringify(first.boot?.output)).toBe('succeeded');
     expect(first.exitCode).toBe(0);
     expect(text).toMatch(/service authentication \(vm-core\): running/);
+    // Every Compute and Network call the LCM made during the boot is an action of its custom role.
+    const role = (loadTemplate() as any).resources.find((r: any) => r.type === 'Microsoft.Authorization/roleDefinitions');
+    const granted = new Set((role.properties.permissions[0].actions as string[]).map((a) => a.toLowerCase()));
+    const called = new Set(azure.arm.log.entries.filter((e) => /\/providers\/Microsoft\.(Compute|Network)\//i.test(e.path)).map((e) => actionOf(e.method, e.path).toLowerCase()));
+    expect(called.size).toBeGreaterThan(5);
+    expect([...called].filter((a) => !granted.has(a))).toEqual([]);
   }, 150_000);
 
   it('a second run changes nothing: resources not recreated, no publish, no upload, same topology version', async () => {
