@@ -182,7 +182,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     const called = new Set(azure.arm.log.entries.filter((e) => /\/providers\/Microsoft\.(Compute|Network)\//i.test(e.path)).map((e) => actionOf(e.method, e.path).toLowerCase()));
     expect(called.size).toBeGreaterThan(5);
     expect([...called].filter((a) => !granted.has(a))).toEqual([]);
-  }, 150_000);
+  }, 300_000);
 
   it('a second run changes nothing: resources not recreated, no publish, no upload, same topology version', async () => {
     const names = infraNames(topology());
