@@ -10,7 +10,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CentralDb, createCosmosClient } from '../functions/cloud/central-db.js';
+import { CentralDb, CONTAINERS, createCosmosClient } from '../functions/cloud/central-db.js';
 import { CodeShare } from '../functions/cloud/code-share.js';
 import type { Topology } from '../functions/platform/topology.js';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../local/azure/index.js';
@@ -176,7 +176,11 @@ export async function prepareLocalPlatform(options: Omit<LocalDeploymentOptions,
     const settings = { ...base, ...secrets, LCM_PUBLIC_API_URL: apiUrl, LCM_MONITORING_API_KEY: monitoringKey, LCM_SERVICE_API_KEY: serviceKey, ...options.settings };
 
     phase(`uploading service code from ${codeRoot} and writing the topology`);
-    const cosmos = createCosmosClient({ endpoint: azure.cosmos.endpoint, key: azure.cosmos.key, caCert: azure.caCert });
+    // The database and its containers come from the control plane, as infra/lcm.json's
+    // sqlDatabases/containers on Azure: Entra tokens may not create them.
+    await azure.cosmos.provision({ database: topology.azure.cosmos.database, containers: Object.values(CONTAINERS) });
+    // The signed-in user seeds (a Cosmos data role on Azure): the account takes no key.
+    const cosmos = createCosmosClient({ endpoint: azure.cosmos.endpoint, credential: azure.userCredential, caCert: azure.caCert });
     stops.push(async () => cosmos.dispose());
     const db = new CentralDb(cosmos, { databaseId: topology.azure.cosmos.database });
     const seed = await seedPlatform({

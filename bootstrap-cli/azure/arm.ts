@@ -101,6 +101,25 @@ export class ArmClient {
     }
   }
 
+  /**
+   * The object id of the signed-in principal: the `oid` claim of its ARM token (what
+   * `az ad signed-in-user show --query id` gives, without a Graph call). The template grants it
+   * the Cosmos data role it seeds with.
+   */
+  async principalId(step: string): Promise<string> {
+    const token = await this.token(step);
+    let oid: unknown;
+    try {
+      oid = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { oid?: unknown }).oid;
+    } catch {
+      oid = undefined;
+    }
+    if (typeof oid !== 'string' || !/^[0-9a-f-]{36}$/i.test(oid)) {
+      throw new CliError(`${step}: the ARM token of the signed-in principal carries no object id (oid claim); sign in as a user or service principal. ${SIGN_IN_HELP}`);
+    }
+    return oid;
+  }
+
   /** One request; `path` is below the endpoint or a full URL (async-operation URLs). */
   async request(step: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, apiVersion: string | undefined, body?: unknown): Promise<ArmResponse> {
     let url = /^https?:\/\//.test(path) ? path : `${this.endpoint}${path}`;

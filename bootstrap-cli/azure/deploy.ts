@@ -39,6 +39,7 @@ import {
   resourceGroupPath,
   siteId,
   templateParameters,
+  appSettings,
   vaultId,
   type InfraNames,
 } from './infra.js';
@@ -93,7 +94,8 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   const missing = await checkCodeFolders(topology, codeRoot);
   if (missing.length) throw new CliError(`service code missing under ${codeRoot} (pass the folder with --code DIR):\n  ${missing.join('\n  ')}`, EXIT.failed);
   const names = infraNames(topology, options);
-  const arm = new ArmClient({ credential: deps.credential ?? azureCredential(), endpoint: deps.armEndpoint, caCert: deps.caCert, pollIntervalInMs: deps.pollIntervalInMs });
+  const credential = deps.credential ?? azureCredential();
+  const arm = new ArmClient({ credential, endpoint: deps.armEndpoint, caCert: deps.caCert, pollIntervalInMs: deps.pollIntervalInMs });
   const result: AzureDeployResult = { exitCode: EXIT.ok, names };
 
   // 1. Sign-in and the resource group (the first ARM call: a missing login fails here, clearly).
@@ -109,7 +111,7 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   say(`infrastructure: deploying infra/lcm.json as ${DEPLOYMENT_NAME} (app ${names.app}, vault ${names.keyVault}, storage ${names.storageAccount}, cosmos ${names.cosmosAccount})`);
   const deploymentPath = `${resourceGroupPath(names)}/providers/Microsoft.Resources/deployments/${DEPLOYMENT_NAME}`;
   const deployment = await arm.put(`template deployment ${DEPLOYMENT_NAME} in ${names.resourceGroup}`, deploymentPath, API.deployment, {
-    properties: { mode: 'Incremental', template: loadTemplate(), parameters: templateParameters(topology, names) },
+    properties: { mode: 'Incremental', template: loadTemplate(), parameters: templateParameters(topology, names, { principalId: await arm.principalId('read the signed-in principal') }) },
   });
   const outputs = Object.fromEntries(Object.entries((deployment?.properties?.outputs ?? {}) as Record<string, { value: unknown }>).map(([k, v]) => [k, v.value]));
   result.outputs = outputs;
@@ -135,7 +137,7 @@ export async function runAzureDeploy(options: AzureDeployOptions, deps: AzureDep
   // 5. Service code and topology, with the account keys read through ARM (never printed). The
   //    topology seeded targets where this deploy put the platform: --subscription/--resource-group/
   //    --location move the VMs too (the app's roles are on that resource group, created in step 1).
-  result.seed = await seed(arm, deploymentTopology(topology, names), names, codeRoot, outputs, deps.caCert, say, options.mergeVms ?? false);
+  result.seed = await seed(arm, credential, deploymentTopology(topology, names), names, codeRoot, outputs, deps.caCert, say, options.mergeVms ?? false);
 
   // 6. Boot.
   const appUrl = appUrlOf(appHost);
@@ -241,6 +243,7 @@ async function ensureRoleKeys(arm: ArmClient, names: InfraNames, role: RoleKey, 
 
 async function seed(
   arm: ArmClient,
+  credential: TokenCredential,
   topology: Topology,
   names: InfraNames,
   codeRoot: string,
@@ -251,17 +254,16 @@ async function seed(
 ): Promise<SeedResult> {
   const rg = `/subscriptions/${names.subscriptionId}/resourceGroups/${names.resourceGroup}/providers`;
   const storageKeys = await arm.post(`read the keys of storage account ${names.storageAccount}`, `${rg}/Microsoft.Storage/storageAccounts/${names.storageAccount}/listKeys`, API.storage);
-  const cosmosKeys = await arm.post(`read the keys of Cosmos DB account ${names.cosmosAccount}`, `${rg}/Microsoft.DocumentDB/databaseAccounts/${names.cosmosAccount}/listKeys`, API.cosmos);
   const accountKey: string | undefined = storageKeys?.keys?.[0]?.value;
-  const cosmosKey: string | undefined = cosmosKeys?.primaryMasterKey;
-  if (!accountKey || !cosmosKey) throw new CliError('seed: ARM returned no account keys (is shared-key access disabled on the accounts?)', EXIT.failed);
+  if (!accountKey) throw new CliError(`seed: ARM returned no key for storage account ${names.storageAccount} (is shared-key access disabled on it?)`, EXIT.failed);
   const fileEndpoint = String(outputs['storageFileEndpoint'] ?? `https://${names.storageAccount}.file.core.windows.net/`);
   const share = CodeShare.fromConnectionString(
     `DefaultEndpointsProtocol=https;AccountName=${names.storageAccount};AccountKey=${accountKey};FileEndpoint=${fileEndpoint}`,
     names.codeShare,
     { caCert },
   );
-  const cosmos = createCosmosClient({ endpoint: String(outputs['cosmosEndpoint']), key: cosmosKey, caCert });
+  // Cosmos DB takes Entra tokens only: the signed-in principal seeds with the data role the template gave it.
+  const cosmos = createCosmosClient({ endpoint: String(outputs['cosmosEndpoint']), credential, caCert });
   try {
     const db = new CentralDb(cosmos, { databaseId: names.cosmosDatabase });
     say(`seed: uploading ${codeFolders(topology).length} code folders from ${codeRoot} to share ${names.codeShare}`);
@@ -322,8 +324,12 @@ async function dryRun(
     state.set(r.type + '/' + r.name, exists);
     say(`  ${r.type} ${r.name}: ${exists ? 'exists (the template deployment would update it in place if its definition changed)' : 'would create'}`);
   }
-  say(`  app settings of ${names.app}: would set ${Object.keys(templateParameters(topology, names).appSettings.value as object).length + 1} settings (secrets as Key Vault references)`);
-  say(`  role assignments for the app's managed identity: Virtual Machine Contributor + Network Contributor on ${names.resourceGroup}, Key Vault Secrets User on ${names.keyVault}, Storage File Data Privileged Reader on ${names.storageAccount} (ensured by the template)`);
+  say(`  app settings of ${names.app}: would set ${Object.keys(appSettings(topology, names)).length + 1} settings (secrets as Key Vault references)`);
+  say(
+    `  roles (ensured by the template): the app's managed identity gets the custom role "LCM VM operator" on ${names.resourceGroup} (VMs and their network only), ` +
+      `Key Vault Secrets User on ${names.keyVault}, Storage Blob Data Owner + Queue and Table Data Contributor on ${names.storageAccount} (task hub), ` +
+      `Cosmos DB Built-in Data Contributor on ${names.cosmosAccount}/${names.cosmosDatabase}; you get that Cosmos role too (to seed)`,
+  );
   const vaultExists = state.get(`Microsoft.KeyVault/vaults/${names.keyVault}`) === true;
   for (const g of generatedSecrets(topology)) {
     const exists = vaultExists && (await arm.get(`read secret ${g.secret}`, `${vaultId(names)}/secrets/${g.secret}`, API.keyVault)) !== undefined;

@@ -71,8 +71,12 @@ export const secretNameOf = (setting: string): string => setting.toLowerCase().r
 
 export const kvReference = (vault: string, secret: string): string => `@Microsoft.KeyVault(SecretUri=https://${vault}.vault.azure.net/secrets/${secret}/)`;
 
-/** Secrets the template fills from listKeys (never leave ARM). */
-export const TEMPLATE_SECRETS = { cosmosKey: 'cosmos-key', storageConnection: 'storage-connection' } as const;
+/**
+ * Secrets the template fills from listKeys (never leave ARM). Only the storage connection string:
+ * Cosmos DB has local auth off (Entra tokens only) and the task hub uses the app's identity; the
+ * key stays for Elastic Premium's content share and the VMs' SAS code fetch (infra/lcm.json comments).
+ */
+export const TEMPLATE_SECRETS = { storageConnection: 'storage-connection' } as const;
 export const MONITORING_KEY_SETTING = 'LCM_MONITORING_API_KEY';
 export const HOST_KEY_SEED_SETTING = 'LCM_HOST_KEY_SEED';
 /** The key the other services read the registry with (functions/http/roles.ts SERVICE_FUNCTIONS). */
@@ -108,9 +112,13 @@ export function appSettings(topology: Topology, names: InfraNames): Record<strin
   const settings: Record<string, string> = {
     FUNCTIONS_WORKER_RUNTIME: 'node',
     FUNCTIONS_EXTENSION_VERSION: '~4',
-    AzureWebJobsStorage: kv(TEMPLATE_SECRETS.storageConnection),
+    // The task hub over the app's system-assigned identity (Blob Data Owner, Queue and Table Data
+    // Contributor on the account, in the template): no key in this connection.
+    AzureWebJobsStorage__accountName: names.storageAccount,
+    AzureWebJobsStorage__credential: 'managedidentity',
     AzureWebJobsFeatureFlags: 'EnableWorkerIndexing',
-    // Elastic Premium keeps the app's content in a file share of the same account.
+    // Elastic Premium keeps the app's content in a file share of the same account; this setting
+    // takes a connection string only (no identity), so the key stays, in Key Vault.
     WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: kv(TEMPLATE_SECRETS.storageConnection),
     WEBSITE_CONTENTSHARE: names.contentShare,
     WEBSITE_SKIP_CONTENTSHARE_VALIDATION: '1',
@@ -126,7 +134,7 @@ export function appSettings(topology: Topology, names: InfraNames): Record<strin
     LCM_VM_PRIVATE_NETWORK: 'true',
     LCM_KAFKA_WAIT_MS: '120000',
     LCM_COSMOS_DATABASE: names.cosmosDatabase,
-    LCM_COSMOS_KEY: kv(TEMPLATE_SECRETS.cosmosKey),
+    // No LCM_COSMOS_KEY: the LCM reaches Cosmos DB with its managed identity (local auth is off).
     LCM_STORAGE_CONNECTION_STRING: kv(TEMPLATE_SECRETS.storageConnection),
     LCM_CODE_SHARE: names.codeShare,
     LCM_PUBLIC_API_URL: `https://${names.app}.azurewebsites.net`,
@@ -135,13 +143,20 @@ export function appSettings(topology: Topology, names: InfraNames): Record<strin
   return settings;
 }
 
-export function templateParameters(topology: Topology, names: InfraNames): Record<string, { value: unknown }> {
+/** The principal running the deploy: it gets a Cosmos data role on the central database, to seed it. */
+export interface Deployer {
+  principalId: string;
+}
+
+export function templateParameters(topology: Topology, names: InfraNames, deployer: Deployer): Record<string, { value: unknown }> {
   return {
     location: { value: names.location },
     storageAccountName: { value: names.storageAccount },
     codeShareName: { value: names.codeShare },
     contentShareName: { value: names.contentShare },
     cosmosAccountName: { value: names.cosmosAccount },
+    cosmosDatabaseName: { value: names.cosmosDatabase },
+    deployerPrincipalId: { value: deployer.principalId },
     keyVaultName: { value: names.keyVault },
     planName: { value: names.plan },
     appName: { value: names.app },
@@ -171,7 +186,6 @@ export function namedResources(n: InfraNames): NamedResource[] {
     { type: 'Microsoft.Storage/storageAccounts/fileServices/shares', name: n.contentShare, path: `${rg}/Microsoft.Storage/storageAccounts/${n.storageAccount}/fileServices/default/shares/${n.contentShare}`, apiVersion: API.storage },
     { type: 'Microsoft.DocumentDB/databaseAccounts', name: n.cosmosAccount, path: `${rg}/Microsoft.DocumentDB/databaseAccounts/${n.cosmosAccount}`, apiVersion: API.cosmos },
     { type: 'Microsoft.KeyVault/vaults', name: n.keyVault, path: `${rg}/Microsoft.KeyVault/vaults/${n.keyVault}`, apiVersion: API.keyVault },
-    { type: 'Microsoft.KeyVault/vaults/secrets', name: TEMPLATE_SECRETS.cosmosKey, path: `${rg}/Microsoft.KeyVault/vaults/${n.keyVault}/secrets/${TEMPLATE_SECRETS.cosmosKey}`, apiVersion: API.keyVault },
     { type: 'Microsoft.KeyVault/vaults/secrets', name: TEMPLATE_SECRETS.storageConnection, path: `${rg}/Microsoft.KeyVault/vaults/${n.keyVault}/secrets/${TEMPLATE_SECRETS.storageConnection}`, apiVersion: API.keyVault },
     { type: 'Microsoft.Web/serverfarms', name: n.plan, path: `${rg}/Microsoft.Web/serverfarms/${n.plan}`, apiVersion: API.web },
     { type: 'Microsoft.Web/sites', name: n.app, path: `${rg}/Microsoft.Web/sites/${n.app}`, apiVersion: API.web },

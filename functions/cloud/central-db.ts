@@ -8,6 +8,7 @@ import { VmRecords, type VmRecord } from './vm-records.js';
 import type { Container, CosmosClient } from '@azure/cosmos';
 import type { Topology, VmSpec } from '../platform/topology.js';
 import {
+  CentralDbError,
   CONTAINERS,
   cosmosFailure,
   statusOf,
@@ -99,6 +100,15 @@ export class CentralDb {
         await database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } });
       }
     } catch (err) {
+      // With Entra auth the data plane may not create databases or containers (403, substatus 5300).
+      if (statusOf(err) === 403 && (err as { substatus?: number }).substatus === 5300) {
+        throw new CentralDbError(
+          'cosmos-failed',
+          `central database: database "${this.databaseId}" or one of its containers (${Object.values(CONTAINERS).map((c) => c.id).join(', ')}) does not exist, ` +
+            'and an Entra token may not create them: they come from the template (infra/lcm.json, sqlDatabases/containers); run bootstrap-cli deploy.',
+          { cause: err },
+        );
+      }
       throw cosmosFailure('creating the schema', this.databaseId, err);
     }
   }

@@ -45,7 +45,7 @@ export function isCredentialError(err: unknown): boolean {
 export const SIGN_IN_HELP =
   'Sign in with `az login` (Azure CLI) on this machine, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and ' +
   'AZURE_CLIENT_SECRET for a service principal, or run in Azure with a managed identity assigned to the function app ' +
-  '(and grant it Contributor on the resource group).';
+  '(bootstrap-cli deploy grants it the roles it needs: infra/lcm.json).';
 
 /** Raised instead of the raw identity error: names what was being done and how to sign in. */
 export class AzureSignInError extends Error {

@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSshKeyPair } from '../../functions/cloud/secrets.js';
 import { LOCAL_RETRY_AFTER_SCALE, startArmEmulator, type ArmEmulator, type OperationKind } from './arm/index.js';
+import type { TokenCredential } from '@azure/core-auth';
 import { startCosmosEmulator, type CosmosEmulator } from './cosmos.js';
+import { startLocalIdentity, type LocalIdentity } from './identity.js';
 import { startFileShareEmulator, type FileShareEmulator } from './files/index.js';
 import { kafkaImage } from '../images/kafka/index.js';
 import { generateLocalTls } from './tls.js';
@@ -43,8 +45,17 @@ export interface LocalAzure {
   caCert: string;
   arm: ArmEmulator;
   fleet: VmFleet;
+  /** Cosmos DB with local auth disabled, as infra/lcm.json creates it: Entra tokens only. */
   cosmos: CosmosEmulator;
   files: FileShareEmulator;
+  /** The local Entra ID: it issues the tokens Cosmos accepts (managed identity, signed-in user). */
+  identity: LocalIdentity;
+  /** The signed-in user's credential (what `az login` gives bootstrap-cli): seeds Cosmos. */
+  userCredential: TokenCredential;
+  /** The signed-in user's object id (the `oid` of its tokens). */
+  userPrincipalId: string;
+  /** The managed identity of the LCM run by the local host (`settings()`). */
+  appPrincipalId: string;
   /** The private key the local VMs accept (what VM_SSH_PRIVATE_KEY holds locally). */
   sshPrivateKey: string;
   /** The machine's address on the VM network: where VMs reach the host. */
@@ -58,6 +69,10 @@ export interface LocalAzure {
   settings(options: { codeShare: string; sshKeySetting?: string }): Record<string, string>;
   stop(): Promise<void>;
 }
+
+/** Object ids of the local signed-in user and of the local host's function app identity. */
+export const LOCAL_USER_PRINCIPAL_ID = '0c0a1000-0000-4000-8000-00000000a11e';
+export const LOCAL_APP_PRINCIPAL_ID = '0c0a1000-0000-4000-8000-0000000000a9';
 
 /** A fixed bearer token: the ARM emulator accepts any, the LCM sends this one locally. */
 export const LOCAL_ARM_TOKEN = 'local-arm-emulator-token';
@@ -79,7 +94,10 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     const tls = generateLocalTls({ ips: [fleet.hostAddress] });
     const arm = await startArmEmulator({ tls, pool: fleet, hooks: fleet, latency: options.armLatency, retryAfterScale: options.armRetryAfterScale ?? LOCAL_RETRY_AFTER_SCALE });
     stops.push(() => arm.stop());
-    const cosmos = await startCosmosEmulator({ tls });
+    const identity = await startLocalIdentity();
+    stops.push(() => identity.stop());
+    // As infra/lcm.json creates the account (disableLocalAuth): the LCM and the CLI use Entra tokens.
+    const cosmos = await startCosmosEmulator({ tls, identity, localAuthDisabled: true });
     stops.push(() => cosmos.stop());
     // The VMs fetch service code from Files (curl on the VM): it listens where they reach the host,
     // over HTTPS only, as an account with secure transfer required (infra/lcm.json sets it).
@@ -97,8 +115,10 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     // the local services' real credentials, and local stand-ins for managed identity and the public CA.
     arm.bindLocalServices({
       storage: { accountName: files.accountName, accountKey: files.accountKey, fileEndpoint: files.endpoint },
-      cosmos: { endpoint: cosmos.endpoint, key: cosmos.key },
+      cosmos: { endpoint: cosmos.endpoint, key: cosmos.key, provision: (schema) => cosmos.provision(schema) },
       sitesDir: join(rootDir, 'sites'),
+      // App Service's identity endpoint for each site's system-assigned identity.
+      identitySettings: (principalId) => identity.managedIdentitySettings(principalId),
       platformSettings: {
         LCM_ARM_ENDPOINT: arm.endpoint,
         LCM_ARM_STATIC_TOKEN: LOCAL_ARM_TOKEN,
@@ -116,6 +136,10 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       fleet,
       cosmos,
       files,
+      identity,
+      userCredential: identity.credential(LOCAL_USER_PRINCIPAL_ID),
+      userPrincipalId: LOCAL_USER_PRINCIPAL_ID,
+      appPrincipalId: LOCAL_APP_PRINCIPAL_ID,
       sshPrivateKey: keys.private,
       hostAddress: fleet.hostAddress,
       exposeToVms: async (port) => {
@@ -128,7 +152,9 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         LCM_ARM_STATIC_TOKEN: LOCAL_ARM_TOKEN,
         LCM_ARM_POLL_INTERVAL_MS: '50',
         LCM_COSMOS_ENDPOINT: cosmos.endpoint,
-        LCM_COSMOS_KEY: cosmos.key,
+        // No Cosmos key: the LCM's managed identity (DefaultAzureCredential -> App Service's
+        // identity endpoint), as on Azure.
+        ...identity.managedIdentitySettings(LOCAL_APP_PRINCIPAL_ID),
         LCM_STORAGE_CONNECTION_STRING: files.connectionString,
         LCM_CODE_SHARE: codeShare,
         LCM_CA_CERT: tls.cert,

@@ -10,10 +10,9 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runAzureDeploy, type AzureDeployResult } from '../../bootstrap-cli/azure/deploy.js';
-import { appSettings, infraNames, siteId, vaultId } from '../../bootstrap-cli/azure/infra.js';
+import { appSettings, infraNames, loadTemplate, siteId, vaultId } from '../../bootstrap-cli/azure/infra.js';
 import { publishPackage } from '../../bootstrap-cli/azure/publish.js';
 import { writeZip } from '../../bootstrap-cli/azure/zip.js';
-import { staticTokenCredential } from '../../functions/cloud/credentials.js';
 import { loadTopology } from '../../functions/platform/load.js';
 import { startLocalAzure, type LocalAzure } from '../../local/azure/index.js';
 import { readZip } from '../../local/azure/arm/unzip.js';
@@ -38,7 +37,19 @@ function smallTopologyDoc(): any {
   return doc;
 }
 
-const deps = () => ({ io, credential: staticTokenCredential(), armEndpoint: azure.arm.endpoint, caCert: azure.caCert, pollIntervalInMs: 100 });
+// The signed-in user (the local Entra ID's tokens): ARM, Kudu and Cosmos DB (local auth off) take it.
+/** The RBAC action ARM checks for a request: `<ns>/<type>[/<child type>]/(read|write|delete|<verb>/action)`. */
+function actionOf(method: string, path: string): string {
+  const after = path.split(/\/providers\//i).pop()!.split('/');
+  const [ns, ...rest] = after;
+  const types: string[] = [];
+  for (let i = 0; i < rest.length; i += 2) types.push(rest[i]!);
+  const verb = rest.length % 2 === 1 ? `${rest[rest.length - 1]}/action` : { GET: 'read', HEAD: 'read', PUT: 'write', PATCH: 'write', DELETE: 'delete' }[method]!;
+  const typePath = rest.length % 2 === 1 ? types.slice(0, -1) : types;
+  return `${ns}/${typePath.join('/')}/${verb}`;
+}
+
+const deps = () => ({ io, credential: azure.userCredential, armEndpoint: azure.arm.endpoint, caCert: azure.caCert, pollIntervalInMs: 100 });
 const deploy = (extra: Record<string, unknown> = {}): Promise<AzureDeployResult> => runAzureDeploy({ config, code: CODE, stagingDir: staging, ...extra }, deps());
 const topology = () => loadTopology(readFileSync(config, 'utf8'));
 
@@ -95,17 +106,31 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
       expect((azure.arm.platform.resourceById(`${siteId(names)}/basicPublishingCredentialsPolicies/${policy}`)!.spec as any).properties.allow, policy).toBe(false);
     }
     expect((azure.arm.platform.resourceById(vaultId(names))!.spec as any).properties.enablePurgeProtection).toBe(true);
-    // App settings: every setting of local.settings.sample.json, secrets as Key Vault references.
+    // Cosmos DB takes Entra tokens only; the database and containers come from the template; the
+    // app's identity and the deploying user hold the data role on the central database only.
+    const cosmosId = `${rg}/Microsoft.DocumentDB/databaseAccounts/${names.cosmosAccount}`;
+    expect((azure.arm.platform.resourceById(cosmosId)!.spec as any).properties.disableLocalAuth).toBe(true);
+    const sqlRoles = [...azure.arm.platform.resources.values()].filter((r) => r.type.toLowerCase() === 'microsoft.documentdb/databaseaccounts/sqlroleassignments');
+    expect(sqlRoles.map((r) => (r.spec as any).properties.principalId).sort()).toEqual([site.site!.principalId, azure.userPrincipalId].sort());
+    for (const r of sqlRoles) expect((r.spec as any).properties.scope).toBe(`${cosmosId}/dbs/${names.cosmosDatabase}`);
+    // App settings: every setting of local.settings.sample.json (the task hub's as an identity-based
+    // connection), secrets as Key Vault references; no account key and no Cosmos key in any of them.
     const settings = site.site!.appSettings;
-    for (const name of Object.keys(SAMPLE)) expect(settings, name).toHaveProperty(name);
+    for (const name of Object.keys(SAMPLE)) expect(settings, name).toHaveProperty(name === 'AzureWebJobsStorage' ? 'AzureWebJobsStorage__accountName' : name);
+    expect(settings['AzureWebJobsStorage']).toBeUndefined();
+    expect(settings['AzureWebJobsStorage__accountName']).toBe(names.storageAccount);
+    expect(settings['AzureWebJobsStorage__credential']).toBe('managedidentity');
+    expect(settings['LCM_COSMOS_KEY']).toBeUndefined();
     expect(settings['LCM_VM_PRIVATE_NETWORK']).toBe('true');
-    for (const name of ['LCM_COSMOS_KEY', 'LCM_STORAGE_CONNECTION_STRING', 'VM_SSH_PRIVATE_KEY', 'AUTH_TOKEN_SIGNING_KEY', 'LCM_MONITORING_API_KEY', 'LCM_SERVICE_API_KEY', 'LCM_HOST_KEY_SEED']) {
+    for (const name of ['LCM_STORAGE_CONNECTION_STRING', 'VM_SSH_PRIVATE_KEY', 'AUTH_TOKEN_SIGNING_KEY', 'LCM_MONITORING_API_KEY', 'LCM_SERVICE_API_KEY', 'LCM_HOST_KEY_SEED']) {
       expect(settings[name], name).toMatch(/^@Microsoft\.KeyVault\(SecretUri=https:\/\/.+\.vault\.azure\.net\/secrets\/.+\/\)$/);
     }
     // Secrets: generated into the vault, readable by the app (resolved references), never printed.
     const resolved = azure.arm.platform.appService.effectiveSettings(site.site!);
     expect(resolved['VM_SSH_PRIVATE_KEY']).toMatch(/PRIVATE KEY/);
-    expect(resolved['LCM_COSMOS_KEY']).toBe(azure.cosmos.key);
+    expect(Object.values(resolved).some((v) => v.includes(azure.cosmos.key))).toBe(false);
+    // The one setting left holding the storage key (Key Vault reference): the code share's SAS and the content share.
+    expect(Object.entries(resolved).filter(([, v]) => v.includes('AccountKey=')).map(([k]) => k).sort()).toEqual(['LCM_STORAGE_CONNECTION_STRING', 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING']);
     expect(resolved['LCM_STORAGE_CONNECTION_STRING']).toContain(`AccountKey=${azure.files.accountKey}`);
     for (const secret of [resolved['VM_SSH_PRIVATE_KEY']!, resolved['AUTH_TOKEN_SIGNING_KEY']!, azure.cosmos.key, azure.files.accountKey, resolved['LCM_MONITORING_API_KEY']!, resolved['LCM_SERVICE_API_KEY']!, resolved['LCM_HOST_KEY_SEED']!]) {
       expect(text.includes(secret)).toBe(false);
@@ -151,7 +176,13 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     expect((first.boot?.output as any)?.status, JSON.stringify(first.boot?.output)).toBe('succeeded');
     expect(first.exitCode).toBe(0);
     expect(text).toMatch(/service authentication \(vm-core\): running/);
-  }, 150_000);
+    // Every Compute and Network call the LCM made during the boot is an action of its custom role.
+    const role = (loadTemplate() as any).resources.find((r: any) => r.type === 'Microsoft.Authorization/roleDefinitions');
+    const granted = new Set((role.properties.permissions[0].actions as string[]).map((a) => a.toLowerCase()));
+    const called = new Set(azure.arm.log.entries.filter((e) => /\/providers\/Microsoft\.(Compute|Network)\//i.test(e.path)).map((e) => actionOf(e.method, e.path).toLowerCase()));
+    expect(called.size).toBeGreaterThan(5);
+    expect([...called].filter((a) => !granted.has(a))).toEqual([]);
+  }, 300_000);
 
   it('a second run changes nothing: resources not recreated, no publish, no upload, same topology version', async () => {
     const names = infraNames(topology());
@@ -227,7 +258,8 @@ describe('app settings', () => {
   it('cover every setting of local.settings.sample.json for the example topology', () => {
     const t = loadTopology(readFileSync(EXAMPLE_TOPOLOGY, 'utf8'));
     const settings = { ...appSettings(t, infraNames(t)), LCM_COSMOS_ENDPOINT: 'from the template' };
-    expect(Object.keys(settings)).toEqual(expect.arrayContaining(Object.keys(SAMPLE)));
+    // On Azure the task hub is an identity-based connection (AzureWebJobsStorage__accountName).
+    expect(Object.keys(settings)).toEqual(expect.arrayContaining(Object.keys(SAMPLE).map((k) => (k === 'AzureWebJobsStorage' ? 'AzureWebJobsStorage__accountName' : k))));
     for (const [k, v] of Object.entries(SAMPLE)) if (v.startsWith('@Microsoft.KeyVault')) expect(settings[k as keyof typeof settings], k).toMatch(/^@Microsoft\.KeyVault/);
   });
 });

@@ -68,6 +68,8 @@ function secretsOf(p: TestPlatform): Secret[] {
     { name: 'monitoring key', variants: variantsOf(p.monitoringKey) },
     { name: 'service key', variants: variantsOf(p.settings.LCM_SERVICE_API_KEY!) },
     { name: 'host-key seed', variants: variantsOf(p.settings.LCM_HOST_KEY_SEED!) },
+    // The managed identity endpoint's guard header: whoever holds it mints the LCM's tokens.
+    { name: 'identity endpoint header', variants: variantsOf(p.settings.IDENTITY_HEADER!) },
     // Each VM's SSH host key: derived inside the activity, given to ARM as customData, on the VM's disk.
     ...p.topology.vms.map((vm) => ({
       name: `SSH host private key of ${vm.name}`,
@@ -213,7 +215,7 @@ async function collect(): Promise<Source[]> {
   }
 
   // The central database: every document of every container (events, registry, VMs, desired state, host keys).
-  const cosmos = createCosmosClient({ endpoint: p.azure.cosmos.endpoint, key: p.azure.cosmos.key, caCert: p.azure.caCert });
+  const cosmos = createCosmosClient({ endpoint: p.azure.cosmos.endpoint, credential: p.azure.userCredential, caCert: p.azure.caCert });
   for (const { id: container } of Object.values(CONTAINERS)) {
     const { resources } = await cosmos.database('lcm').container(container).items.readAll().fetchAll();
     for (const doc of resources) out.push({ where: `central database ${container}/${String(doc.id)}`, text: text(doc) });

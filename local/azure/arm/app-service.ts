@@ -82,7 +82,7 @@ export interface AppServiceOptions {
   /** Where packages are unpacked and task hubs kept; a temporary folder when absent. */
   sitesDir?: () => string | undefined;
   /** Settings the emulated platform adds to every app (bound by startLocalAzure). */
-  platformSettings: () => Record<string, string>;
+  platformSettings: (principalId: string) => Record<string, string>;
   /** Resolves `@Microsoft.KeyVault(...)` references for this identity against the emulator's vaults; undefined = unresolved. */
   resolveKeyVaultReference: (reference: string, principalId: string) => string | undefined;
   /** Host log sink; default: dropped. */
@@ -150,7 +150,7 @@ export class AppServiceEmulator {
     }
     return {
       ...out,
-      ...this.options.platformSettings(),
+      ...this.options.platformSettings(site.principalId),
       WEBSITE_HOSTNAME: site.defaultHostName,
       WEBSITE_SITE_NAME: site.name,
       // The app's own address: the monitoring service calls the LCM API there.

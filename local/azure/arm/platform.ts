@@ -27,7 +27,14 @@ import type { LocalTls } from '../tls.js';
 export interface LocalServiceBindings {
   /** The local File endpoint: a template's storage account must carry this account name. */
   storage?: { accountName: string; accountKey: string; fileEndpoint: string };
-  cosmos?: { endpoint: string; key: string };
+  cosmos?: {
+    endpoint: string;
+    key: string;
+    /** Creates a database and containers in the local Cosmos DB, as the resource provider does for sqlDatabases/containers. */
+    provision?: (schema: { database: string; containers: Array<{ id: string; partitionKey: string }> }) => Promise<void>;
+  };
+  /** App Service's managed identity settings (IDENTITY_ENDPOINT, IDENTITY_HEADER) for a site's identity. */
+  identitySettings?: (principalId: string) => Record<string, string>;
   /** Settings the emulated App Service adds to every app (ARM endpoint, static token, CA, SSH port...). */
   platformSettings?: Record<string, string>;
   /** Where deployed packages are unpacked (default: a temporary folder removed on stop). */
@@ -89,7 +96,7 @@ export class ArmPlatform {
     this.appService = new AppServiceEmulator({
       tls,
       sitesDir: () => this.bindings.sitesDir,
-      platformSettings: () => this.bindings.platformSettings ?? {},
+      platformSettings: (principalId) => ({ ...(this.bindings.identitySettings?.(principalId) ?? {}), ...(this.bindings.platformSettings ?? {}) }),
       resolveKeyVaultReference: (ref, principalId) => this.resolveKeyVaultReference(ref, principalId),
       hostLog: (line) => this.bindings.hostLog?.(line),
     });
@@ -316,6 +323,7 @@ export class ArmPlatform {
       ? { ...existing, spec, apiVersion, changedAt: now, version: existing.version + 1 }
       : { id, name, type, apiVersion, spec, createdAt: now, changedAt: now, version: 1 };
     if (!existing && lowerType === 'microsoft.web/sites') resource.site = await this.appService.createSite(name);
+    await this.provisionCosmos(lowerType, name, spec);
     this.resources.set(key, resource);
     if (lowerType === 'microsoft.web/sites/config' && name.toLowerCase().endsWith('/appsettings')) {
       const site = this.siteResource(id.split('/').slice(0, -2).join('/'));
@@ -323,6 +331,22 @@ export class ArmPlatform {
       await this.appService.setAppSettings(site, settings);
     }
     return existing ? 'updated' : 'created';
+  }
+
+  /** sqlDatabases and their containers exist in the bound local Cosmos DB once deployed (the data plane may not create them with Entra tokens). */
+  private async provisionCosmos(lowerType: string, name: string, spec: JsonObject): Promise<void> {
+    const provision = this.bindings.cosmos?.provision;
+    if (!provision) return;
+    const parts = name.split('/');
+    if (lowerType === 'microsoft.documentdb/databaseaccounts/sqldatabases' && parts.length === 2) {
+      await provision({ database: parts[1]!, containers: [] });
+    } else if (lowerType === 'microsoft.documentdb/databaseaccounts/sqldatabases/containers' && parts.length === 3) {
+      const resource = asObject(asObject(spec['properties'])?.['resource']);
+      const paths = asObject(resource?.['partitionKey'])?.['paths'];
+      const partitionKey = Array.isArray(paths) && typeof paths[0] === 'string' ? paths[0] : undefined;
+      if (!partitionKey) throw new ArmError(400, 'BadRequest', `Container '${name}' needs properties.resource.partitionKey.paths.`);
+      await provision({ database: parts[1]!, containers: [{ id: parts[2]!, partitionKey }] });
+    }
   }
 
   private checkStorageBinding(name: string): void {

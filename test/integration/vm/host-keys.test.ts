@@ -12,6 +12,7 @@ import type { EnsureVmInput, VmInfo } from '../../../functions/activities/contra
 import { ArmOperationError } from '../../../functions/cloud/compute.js';
 import { HostKeyMismatchError, HostKeyUnknownError } from '../../../functions/cloud/ssh.js';
 import { centralDb, compute, vmPublicKey, withVm } from '../../../functions/deps.js';
+import { CONTAINERS } from '../../../functions/cloud/central-db.js';
 import { startLocalAzure, type LocalAzure } from '../../../local/azure/index.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -35,6 +36,8 @@ beforeAll(async () => {
   azure = await startLocalAzure({ stopGraceMs: 500 });
   // The activities read their settings from the environment, as in the function app.
   Object.assign(process.env, azure.settings({ codeShare: 'code' }), { LCM_ARM_POLL_INTERVAL_MS: '20' });
+  // The central database's schema comes from the control plane (the template on Azure).
+  await azure.cosmos.provision({ database: 'lcm', containers: Object.values(CONTAINERS) });
   await ensureResourceGroup({ azure: azureTarget });
 }, 120_000);
 
