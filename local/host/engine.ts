@@ -184,6 +184,7 @@ export class DurableEngine {
   private pollDue = Infinity;
   private idleDelay = 1;
   private renewTimer: NodeJS.Timeout | undefined;
+  private readonly counts = { activities: 0, replays: 0, droppedReplays: 0 };
 
   constructor(private readonly opts: EngineOptions) {
     this.store = opts.store;
@@ -230,6 +231,11 @@ export class DurableEngine {
       });
     }
     this.events.emit('stopped');
+  }
+
+  /** Activities run and replays committed by this engine (and replays dropped for a lost lease). */
+  stats(): { activities: number; replays: number; droppedReplays: number } {
+    return { ...this.counts };
   }
 
   hasOrchestration(name: string): boolean {
@@ -481,6 +487,7 @@ export class DurableEngine {
         if (this.store.deleteWorkRow(w.id)) this.store.addInbox(w.instanceId, w.executionId, this.visibleAfterDispatch(), done);
       });
       this.inFlight.delete(w.id);
+      this.counts.activities++;
       this.wake(w.instanceId);
     });
   }
@@ -634,6 +641,7 @@ export class DurableEngine {
       const shared = this.opts.shared;
       if (shared?.role === 'worker' && (this.store.leaseOwner(instanceId) !== shared.workerId || this.store.historyLength(instanceId, row.executionId) !== cached.history.length)) {
         this.cache.delete(instanceId);
+        this.counts.droppedReplays++;
         this.opts.log(`orchestration ${instanceId}: replay on worker ${shared.workerId} dropped (its lease or history changed meanwhile)`);
         return false;
       }
@@ -678,6 +686,7 @@ export class DurableEngine {
       return true;
     });
     if (!committed) return;
+    this.counts.replays++;
 
     if (outcome.kind === 'running') {
       cached.history.push(...newEvents, ...scheduledEvents, closing);

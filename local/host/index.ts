@@ -14,12 +14,13 @@ import { HistoryStore, type InstanceFilter } from './store.js';
 import { DurableEngine } from './engine.js';
 import { createHttpFront, listen } from './http-server.js';
 import { buildClientData, type ClientData } from './client-data.js';
-import { startWorkers, type WorkerPool } from './workers.js';
+import { startWorkers, type WorkerPool, type WorkerStats } from './workers.js';
 import type { OrchestrationStatus, StatusOptions, TimelineEntry } from './status.js';
 
 export type { RegistrationInfo } from './registry.js';
 export type { OrchestrationStatus, TimelineEntry, StatusOptions } from './status.js';
 export type { InstanceFilter } from './store.js';
+export type { WorkerStats } from './workers.js';
 export { formatTimeline } from './status.js';
 
 export interface LocalHostOptions {
@@ -91,6 +92,8 @@ export interface LocalHost {
   terminate(instanceId: string, reason?: string): 'ok' | 'notFound' | 'gone';
   /** The worker processes' ids when `workers` > 1 (empty: this process runs everything). */
   workerPids: number[];
+  /** Per process that runs orchestrations (each live worker, or this one): activities run, replays committed, memory. */
+  workerStats(): Promise<WorkerStats[]>;
   stop(): Promise<void>;
 }
 
@@ -238,6 +241,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     raiseEvent: (id, name, data) => engine.raiseEvent(id, name, data === undefined ? null : JSON.stringify(data)),
     terminate: (id, reason) => engine.terminate(id, reason ?? ''),
     workerPids: pool?.pids ?? [],
+    workerStats: async () => (pool ? pool.stats() : [{ pid: process.pid, ...engine.stats(), rssBytes: process.memoryUsage.rss() }]),
     stop: () => {
       stopping ??= (async () => {
         await new Promise<void>((resolve) => {

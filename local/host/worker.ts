@@ -24,8 +24,17 @@ export interface WorkerConfig {
   clientData: ClientData;
 }
 
+/** What a worker did so far, and its memory. */
+export interface WorkerStats {
+  pid: number;
+  activities: number;
+  replays: number;
+  droppedReplays: number;
+  rssBytes: number;
+}
+
 /** Messages a worker sends its front. */
-export type WorkerMessage = { type: 'ready' } | { type: 'log'; line: string } | { type: 'failed'; message: string };
+export type WorkerMessage = { type: 'ready' } | { type: 'log'; line: string } | { type: 'failed'; message: string } | { type: 'stats'; stats: WorkerStats };
 
 function send(msg: WorkerMessage): void {
   process.send?.(msg);
@@ -66,6 +75,7 @@ async function run(config: WorkerConfig): Promise<void> {
   };
   process.on('message', (msg: { type?: string }) => {
     if (msg?.type === 'stop') stop();
+    if (msg?.type === 'stats') send({ type: 'stats', stats: { pid: process.pid, ...engine.stats(), rssBytes: process.memoryUsage.rss() } });
   });
   // The front went away (killed): a worker never outlives it.
   process.on('disconnect', stop);

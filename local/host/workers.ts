@@ -5,13 +5,17 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { WorkerConfig, WorkerMessage } from './worker.js';
+import type { WorkerConfig, WorkerMessage, WorkerStats } from './worker.js';
+
+export type { WorkerStats } from './worker.js';
 
 export interface WorkerPool {
   /** The OS process ids, in worker order (a test kills one to watch its work move). */
   pids: number[];
   /** Workers still running. */
   alive(): number;
+  /** What each live worker did so far (activities run, replays committed) and its memory. */
+  stats(): Promise<WorkerStats[]>;
   stop(): Promise<void>;
 }
 
@@ -25,6 +29,7 @@ export async function startWorkers(count: number, base: Omit<WorkerConfig, 'work
   const children: ChildProcess[] = [];
   const exited = new Map<ChildProcess, Promise<void>>();
   let stopping = false;
+  const statsWaiters = new Map<ChildProcess, (s: WorkerStats) => void>();
   const starts = Array.from({ length: count }, (_, i) => {
     const workerId = `w${i + 1}-${process.pid}`;
     // The front already applied the app settings to its environment; the worker inherits them.
@@ -41,6 +46,7 @@ export async function startWorkers(count: number, base: Omit<WorkerConfig, 'work
       const timer = setTimeout(() => reject(new Error(`worker ${i + 1} did not load the app within ${READY_TIMEOUT_MS} ms; stderr:\n${stderr}`)), READY_TIMEOUT_MS);
       child.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'log') log(`[worker ${i + 1}] ${msg.line}`);
+        else if (msg.type === 'stats') statsWaiters.get(child)?.(msg.stats);
         else if (msg.type === 'ready') {
           clearTimeout(timer);
           resolve();
@@ -77,6 +83,24 @@ export async function startWorkers(count: number, base: Omit<WorkerConfig, 'work
   return {
     pids: children.map((c) => c.pid as number),
     alive: () => children.filter((c) => c.exitCode === null && c.signalCode === null).length,
+    stats: async () => {
+      const live = children.filter((c) => c.exitCode === null && c.signalCode === null && c.connected);
+      const answers = await Promise.all(
+        live.map(
+          (c) =>
+            new Promise<WorkerStats | undefined>((resolve) => {
+              const timer = setTimeout(() => resolve(undefined), 5_000);
+              statsWaiters.set(c, (s) => {
+                clearTimeout(timer);
+                statsWaiters.delete(c);
+                resolve(s);
+              });
+              c.send({ type: 'stats' });
+            }),
+        ),
+      );
+      return answers.filter((s): s is WorkerStats => s !== undefined);
+    },
     stop,
   };
 }
