@@ -184,7 +184,7 @@ export class DurableEngine {
   private pollDue = Infinity;
   private idleDelay = 1;
   private renewTimer: NodeJS.Timeout | undefined;
-  private readonly counts = { activities: 0, replays: 0, droppedReplays: 0 };
+  private readonly counts = { activities: 0, replays: 0, droppedReplays: 0, turnMs: 0 };
 
   constructor(private readonly opts: EngineOptions) {
     this.store = opts.store;
@@ -233,8 +233,8 @@ export class DurableEngine {
     this.events.emit('stopped');
   }
 
-  /** Activities run and replays committed by this engine (and replays dropped for a lost lease). */
-  stats(): { activities: number; replays: number; droppedReplays: number } {
+  /** Activities run and replays committed by this engine, replays dropped for a lost lease, and the wall time spent in turns (replay + commit). */
+  stats(): { activities: number; replays: number; droppedReplays: number; turnMs: number } {
     return { ...this.counts };
   }
 
@@ -587,6 +587,15 @@ export class DurableEngine {
   }
 
   private async turn(instanceId: string): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await this.runTurn(instanceId);
+    } finally {
+      this.counts.turnMs += performance.now() - t0;
+    }
+  }
+
+  private async runTurn(instanceId: string): Promise<void> {
     if (this.stopped) return;
     const row = this.store.getInstance(instanceId);
     if (!row) return;

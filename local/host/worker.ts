@@ -30,6 +30,8 @@ export interface WorkerStats {
   activities: number;
   replays: number;
   droppedReplays: number;
+  /** Wall time inside replay turns (replay + commit), ms. */
+  turnMs: number;
   rssBytes: number;
 }
 
