@@ -102,8 +102,6 @@ CREATE TABLE IF NOT EXISTS work (
   id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, execution_id TEXT NOT NULL,
   task_id INTEGER NOT NULL, name TEXT NOT NULL, input TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS work_instance ON work(instance_id);
-CREATE INDEX IF NOT EXISTS instances_status ON instances(status);
-CREATE INDEX IF NOT EXISTS inbox_visible ON inbox(visible_at);
 `;
 
 /**
