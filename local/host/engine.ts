@@ -536,7 +536,12 @@ export class DurableEngine {
             .catch((err) => this.opts.log(`orchestration ${id}: replay error: ${err instanceof Error ? err.stack : String(err)}`))
             .finally(() => {
               this.turning.delete(id);
-              if (!this.stopped) this.store.releaseInstance(shared.workerId, id);
+              // Released on a clean stop too, so a restarted host need not wait for the lease to expire.
+              try {
+                this.store.releaseInstance(shared.workerId, id);
+              } catch (err) {
+                this.opts.log(`local host worker ${shared.workerId}: releasing ${id} failed: ${errorMessage(err)}`);
+              }
               this.pollSoon();
             });
           this.turning.set(id, p);
