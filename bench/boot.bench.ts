@@ -4,20 +4,25 @@
  * the local host. Reports, for a first boot and for a boot of the healthy platform:
  *   - wall time / critical path (1.0 = the physical limit of the dependency graph);
  *   - host overhead share (orchestration replays + their commits and scheduling, vs. wall time);
- *   - ARM reads and writes per VM, and whether the calls fit Azure's throttling budgets.
+ *   - ARM reads and writes per VM, and whether the calls fit Azure's throttling budgets;
+ *   - dispatches one after another on the critical path (read from the task hub's histories);
+ *   - memory: the machine's, and the RSS of each host worker process.
+ * Once per worker count in LCM_BENCH_WORKERS (default "1,3": the local host in one process, then
+ * scaled out to 3 worker processes over one task hub), each on a fresh platform.
  * Environment: LCM_BENCH_BOOT_VMS / LCM_BENCH_BOOT_SERVICES override the scale (quick runs).
  */
 import { freemem, tmpdir } from 'node:os';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ArmLogCounts, ArmLogEntry, OperationKind } from '../local/azure/arm/index.js';
-import { startLocalHost, type LocalHost } from '../local/host/index.js';
+import { startLocalHost, type LocalHost, type WorkerStats } from '../local/host/index.js';
 import { APP_ENTRY, preparePlatform, type PreparedPlatform } from '../test/helpers/platform.js';
 import { BOOT_ID, bootVmId } from '../functions/platform/ids.js';
 import { planTopology, type Plan } from '../functions/platform/plan.js';
 import { benchCodeRoot, generateTopology } from './generate-platform.js';
 import { installHostProbe, type ActivityRun, type HostProbe, type TurnRecord } from './host-probe.js';
 import { checkBudgets, type BudgetResult } from './arm-budget.js';
+import { dispatchChain, type DispatchChain } from './dispatch-chain.js';
 import type { Report } from './run.js';
 
 /** Real Azure durations (seconds) of each ARM operation kind, typical of a Linux VM in one region. */
@@ -122,6 +127,16 @@ interface BootRun {
   startedAt: number;
   /** Machine memory taken during the boot (service processes mostly), MB. */
   memoryMb: number;
+  /** What each host process did during this boot (activities, replays, turn time) and its RSS after it. */
+  workers: WorkerStats[];
+  chain: DispatchChain;
+}
+
+function statsDelta(after: WorkerStats[], before: WorkerStats[]): WorkerStats[] {
+  return after.map((a) => {
+    const b = before.find((x) => x.pid === a.pid);
+    return b ? { ...a, activities: a.activities - b.activities, replays: a.replays - b.replays, droppedReplays: a.droppedReplays - b.droppedReplays, turnMs: a.turnMs - b.turnMs } : a;
+  });
 }
 
 function fleetTotals(p: PreparedPlatform): BootRun['fleet'] {
@@ -141,6 +156,7 @@ async function boot(host: LocalHost, p: PreparedPlatform, probe: HostProbe): Pro
   probe.reset();
   const before = fleetTotals(p);
   const free0 = freemem();
+  const stats0 = await host.workerStats();
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
   const m0 = machineCpu();
@@ -155,6 +171,7 @@ async function boot(host: LocalHost, p: PreparedPlatform, probe: HostProbe): Pro
   const cpu = process.cpuUsage(cpu0);
   const m1 = machineCpu();
   const after = fleetTotals(p);
+  const workers = statsDelta(await host.workerStats(), stats0);
   const output = (done.output ?? {}) as { status?: string; failures?: unknown[] };
   return {
     wallMs,
@@ -170,6 +187,8 @@ async function boot(host: LocalHost, p: PreparedPlatform, probe: HostProbe): Pro
     fleet: { builds: after.builds - before.builds, runs: after.runs - before.runs, installs: after.installs - before.installs, restarts: after.restarts - before.restarts },
     startedAt,
     memoryMb: Math.round((free0 - freemem()) / 2 ** 20),
+    workers,
+    chain: dispatchChain(p.storeFile, BOOT_ID),
   };
 }
 
@@ -245,6 +264,19 @@ function engineTime(turns: TurnRecord[]): { turnMs: number; replayMs: number; re
 
 // ------------------------------------------------------------------ the bench
 
+/** Worker processes of the local host to compare (LCM_BENCH_WORKERS, default "1,3"). */
+function workerCounts(): number[] {
+  const list = (process.env.LCM_BENCH_WORKERS || '1,3').split(',').map((x) => Number(x.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`LCM_BENCH_WORKERS="${process.env.LCM_BENCH_WORKERS}": expected worker counts such as "1,3"`);
+  return list;
+}
+
+interface ConfigResult {
+  workers: number;
+  first: BootRun;
+  second: BootRun;
+}
+
 export default async function bootBench(report: Report): Promise<void> {
   const scale = chooseScale();
   const topology = generateTopology({ vms: scale.vms, services: scale.services, depth: DEPTH, seed: SEED });
@@ -253,15 +285,30 @@ export default async function bootBench(report: Report): Promise<void> {
   out(`boot bench: ${scale.vms} VMs, ${scale.services} services (${scale.why}), ${plan.levels.length} plan levels (Kafka, ${DEPTH} service levels, monitoring), seed ${SEED}`);
   out(`  latencies = real Azure / ${TIME_SCALE}: ${Object.entries(latency).map(([k, v]) => `${k} ${v}`).join(', ')} (ms); ARM poll interval ${POLL_INTERVAL_MS} ms`);
   out(`  VMs are real (network namespaces, sshd, dockerd): Docker install, pulls and builds take their real time on this machine`);
+  const results: ConfigResult[] = [];
+  // Step times (Docker install, builds, starts) come from the in-process probe: the run on one process.
+  let steps: BootRun | undefined;
+  for (const workers of workerCounts()) {
+    const r = await runConfig(workers, topology, out);
+    if (!r) continue;
+    results.push(r);
+    if (r.first.activities.length > 0) steps ??= r.first;
+    summarize(report, out, { scale, plan, first: r.first, second: r.second, steps: steps ?? r.first, vms: topology.vms.length, workers });
+  }
+  if (results.length > 1) compare(out, plan, results, steps);
+}
 
+async function runConfig(workers: number, topology: ReturnType<typeof generateTopology>, out: (line?: string) => void): Promise<ConfigResult | undefined> {
   const envBefore = { ...process.env };
   const code = benchCodeRoot();
   const storeDir = mkdtempSync(path.join(tmpdir(), 'lcm-bench-boot-'));
+  // The probe sees this process only: with several workers the replays and activities run elsewhere.
   const probe = installHostProbe();
   const hostLog: string[] = [];
   let platform: PreparedPlatform | undefined;
   let host: LocalHost | undefined;
   const benchStart = performance.now();
+  out(`  --- local host on ${workers} ${workers === 1 ? 'process' : 'worker processes'} ---`);
   try {
     const tPrep = performance.now();
     platform = await preparePlatform({ topology, codeRoot: code.dir, azure: { armLatency: latency }, storeFile: path.join(storeDir, 'hub.sqlite') });
@@ -272,20 +319,19 @@ export default async function bootBench(report: Report): Promise<void> {
       LCM_ARM_READS_PER_SECOND: String(20 * TIME_SCALE),
       LCM_ARM_WRITES_PER_SECOND: String(8 * TIME_SCALE),
     };
-    host = await startLocalHost({ entry: APP_ENTRY, port: platform.port, storeFile: platform.storeFile, settings, functionKeys: [platform.key], maxConcurrentActivities: ACTIVITY_SLOTS, log: (line) => hostLog.push(line) });
+    host = await startLocalHost({ entry: APP_ENTRY, port: platform.port, storeFile: platform.storeFile, settings, functionKeys: [platform.key], maxConcurrentActivities: ACTIVITY_SLOTS, workers, log: (line) => hostLog.push(line) });
     out(`  emulators up, platform seeded, host started in ${((performance.now() - tPrep) / 1000).toFixed(1)} s`);
 
     const first = await boot(host, platform, probe);
     out(`  first boot: ${first.status} in ${(first.wallMs / 1000).toFixed(1)} s`);
     const second = await boot(host, platform, probe);
     out(`  second boot (healthy platform): ${second.status} in ${(second.wallMs / 1000).toFixed(1)} s`);
-
-    summarize(report, out, { scale, plan, first, second, probe, vms: topology.vms.length });
     if (first.failures.length || second.failures.length) {
       out(`  failures (first boot ${first.failures.length}, second ${second.failures.length}), first few:`);
       for (const f of [...first.failures, ...second.failures].slice(0, 5)) out(`    ${JSON.stringify(f).slice(0, 300)}`);
       for (const line of hostLog.filter((l) => /fail|error/i.test(l)).slice(-5)) out(`    host: ${line.slice(0, 300)}`);
     }
+    return { workers, first, second };
   } finally {
     // Stop whatever started, even after a failure: no service process, port or temp file left.
     await host?.stop().catch((e) => out(`  host stop failed: ${String(e)}`));
@@ -296,17 +342,50 @@ export default async function bootBench(report: Report): Promise<void> {
     code.remove();
     rmSync(storeDir, { recursive: true, force: true });
     if (platform) rmSync(path.dirname(platform.storeFile), { recursive: true, force: true });
-    out(`  bench total ${((performance.now() - benchStart) / 1000).toFixed(1)} s (setup, two boots, teardown)`);
+    out(`  ${workers} worker(s): bench total ${((performance.now() - benchStart) / 1000).toFixed(1)} s (setup, two boots, teardown)`);
   }
 }
 
+/** One table: each worker count side by side, first boot and re-boot. */
+function compare(out: (line?: string) => void, plan: Plan, results: ConfigResult[], steps: BootRun | undefined): void {
+  const cp = steps ? criticalPath(plan, steps) : undefined;
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  const turnMs = (r: BootRun) => sum(r.workers.map((w) => w.turnMs));
+  const rssMb = (r: BootRun) => Math.round(sum(r.workers.map((w) => w.rssBytes)) / 2 ** 20);
+  const vms = plan.vms.length;
+  out();
+  out(`  ${'workers compared'.padEnd(46)}${results.map((r) => `${r.workers}w first`.padStart(13) + `${r.workers}w re-boot`.padStart(14)).join('')}`);
+  const row = (name: string, f: (r: BootRun) => string, again: (r: BootRun) => string = f) => out(`  ${name.padEnd(46)}${results.map((r) => f(r.first).padStart(13) + again(r.second).padStart(14)).join('')}`);
+  row('status', (r) => r.status);
+  row('wall time', (r) => s(r.wallMs));
+  if (cp) row('wall / critical path (quiet; load-adjusted)', (r) => `${(r.wallMs / cp.quiet.totalMs).toFixed(2)}; ${(r.wallMs / cp.loaded.totalMs).toFixed(2)}`, () => '-');
+  row('host turn time (replay + commit), all workers', (r) => s(turnMs(r)));
+  row('  share of wall', (r) => pct(turnMs(r) / r.wallMs));
+  row('replays committed (dropped: lease lost)', (r) => `${sum(r.workers.map((w) => w.replays))} (${sum(r.workers.map((w) => w.droppedReplays))})`);
+  row('activities per worker', (r) => r.workers.map((w) => w.activities).join('/'));
+  row('dispatches on the critical path', (r) => String(r.chain.dispatches));
+  row('ARM reads / writes per VM', (r) => `${(r.arm.reads / vms).toFixed(1)}/${(r.arm.writes / vms).toFixed(1)}`);
+  row('ARM requests over a budget', (r) => String(sum(checkBudgets(r.armEntries, TIME_SCALE).map((b) => b.overBudget))));
+  row('host process RSS (sum; 1w: + emulators, VMs)', (r) => `${rssMb(r)} MB`);
+  row('machine memory taken during the boot', (r) => `${r.memoryMb} MB`);
+  row('LCM bench process CPU', (r) => `${r.processCpuS.toFixed(1)} s`);
+  out(`  critical path of the first boot (${results[0]!.workers}w): ${results[0]!.first.chain.path.join(' > ').slice(0, 400)}`);
+}
+
 function summarize(
-  report: Report,
+  report0: Report,
   out: (line?: string) => void,
-  ctx: { scale: Scale; plan: Plan; first: BootRun; second: BootRun; probe: HostProbe; vms: number },
+  ctx: { scale: Scale; plan: Plan; first: BootRun; second: BootRun; steps: BootRun; vms: number; workers: number },
 ): void {
-  const { plan, first, second, probe, vms } = ctx;
-  const cp = criticalPath(plan, first);
+  const { plan, first, second, vms } = ctx;
+  // With several workers the activities and replays ran in other processes: the probe saw nothing,
+  // so step times come from the one-process run and host time from the workers' own counters.
+  const probe = { available: first.activities.length > 0 };
+  const cp = criticalPath(plan, ctx.steps);
+  const prefix = ctx.workers === 1 ? '' : `${ctx.workers} workers: `;
+  const report: Report = (name, value, unit) => report0(prefix + name, value, unit);
+  const turnMs = (r: BootRun) => sum(r.workers.map((w) => w.turnMs));
   const ratio = first.wallMs / cp.quiet.totalMs;
   const loadedRatio = first.wallMs / cp.loaded.totalMs;
   const e1 = engineTime(first.turns);
@@ -333,6 +412,10 @@ function summarize(
     report(`first boot: activity slots busy (of ${ACTIVITY_SLOTS})`, slotShare, 'ratio');
     report('first boot: activity queue wait (mean)', waits.length ? sum(waits) / waits.length : 0, 'ms');
   }
+  report('first boot: host turn time share, host counters (all workers)', turnMs(first) / first.wallMs, 'ratio');
+  report('first boot: dispatches on the critical path', first.chain.dispatches, 'dispatches');
+  report('first boot: host worker RSS (sum)', sum(first.workers.map((w) => w.rssBytes)) / 2 ** 20, 'MB');
+  report('first boot: machine memory taken', first.memoryMb, 'MB');
   report('first boot: event-loop utilisation of the LCM process', first.elu, 'ratio');
   report('first boot: ARM reads per VM', first.arm.reads / vms, 'reads/VM');
   report('first boot: ARM writes per VM', first.arm.writes / vms, 'writes/VM');
@@ -340,6 +423,8 @@ function summarize(
   report('first boot: ARM requests over a throttling budget', sum(budgets1.map((b) => b.overBudget)), 'requests');
   report('second boot: wall time', second.wallMs / 1000, 's');
   if (probe.available) report('second boot: host overhead share (replay+commit / wall)', e2.turnMs / second.wallMs, 'ratio');
+  report('second boot: host turn time share, host counters (all workers)', turnMs(second) / second.wallMs, 'ratio');
+  report('second boot: dispatches on the critical path', second.chain.dispatches, 'dispatches');
   report('second boot: ARM reads per VM', second.arm.reads / vms, 'reads/VM');
   report('second boot: ARM VM reads (Get+InstanceView) per VM', vmReads(second), 'reads/VM');
   report('second boot: ARM writes per VM', second.arm.writes / vms, 'writes/VM');
@@ -350,6 +435,7 @@ function summarize(
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
   out();
+  out(`  ${ctx.workers} worker(s)${probe.available ? '' : ' (step times from the one-process run)'}`);
   out(`  ${'boot summary'.padEnd(44)}${'first boot'.padStart(14)}${'healthy re-boot'.padStart(18)}`);
   const row = (name: string, a: string, b: string) => out(`  ${name.padEnd(44)}${a.padStart(14)}${b.padStart(18)}`);
   row('status', first.status, second.status);

@@ -29,6 +29,8 @@ export interface DeployOptions {
   json?: boolean;
   port: string;
   verbose?: boolean;
+  /** Worker processes of the local Functions host (an Elastic Premium app scaled out); default 1. */
+  workers?: string;
 }
 
 /** Resolves when SIGINT or SIGTERM arrives; a second signal during shutdown exits at once. */
@@ -59,8 +61,15 @@ export function parsePort(text: string): number {
   return port;
 }
 
+export function parseWorkers(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new CliError(`--workers ${text}: must be a whole number of worker processes from 1 to 16`, EXIT.usage);
+  return n;
+}
+
 export async function deploy(opts: DeployOptions, io: CliIo): Promise<number> {
   const port = parsePort(opts.port);
+  const workers = parseWorkers(opts.workers ?? '1');
   const topology = await requireConfig(opts.config);
   const codeRoot = resolve(opts.code ?? join(dirname(opts.config), 'services'));
   const missing = await checkCodeFolders(topology, codeRoot);
@@ -79,6 +88,7 @@ export async function deploy(opts: DeployOptions, io: CliIo): Promise<number> {
       codeRoot,
       port,
       apiKey,
+      workers,
       log: opts.verbose ? (line) => io.err(line) : undefined,
       onPhase: (line) => say(line),
     });

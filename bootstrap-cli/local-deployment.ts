@@ -41,6 +41,8 @@ export interface LocalDeploymentOptions {
   onPhase?: (line: string) => void;
   /** The durable task hub's file. Default: a new one in a temporary directory, removed on stop. */
   storeFile?: string;
+  /** Worker processes of the local host over the one task hub (default 1: the host's own process). */
+  workers?: number;
   /** Values for settings, over the generated ones (tests). */
   settings?: Record<string, string>;
 }
@@ -220,6 +222,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
         entry: APP_ENTRY,
         port: prepared.port,
         storeFile: prepared.storeFile,
+        workers: options.workers,
         settings: prepared.settings,
         functionKeys: [options.apiKey],
         functionSecrets: roleFunctionKeys({ monitoring: prepared.monitoringKey, service: prepared.serviceKey }),

@@ -96,6 +96,7 @@ export function buildProgram(io: CliIo, result: { code: number } = { code: EXIT.
     .option('--json', 'print one JSON object with the outcome on stdout (progress goes to stderr)')
     .option('--port <n>', 'port of the LCM API on 127.0.0.1', '7071')
     .option('--verbose', 'stream the function app log to stderr')
+    .option('--workers <n>', 'worker processes of the local Functions host over one task hub (a scaled-out plan)', '1')
     .addHelpText(
       'after',
       '\nThe API key is $LCM_API_KEY when set, else a generated one (printed). Secret settings the topology\n' +

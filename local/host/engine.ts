@@ -73,7 +73,28 @@ export interface EngineOptions {
    * critical path costs there, and how completions that arrive together share one episode.
    */
   dispatchLatencyMs?: number;
+  /**
+   * This process's part when several worker processes share the store (absent: one process owns it).
+   * 'client' only reads and writes the store (the front serving HTTP and the durable client API);
+   * 'worker' polls the store and runs the replays and activities it claims under leases.
+   */
+  shared?: { role: 'client' } | SharedWorker;
 }
+
+export interface SharedWorker {
+  role: 'worker';
+  /** Unique per process: the owner written into the leases. */
+  workerId: string;
+  /** How long a claim holds without renewal (a killed worker's work waits this long). */
+  leaseMs: number;
+  /** The longest an idle worker waits between polls of the store. */
+  pollMs: number;
+}
+
+/** Replays one worker runs at once (they are CPU work on its one thread). */
+const MAX_WORKER_TURNS = 8;
+/** How often a shared client checks the store for an instance it waits on. */
+const CLIENT_WAIT_POLL_MS = 20;
 
 interface Cached {
   executionId: string;
@@ -157,6 +178,13 @@ export class DurableEngine {
   private readonly events = new EventEmitter();
   private drainScheduled = false;
   private stopped = false;
+  // Shared worker: work items claimed and not finished, and the poll loop.
+  private readonly inFlight = new Set<number>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private pollDue = Infinity;
+  private idleDelay = 1;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private readonly counts = { activities: 0, replays: 0, droppedReplays: 0, turnMs: 0 };
 
   constructor(private readonly opts: EngineOptions) {
     this.store = opts.store;
@@ -170,6 +198,14 @@ export class DurableEngine {
 
   /** Resume everything the store says is unfinished: work items, timers, pending events, new instances. */
   start(): void {
+    const shared = this.opts.shared;
+    if (shared?.role === 'client') return;
+    if (shared?.role === 'worker') {
+      // Everything unfinished is found by polling: free or expired leases, visible messages.
+      this.renewTimer = setInterval(() => this.renewLeases(shared), Math.max(50, Math.floor(shared.leaseMs / 3)));
+      this.pollSoon();
+      return;
+    }
     const now = Date.now();
     for (const w of this.store.allWork()) this.dispatchActivity(w);
     for (const r of this.store.allInbox()) {
@@ -183,9 +219,23 @@ export class DurableEngine {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.renewTimer) clearInterval(this.renewTimer);
     this.queue.close();
     await Promise.allSettled([...this.turning.values()]);
+    const shared = this.opts.shared;
+    if (shared?.role === 'worker') {
+      // A clean stop hands its claims back at once rather than after their leases expire.
+      this.store.transaction(() => {
+        for (const id of this.inFlight) this.store.renewWork(shared.workerId, id, 0);
+      });
+    }
     this.events.emit('stopped');
+  }
+
+  /** Activities run and replays committed by this engine, replays dropped for a lost lease, and the wall time spent in turns (replay + commit). */
+  stats(): { activities: number; replays: number; droppedReplays: number; turnMs: number } {
+    return { ...this.counts };
   }
 
   hasOrchestration(name: string): boolean {
@@ -309,8 +359,11 @@ export class DurableEngine {
         const s = this.stopped ? undefined : this.getStatus(instanceId);
         reject(new Error(`Instance '${instanceId}' did not finish within ${timeoutInMs} ms (status: ${s?.runtimeStatus ?? 'not found'}).`));
       }, timeoutInMs);
+      // Replays run in other processes: the store is all a shared client can watch.
+      const poll = this.opts.shared?.role === 'client' ? setInterval(() => check(), CLIENT_WAIT_POLL_MS) : undefined;
       const cleanup = () => {
         clearTimeout(timer);
+        if (poll) clearInterval(poll);
         this.events.off('settled', onSettled);
         this.events.off('stopped', onStopped);
       };
@@ -329,12 +382,21 @@ export class DurableEngine {
 
   /** A message for this instance was just sent: replay it once the message is visible. */
   private wake(instanceId: string): void {
+    if (this.opts.shared) {
+      // The message is in the store; whichever worker polls first takes it (this one looks now).
+      if (this.opts.shared.role === 'worker') this.pollSoon();
+      return;
+    }
     if ((this.opts.dispatchLatencyMs ?? 0) > 0) this.arm(instanceId, this.visibleAfterDispatch());
     else this.markDirty(instanceId);
   }
 
   private markDirty(instanceId: string): void {
     if (this.stopped) return;
+    if (this.opts.shared) {
+      if (this.opts.shared.role === 'worker') this.pollSoon();
+      return;
+    }
     this.dirty.add(instanceId);
     if (!this.drainScheduled) {
       this.drainScheduled = true;
@@ -361,6 +423,10 @@ export class DurableEngine {
 
   private arm(instanceId: string, visibleAt: number): void {
     if (this.stopped) return;
+    if (this.opts.shared) {
+      if (this.opts.shared.role === 'worker') this.schedulePoll(Math.max(0, visibleAt - Date.now()));
+      return;
+    }
     const delay = Math.min(Math.max(0, visibleAt - Date.now()), MAX_TIMEOUT_MS);
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -372,6 +438,11 @@ export class DurableEngine {
   }
 
   private dispatchActivity(w: WorkRow): void {
+    if (this.opts.shared) {
+      // The work row carries its visibility time; it runs where it is claimed.
+      if (this.opts.shared.role === 'worker') this.schedulePoll(Math.max(0, this.opts.dispatchLatencyMs ?? 0));
+      return;
+    }
     const latency = this.opts.dispatchLatencyMs ?? 0;
     if (latency > 0) {
       // The work item waits in the queue before a worker sees it.
@@ -411,18 +482,103 @@ export class DurableEngine {
       }
       if (this.stopped) return;
       this.store.transaction(() => {
-        // The work row is gone when the instance finished, was terminated or replaced meanwhile.
+        // The work row is gone when the instance finished, was terminated or replaced meanwhile,
+        // or (several workers) when another worker ran it after this one's lease expired.
         if (this.store.deleteWorkRow(w.id)) this.store.addInbox(w.instanceId, w.executionId, this.visibleAfterDispatch(), done);
       });
+      this.inFlight.delete(w.id);
+      this.counts.activities++;
       this.wake(w.instanceId);
     });
+  }
+
+  // ---------------------------------------------------------------- several workers: claims
+
+  private pollSoon(): void {
+    this.schedulePoll(0);
+  }
+
+  private schedulePoll(delayMs: number): void {
+    if (this.stopped) return;
+    const due = Date.now() + Math.min(delayMs, MAX_TIMEOUT_MS);
+    if (this.pollTimer && this.pollDue <= due) return;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollDue = due;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      this.pollDue = Infinity;
+      this.poll();
+    }, Math.max(0, due - Date.now()));
+  }
+
+  /** Claim what this worker has room for: work items up to its activity limit, replays up to its turn limit. */
+  private poll(): void {
+    const shared = this.opts.shared;
+    if (this.stopped || shared?.role !== 'worker') return;
+    const now = Date.now();
+    const until = now + shared.leaseMs;
+    let claimed = 0;
+    try {
+      const freeSlots = this.opts.maxConcurrentActivities - this.inFlight.size;
+      if (freeSlots > 0) {
+        for (const w of this.store.claimWork(shared.workerId, now, until, freeSlots)) {
+          this.inFlight.add(w.id);
+          this.runActivity(w);
+          claimed++;
+        }
+      }
+      const freeTurns = MAX_WORKER_TURNS - this.turning.size;
+      if (freeTurns > 0) {
+        for (const id of this.store.claimInstances(shared.workerId, now, until, freeTurns)) {
+          claimed++;
+          if (this.turning.has(id)) continue;
+          const p = this.turn(id)
+            .catch((err) => this.opts.log(`orchestration ${id}: replay error: ${err instanceof Error ? err.stack : String(err)}`))
+            .finally(() => {
+              this.turning.delete(id);
+              // Released on a clean stop too, so a restarted host need not wait for the lease to expire.
+              try {
+                this.store.releaseInstance(shared.workerId, id);
+              } catch (err) {
+                this.opts.log(`local host worker ${shared.workerId}: releasing ${id} failed: ${errorMessage(err)}`);
+              }
+              this.pollSoon();
+            });
+          this.turning.set(id, p);
+        }
+      }
+    } catch (err) {
+      // SQLITE_BUSY past the timeout under heavy load: try again on the next poll.
+      this.opts.log(`local host worker ${shared.workerId}: poll failed: ${errorMessage(err)}`);
+    }
+    // Back off while idle (as the Azure Storage backend backs off its queue polling), up to pollMs.
+    this.idleDelay = claimed > 0 ? 1 : Math.min(this.idleDelay * 2, shared.pollMs);
+    let next = claimed > 0 ? 0 : this.idleDelay;
+    const timer = this.store.nextVisibleAfter(now);
+    if (timer !== undefined) next = Math.min(next, Math.max(0, timer - Date.now()));
+    this.schedulePoll(next);
+  }
+
+  /** Keep the claims of activities still running and replays in progress (lease renewal). */
+  private renewLeases(shared: SharedWorker): void {
+    if (this.stopped) return;
+    const until = Date.now() + shared.leaseMs;
+    try {
+      this.store.transaction(() => {
+        for (const id of this.inFlight) this.store.renewWork(shared.workerId, id, until);
+        for (const id of this.turning.keys()) this.store.renewInstance(shared.workerId, id, until);
+      });
+    } catch (err) {
+      this.opts.log(`local host worker ${shared.workerId}: lease renewal failed: ${errorMessage(err)}`);
+    }
   }
 
   // ---------------------------------------------------------------- replay
 
   private loadCache(row: InstanceRow): Cached {
     const c = this.cache.get(row.instanceId);
-    if (c && c.executionId === row.executionId) return c;
+    // Several workers: another one may have replayed this instance since; its history tells.
+    if (c && c.executionId === row.executionId && (!this.opts.shared || this.store.historyLength(row.instanceId, row.executionId) === c.history.length)) return c;
     const history = this.store.loadHistory(row.instanceId, row.executionId);
     const scheduled = new Set<number>();
     for (const e of history) {
@@ -436,6 +592,15 @@ export class DurableEngine {
   }
 
   private async turn(instanceId: string): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await this.runTurn(instanceId);
+    } finally {
+      this.counts.turnMs += performance.now() - t0;
+    }
+  }
+
+  private async runTurn(instanceId: string): Promise<void> {
     if (this.stopped) return;
     const row = this.store.getInstance(instanceId);
     if (!row) return;
@@ -485,6 +650,15 @@ export class DurableEngine {
     const committed = this.store.transaction(() => {
       const cur = this.store.getInstance(instanceId);
       if (!cur || cur.executionId !== row.executionId || !ACTIVE_STATUSES.includes(cur.status)) return false;
+      // Several workers: commit only under this worker's own lease and on the history it replayed
+      // (the Azure Storage backend's lease plus ETag check), so a replay never commits twice.
+      const shared = this.opts.shared;
+      if (shared?.role === 'worker' && (this.store.leaseOwner(instanceId) !== shared.workerId || this.store.historyLength(instanceId, row.executionId) !== cached.history.length)) {
+        this.cache.delete(instanceId);
+        this.counts.droppedReplays++;
+        this.opts.log(`orchestration ${instanceId}: replay on worker ${shared.workerId} dropped (its lease or history changed meanwhile)`);
+        return false;
+      }
       for (const r of inbox) this.store.deleteInboxRow(r.id);
       const base = { ...cur, customStatus, lastUpdatedTime: now.toISOString() };
       switch (outcome.kind) {
@@ -526,6 +700,7 @@ export class DurableEngine {
       return true;
     });
     if (!committed) return;
+    this.counts.replays++;
 
     if (outcome.kind === 'running') {
       cached.history.push(...newEvents, ...scheduledEvents, closing);
@@ -547,7 +722,8 @@ export class DurableEngine {
   private commitScheduled(row: InstanceRow, s: Scheduled, nowMs: number, effects: { work: WorkRow[]; timers: { id: string; at: number }[]; dirty: string[] }): void {
     const id = row.instanceId;
     if (s.kind === 'activity') {
-      const workId = this.store.addWork(id, row.executionId, s.taskId, s.name, s.input);
+      // Shared: the row itself says when it is visible to the workers (the queue latency).
+      const workId = this.store.addWork(id, row.executionId, s.taskId, s.name, s.input, this.opts.shared ? this.visibleAfterDispatch(nowMs) : undefined);
       effects.work.push({ id: workId, instanceId: id, executionId: row.executionId, taskId: s.taskId, name: s.name, input: s.input });
     } else if (s.kind === 'timer') {
       const at = s.fireAt.getTime();

@@ -14,11 +14,13 @@ import { HistoryStore, type InstanceFilter } from './store.js';
 import { DurableEngine } from './engine.js';
 import { createHttpFront, listen } from './http-server.js';
 import { buildClientData, type ClientData } from './client-data.js';
+import { startWorkers, type WorkerPool, type WorkerStats } from './workers.js';
 import type { OrchestrationStatus, StatusOptions, TimelineEntry } from './status.js';
 
 export type { RegistrationInfo } from './registry.js';
 export type { OrchestrationStatus, TimelineEntry, StatusOptions } from './status.js';
 export type { InstanceFilter } from './store.js';
+export type { WorkerStats } from './workers.js';
 export { formatTimeline } from './status.js';
 
 export interface LocalHostOptions {
@@ -53,6 +55,17 @@ export interface LocalHostOptions {
   taskHub?: string;
   /** Log sink (one line per call). Default: stderr. */
   log?: (line: string) => void;
+  /**
+   * Worker processes running orchestrations and activities over the one task hub file, as an
+   * Elastic Premium app scaled out to N instances (default 1: everything in this process). With
+   * N > 1 this process serves HTTP (triggers and the durable client API) and N workers claim the
+   * replays and work items under leases; `maxConcurrentActivities` is per worker, as on Azure.
+   */
+  workers?: number;
+  /** Several workers: how long a claim holds without renewal, ms (default 30000, the Azure Storage backend's lease interval). */
+  leaseMs?: number;
+  /** Several workers: the longest an idle worker waits between polls of the store, ms (default 25). */
+  pollMs?: number;
 }
 
 export interface LocalHost {
@@ -77,7 +90,17 @@ export interface LocalHost {
   startNew(name: string, opts?: { instanceId?: string; input?: unknown }): string;
   raiseEvent(instanceId: string, eventName: string, data?: unknown): 'ok' | 'notFound' | 'gone';
   terminate(instanceId: string, reason?: string): 'ok' | 'notFound' | 'gone';
+  /** The worker processes' ids when `workers` > 1 (empty: this process runs everything). */
+  workerPids: number[];
+  /** Per process that runs orchestrations (each live worker, or this one): activities run, replays committed, memory. */
+  workerStats(): Promise<WorkerStats[]>;
   stop(): Promise<void>;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`startLocalHost: ${name} must be a whole number of at least 1 (got ${value}).`);
+  return value;
 }
 
 /** The SDK's client uses axios, which honours HTTP_PROXY: keep calls to the local host off any proxy. */
@@ -113,6 +136,12 @@ function randomKey(): string {
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const workers = positiveInteger('workers', options.workers, 1);
+  const leaseMs = positiveInteger('leaseMs', options.leaseMs, 30_000);
+  const pollMs = positiveInteger('pollMs', options.pollMs, 25);
+  if (workers > 1 && options.storeFile === ':memory:') {
+    throw new Error(`startLocalHost: ${workers} workers share the task hub through its file; storeFile ":memory:" lives in one process. Give a file path.`);
+  }
   for (const [k, v] of Object.entries(options.settings ?? {})) process.env[k] = v;
 
   const registrations: Registration[] = [];
@@ -133,16 +162,21 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 
   // Known once the server listens (it carries the port); read lazily by HTTP functions and activities.
   let clientData: ClientData | undefined;
-  const store = new HistoryStore(options.storeFile);
-  const engine = new DurableEngine({
-    store,
-    registrations,
+  const store = new HistoryStore(options.storeFile, { shared: workers > 1 });
+  const engineOptions = {
     maxConcurrentActivities: options.maxConcurrentActivities ?? hostJsonActivityLimit(options.entry) ?? 16,
     preserveUnprocessedEvents: options.preserveUnprocessedEvents ?? false,
     rejectRelisting: options.rejectRelisting ?? true,
     dispatchLatencyMs: options.dispatchLatencyMs ?? 0,
+  };
+  const engine = new DurableEngine({
+    store,
+    registrations,
+    ...engineOptions,
     log,
     clientData: () => clientData,
+    // Scaled out, this process only reads and writes the store; the workers replay and run activities.
+    shared: workers > 1 ? { role: 'client' } : undefined,
   });
   const functionKeys = options.functionKeys && options.functionKeys.length > 0 ? [...options.functionKeys] : [randomKey()];
   const systemKey = options.systemKey ?? randomKey();
@@ -174,8 +208,19 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   // Without WEBSITE_HOSTNAME the SDK rewrites client URLs to localhost:7071 (its func-start default).
   if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = `${urlHost}:${port}`;
   bypassProxyFor(hostname);
+  let pool: WorkerPool | undefined;
+  if (workers > 1) {
+    try {
+      pool = await startWorkers(workers, { entry: options.entry, storeFile: options.storeFile, leaseMs, pollMs, ...engineOptions, clientData }, log);
+    } catch (err) {
+      server.close();
+      server.closeAllConnections();
+      store.close();
+      throw err;
+    }
+  }
   engine.start();
-  log(`local host: ${registrations.length} functions from ${options.entry}, listening on ${baseUrl}`);
+  log(`local host: ${registrations.length} functions from ${options.entry}, listening on ${baseUrl}${pool ? `, ${workers} workers (pids ${pool.pids.join(', ')})` : ''}`);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -195,12 +240,15 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     startNew: (name, opts) => engine.startNew(name, opts?.instanceId, JSON.stringify(opts?.input ?? null)),
     raiseEvent: (id, name, data) => engine.raiseEvent(id, name, data === undefined ? null : JSON.stringify(data)),
     terminate: (id, reason) => engine.terminate(id, reason ?? ''),
+    workerPids: pool?.pids ?? [],
+    workerStats: async () => (pool ? pool.stats() : [{ pid: process.pid, ...engine.stats(), rssBytes: process.memoryUsage.rss() }]),
     stop: () => {
       stopping ??= (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        await pool?.stop();
         await engine.stop();
         store.close();
       })();

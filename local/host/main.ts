@@ -1,6 +1,7 @@
 /**
  * Process entry of the local host:
  *   npx tsx local/host/main.ts --entry functions/index.ts --store .lcm/taskhub.db [--port 7071] [--key K]... [--function-key FUNCTION/NAME=VALUE]... [--system-key K]
+ *     [--max-activities N] [--workers N]
  * Prints `listening <baseUrl>` on stdout when ready; stops cleanly on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
       'function-key': { type: 'string', multiple: true },
       'system-key': { type: 'string' },
       'max-activities': { type: 'string' },
+      workers: { type: 'string', default: '1' },
     },
   });
   if (!values.entry || !values.store) {
@@ -26,6 +28,11 @@ async function main(): Promise<void> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`--port: "${values.port}" is not a port number (0-65535)\n`);
+    process.exit(2);
+  }
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1) {
+    process.stderr.write(`--workers: "${values.workers}" is not a number of worker processes (1 or more)\n`);
     process.exit(2);
   }
   const functionSecrets: Record<string, Record<string, string>> = {};
@@ -46,6 +53,7 @@ async function main(): Promise<void> {
     functionSecrets,
     systemKey: values['system-key'],
     maxConcurrentActivities: values['max-activities'] ? Number(values['max-activities']) : undefined,
+    workers,
     log: (line) => process.stderr.write(line + '\n'),
   });
   process.stdout.write(`listening ${host.baseUrl}\n`);

@@ -104,16 +104,56 @@ CREATE TABLE IF NOT EXISTS work (
 CREATE INDEX IF NOT EXISTS work_instance ON work(instance_id);
 `;
 
+/**
+ * Lease columns for several worker processes over one store (added to files made before them):
+ * an instance's replay and a work item are each held by one worker until its lease expires, as the
+ * Azure Storage backend's partition leases and queue-message visibility timeouts hold them.
+ */
+const LEASE_COLUMNS: Array<[table: string, column: string, type: string]> = [
+  ['instances', 'lease_owner', 'TEXT'],
+  ['instances', 'lease_until', 'INTEGER'],
+  ['work', 'lease_owner', 'TEXT'],
+  ['work', 'lease_until', 'INTEGER'],
+  ['work', 'visible_at', 'INTEGER NOT NULL DEFAULT 0'],
+];
+
+const CLAIMABLE_WORK = 'visible_at <= @now AND (lease_until IS NULL OR lease_until < @now)';
+// Ready for a replay: a visible message, or an active execution that has not run yet (new, continued as new).
+const CLAIMABLE_INSTANCE = `(i.lease_until IS NULL OR i.lease_until < @now) AND (
+  EXISTS (SELECT 1 FROM inbox b WHERE b.instance_id = i.instance_id AND b.visible_at <= @now)
+  OR (i.status IN ('Pending', 'Running') AND NOT EXISTS (SELECT 1 FROM history h WHERE h.instance_id = i.instance_id AND h.execution_id = i.execution_id)))`;
+
+export interface StoreOptions {
+  /**
+   * Several processes share the file: transactions take the write lock when they begin (BEGIN
+   * IMMEDIATE), so a read-then-write never fails on another process's commit in between.
+   */
+  shared?: boolean;
+}
+
 export class HistoryStore {
   private readonly db: Database.Database;
   private readonly stmts;
 
-  constructor(file: string) {
-    this.db = new Database(file);
+  private readonly shared: boolean;
+
+  constructor(file: string, options: StoreOptions = {}) {
+    this.shared = options.shared ?? false;
+    if (this.shared && file === ':memory:') throw new Error('A task hub shared by several worker processes needs a store file; ":memory:" belongs to one process.');
+    // A writer of another process holds the lock for one commit at most: wait for it rather than fail.
+    this.db = new Database(file, { timeout: 10_000 });
     if (file !== ':memory:') this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives process kills (only an OS crash may lose the last commits).
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    this.db
+      .transaction(() => {
+        for (const [table, column, type] of LEASE_COLUMNS) {
+          const has = (this.db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
+          if (!has) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+        }
+      })
+      .immediate();
     const db = this.db;
     this.stmts = {
       getInstance: db.prepare('SELECT * FROM instances WHERE instance_id = ?'),
@@ -143,11 +183,67 @@ export class HistoryStore {
       deleteWorkRow: db.prepare('DELETE FROM work WHERE id = ?'),
       deleteWork: db.prepare('DELETE FROM work WHERE instance_id = ?'),
       allWork: db.prepare('SELECT * FROM work ORDER BY id'),
+      addWorkVisible: db.prepare('INSERT INTO work (instance_id, execution_id, task_id, name, input, visible_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      claimWork: db.prepare(`UPDATE work SET lease_owner = @owner, lease_until = @until WHERE id IN (
+        SELECT id FROM work WHERE ${CLAIMABLE_WORK} ORDER BY id LIMIT @limit) RETURNING *`),
+      anyClaimableWork: db.prepare(`SELECT 1 FROM work WHERE ${CLAIMABLE_WORK} LIMIT 1`),
+      renewWork: db.prepare('UPDATE work SET lease_until = @until WHERE id = @id AND lease_owner = @owner'),
+      claimInstances: db.prepare(`UPDATE instances SET lease_owner = @owner, lease_until = @until WHERE instance_id IN (
+        SELECT i.instance_id FROM instances i WHERE ${CLAIMABLE_INSTANCE} LIMIT @limit) RETURNING instance_id`),
+      anyClaimableInstance: db.prepare(`SELECT 1 FROM instances i WHERE ${CLAIMABLE_INSTANCE} LIMIT 1`),
+      renewInstance: db.prepare('UPDATE instances SET lease_until = @until WHERE instance_id = @id AND lease_owner = @owner'),
+      releaseInstance: db.prepare('UPDATE instances SET lease_owner = NULL, lease_until = NULL WHERE instance_id = @id AND lease_owner = @owner'),
+      leaseOwner: db.prepare('SELECT lease_owner FROM instances WHERE instance_id = ?'),
+      historyLength: db.prepare('SELECT COUNT(*) AS n FROM history WHERE instance_id = ? AND execution_id = ?'),
+      nextVisible: db.prepare('SELECT MIN(visible_at) AS at FROM inbox WHERE visible_at > ?'),
     };
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const tx = this.db.transaction(fn);
+    return this.shared ? tx.immediate() : tx();
+  }
+
+  // ------------------------------------------------------------ leases (several worker processes)
+
+  /** Take up to `limit` visible work items whose lease is free or expired; each is held by `owner` until `until`. */
+  claimWork(owner: string, now: number, until: number, limit: number): WorkRow[] {
+    // A read first: an UPDATE takes the file's write lock even when it matches nothing.
+    if (!this.stmts.anyClaimableWork.get({ now })) return [];
+    return (this.stmts.claimWork.all({ owner, now, until, limit }) as RawWork[]).map(toWork);
+  }
+
+  /** Extend the lease of a work item still held by `owner` (false: it was lost or completed). */
+  renewWork(owner: string, id: number, until: number): boolean {
+    return this.stmts.renewWork.run({ owner, id, until }).changes > 0;
+  }
+
+  /** Take up to `limit` instances ready for a replay whose lease is free or expired. */
+  claimInstances(owner: string, now: number, until: number, limit: number): string[] {
+    if (!this.stmts.anyClaimableInstance.get({ now })) return [];
+    return (this.stmts.claimInstances.all({ owner, now, until, limit }) as { instance_id: string }[]).map((r) => r.instance_id);
+  }
+
+  renewInstance(owner: string, id: string, until: number): boolean {
+    return this.stmts.renewInstance.run({ owner, id, until }).changes > 0;
+  }
+
+  releaseInstance(owner: string, id: string): void {
+    this.stmts.releaseInstance.run({ owner, id });
+  }
+
+  /** Who holds the instance's lease (expired or not): a replay commits only while its worker still does. */
+  leaseOwner(instanceId: string): string | null {
+    return (this.stmts.leaseOwner.get(instanceId) as { lease_owner: string | null } | undefined)?.lease_owner ?? null;
+  }
+
+  historyLength(instanceId: string, executionId: string): number {
+    return (this.stmts.historyLength.get(instanceId, executionId) as { n: number }).n;
+  }
+
+  /** The earliest inbox message not yet visible at `now` (a timer, a delayed message). */
+  nextVisibleAfter(now: number): number | undefined {
+    return (this.stmts.nextVisible.get(now) as { at: number | null }).at ?? undefined;
   }
 
   getInstance(instanceId: string): InstanceRow | undefined {
@@ -249,8 +345,9 @@ export class HistoryStore {
     this.stmts.deleteInboxRow.run(id);
   }
 
-  addWork(instanceId: string, executionId: string, taskId: number, name: string, input: string): number {
-    return Number(this.stmts.addWork.run(instanceId, executionId, taskId, name, input).lastInsertRowid);
+  addWork(instanceId: string, executionId: string, taskId: number, name: string, input: string, visibleAt?: number): number {
+    const r = visibleAt === undefined ? this.stmts.addWork.run(instanceId, executionId, taskId, name, input) : this.stmts.addWorkVisible.run(instanceId, executionId, taskId, name, input, visibleAt);
+    return Number(r.lastInsertRowid);
   }
 
   /** True when the row still existed (the work item was not cancelled meanwhile). */
@@ -259,14 +356,7 @@ export class HistoryStore {
   }
 
   allWork(): WorkRow[] {
-    return (this.stmts.allWork.all() as RawWork[]).map((r) => ({
-      id: r.id,
-      instanceId: r.instance_id,
-      executionId: r.execution_id,
-      taskId: r.task_id,
-      name: r.name,
-      input: r.input,
-    }));
+    return (this.stmts.allWork.all() as RawWork[]).map(toWork);
   }
 
   close(): void {
@@ -288,6 +378,10 @@ interface RawWork {
   task_id: number;
   name: string;
   input: string;
+}
+
+function toWork(r: RawWork): WorkRow {
+  return { id: r.id, instanceId: r.instance_id, executionId: r.execution_id, taskId: r.task_id, name: r.name, input: r.input };
 }
 
 function toInbox(r: RawInbox): InboxRow {

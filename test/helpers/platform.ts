@@ -55,6 +55,8 @@ export interface PlatformOptions {
   settings?: Record<string, string>;
   /** Receives every line the host logs (default: dropped). */
   hostLog?: (line: string) => void;
+  /** Worker processes of the local host (default 1). */
+  workers?: number;
 }
 
 /** Everything but the host: emulators and VMs running, the platform seeded, the host's settings ready. */
@@ -97,6 +99,7 @@ export async function startTestPlatform(options: PlatformOptions = {}): Promise<
     port,
     storeFile,
     settings,
+    workers: options.workers,
     functionKeys: [key],
     functionSecrets: roleFunctionKeys({ monitoring: monitoringKey, service: serviceKey }),
     log: options.hostLog ?? (() => {}),
