@@ -39,13 +39,14 @@ function pathsOf(value: unknown, prefix = ''): string[] {
 describe("the adapters' ARM requests are the contract suite's operations", () => {
   let h: Harness;
   const requests: ArmRequestRecord[] = [];
+  let recording = true;
   const fixtures: ContractFixture[] = fixtureNames().map(loadFixture);
   const schemas = loadRequestSchemas();
   const byShape = new Map<string, ContractFixture>();
   for (const f of fixtures) byShape.set(`${f.method} ${shapeOf(f.path)}`, f);
 
   beforeAll(async () => {
-    h = await startHarness({ onRequest: (r) => requests.push(r) });
+    h = await startHarness({ onRequest: (r) => recording && requests.push(r) });
     const ref = { resourceGroup: RG, name: 'vm-requests' };
     const input = { resourceGroup: RG, location: LOCATION, vm: vmSpec('vm-requests'), publicKey: publicKeyLine(), inboundPorts: [9092] };
     await h.adapter.ensureResourceGroup({ resourceGroup: RG, location: LOCATION, tags: { 'lcm-platform': 'contract' } });
@@ -57,6 +58,14 @@ describe("the adapters' ARM requests are the contract suite's operations", () =>
     await h.adapter.startVm(ref);
     await h.adapter.deallocateVm(ref);
     await h.adapter.deleteVm(ref);
+    // A resource group whose virtual network lacks the subnet: the adapter adds it
+    // (Subnets_CreateOrUpdate). The network is made by the test, so it is left out of the record.
+    const rg2 = `${RG}-subnet`;
+    await h.adapter.ensureResourceGroup({ resourceGroup: rg2, location: LOCATION });
+    recording = false;
+    await h.clients.network.virtualNetworks.beginCreateOrUpdateAndWait(rg2, `${rg2}-vnet`, { location: LOCATION, addressSpace: { addressPrefixes: ['10.42.0.0/16'] } }, { updateIntervalInMs: 10 });
+    recording = true;
+    await h.adapter.ensureVm({ ...input, resourceGroup: rg2, vm: vmSpec('vm-subnet') });
   });
   afterAll(async () => {
     await h?.stop();

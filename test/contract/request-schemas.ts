@@ -78,14 +78,20 @@ function describe(e: ErrorObject): string {
   return `${at}: ${e.message ?? e.keyword}`;
 }
 
+const compiled = new WeakMap<RequestSchemaFile, BodyValidator>();
+
 export function validatorFor(file: RequestSchemaFile): BodyValidator {
+  const known = compiled.get(file);
+  if (known) return known;
   // allErrors: report every offending member at once; verbose: errors carry their schema (to name readOnly).
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
   const validate: ValidateFunction = ajv.compile(forRequests(file.schema) as Record<string, unknown>);
-  return {
+  const validator: BodyValidator = {
     problems(body) {
       if (validate(body)) return [];
       return [...new Set((validate.errors ?? []).map(describe))];
     },
   };
+  compiled.set(file, validator);
+  return validator;
 }
