@@ -1,7 +1,8 @@
 /**
  * The requests our adapters really send, held to the contract suite: the compute adapter runs a
  * VM's whole life (resource group, network, create, read, restart, power off, start, deallocate,
- * delete, and a second ensure that only reads) against the ARM emulator over the real SDK, and
+ * delete, a second ensure that only reads, and a VM whose virtual network lacks the subnet) against
+ * the ARM emulator over the real SDK, and
  * every request it makes is recorded as it arrived (method, path, api-version, body). Each must be
  * an operation a fixture of test/contract/fixtures covers (so the suite covers every ARM operation
  * the adapters call), at the fixture's api-version; a write's body must carry what the spec's
@@ -104,6 +105,10 @@ describe("the adapters' ARM requests are the contract suite's operations", () =>
       const file = schemas.get(f.operationId);
       expect(file, `${f.operationId}: no request schema in test/contract/fixtures/schemas`).toBeDefined();
       expect(file!.source.apiVersion, `${f.operationId}: the schema's api-version`).toBe(r.apiVersion);
+      // Data with a provenance: the swagger file at the pinned api-version, its commit (or where it was read), its definitions.
+      expect(file!.source.path, f.operationId).toContain(`/stable/${r.apiVersion}/`);
+      expect(file!.source.commit ?? file!.source.readFrom, `${f.operationId}: commit or transcription`).toBeTruthy();
+      expect(file!.source.definitions.length, f.operationId).toBeGreaterThan(0);
       expect(validatorFor(file!).problems(r.body), `${f.operationId} (${r.path})`).toEqual([]);
       validated.add(f.operationId);
     }
@@ -116,6 +121,8 @@ describe("the adapters' ARM requests are the contract suite's operations", () =>
       const owned = new Set(readOnlyPaths(schemas.get(f.operationId)!.schema));
       // Never empty: every resource's provisioningState is the service's (so the check cannot pass vacuously).
       expect(owned.has('properties.provisioningState'), `${f.operationId}: readOnly ${[...owned].join(', ')}`).toBe(true);
+      // What the hand-written list this replaces named as the service's is readOnly in the swagger too.
+      for (const p of OLD_SERVICE_OWNED[f.operationId] ?? []) expect(owned.has(p), `${f.operationId}: ${p} readOnly`).toBe(true);
       const sent = pathsOf(r.body).filter((p) => owned.has(p));
       expect(sent, `${f.operationId}: members only the service sets`).toEqual([]);
     }
@@ -157,6 +164,15 @@ describe("the adapters' ARM requests are the contract suite's operations", () =>
     });
   });
 });
+
+/** The service-owned members the suite's former hand-written list named, per operation (now read from the schemas). */
+const OLD_SERVICE_OWNED: Record<string, string[]> = {
+  VirtualMachines_CreateOrUpdate: ['etag', 'properties.provisioningState', 'properties.vmId', 'properties.timeCreated', 'properties.instanceView'],
+  NetworkSecurityGroups_CreateOrUpdate: ['etag', 'properties.provisioningState', 'properties.resourceGuid', 'properties.defaultSecurityRules'],
+  NetworkInterfaces_CreateOrUpdate: ['etag', 'properties.provisioningState', 'properties.resourceGuid', 'properties.macAddress'],
+  PublicIPAddresses_CreateOrUpdate: ['etag', 'properties.provisioningState', 'properties.resourceGuid'],
+  VirtualNetworks_CreateOrUpdate: ['etag', 'properties.provisioningState', 'properties.resourceGuid'],
+};
 
 /** The members of an example request a create cannot go without (location, and the resource's own core). */
 const REQUIRED_BY_EXAMPLE =
