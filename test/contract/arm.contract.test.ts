@@ -173,6 +173,7 @@ describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
   it('the network a VM needs, from the Network examples at 2025-05-01', async () => {
     await exercise('network.vnet-create', 201);
     await exercise('network.subnet-create', 201);
+    await exercise('network.subnet-get', 200);
     await exercise('network.nsg-create', 201);
     await exercise('network.public-ip-create', 201);
     await exercise('network.nic-create', 201);
