@@ -231,9 +231,12 @@ function criticalPath(plan: Plan, run: BootRun): CriticalPath {
   const perVm = plan.vms.flatMap((vm) => {
     const acts = done.filter((a) => a.instanceId === bootVmId(vm));
     const one = (name: string) => sum(acts.filter((a) => a.name === name).map(execMs));
-    const builds = acts.filter((a) => a.name === 'prepareImage').map(execMs);
-    if (builds.length === 0 || !acts.some((a) => a.name === 'ensureDocker')) return [];
-    return [one('ensureDocker') + one('registerVm') + Math.max(...builds)];
+    // Builds run detached on the VM: from the start of startBuilds to the end of the poll that saw
+    // the last one built (a poll's lag included: the boot sees a build done no sooner).
+    const start = acts.find((a) => a.name === 'startBuilds');
+    if (!start || !acts.some((a) => a.name === 'ensureDocker')) return [];
+    const lastSeen = Math.max(start.endedAt!, ...acts.filter((a) => a.name === 'pollBuilds').map((a) => a.endedAt!));
+    return [one('ensureDocker') + Math.max(one('registerVm'), lastSeen - start.startedAt!)];
   });
   const kafkaMs = median(done.filter((a) => a.name === 'startKafka').map(execMs)) || 0;
   const starts = done.filter((a) => a.name === 'startService').sort((a, b) => a.queuedAt - b.queuedAt);
