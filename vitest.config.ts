@@ -18,6 +18,8 @@ const LONGEST_FIRST = [
   'test/e2e/lcm-restart.test.ts',
   'test/integration/vm/docker.test.ts',
   'test/azure-deploy/package.test.ts',
+  'test/e2e/self-healing.test.ts',
+  'test/e2e/workers.test.ts',
   'test/e2e/partition.test.ts',
   'test/cli/operator.test.ts',
   'test/e2e/api-fuzz.test.ts',
