@@ -49,7 +49,7 @@ export function resourceOfScope(scope: string): string {
   return scope.replace(/\/\.default$/, '');
 }
 
-export async function startLocalIdentity(): Promise<LocalIdentity> {
+export async function startLocalIdentity(options: { unref?: boolean } = {}): Promise<LocalIdentity> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const tenantId = randomUUID();
   const issuer = `https://sts.windows.net/${tenantId}/`;
@@ -93,6 +93,8 @@ export async function startLocalIdentity(): Promise<LocalIdentity> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
+    // A process-wide identity (sharedLocalIdentity) must not keep the process alive.
+    if (options.unref) server.unref();
   });
   const port = (server.address() as AddressInfo).port;
   let stopped: Promise<void> | undefined;
@@ -151,3 +153,17 @@ function verifyToken(key: KeyObject, issuer: string, token: string): TokenCheck 
   return { ok: true, claims: claims as TokenClaims };
 }
 
+
+let shared: Promise<LocalIdentity> | undefined;
+
+/**
+ * The one local Entra ID of this process (started on first use, never stopped: it dies with the
+ * process). MSAL, under @azure/identity's ManagedIdentityCredential, keeps the managed identity
+ * endpoint it found first for the life of the process, as App Service's never changes; so local
+ * stacks started one after another in one process (the tests) must find the same endpoint, with the
+ * same signing key behind it, or the second one's tokens are asked of a server that is gone.
+ */
+export function sharedLocalIdentity(): Promise<LocalIdentity> {
+  shared ??= startLocalIdentity({ unref: true }).then((identity) => ({ ...identity, stop: async () => undefined }));
+  return shared;
+}

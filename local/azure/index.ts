@@ -14,7 +14,7 @@ import { generateSshKeyPair } from '../../functions/cloud/secrets.js';
 import { LOCAL_RETRY_AFTER_SCALE, startArmEmulator, type ArmEmulator, type OperationKind } from './arm/index.js';
 import type { TokenCredential } from '@azure/core-auth';
 import { startCosmosEmulator, type CosmosEmulator } from './cosmos.js';
-import { startLocalIdentity, type LocalIdentity } from './identity.js';
+import { sharedLocalIdentity, type LocalIdentity } from './identity.js';
 import { startFileShareEmulator, type FileShareEmulator } from './files/index.js';
 import { kafkaImage } from '../images/kafka/index.js';
 import { generateLocalTls } from './tls.js';
@@ -94,8 +94,8 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     const tls = generateLocalTls({ ips: [fleet.hostAddress] });
     const arm = await startArmEmulator({ tls, pool: fleet, hooks: fleet, latency: options.armLatency, retryAfterScale: options.armRetryAfterScale ?? LOCAL_RETRY_AFTER_SCALE });
     stops.push(() => arm.stop());
-    const identity = await startLocalIdentity();
-    stops.push(() => identity.stop());
+    // One per process (see sharedLocalIdentity): local stacks started one after another share it.
+    const identity = await sharedLocalIdentity();
     // As infra/lcm.json creates the account (disableLocalAuth): the LCM and the CLI use Entra tokens.
     const cosmos = await startCosmosEmulator({ tls, identity, localAuthDisabled: true });
     stops.push(() => cosmos.stop());

@@ -55,7 +55,8 @@ describe('a boot in progress', () => {
 
   it('while a boot runs, a restart of a service it has not started yet is refused with 409 naming the boot', async () => {
     p = await startTestPlatform({ topology: topology(), azure: { armLatency: { 'vm.create': 1_500 } } });
-    expect((await p.api('boot', { method: 'POST' })).status).toBe(202);
+    const started = await p.api('boot', { method: 'POST' });
+    expect(started.status, await started.clone().text()).toBe(202);
     const refused = await p.api('services/deployment-manager/restart', { method: 'POST', body: '{}' });
     expect(refused.status).toBe(409);
     const body: any = await refused.json();
