@@ -12,6 +12,7 @@ import { LoopbackPool } from '../../local/azure/addresses.js';
 import { ARM_LRO_RETRY_AFTER, startArmEmulator, type ArmEmulator, type LroKind } from '../../local/azure/arm/index.js';
 import { generateLocalTls, type LocalTls } from '../../local/azure/tls.js';
 import { RecordingHooks } from '../integration/arm/harness.js';
+import { rawArm, type Answer } from './raw-arm.js';
 import { cloudErrorProblems, fixtureNames, loadFixture, shapeDifferences, substitute, type ContractFixture } from './spec.js';
 
 const SUB = '00000000-0000-0000-0000-0000000000c7';
@@ -42,41 +43,13 @@ const NAMES: Record<string, string> = {
 
 const LRO_KINDS: LroKind[] = ['resourceGroup.delete', 'vnet.write', 'subnet.write', 'nsg.write', 'publicIp.write', 'nic.write', 'network.delete', 'vm.create', 'vm.update', 'vm.start', 'vm.restart', 'vm.powerOff', 'vm.deallocate', 'vm.delete', 'deployment.write'];
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: any;
-}
-
 describe('the ARM emulator holds to the REST specs (x-ms-examples)', () => {
   let tls: LocalTls;
   let arm: ArmEmulator;
   let agent: https.Agent;
   const seen = new Set<string>();
 
-  function call(method: string, pathOrUrl: string, apiVersion?: string, body?: unknown, query: Record<string, string> = {}): Promise<Answer> {
-    const url = new URL(pathOrUrl.startsWith('https://') ? pathOrUrl : `${arm.endpoint}${pathOrUrl}`);
-    if (apiVersion) url.searchParams.set('api-version', apiVersion);
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        url,
-        { method, agent, headers: { authorization: 'Bearer contract', ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const raw = Buffer.concat(chunks).toString('utf8');
-            const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)]));
-            resolve({ status: res.statusCode ?? 0, headers, body: raw ? JSON.parse(raw) : undefined });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(text);
-    });
-  }
+  const call = rawArm(() => arm.endpoint, () => agent);
 
   /** The provider of an ARM path (`/providers/{namespace}/...`, resource groups: Microsoft.Resources). */
   const providerOf = (url: string) => (/\/providers\/([^/]+)/.exec(new URL(url, 'https://x').pathname)?.[1] ?? 'Microsoft.Resources').toLowerCase();

@@ -14,6 +14,7 @@ import { LoopbackPool } from '../../local/azure/addresses.js';
 import { ARM_LRO_RETRY_AFTER, startArmEmulator, type ArmEmulator } from '../../local/azure/arm/index.js';
 import { generateLocalTls, type LocalTls } from '../../local/azure/tls.js';
 import { RecordingHooks } from '../integration/arm/harness.js';
+import { rawArm, type Answer } from './raw-arm.js';
 import { cloudErrorProblems, fixtureNames, loadFixture, shapeDifferences, substitute } from './spec.js';
 
 const SUB = '00000000-0000-0000-0000-0000000000d8';
@@ -38,40 +39,13 @@ const NAMES: Record<string, string> = {
 /** The api-version bootstrap-cli sends to each provider of these fixtures. */
 const CLI_API_VERSION: Record<string, string> = { resources: API.deployment, keyvault: API.keyVault, storage: API.storage, web: API.web };
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: any;
-}
-
 describe('the ARM emulator holds to the REST specs for bootstrap-cli deploy (x-ms-examples)', () => {
   let tls: LocalTls;
   let arm: ArmEmulator;
   let agent: https.Agent;
   const seen = new Set<string>();
 
-  function call(method: string, pathOrUrl: string, apiVersion?: string, body?: unknown): Promise<Answer> {
-    const url = new URL(pathOrUrl.startsWith('https://') ? pathOrUrl : `${arm.endpoint}${pathOrUrl}`);
-    if (apiVersion) url.searchParams.set('api-version', apiVersion);
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        url,
-        { method, agent, headers: { authorization: 'Bearer contract', ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const raw = Buffer.concat(chunks).toString('utf8');
-            const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)]));
-            resolve({ status: res.statusCode ?? 0, headers, body: raw ? JSON.parse(raw) : undefined });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(text);
-    });
-  }
+  const call = rawArm(() => arm.endpoint, () => agent);
 
   /** Sends the fixture's request; checks the CLI's api-version, the status, the shape and (LRO) the headers, then waits it out. */
   async function exercise(name: string, expectedStatus: number): Promise<Answer> {
