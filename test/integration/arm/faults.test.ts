@@ -1,11 +1,10 @@
 import https from 'node:https';
 import net from 'node:net';
 import { AzureCliCredential } from '@azure/identity';
-import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ComputeAdapter, createComputeClients } from '../../../functions/cloud/compute.js';
 import { azureCredential } from '../../../functions/cloud/credentials.js';
-import { LOCATION, SUBSCRIPTION, publicKeyLine, startHarness, vmSpec, type Harness } from './harness.js';
+import { LOCATION, SUBSCRIPTION, publicKeyLine, putPublicIpRaw, startHarness, vmSpec, type Harness } from './harness.js';
 
 const RG = 'rg-test';
 
@@ -167,14 +166,7 @@ describe('ARM emulator with asyncPollDelayInMs', () => {
     onTestFinished(() => h.stop());
     await h.adapter.ensureResourceGroup({ resourceGroup: RG, location: LOCATION });
     const url = `${h.arm.endpoint}/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/providers/Microsoft.Network/publicIPAddresses/raw-ip?api-version=2024-05-01`;
-    const response = await h.clients.network.sendRequest(
-      createPipelineRequest({
-        url,
-        method: 'PUT',
-        headers: createHttpHeaders({ 'content-type': 'application/json' }),
-        body: JSON.stringify({ location: LOCATION, sku: { name: 'Standard' }, properties: { publicIPAllocationMethod: 'Static' } }),
-      }),
-    );
+    const response = await putPublicIpRaw(h, url);
     expect(response.status).toBe(201);
     expect(response.headers.get('azure-asyncoperation')).toMatch(new RegExp(`^${h.arm.endpoint}/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Network/locations/${LOCATION}/operations/`));
     expect(response.headers.get('retry-after')).toBe('2');

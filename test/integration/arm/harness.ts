@@ -3,6 +3,7 @@
  * pointed at it over HTTPS.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import { LoopbackPool } from '../../../local/azure/addresses.js';
 import { generateLocalTls, type LocalTls } from '../../../local/azure/tls.js';
 import type { PowerOffReason, VmPowerHooks, VmPowerOn } from '../../../local/azure/types.js';
@@ -85,4 +86,16 @@ export async function startHarness(
   });
   const adapter = new ComputeAdapter({ clients, pollIntervalInMs: 10, maxConcurrentWrites: 4 });
   return { tls, arm, hooks, clients, adapter, stop: () => arm.stop() };
+}
+
+/** One raw PUT of a Standard static public IP at `url` through the adapters' pipeline: the response as ARM sent it (headers, body). */
+export function putPublicIpRaw(h: Harness, url: string): Promise<PipelineResponse> {
+  return h.clients.network.sendRequest(
+    createPipelineRequest({
+      url,
+      method: 'PUT',
+      headers: createHttpHeaders({ 'content-type': 'application/json' }),
+      body: JSON.stringify({ location: LOCATION, sku: { name: 'Standard' }, properties: { publicIPAllocationMethod: 'Static' } }),
+    }),
+  );
 }

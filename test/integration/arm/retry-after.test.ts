@@ -4,11 +4,10 @@
  * polls, bounded (maxLroPollSeconds) so an advice of an hour cannot stall a call, and take 0 (what
  * local mode advertises) as no advice, polling at their own interval. Counts polls, never times.
  */
-import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ArmClient } from '../../../bootstrap-cli/azure/arm.js';
 import { staticTokenCredential } from '../../../functions/cloud/credentials.js';
-import { LOCATION, startHarness, SUBSCRIPTION, type Harness } from './harness.js';
+import { LOCATION, putPublicIpRaw, startHarness, SUBSCRIPTION, type Harness } from './harness.js';
 
 const RG = 'rg-test';
 
@@ -84,14 +83,7 @@ describe('long-running operations and Retry-After', () => {
 
 /** One raw PUT through the adapters' pipeline, for its headers. */
 async function fetchPut(h: Harness, url: string) {
-  const response = await h.clients.network.sendRequest(
-    createPipelineRequest({
-      url,
-      method: 'PUT',
-      headers: createHttpHeaders({ 'content-type': 'application/json' }),
-      body: JSON.stringify({ location: LOCATION, sku: { name: 'Standard' }, properties: { publicIPAllocationMethod: 'Static' } }),
-    }),
-  );
+  const response = await putPublicIpRaw(h, url);
   expect(response.status).toBe(201);
   return response.headers;
 }
