@@ -103,20 +103,6 @@ export function installDockerScript(): string {
   ].join('\n');
 }
 
-/**
- * Shell: whether the build marked in "$d" still runs. The pid alone is not enough: after a VM
- * reboot the marker survives in $HOME and its pid may be another process, so the process's start
- * time (field 22 of /proc/PID/stat, after the command name) must be the one recorded with it.
- * No pid yet means the starter is between starting it and writing the marker: running.
- */
-const BUILD_ALIVE = [
-  'alive() {',
-  '  [ -f "$d/pid" ] || return 0',
-  '  p=$(cat "$d/pid"); [ -r "/proc/$p/stat" ] || return 1',
-  '  [ "$(sed \'s/.*) //\' "/proc/$p/stat" | cut -d" " -f20)" = "$(cat "$d/start" 2>/dev/null)" ]',
-  '}',
-].join('\n');
-
 export class DockerHost {
   constructor(private readonly ssh: SshHost) {}
 
@@ -180,7 +166,6 @@ export class DockerHost {
       'echo "$rc" > "$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"',
     ].join('\n');
     const script = [
-      BUILD_ALIVE,
       `d=${dir}`,
       'mkdir -p "$HOME/.lcm/builds" "$HOME/.lcm/logs" || exit 1',
       // One starter at a time per image: two reruns of the start activity cannot both start it.
@@ -189,14 +174,14 @@ export class DockerHost {
       'if [ -d "$d" ]; then',
       '  if [ -f "$d/exit" ]; then',
       `    c=$(cat "$d/exit"); if [ "$c" != 0 ] && [ "$(cat "$d/run" 2>/dev/null)" = ${run} ]; then echo "failed $c"; exit 0; fi`,
-      '  elif alive; then echo running; exit 0; fi',
+      `  elif [ ! -f "$d/pid" ] || kill -0 "$(cat "$d/pid")" 2>/dev/null; then echo running; exit 0; fi`,
       '  rm -rf "$d"',
       'fi',
       'mkdir -p "$d" || exit 1',
       `printf '%s\\n' ${run} > "$d/run"`,
       '(umask 077 && cat > "$d/fetch.sh") || exit 1',
       `nohup setsid bash -c ${shellQuote(runner)} lcm-build "$d" ${shellQuote(image)} ${shellQuote(contextDir)} "$HOME/${buildLogFile(image)}" </dev/null >/dev/null 2>&1 9>&- &`,
-      'p=$!; sed \'s/.*) //\' "/proc/$p/stat" 2>/dev/null | cut -d" " -f20 > "$d/start"; echo "$p" > "$d/pid"',
+      'echo $! > "$d/pid"',
       'echo started',
     ].join('\n');
     const r = await this.ssh.run(script, { stdin: fetchScript, step: `start the build of ${image}` });
@@ -208,18 +193,18 @@ export class DockerHost {
   /** Where each build stands (one SSH command for all of them): built, running, or failed and why. */
   async pollBuilds(images: readonly string[]): Promise<Map<string, BuildStatus>> {
     if (images.length === 0) return new Map();
-    const script = [BUILD_ALIVE, ...images
+    const script = images
       .map((image) =>
         [
           `d="$HOME/.lcm/builds/${buildKey(image)}"`,
-          // Built: its marker has done its job (the image itself answers every later start).
-          `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then rm -rf "$d"; echo built`,
+          `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built`,
           'elif [ -f "$d/exit" ]; then echo "failed $(cat "$d/exit")"',
           'elif [ ! -d "$d" ]; then echo missing',
-          'elif alive; then echo running',
+          'elif [ ! -f "$d/pid" ] || kill -0 "$(cat "$d/pid")" 2>/dev/null; then echo running',
           'else echo lost; fi',
         ].join('\n'),
-      )].join('\n');
+      )
+      .join('\n');
     const r = await this.ssh.run(script, { step: 'poll image builds' });
     const lines = r.stdout.trim().split('\n');
     if (lines.length !== images.length) throw new Error(`VM: polling ${images.length} build(s) answered ${lines.length} line(s)`);
