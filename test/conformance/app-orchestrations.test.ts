@@ -16,7 +16,7 @@ import { buildImages } from '../../functions/orchestrations/build-images.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import type { Topology } from '../../functions/platform/topology.js';
 import { exampleDocument } from '../helpers/topology.js';
-import { run, type Script } from './driver.js';
+import { clientActivity, run, type Script } from './driver.js';
 
 const orchestrators = {
   [O.boot]: bootPlatform,
@@ -76,11 +76,8 @@ const script: Script = (name, input, api) => {
     case A.startKafka:
       return { ok: true, value: { service: 'kafka', kind: 'broker', vm: input.vm.name, host: input.vm.host, port: input.kafka.port, status: 'running', startedAt: 't', action: 'created' } };
     case A.startInstances:
-      for (const i of input.instances) api.start(i.name, i.instanceId, i.input);
-      return { ok: true, value: input.instances.map((i: { instanceId: string }) => ({ instanceId: i.instanceId, started: true })) };
     case A.notifyInstance:
-      api.raise(input.instanceId, input.event, input.data);
-      return { ok: true, value: null };
+      return clientActivity(name, input, api)!;
     case A.startWatchdog:
       return { ok: true, value: { started: true } };
     default:

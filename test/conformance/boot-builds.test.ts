@@ -12,7 +12,7 @@ import { bootVm, type BootVmInput, type BootVmOutput } from '../../functions/orc
 import { EventType } from '../../local/host/history.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { minimalDocument } from '../helpers/topology.js';
-import { run, type Script } from './driver.js';
+import { clientActivity, run, type Script } from './driver.js';
 
 const orchestrators = { [O.boot]: bootPlatform, [O.bootVm]: bootVm, [O.bootStep]: bootStep };
 const activities = Object.values(A);
@@ -49,11 +49,8 @@ function script(topology: ReturnType<typeof twoServices>, builds: Script, log: s
         log.push(`start ${input.service.name}`);
         return { ok: true, value: { service: input.service.name, kind: input.service.kind, vm: input.vm.name, host: input.vm.host, port: input.service.port, status: 'running', startedAt: 't', action: 'created' } };
       case A.startInstances:
-        for (const i of input.instances) api.start(i.name, i.instanceId, i.input);
-        return { ok: true, value: input.instances.map((i: { instanceId: string }) => ({ instanceId: i.instanceId, started: true })) };
       case A.notifyInstance:
-        api.raise(input.instanceId, input.event, input.data);
-        return { ok: true, value: null };
+        return clientActivity(name, input, api)!;
       default:
         return { ok: true, value: null };
     }

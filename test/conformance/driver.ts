@@ -25,6 +25,22 @@ const DAY = 86_400_000;
 /** What a scripted activity does: its result, or an error message. */
 export type Script = (name: string, input: any, api: DriverApi) => { ok: true; value: unknown } | { ok: false; error: string };
 
+/**
+ * The durable-client activities as the real ones behave (startInstances starts each instance,
+ * notifyInstance raises its event), for scripts to answer with; undefined for any other activity.
+ */
+export function clientActivity(name: string, input: any, api: DriverApi): ReturnType<Script> | undefined {
+  if (name === 'startInstances') {
+    for (const i of input.instances) api.start(i.name, i.instanceId, i.input);
+    return { ok: true, value: input.instances.map((i: { instanceId: string }) => ({ instanceId: i.instanceId, started: true })) };
+  }
+  if (name === 'notifyInstance') {
+    api.raise(input.instanceId, input.event, input.data);
+    return { ok: true, value: null };
+  }
+  return undefined;
+}
+
 export interface DriverApi {
   /** Start an orchestration instance (what the durable client's startNew does). */
   start(name: string, instanceId: string, input: unknown): void;
