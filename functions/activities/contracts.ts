@@ -306,9 +306,21 @@ export interface RestartTarget {
  * desired state no longer has it, `unknown` when its VM has no recorded address yet.
  */
 export type ServiceLocation =
-  | { state: 'found'; service: ServiceRuntimeSpec; vm: VmAccess }
+  | { state: 'found'; service: ServiceRuntimeSpec; vm: VmAccess; replicas?: ReplicaAccess[] }
   | { state: 'removed'; reason: string }
   | { state: 'unknown'; reason: string };
+
+/**
+ * One replica where it runs now (platform/replicas.ts currentPlacements) and how to reach its VM.
+ * In a `found` location, `replicas` lists every replica whose VM has a recorded address (absent:
+ * one replica, at `vm` and `service.port`, which are always the first listed replica's).
+ */
+export interface ReplicaAccess {
+  index: number;
+  container: string;
+  port: number;
+  vm: VmAccess;
+}
 
 /** Orchestration instances to start under fixed ids, without waiting for them. */
 export interface StartInstancesInput {

@@ -1,7 +1,8 @@
 /** Activities on the registry and the event log: restart bookkeeping and audit events. */
 import { centralDb } from '../deps.js';
-import { placements } from '../platform/replicas.js';
-import type { EventInput, MarkServiceInput, RecordRestartInput, RestartTarget, ServiceLocation } from './contracts.js';
+import { instancesOf } from '../cloud/central-db.js';
+import { currentPlacements, placements } from '../platform/replicas.js';
+import type { EventInput, MarkServiceInput, RecordRestartInput, ReplicaAccess, RestartTarget, ServiceLocation } from './contracts.js';
 
 export async function recordEvent(input: EventInput): Promise<void> {
   await (await centralDb()).recordEvent(input);
@@ -28,24 +29,35 @@ export async function readRestartTarget(input: { service: string }): Promise<Res
 }
 
 /**
- * Where `service` runs now: the VM and port the registry has it on (during a move the desired state
- * already names the target while the old side still serves), else the desired placement. The
- * watchdog follows a move or a changed spec with it.
+ * Where `service` runs now: each replica where the registry has it (during a move the desired state
+ * already names the target while the old side still serves), else its desired place
+ * (platform/replicas.ts currentPlacements). The watchdog follows a move, a changed spec or a scale
+ * with it. `service`/`vm` are the first reachable replica's (replica 0 but while its VM has no address).
  */
 export async function locateService(input: { service: string }): Promise<ServiceLocation> {
   const db = await centralDb();
   const topology = await db.readTopology();
   const spec = topology?.services.find((s) => s.name === input.service);
   if (!topology || !spec) return { state: 'removed', reason: `"${input.service}" is not in the desired state` };
-  const entry = await db.getEntry(input.service);
-  const registered = entry && topology.vms.find((v) => v.name === entry.vm);
-  const vm = registered ?? topology.vms.find((v) => v.name === spec.vm)!;
-  const record = (await db.listVms()).find((v) => v.name === vm.name);
-  if (!record?.publicIp || !record.privateIp) return { state: 'unknown', reason: `VM "${vm.name}" has no recorded address yet` };
+  // A container on a VM the desired state dropped is not followed: its replica is checked where it belongs.
+  const registered = instancesOf(await db.getEntry(input.service)).filter((i) => topology.vms.some((v) => v.name === i.vm));
+  const places = currentPlacements(spec, registered);
+  const records = await db.listVms();
+  const replicas: ReplicaAccess[] = [];
+  for (const p of places) {
+    const vm = topology.vms.find((v) => v.name === p.vm);
+    const record = records.find((v) => v.name === p.vm);
+    // A VM not provisioned yet (or dropped from the desired state) cannot be reached: not watched until it is.
+    if (!vm || !record?.publicIp || !record.privateIp) continue;
+    replicas.push({ index: p.replica, container: p.container, port: p.port, vm: { name: vm.name, host: record.publicIp, privateIp: record.privateIp, adminUser: vm.adminUser, sshKeySecret: vm.sshKeySecret } });
+  }
+  const first = replicas[0];
+  if (!first) return { state: 'unknown', reason: `VM "${places[0]!.vm}" has no recorded address yet` };
   return {
     state: 'found',
-    service: { name: spec.name, kind: spec.kind, port: registered ? entry.port : spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health },
-    vm: { name: vm.name, host: record.publicIp, privateIp: record.privateIp, adminUser: vm.adminUser, sshKeySecret: vm.sshKeySecret },
+    service: { name: spec.name, kind: spec.kind, port: first.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health },
+    vm: first.vm,
+    replicas,
   };
 }
 

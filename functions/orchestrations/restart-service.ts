@@ -1,8 +1,9 @@
 /**
  * Restart a microservice, a hosted app or an AI model (instance `restart-svc-<name>`, one per
  * target). Backs off when restarted again and again and gives up after too many restarts in a row;
- * restarts the container, and if it does not come back healthy recreates it (starting its VM and
- * rebuilding its image when needed); updates the registry and records the event.
+ * restarts each replica's container (or only the replicas the request names), and one that does not
+ * come back healthy is recreated (starting its VM and rebuilding its image when needed); updates the
+ * registry and records the event.
  */
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import {
@@ -26,6 +27,8 @@ export interface RestartServiceInput {
   kind: ServiceKind;
   requestedBy: string;
   reason: string;
+  /** Only these replicas (their indices): the watchdog restarts the replicas that failed. Absent: every replica. */
+  replicas?: number[];
 }
 
 export interface RestartServiceOutput {
@@ -36,6 +39,8 @@ export interface RestartServiceOutput {
   host?: string;
   port?: number;
   reason?: string;
+  /** The replicas restarted, when the request named some. */
+  replicas?: number[];
 }
 
 export const restartService: OrchestrationHandler = function* (context: OrchestrationContext) {
@@ -57,6 +62,17 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
       ...e,
     } satisfies EventInput);
 
+  const every = target.replicas ?? [{ index: 0, vm: target.vm, container: target.service.name, port: target.service.port }];
+  const only = input.replicas;
+  const replicas = only ? every.filter((r) => only.includes(r.index)) : every;
+  const named = only ? { replicas: replicas.map((r) => r.index) } : {};
+  if (replicas.length === 0) {
+    // Scaled down since the request: nothing of it is left to restart (the streak is not counted).
+    const reason = `replica(s) ${only!.join(', ')} of "${input.service}" are not in the desired state any more (it has ${every.length}): nothing restarted`;
+    yield event({ type: 'restart', outcome: 'failed', reason, details: { replicas: only } }, 'gone');
+    return { service: input.service, outcome: 'failed', delayedInMs: 0, streak: target.streak.streak, reason, replicas: [] } satisfies RestartServiceOutput;
+  }
+
   const decision = decideRestart(target.policy, target.streak, context.df.currentUtcDateTime);
   if (decision.action === 'give-up') {
     yield* call(context, A.markService, { service: input.service, status: 'failed', reason: decision.reason, at: isoAt(context) });
@@ -68,7 +84,7 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
     yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + decision.delayInMs));
   }
   yield event(
-    { type: 'restart', outcome: 'started', reason: input.reason, details: { streak: decision.streak, backoffInMs: decision.backoffInMs, delayedInMs: decision.delayInMs } },
+    { type: 'restart', outcome: 'started', reason: input.reason, details: { streak: decision.streak, backoffInMs: decision.backoffInMs, delayedInMs: decision.delayInMs, ...named } },
     'start',
   );
 
@@ -89,7 +105,6 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
   let outcome: RestartServiceOutput['outcome'] = 'restarted';
   let started: Pick<StartedService, 'host' | 'port'> | undefined;
   // One replica after the other, so a replicated service keeps serving while it restarts.
-  const replicas = target.replicas ?? [{ index: 0, vm: target.vm, container: spec.name, port: spec.port }];
   const reached = new Map<string, VmAccess>();
   const images = new Map<string, PreparedImage>();
   try {
@@ -134,10 +149,10 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
     const reason = failureMessage(e);
     yield record('failed', reason);
     yield event({ type: 'restart', outcome: 'failed', reason }, 'end');
-    return { service: input.service, outcome: 'failed', delayedInMs: decision.delayInMs, streak: decision.streak, reason } satisfies RestartServiceOutput;
+    return { service: input.service, outcome: 'failed', delayedInMs: decision.delayInMs, streak: decision.streak, reason, ...named } satisfies RestartServiceOutput;
   }
   yield record('succeeded', outcome);
-  yield event({ type: 'restart', outcome: 'succeeded', details: { action: outcome, streak: decision.streak } }, 'end');
+  yield event({ type: 'restart', outcome: 'succeeded', details: { action: outcome, streak: decision.streak, ...named } }, 'end');
   return {
     service: input.service,
     outcome,
@@ -145,5 +160,6 @@ export const restartService: OrchestrationHandler = function* (context: Orchestr
     streak: decision.streak,
     host: started?.host,
     port: started?.port,
+    ...named,
   } satisfies RestartServiceOutput;
 };

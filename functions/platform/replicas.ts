@@ -40,3 +40,27 @@ export function placements(spec: Pick<ServiceSpec, 'name' | 'vm' | 'vms' | 'port
 
 /** A stable key of one container: VM and container name. */
 export const placementKey = (p: { vm: string; container: string }): string => `${p.vm}/${p.container}`;
+
+/** One container of a service as the registry lists it (the fields that say where it runs). */
+export interface RegisteredPlace {
+  vm: string;
+  container: string;
+  replica: number;
+  port: number;
+}
+
+/**
+ * Where each desired replica runs now, for those that check or read it (the watchdog, `logs`):
+ * its desired place when the registry has a container there (on the port registered); else where
+ * the registry has that replica (a move in progress: the old side serves until the switch); else
+ * its desired place (not started yet, or lost: a check there fails, which is the point). Replicas
+ * the desired state dropped are not listed, even while the registry still has them.
+ */
+export function currentPlacements(spec: Pick<ServiceSpec, 'name' | 'vm' | 'vms' | 'port' | 'replicas'>, registered: readonly RegisteredPlace[]): Placement[] {
+  return placements(spec).map((p) => {
+    const here = registered.find((r) => r.vm === p.vm && r.container === p.container);
+    if (here) return { ...p, port: here.port };
+    const elsewhere = registered.find((r) => r.replica === p.replica);
+    return elsewhere ? { ...p, vm: elsewhere.vm, container: elsewhere.container, port: elsewhere.port } : p;
+  });
+}
