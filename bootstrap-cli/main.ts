@@ -149,11 +149,12 @@ export function buildProgram(io: CliIo, result: { code: number } = { code: EXIT.
   apiOptions(
     program
       .command('logs')
-      .description("a service's container log (or its image build log), read from its VM on demand; known secret values are redacted")
+      .description("a service's container logs, every replica's under a header (or its image build logs), read from its VMs on demand; known secret values are redacted")
       .argument('<service>', 'service name (or kafka)')
       .option('--lines <n>', 'how many of the last lines (1-1000)', '100')
+      .option('--replica <n>', "only this replica's log (0 is the first)")
       .option('--build', 'the log of its latest image build instead'),
-  ).action(async (service: string, opts) => done(await operator.logs(service, { ...api(opts), lines: opts.lines, build: opts.build }, io)));
+  ).action(async (service: string, opts) => done(await operator.logs(service, { ...api(opts), lines: opts.lines, build: opts.build, replica: opts.replica }, io)));
 
   apiOptions(
     program

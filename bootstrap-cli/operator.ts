@@ -165,11 +165,16 @@ export async function history(instance: string | undefined, o: ApiOptions & { li
 
 export { ACTIVE_STATES };
 
-/** `logs SERVICE`: the service's container log (or its build log), read from its VM on demand, secrets redacted. */
-export async function logs(service: string, o: ApiOptions & { lines?: string; build?: boolean }, io: CliIo): Promise<number> {
+/**
+ * `logs SERVICE`: the service's container logs (or its build logs), read from its VMs on demand,
+ * secrets redacted: every replica's, each under a header naming its replica, container and VM, or
+ * one replica's with --replica.
+ */
+export async function logs(service: string, o: ApiOptions & { lines?: string; build?: boolean; replica?: string }, io: CliIo): Promise<number> {
   const lines = o.lines ?? '100';
   if (!/^\d+$/.test(lines) || Number(lines) < 1 || Number(lines) > 1000) throw new CliError(`--lines ${lines}: must be a number from 1 to 1000`, EXIT.usage);
-  const path = `services/${encodeURIComponent(service)}/logs?lines=${lines}${o.build ? '&build=true' : ''}`;
+  if (o.replica !== undefined && !/^\d+$/.test(o.replica)) throw new CliError(`--replica ${o.replica}: must be a replica number (0 is the first)`, EXIT.usage);
+  const path = `services/${encodeURIComponent(service)}/logs?lines=${lines}${o.build ? '&build=true' : ''}${o.replica !== undefined ? `&replica=${o.replica}` : ''}`;
   const body = expect200(await apiOf(o).get<{ service: string; vm: string; log: string; text: string }>(path), `GET /api/${path}`);
   if (o.json) io.out(JSON.stringify(body, null, 2));
   else io.out(body.text.trimEnd() || `(the ${body.log} log of ${body.service} on VM ${body.vm} is empty)`);

@@ -61,8 +61,14 @@ export const openApiDocument = {
     '/services/{name}': { get: { summary: 'A service: spec, state, endpoint, restarts, recent events', parameters: [name], responses: { '200': { description: 'service' }, ...common } } },
     '/services/{name}/logs': {
       get: {
-        summary: "A service's container log (or its build log with build=true), read from its VM over SSH, known secret values redacted (operator key)",
-        parameters: [name, { name: 'lines', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } }, { name: 'build', in: 'query', schema: { type: 'boolean' } }],
+        summary:
+          "A service's container logs, one per replica, labelled by replica, container and VM (one replica's with replica=n; its build logs, one per VM, with build=true), read from its VMs over SSH, known secret values redacted (operator key)",
+        parameters: [
+          name,
+          { name: 'lines', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          { name: 'replica', in: 'query', schema: { type: 'integer', minimum: 0 } },
+          { name: 'build', in: 'query', schema: { type: 'boolean' } },
+        ],
         responses: { '200': { description: 'the log' }, ...common },
       },
     },

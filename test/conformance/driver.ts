@@ -65,6 +65,8 @@ interface Instance {
   started: boolean;
   status: 'Running' | 'Completed' | 'Failed' | 'ContinuedAsNew';
   output?: unknown;
+  /** The input it continued as new with (status ContinuedAsNew), as the next execution receives it. */
+  continuedWith?: unknown;
   customStatus?: unknown;
   episodes: number;
 }
@@ -227,7 +229,10 @@ export async function run(opts: {
       }
     };
     if (thrown !== undefined || state?.error) finish('Failed', executor.exception instanceof Error ? executor.exception.message : String(state?.error ?? thrown));
-    else if (state?.isDone && executor.willContinueAsNew) finish('ContinuedAsNew', undefined);
+    else if (state?.isDone && executor.willContinueAsNew) {
+      finish('ContinuedAsNew', undefined);
+      inst.continuedWith = activityInput(executor.actions.find((a) => a.actionType === 4)?.input);
+    }
     else if (state?.isDone) finish('Completed', state.output);
   };
 

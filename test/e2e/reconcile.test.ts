@@ -209,6 +209,19 @@ describe('reconcile', () => {
       await new Promise((r) => setTimeout(r, 1_000));
       expect(c.stats.maxInstances).toBe(3);
 
+      // The logs of every replica, each labelled; or one replica's; a replica it does not have is refused.
+      const all = (await json(await p.api('services/api/logs?lines=20'))).body;
+      expect(all.logs.map((l: any) => `${l.replica} ${l.container}@${l.vm}: ${l.text.trim()}`)).toEqual([
+        '0 api@vm-a: api listening on 8200',
+        '1 api-r1@vm-a: api listening on 8201',
+        '2 api-r2@vm-a: api listening on 8202',
+      ]);
+      expect(all.text).toContain('==> replica 2: api-r2 on vm-a <==\napi listening on 8202');
+      const second = await cli('logs', 'api', '--replica', '1');
+      expect(second, second.err).toMatchObject({ code: 0, out: 'api listening on 8201' });
+      const none = await json(await p.api('services/api/logs?replica=3'));
+      expect(none).toEqual({ status: 400, body: { error: 'replica must be an integer from 0 to 2 ("api" has 3 replicas)' } });
+
       const one = structuredClone((await desired()).topology);
       one.services.find((s: any) => s.name === 'api').replicas = 1;
       const dryDown = await plan(one);

@@ -1,7 +1,8 @@
 /**
  * A service's placement controls and its logs, on its page: scale to N replicas, move to another VM
  * (each starts the reconcile and follows it, after a confirmation), and the last lines of its
- * container or image-build log, read on demand over SSH by the LCM with secrets redacted.
+ * container or image-build logs (every replica's, or the one chosen), read on demand over SSH by the
+ * LCM with secrets redacted.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { errorText, type Api } from '../api.js';
@@ -49,16 +50,19 @@ export function PlacementControls({ api, name, vm, replicas, follow }: { api: Ap
   );
 }
 
-export function LogsSection({ api, name }: { api: Api; name: string }) {
-  const [log, setLog] = useState<{ kind: 'container' | 'build'; vm: string; text: string } | undefined>();
+export function LogsSection({ api, name, replicas = 1 }: { api: Api; name: string; replicas?: number }) {
+  const [log, setLog] = useState<{ kind: 'container' | 'build'; vm: string; count: number; text: string } | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
+  // '' = every replica (each under a header naming its replica, container and VM).
+  const [replica, setReplica] = useState('');
   const read = async (build: boolean) => {
     setBusy(true);
     setError(undefined);
     try {
-      const a = await api.get<{ vm: string; text: string }>(`services/${encodeURIComponent(name)}/logs?lines=${LOG_LINES}${build ? '&build=true' : ''}`);
-      if (a.status === 200) setLog({ kind: build ? 'build' : 'container', vm: a.body.vm, text: a.body.text });
+      const which = replica === '' ? '' : `&replica=${replica}`;
+      const a = await api.get<{ vm: string; text: string; logs?: unknown[] }>(`services/${encodeURIComponent(name)}/logs?lines=${LOG_LINES}${build ? '&build=true' : ''}${which}`);
+      if (a.status === 200) setLog({ kind: build ? 'build' : 'container', vm: a.body.vm, count: a.body.logs?.length ?? 1, text: a.body.text });
       else setError(`${a.status}: ${errorText(a.body)}`);
     } catch (e) {
       setError((e as Error).message);
@@ -71,6 +75,17 @@ export function LogsSection({ api, name }: { api: Api; name: string }) {
       title="Logs"
       actions={
         <>
+          {replicas > 1 ? (
+            <label>
+              Replica{' '}
+              <select aria-label="replica" value={replica} onChange={(e) => setReplica((e.target as HTMLSelectElement).value)}>
+                <option value="">all {replicas}</option>
+                {Array.from({ length: replicas }, (_, i) => (
+                  <option value={String(i)}>{i}</option>
+                ))}
+              </select>
+            </label>
+          ) : null}
           <button disabled={busy} onClick={() => read(false)}>
             Container log
           </button>
@@ -84,14 +99,15 @@ export function LogsSection({ api, name }: { api: Api; name: string }) {
       {log ? (
         <>
           <p class="muted">
-            The last {LOG_LINES} lines of the {log.kind} log, read from {log.vm} now; known secret values are redacted.
+            The last {LOG_LINES} lines of the {log.kind} log{log.count > 1 ? `s of ${log.count} ${log.kind === 'build' ? 'VMs' : 'replicas'}, each under its header, read from their VMs` : `, read from ${log.vm}`} now; known secret
+            values are redacted.
           </p>
           <pre class="log" data-log={log.kind} tabIndex={0}>
             {log.text || '(empty)'}
           </pre>
         </>
       ) : (
-        <p class="muted">Read on demand from the service's VM.</p>
+        <p class="muted">Read on demand from the service's VM{replicas > 1 ? 's' : ''}.</p>
       )}
     </Section>
   );

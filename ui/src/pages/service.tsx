@@ -98,7 +98,7 @@ export function ServicePage({ api, name, follow }: { api: Api; name: string; fol
           </dd>
         </dl>
       </Section>
-      <LogsSection api={api} name={s.name} />
+      <LogsSection api={api} name={s.name} replicas={s.spec.replicas ?? 1} />
       <Section title="Restart history">
         {restarts.length === 0 ? <p class="muted">No restarts recorded.</p> : <EventsTable events={restarts} />}
       </Section>
