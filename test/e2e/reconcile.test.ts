@@ -217,6 +217,9 @@ describe('reconcile', () => {
         '2 api-r2@vm-a: api listening on 8202',
       ]);
       expect(all.text).toContain('==> replica 2: api-r2 on vm-a <==\napi listening on 8202');
+      const every = await cli('logs', 'api', '--lines', '5');
+      expect(every.code, every.err).toBe(0);
+      expect(every.out.split('\n').filter((l) => l.startsWith('==> '))).toEqual(['==> replica 0: api on vm-a <==', '==> replica 1: api-r1 on vm-a <==', '==> replica 2: api-r2 on vm-a <==']);
       const second = await cli('logs', 'api', '--replica', '1');
       expect(second, second.err).toMatchObject({ code: 0, out: 'api listening on 8201' });
       const none = await json(await p.api('services/api/logs?replica=3'));
