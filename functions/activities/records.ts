@@ -29,10 +29,10 @@ export async function readRestartTarget(input: { service: string }): Promise<Res
 }
 
 /**
- * Where `service` runs now: each replica where the registry has it (during a move the desired state
- * already names the target while the old side still serves), else its desired place
- * (platform/replicas.ts currentPlacements). The watchdog follows a move, a changed spec or a scale
- * with it. `service`/`vm` are the first reachable replica's (replica 0 but while its VM has no address).
+ * Where `service` runs now: each started replica where the registry has it (during a move the
+ * desired state already names the target while the old side still serves; platform/replicas.ts
+ * currentPlacements). The watchdog follows a move, a changed spec or a scale with it.
+ * `service`/`vm` are the first reachable replica's (replica 0 but while its VM has no address).
  */
 export async function locateService(input: { service: string }): Promise<ServiceLocation> {
   const db = await centralDb();
@@ -41,7 +41,12 @@ export async function locateService(input: { service: string }): Promise<Service
   if (!topology || !spec) return { state: 'removed', reason: `"${input.service}" is not in the desired state` };
   // A container on a VM the desired state dropped is not followed: its replica is checked where it belongs.
   const registered = instancesOf(await db.getEntry(input.service)).filter((i) => topology.vms.some((v) => v.name === i.vm));
-  const places = currentPlacements(spec, registered);
+  // A replica the registry does not list has not started yet (a scale-up the reconcile is carrying
+  // out, or a start that failed and was reported): restarting it would race the reconcile. With
+  // nothing registered at all (an entry lost), the desired places are checked.
+  const all = currentPlacements(spec, registered);
+  const started = all.filter((p) => p.registered);
+  const places = started.length > 0 ? started : all;
   const records = await db.listVms();
   const replicas: ReplicaAccess[] = [];
   for (const p of places) {

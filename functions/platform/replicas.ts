@@ -49,18 +49,23 @@ export interface RegisteredPlace {
   port: number;
 }
 
+/** A desired replica where it runs now, and whether the registry lists it (it was started). */
+export interface CurrentPlacement extends Placement {
+  registered: boolean;
+}
+
 /**
  * Where each desired replica runs now, for those that check or read it (the watchdog, `logs`):
  * its desired place when the registry has a container there (on the port registered); else where
  * the registry has that replica (a move in progress: the old side serves until the switch); else
- * its desired place (not started yet, or lost: a check there fails, which is the point). Replicas
- * the desired state dropped are not listed, even while the registry still has them.
+ * its desired place, not registered (not started yet: a scale-up in progress, or a start that
+ * failed). Replicas the desired state dropped are not listed, even while the registry has them.
  */
-export function currentPlacements(spec: Pick<ServiceSpec, 'name' | 'vm' | 'vms' | 'port' | 'replicas'>, registered: readonly RegisteredPlace[]): Placement[] {
+export function currentPlacements(spec: Pick<ServiceSpec, 'name' | 'vm' | 'vms' | 'port' | 'replicas'>, registered: readonly RegisteredPlace[]): CurrentPlacement[] {
   return placements(spec).map((p) => {
     const here = registered.find((r) => r.vm === p.vm && r.container === p.container);
-    if (here) return { ...p, port: here.port };
+    if (here) return { ...p, port: here.port, registered: true };
     const elsewhere = registered.find((r) => r.replica === p.replica);
-    return elsewhere ? { ...p, vm: elsewhere.vm, container: elsewhere.container, port: elsewhere.port } : p;
+    return elsewhere ? { ...p, vm: elsewhere.vm, container: elsewhere.container, port: elsewhere.port, registered: true } : { ...p, registered: false };
   });
 }

@@ -88,4 +88,40 @@ describe('self-healing', () => {
     });
     expect(await restartsByWatchdog()).toBe(before);
   }, 120_000);
+
+  it('with two replicas of monitoring, the watchdog restarts only the replica that stays down', async () => {
+    const asked = new Date().toISOString();
+    expect((await p.api('services/monitoring/scale', { method: 'POST', body: JSON.stringify({ replicas: 2 }) })).status).toBe(202);
+    // The reconcile's id is fixed: wait for this run of it, not the move's.
+    await until('the scale to finish', async () => {
+      const r = p.host.getInstance('reconcile');
+      return r && r.createdTime >= asked && r.runtimeStatus === 'Completed';
+    }, 90_000);
+    type Status = { healthy?: boolean; replicas?: Array<{ replica: number; vm: string; container: string; healthy: boolean }> };
+    const watched = await until('the watchdog to check both replicas healthy', async () => {
+      const s = p.host.getInstance('watchdog')?.customStatus as Status | undefined;
+      return s?.healthy && s.replicas?.length === 2 ? s.replicas : undefined;
+    });
+    // The watchdog did not restart the new replica while the reconcile was starting it.
+    const byWatchdog = (svc: any, after: string) => svc.events.filter((e: any) => e.type === 'restart' && e.requestedBy === 'watchdog' && e.at >= after);
+    expect(byWatchdog(await get('services/monitoring'), asked)).toEqual([]);
+
+    const [zero, one] = watched;
+    const startedAt = (r: { vm: string; container: string }) => p.azure.fleet.docker(r.vm, ['inspect', '-f', '{{.State.StartedAt}}', r.container]).then((o) => o.trim());
+    const first = await startedAt(zero!);
+    const crashed = new Date().toISOString();
+    await p.azure.fleet.crashContainer(one!.vm, one!.container, { stayDown: true });
+    const events = await until('the watchdog to restart replica 1', async () => {
+      const ev = byWatchdog(await get('services/monitoring'), crashed);
+      return ev.some((e: any) => e.outcome === 'succeeded') ? ev : undefined;
+    });
+    expect(events.map((e: any) => `${e.outcome} ${JSON.stringify(e.details?.replicas)}`).sort()).toEqual(['started [1]', 'succeeded [1]']);
+    const started = events.find((e: any) => e.outcome === 'started');
+    expect(started.reason).toMatch(new RegExp(`^monitoring replica 1 \\(${one!.container} on ${one!.vm}\\) failed 2 health checks in a row`));
+    // Replica 0 was not touched; replica 1 answers again.
+    expect(await startedAt(zero!)).toBe(first);
+    const r1 = (await get('registry/monitoring')).instances.find((i: any) => i.replica === 1);
+    expect(r1, 'replica 1 is registered again').toBeDefined();
+    expect((await fetch(`${r1.url}/health`)).status).toBe(200);
+  }, 120_000);
 });

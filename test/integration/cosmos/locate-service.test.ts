@@ -1,7 +1,7 @@
 /**
  * locateService (what the watchdog checks each round) over the real central database adapter
- * against @vercel/cosmosdb-server: every replica where the registry has it now, else where the
- * desired state places it, each with its VM's recorded addresses.
+ * against @vercel/cosmosdb-server: every started replica where the registry has it now (the desired
+ * places while none is registered), each with its VM's recorded addresses.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,14 @@ describe('locateService', () => {
     // shop belongs on vm-b; the registry still has it on vm-a (a move not switched yet).
     await db.registerInstance('shop', 'app', instance('vm-a', 'shop', 0, 8090), { at });
     expect(await places('shop')).toEqual({ port: 8090, vm: 'vm-a', replicas: ['0 shop@vm-a(10.1.0.10):8090'] });
+  });
+
+  it('a replica the registry does not list yet (a scale-up under way) is not watched: restarting it would race its start', async () => {
+    const d = twoVmDocument();
+    d.services[0].replicas = 4;
+    d.services[0].vms = ['vm-a', 'vm-b'];
+    await db.writeTopology(assertTopology(d), { at });
+    expect((await places('api')) as { replicas: string[] }).toMatchObject({ replicas: ['0 api@vm-a(10.1.0.10):8000', '1 api@vm-b(10.1.0.11):8000', '2 api-r1@vm-a(10.1.0.10):8011'] });
   });
 
   it('removed when the desired state no longer has the service', async () => {
