@@ -10,6 +10,8 @@ import type { ActivityHandler } from 'durable-functions';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { A, O } from '../functions/activities/contracts.js';
 import { notifyInstance, startInstances } from '../functions/activities/instances.js';
+import { makePrepareBoot, summarizeBoot } from '../functions/activities/boot.js';
+import { bootGroup } from '../functions/orchestrations/boot-group.js';
 import { bootPlatform } from '../functions/orchestrations/boot-platform.js';
 import { bootStep } from '../functions/orchestrations/boot-step.js';
 import { bootVm } from '../functions/orchestrations/boot-vm.js';
@@ -41,22 +43,30 @@ const ipOf = (vm: string): string => {
 };
 
 df.app.orchestration(O.boot, bootPlatform);
+df.app.orchestration(O.bootGroup, bootGroup);
 df.app.orchestration(O.bootVm, bootVm);
 df.app.orchestration(O.bootStep, bootStep);
 
 const stub = (name: string, fn: (input: any, context: InvocationContext) => unknown, client = false) =>
   df.app.activity(name, { handler: delayed(fn), extraInputs: client ? [df.input.durableClient()] : [] });
 
-stub(A.readDesiredState, () => {
+const readDesiredState = () => {
   if (!scalingConfig.topology) throw new Error('boot-scaling bench: no topology set');
-  return { topology: scalingConfig.topology };
-});
-stub(A.ensureResourceGroup, () => ({ created: false }));
+  return { topology: scalingConfig.topology, version: 1 };
+};
+const ensureResourceGroup = () => ({ created: false });
+const codeVersions = (i: { sources: string[] }) => i.sources.map((source: string) => ({ source, version: 'v1' }));
+stub(A.readDesiredState, readDesiredState);
+stub(A.ensureResourceGroup, ensureResourceGroup);
 stub(A.recordEvent, () => undefined);
 stub(A.ensureVm, (i) => ({ name: i.vm.name, publicIp: ipOf(i.vm.name), privateIp: ipOf(i.vm.name), powerState: 'running', created: true, started: true }));
 stub(A.ensureDocker, (i) => ({ vm: i.vm.name, installed: true }));
 stub(A.registerVm, () => undefined);
-stub(A.codeVersions, (i) => i.sources.map((source: string) => ({ source, version: 'v1' })));
+stub(A.codeVersions, codeVersions);
+// The real prepare activity over the stub desired state, resource group and versions; the real summary.
+const prepareBoot = makePrepareBoot({ readDesiredState: async () => readDesiredState(), ensureResourceGroup: async () => ensureResourceGroup(), codeVersions: async (i) => codeVersions(i) });
+stub(A.prepareBoot, prepareBoot, true);
+stub(A.summarizeBoot, summarizeBoot, true);
 /** When each stub build started (vm/image): a poll answers built once buildMs has passed. */
 const buildStarts = new Map<string, number>();
 const builtImage = (step: string, image: string) => ({ step, state: 'built', image: { step, image, version: 'v1', built: true } });
