@@ -2,7 +2,8 @@
  * The function app the boot-scaling bench loads: the LCM's real boot orchestrations (boot, bootVm,
  * bootStep) and its real startInstances / notifyInstance activities (durable client), with every
  * other activity a stub that answers after a configurable delay. What is left is the cost of the
- * orchestration itself: replays, commits, dispatches.
+ * orchestration itself: replays, commits, dispatches. The test of the boot's groups on the local
+ * host (test/integration/host/boot-groups.test.ts) loads it too.
  */
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -27,6 +28,8 @@ export interface ScalingConfig {
    * as on a VM that has them; more makes the boot poll them between durable timers, as on Azure.
    */
   buildMs?: number;
+  /** Services whose start fails (the boot then blocks what depends on them, in any group). */
+  failStart?: string[];
 }
 export const scalingConfig = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
 
@@ -85,7 +88,10 @@ stub(A.pollBuilds, (i) =>
   ),
 );
 const started = (i: any, service: string, kind: string, port: number) => ({ service, kind, vm: i.vm.name, host: i.vm.privateIp, port, status: 'running', startedAt: '2026-01-01T00:00:00.000Z', action: 'created' });
-stub(A.startService, (i) => started(i, i.service.name, i.service.kind, i.service.port));
+stub(A.startService, (i) => {
+  if (scalingConfig.failStart?.includes(i.service.name)) throw new Error(`health check of ${i.service.name} timed out`);
+  return started(i, i.service.name, i.service.kind, i.service.port);
+});
 stub(A.startKafka, (i) => started(i, 'kafka', 'broker', i.kafka.port));
 stub(A.startWatchdog, () => ({ started: true }));
 stub(A.startInstances, startInstances, true);
