@@ -20,7 +20,7 @@ import type { BootStepInput } from './boot-step.js';
 import type { MonitoringHandoff } from './boot-group.js';
 import type { WatchdogInput } from './watchdog.js';
 import { BOOT_PROGRESS, isoAt, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
-import { activityTask, activityTaskWithRetry, call, callWithRetry, nextEvent } from './calls.js';
+import { activityTask, activityTaskWithRetry, call, nextEvent, type TypedTask } from './calls.js';
 
 export type { BootOutput } from '../platform/boot-output.js';
 
@@ -51,7 +51,6 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   const boot = prepared!.value as PreparedBoot;
 
   let output: BootOutput;
-  let watch: WatchdogInput | undefined;
   if (boot.state === 'failed') {
     output = boot.output;
     for (const f of output.failures) {
@@ -72,6 +71,8 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
 
     // Monitoring last: everything else has settled in every group.
     let monitoring: SummarizeBootInput['monitoring'];
+    let watch: WatchdogInput | undefined;
+    let failed: Task | undefined;
     if (handoff?.state === 'ready') {
       status.monitoring = { name: handoff.name, state: 'starting' };
       show();
@@ -100,18 +101,26 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       } else {
         const failure = { target: handoff.name, kind: 'service' as const, step: 'start', reason: outcome.reason };
         monitoring = { name: handoff.name, service: { status: 'failed' }, failure };
-        yield event({ target: failure.target, targetKind: failure.kind, type: 'failure', outcome: 'failed', reason: `${failure.step}: ${failure.reason}` }, `failure:service:${handoff.name}`);
+        failed = event({ target: failure.target, targetKind: failure.kind, type: 'failure', outcome: 'failed', reason: `${failure.step}: ${failure.reason}` }, `failure:service:${handoff.name}`);
       }
       status.monitoring = { name: handoff.name, state: outcome.ok ? 'running' : 'failed' };
     }
-    output = yield* callWithRetry(context, A.summarizeBoot, transientRetry, {
+    // The output, the watchdog and monitoring's failure side by side: none needs another.
+    const summary = activityTaskWithRetry(context, A.summarizeBoot, transientRetry, {
       groups: Array.from({ length: boot.groups }, (_, i) => bootGroupId(i)),
       ...(monitoring ? { monitoring } : {}),
     });
+    // The watchdog is an independent, eternal instance: an activity starts it through the client.
+    const tasks: Array<TypedTask<unknown>> = [summary];
+    if (watch) tasks.push(activityTask(context, A.startWatchdog, watch));
+    if (failed) tasks.push(failed);
+    const [summarized, second] = yield* settleAll(context, tasks);
+    const watchdog = watch ? second : undefined;
+    if (!summarized!.ok) throw new Error(summarized!.error);
+    if (watchdog && !watchdog.ok) throw new Error(`the watchdog could not start: ${watchdog.error}`);
+    output = summarized!.value as BootOutput;
   }
 
-  // The watchdog is an independent, eternal instance: an activity starts it through the client.
-  if (watch) yield* call(context, A.startWatchdog, watch);
   yield event(
     {
       target: 'platform',
