@@ -98,6 +98,9 @@ export async function startBuilds(input: StartBuildsInput): Promise<BuildProgres
         out.push({ step: b.step, state: 'failed', reason: `the build of ${b.step} on VM "${input.vm.name}" could not start: ${(e as Error).message}` });
       }
     }
+    // Housekeeping once the builds are started: the VM's markers of builds over for a day go. It
+    // changes no build's outcome, so a VM that cannot do it now does it at its next startBuilds.
+    await docker.pruneBuildMarkers().catch(() => 0);
     return out;
   });
 }
