@@ -11,9 +11,8 @@ export interface LcmSettings {
   armReadsPerSecond: number;
   armWritesPerSecond: number;
   cosmosEndpoint: string;
+  /** Cosmos DB is reached with the app's identity (Entra tokens; the account has local auth off). */
   cosmosDatabase: string;
-  /** Name of the setting that holds the Cosmos key (absent: managed identity). */
-  cosmosKeySetting?: string;
   /** Name of the setting that holds the code storage connection string. */
   storageConnectionSetting: string;
   codeShare: string;
@@ -62,7 +61,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LcmSettings 
     armWritesPerSecond: int(env, 'LCM_ARM_WRITES_PER_SECOND', 8),
     cosmosEndpoint,
     cosmosDatabase: env.LCM_COSMOS_DATABASE || 'lcm',
-    cosmosKeySetting: env.LCM_COSMOS_KEY ? 'LCM_COSMOS_KEY' : undefined,
     storageConnectionSetting: 'LCM_STORAGE_CONNECTION_STRING',
     codeShare: env.LCM_CODE_SHARE || 'service-code',
     caCert: env.LCM_CA_CERT || undefined,
