@@ -24,7 +24,6 @@ export interface LcmSettings {
   sshConnectAttempts: number;
   /** Reach VMs (SSH, the Kafka admin port) on their private addresses, over the app's VNet integration. */
   vmPrivateNetwork: boolean;
-  kafkaWaitInMs: number;
   /** The LCM API's base URL, given to the monitoring service. */
   publicApiUrl?: string;
   /** Name of the setting holding the key the monitoring service calls the API with. */
@@ -68,7 +67,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LcmSettings 
     sshConnectTimeoutInMs: int(env, 'LCM_SSH_CONNECT_TIMEOUT_MS', 20_000),
     sshConnectAttempts: Math.max(1, int(env, 'LCM_SSH_CONNECT_ATTEMPTS', 6)),
     vmPrivateNetwork: env.LCM_VM_PRIVATE_NETWORK === 'true',
-    kafkaWaitInMs: int(env, 'LCM_KAFKA_WAIT_MS', 120_000),
     publicApiUrl: env.LCM_PUBLIC_API_URL || undefined,
     monitoringKeySetting: 'LCM_MONITORING_API_KEY',
     serviceKeySetting: 'LCM_SERVICE_API_KEY',
