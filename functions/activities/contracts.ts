@@ -206,7 +206,8 @@ export interface StartedService {
 
 export interface StartKafkaInput {
   vm: VmAccess;
-  kafka: Pick<KafkaSpec, 'port' | 'topics'>;
+  /** Without `startupTimeoutInMs` (an input from before it existed), the topology's default. */
+  kafka: Pick<KafkaSpec, 'port' | 'topics'> & Partial<Pick<KafkaSpec, 'startupTimeoutInMs'>>;
   image: string;
   version: string;
   operationId: string;

@@ -29,7 +29,7 @@ export interface BootGroupStep {
   version?: string;
   /** Where the step comes in the boot's output: Kafka first, then the topology's order. */
   order: number;
-  kafka?: Pick<KafkaSpec, 'port' | 'topics'>;
+  kafka?: Pick<KafkaSpec, 'port' | 'topics' | 'startupTimeoutInMs'>;
   service?: ServiceRuntime;
   monitoring?: boolean;
 }
@@ -75,7 +75,7 @@ export function bootGroups(topology: Topology, versions: ReadonlyMap<string, str
   };
   if (topology.kafka) {
     const k = topology.kafka;
-    steps.set(KAFKA, { step: KAFKA, vm: k.vm, kind: 'broker', ...withVersion(k.source), order: 0, kafka: { port: k.port, topics: k.topics } });
+    steps.set(KAFKA, { step: KAFKA, vm: k.vm, kind: 'broker', ...withVersion(k.source), order: 0, kafka: { port: k.port, topics: k.topics, startupTimeoutInMs: k.startupTimeoutInMs } });
   }
   topology.services.forEach((s, i) => {
     steps.set(s.name, {
