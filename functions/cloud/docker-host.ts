@@ -179,6 +179,8 @@ export class DockerHost {
       'if [ -d "$d" ]; then',
       '  if [ "$state" = finished ]; then',
       `    c=$(cat "$d/exit"); if [ "$c" != 0 ] && [ "$(cat "$d/run" 2>/dev/null)" = ${run} ]; then echo "failed $c"; exit 0; fi`,
+      // Ended since the image check above: built, not to be started again.
+      `    if [ "$c" = 0 ] && ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built; exit 0; fi`,
       '  elif [ "$state" = running ]; then echo running; exit 0; fi',
       '  rm -rf "$d"',
       'fi',
@@ -207,7 +209,8 @@ export class DockerHost {
           `d="$HOME/.lcm/builds/${buildKey(image)}"`,
           `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built`,
           `else ${BUILD_STATE}`,
-          '  case $state in finished) echo "failed $(cat "$d/exit")";; missing) echo missing;; running) echo running;; *) echo lost;; esac',
+          // A build that ended between the image check and the marker's read is built, not failed.
+          `  case $state in finished) c=$(cat "$d/exit"); if [ "$c" = 0 ] && ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built; else echo "failed $c"; fi;; missing) echo missing;; running) echo running;; *) echo lost;; esac`,
           'fi',
         ].join('\n'),
       )
@@ -376,10 +379,14 @@ const BUILDS_LOCK = '.lcm/builds.lock';
  */
 const BUILD_STATE = [
   'boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)',
+  // The process is looked at before its outcome: a build writes its exit code, then ends, so one
+  // seen ended here has its outcome written by the time the next line reads it (the other order
+  // takes a build that ends between the two reads for lost).
+  'pid=; alive=; if [ -f "$d/pid" ]; then pid=1; kill -0 "$(cat "$d/pid")" 2>/dev/null && alive=1; fi',
   'if [ ! -d "$d" ]; then state=missing',
   'elif [ -f "$d/exit" ]; then state=finished',
   'elif [ -f "$d/boot" ] && [ -n "$boot" ] && [ "$(cat "$d/boot")" != "$boot" ]; then state=lost',
-  'elif [ ! -f "$d/pid" ] || kill -0 "$(cat "$d/pid")" 2>/dev/null; then state=running',
+  'elif [ -z "$pid" ] || [ -n "$alive" ]; then state=running',
   'else state=lost; fi',
 ].join('\n');
 

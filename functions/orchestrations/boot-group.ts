@@ -163,6 +163,9 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
           }
         });
       }
+      // A group that cannot tell another what settled would leave that group's steps waiting: fail loudly.
+      const untold = results.slice(stepStarts.length > 0 ? 1 : 0).find((r) => !r.ok);
+      if (untold && !untold.ok) throw new Error(`group ${slice.index} could not tell another group what settled: ${untold.error}`);
       // A refused step blocks its dependents; look again at what is ready (and whom to tell).
       if (refused) continue;
     }
