@@ -2,7 +2,8 @@
  * The function app the boot-scaling bench loads: the LCM's real boot orchestrations (boot, bootVm,
  * bootStep) and its real startInstances / notifyInstance activities (durable client), with every
  * other activity a stub that answers after a configurable delay. What is left is the cost of the
- * orchestration itself: replays, commits, dispatches.
+ * orchestration itself: replays, commits, dispatches. The test of the boot's groups on the local
+ * host (test/integration/host/boot-groups.test.ts) loads it too.
  */
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -10,6 +11,8 @@ import type { ActivityHandler } from 'durable-functions';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { A, O } from '../functions/activities/contracts.js';
 import { notifyInstance, startInstances } from '../functions/activities/instances.js';
+import { makePrepareBoot, summarizeBoot } from '../functions/activities/boot.js';
+import { bootGroup } from '../functions/orchestrations/boot-group.js';
 import { bootPlatform } from '../functions/orchestrations/boot-platform.js';
 import { bootStep } from '../functions/orchestrations/boot-step.js';
 import { bootVm } from '../functions/orchestrations/boot-vm.js';
@@ -25,6 +28,8 @@ export interface ScalingConfig {
    * as on a VM that has them; more makes the boot poll them between durable timers, as on Azure.
    */
   buildMs?: number;
+  /** Services whose start fails (the boot then blocks what depends on them, in any group). */
+  failStart?: string[];
 }
 export const scalingConfig = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
 
@@ -41,22 +46,30 @@ const ipOf = (vm: string): string => {
 };
 
 df.app.orchestration(O.boot, bootPlatform);
+df.app.orchestration(O.bootGroup, bootGroup);
 df.app.orchestration(O.bootVm, bootVm);
 df.app.orchestration(O.bootStep, bootStep);
 
 const stub = (name: string, fn: (input: any, context: InvocationContext) => unknown, client = false) =>
   df.app.activity(name, { handler: delayed(fn), extraInputs: client ? [df.input.durableClient()] : [] });
 
-stub(A.readDesiredState, () => {
+const readDesiredState = () => {
   if (!scalingConfig.topology) throw new Error('boot-scaling bench: no topology set');
-  return { topology: scalingConfig.topology };
-});
-stub(A.ensureResourceGroup, () => ({ created: false }));
+  return { topology: scalingConfig.topology, version: 1 };
+};
+const ensureResourceGroup = () => ({ created: false });
+const codeVersions = (i: { sources: string[] }) => i.sources.map((source: string) => ({ source, version: 'v1' }));
+stub(A.readDesiredState, readDesiredState);
+stub(A.ensureResourceGroup, ensureResourceGroup);
 stub(A.recordEvent, () => undefined);
 stub(A.ensureVm, (i) => ({ name: i.vm.name, publicIp: ipOf(i.vm.name), privateIp: ipOf(i.vm.name), powerState: 'running', created: true, started: true }));
 stub(A.ensureDocker, (i) => ({ vm: i.vm.name, installed: true }));
 stub(A.registerVm, () => undefined);
-stub(A.codeVersions, (i) => i.sources.map((source: string) => ({ source, version: 'v1' })));
+stub(A.codeVersions, codeVersions);
+// The real prepare activity over the stub desired state, resource group and versions; the real summary.
+const prepareBoot = makePrepareBoot({ readDesiredState: async () => readDesiredState(), ensureResourceGroup: async () => ensureResourceGroup(), codeVersions: async (i) => codeVersions(i) });
+stub(A.prepareBoot, prepareBoot, true);
+stub(A.summarizeBoot, summarizeBoot, true);
 /** When each stub build started (vm/image): a poll answers built once buildMs has passed. */
 const buildStarts = new Map<string, number>();
 const builtImage = (step: string, image: string) => ({ step, state: 'built', image: { step, image, version: 'v1', built: true } });
@@ -75,7 +88,10 @@ stub(A.pollBuilds, (i) =>
   ),
 );
 const started = (i: any, service: string, kind: string, port: number) => ({ service, kind, vm: i.vm.name, host: i.vm.privateIp, port, status: 'running', startedAt: '2026-01-01T00:00:00.000Z', action: 'created' });
-stub(A.startService, (i) => started(i, i.service.name, i.service.kind, i.service.port));
+stub(A.startService, (i) => {
+  if (scalingConfig.failStart?.includes(i.service.name)) throw new Error(`health check of ${i.service.name} timed out`);
+  return started(i, i.service.name, i.service.kind, i.service.port);
+});
 stub(A.startKafka, (i) => started(i, 'kafka', 'broker', i.kafka.port));
 stub(A.startWatchdog, () => ({ started: true }));
 stub(A.startInstances, startInstances, true);

@@ -85,8 +85,18 @@ export function dispatchChain(storeFile: string, rootInstanceId: string): Dispat
         continue;
       }
       const needle = JSON.stringify(inst.id);
+      // A boot's groups are started by its prepareBoot activity, whose input names their run, not them.
+      const run = (() => {
+        try {
+          return (JSON.parse(started.Input ?? 'null') as { notify?: { run?: string } } | null)?.notify?.run;
+        } catch {
+          return undefined;
+        }
+      })();
+      const startedBy = (s: (typeof scheduledActivities)[number]) =>
+        (s.event.Input ?? '').includes(needle) || (s.event.Name === 'prepareBoot' && run !== undefined && (s.event.Input ?? '').includes(JSON.stringify(run)));
       const starter = scheduledActivities
-        .filter((s) => s.inst !== inst && (s.event.Input ?? '').includes(needle) && s.event.Timestamp.getTime() <= started.Timestamp.getTime())
+        .filter((s) => s.inst !== inst && startedBy(s) && s.event.Timestamp.getTime() <= started.Timestamp.getTime())
         .sort((a, b) => b.event.Timestamp.getTime() - a.event.Timestamp.getTime())[0];
       if (!starter) break;
       out.dispatches++;

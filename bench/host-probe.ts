@@ -9,6 +9,7 @@
  * false and nothing is wrapped.
  */
 import { DurableEngine } from '../local/host/engine.js';
+import { EventType, type HistoryEvent } from '../local/host/history.js';
 
 export interface ActivityRun {
   name: string;
@@ -29,12 +30,29 @@ export interface TurnRecord {
   replayed: boolean;
 }
 
+/** One replay as the host asked for it: enough to run it again, alone, once the host is idle. */
+interface ReplayRecord {
+  engine: unknown;
+  instanceId: string;
+  executionId: string;
+  /** Events the SDK was given, and how many of them were marked played. */
+  length: number;
+  played: number;
+}
+
 export interface HostProbe {
   readonly available: boolean;
   turns: TurnRecord[];
   activities: ActivityRun[];
   reset(): void;
   uninstall(): void;
+  /**
+   * Runs every replay of the run again, one at a time on the idle host, on the same history prefix,
+   * and returns the CPU time each instance's replays took. Inside a live turn other work of the
+   * process runs while the SDK's promise is awaited, so replayCpuMs there grows with concurrency;
+   * this figure is the replays' own cost.
+   */
+  replayAlone(): Promise<Map<string, { cpuMs: number; replays: number }>>;
 }
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -49,6 +67,7 @@ export function installHostProbe(): HostProbe {
   // The engine queues an activity in runActivity (after any dispatch latency), else in dispatchActivity.
   const dispatchName = typeof proto['runActivity'] === 'function' ? 'runActivity' : 'dispatchActivity';
   const dispatch = proto[dispatchName];
+  const replays: ReplayRecord[] = [];
   const probe: HostProbe = {
     available: typeof turn === 'function' && typeof replay === 'function' && typeof dispatch === 'function',
     turns: [],
@@ -56,6 +75,30 @@ export function installHostProbe(): HostProbe {
     reset() {
       probe.turns = [];
       probe.activities = [];
+      replays.length = 0;
+    },
+    async replayAlone() {
+      const out = new Map<string, { cpuMs: number; replays: number }>();
+      const histories = new Map<string, HistoryEvent[]>();
+      for (const r of replays) {
+        const store = (r.engine as { store: { getInstance(id: string): { executionId: string } | undefined; loadHistory(id: string, exec: string): HistoryEvent[] } }).store;
+        const row = store.getInstance(r.instanceId);
+        if (!row || row.executionId !== r.executionId) continue;
+        const key = `${r.instanceId}|${r.executionId}`;
+        let full = histories.get(key);
+        if (!full) histories.set(key, (full = store.loadHistory(r.instanceId, r.executionId)));
+        const history = full.slice(0, r.length).map((e, i) => ({ ...e, IsPlayed: i < r.played }));
+        const started = [...history].reverse().find((e) => e.EventType === EventType.OrchestratorStarted);
+        const now = started ? new Date(started.Timestamp) : new Date();
+        const c0 = process.cpuUsage();
+        await replay!.apply(r.engine, [row, { executionId: r.executionId, history, actions: [], scheduled: new Set() }, history, now]);
+        const c = process.cpuUsage(c0);
+        const acc = out.get(r.instanceId) ?? { cpuMs: 0, replays: 0 };
+        acc.cpuMs += (c.user + c.system) / 1000;
+        acc.replays += 1;
+        out.set(r.instanceId, acc);
+      }
+      return out;
     },
     uninstall() {
       if (!probe.available) return;
@@ -83,8 +126,12 @@ export function installHostProbe(): HostProbe {
   };
 
   proto['replay'] = async function (this: unknown, ...args: unknown[]) {
-    const row = args[0] as { instanceId?: string } | undefined;
+    const row = args[0] as { instanceId?: string; executionId?: string } | undefined;
     const rec = row?.instanceId ? current.get(row.instanceId) : undefined;
+    const history = args[2] as HistoryEvent[] | undefined;
+    if (row?.instanceId && row.executionId && history) {
+      replays.push({ engine: this, instanceId: row.instanceId, executionId: row.executionId, length: history.length, played: history.filter((e) => e.IsPlayed).length });
+    }
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     try {

@@ -31,16 +31,11 @@ export function settings(): LcmSettings {
 /** The central database, its schema ensured once per configuration. */
 export function centralDb(): Promise<CentralDb> {
   const s = settings();
-  const key = `db|${s.cosmosEndpoint}|${s.cosmosDatabase}|${s.cosmosKeySetting ? process.env[s.cosmosKeySetting] : ''}`;
+  const key = `db|${s.cosmosEndpoint}|${s.cosmosDatabase}`;
   return cached(key, () =>
     (async () => {
-      const secret = s.cosmosKeySetting ? readSecretSetting(s.cosmosKeySetting, 'the Cosmos DB account key') : undefined;
-      const client = createCosmosClient({
-        endpoint: s.cosmosEndpoint,
-        key: secret,
-        credential: secret ? undefined : azureCredential(),
-        caCert: s.caCert,
-      });
+      // Entra tokens only: the account has local auth off, so there is no key to hold.
+      const client = createCosmosClient({ endpoint: s.cosmosEndpoint, credential: azureCredential(), caCert: s.caCert });
       const db = new CentralDb(client, { databaseId: s.cosmosDatabase });
       await db.ensureSchema();
       return db;

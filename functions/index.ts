@@ -11,6 +11,7 @@ import { addVmToDesiredState, readDesiredState } from './activities/desired-stat
 import { locateService, markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
 import { notifyInstance, startInstances } from './activities/instances.js';
+import { makePrepareBoot, summarizeBoot } from './activities/boot.js';
 import { startRestart, startWatchdog } from './activities/watchdog.js';
 import { deregisterInstance, readActualState, stopContainer } from './activities/actual-state.js';
 import { activeOperations } from './activities/operations.js';
@@ -23,6 +24,7 @@ import { openApiDocument } from './http/openapi.js';
 import { getUiAsset, getUiIndex } from './http/ui.js';
 import { route, type Handler } from './http/respond.js';
 import { bootPlatform } from './orchestrations/boot-platform.js';
+import { bootGroup } from './orchestrations/boot-group.js';
 import { bootStep } from './orchestrations/boot-step.js';
 import { bootVm } from './orchestrations/boot-vm.js';
 import { restartService } from './orchestrations/restart-service.js';
@@ -31,6 +33,7 @@ import { watchdog } from './orchestrations/watchdog.js';
 
 // Orchestrations
 df.app.orchestration(O.boot, bootPlatform);
+df.app.orchestration(O.bootGroup, bootGroup);
 df.app.orchestration(O.bootVm, bootVm);
 df.app.orchestration(O.bootStep, bootStep);
 df.app.orchestration(O.provisionVm, provisionVm);
@@ -72,6 +75,9 @@ activity(A.startWatchdog, startWatchdog, [df.input.durableClient()]);
 // The boot starts its units and they report back, through the durable client.
 activity(A.startInstances, startInstances, [df.input.durableClient()]);
 activity(A.notifyInstance, notifyInstance, [df.input.durableClient()]);
+// The boot's bookends: prepare (desired state, resource group, versions, start the groups) and summarize.
+activity(A.prepareBoot, makePrepareBoot({ readDesiredState, ensureResourceGroup, codeVersions }), [df.input.durableClient()]);
+activity(A.summarizeBoot, summarizeBoot, [df.input.durableClient()]);
 // The watchdog starts a restart through the client, which refuses an id a running restart holds.
 activity(A.startRestart, startRestart, [df.input.durableClient()]);
 // The reconcile: the live actual state, draining and stopping containers, and what it must wait for.

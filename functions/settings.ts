@@ -11,9 +11,8 @@ export interface LcmSettings {
   armReadsPerSecond: number;
   armWritesPerSecond: number;
   cosmosEndpoint: string;
+  /** Cosmos DB is reached with the app's identity (Entra tokens; the account has local auth off). */
   cosmosDatabase: string;
-  /** Name of the setting that holds the Cosmos key (absent: managed identity). */
-  cosmosKeySetting?: string;
   /** Name of the setting that holds the code storage connection string. */
   storageConnectionSetting: string;
   codeShare: string;
@@ -25,7 +24,6 @@ export interface LcmSettings {
   sshConnectAttempts: number;
   /** Reach VMs (SSH, the Kafka admin port) on their private addresses, over the app's VNet integration. */
   vmPrivateNetwork: boolean;
-  kafkaWaitInMs: number;
   /** The LCM API's base URL, given to the monitoring service. */
   publicApiUrl?: string;
   /** Name of the setting holding the key the monitoring service calls the API with. */
@@ -62,7 +60,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LcmSettings 
     armWritesPerSecond: int(env, 'LCM_ARM_WRITES_PER_SECOND', 8),
     cosmosEndpoint,
     cosmosDatabase: env.LCM_COSMOS_DATABASE || 'lcm',
-    cosmosKeySetting: env.LCM_COSMOS_KEY ? 'LCM_COSMOS_KEY' : undefined,
     storageConnectionSetting: 'LCM_STORAGE_CONNECTION_STRING',
     codeShare: env.LCM_CODE_SHARE || 'service-code',
     caCert: env.LCM_CA_CERT || undefined,
@@ -70,7 +67,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LcmSettings 
     sshConnectTimeoutInMs: int(env, 'LCM_SSH_CONNECT_TIMEOUT_MS', 20_000),
     sshConnectAttempts: Math.max(1, int(env, 'LCM_SSH_CONNECT_ATTEMPTS', 6)),
     vmPrivateNetwork: env.LCM_VM_PRIVATE_NETWORK === 'true',
-    kafkaWaitInMs: int(env, 'LCM_KAFKA_WAIT_MS', 120_000),
     publicApiUrl: env.LCM_PUBLIC_API_URL || undefined,
     monitoringKeySetting: 'LCM_MONITORING_API_KEY',
     serviceKeySetting: 'LCM_SERVICE_API_KEY',

@@ -132,9 +132,8 @@ export function appSettings(topology: Topology, names: InfraNames): Record<strin
     LCM_SSH_CONNECT_ATTEMPTS: '6',
     // The app joins the VMs' virtual network (infra/lcm.json) and their NSGs admit the VNet only.
     LCM_VM_PRIVATE_NETWORK: 'true',
-    LCM_KAFKA_WAIT_MS: '120000',
     LCM_COSMOS_DATABASE: names.cosmosDatabase,
-    // No LCM_COSMOS_KEY: the LCM reaches Cosmos DB with its managed identity (local auth is off).
+    // No Cosmos key setting: the LCM reaches Cosmos DB with its managed identity (local auth is off).
     LCM_STORAGE_CONNECTION_STRING: kv(TEMPLATE_SECRETS.storageConnection),
     LCM_CODE_SHARE: names.codeShare,
     LCM_PUBLIC_API_URL: `https://${names.app}.azurewebsites.net`,

@@ -10,6 +10,7 @@ import { readSecretSetting } from '../cloud/secrets.js';
 import { centralDb, codeShare, settings, vmAddress, withVm } from '../deps.js';
 import { Guard, guardServiceRuntime, guardVmAccess, MAX_SECRET_VALUE, envValueIssue } from '../platform/guard.js';
 import { kafkaLabels, LABELS, serviceLabels } from '../platform/reconcile-plan.js';
+import { KAFKA_STARTUP_LIMITS } from '../platform/topology.js';
 
 /** A replica's container: the service's name, or `<name>-r<n>` (platform/replicas.ts). */
 const CONTAINER_NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?(-r[0-9]{1,2})?$/;
@@ -98,6 +99,9 @@ export async function startBuilds(input: StartBuildsInput): Promise<BuildProgres
         out.push({ step: b.step, state: 'failed', reason: `the build of ${b.step} on VM "${input.vm.name}" could not start: ${(e as Error).message}` });
       }
     }
+    // Housekeeping once the builds are started: the VM's markers of builds over for a day go. It
+    // changes no build's outcome, so a VM that cannot do it now does it at its next startBuilds.
+    await docker.pruneBuildMarkers().catch(() => 0);
     return out;
   });
 }
@@ -226,6 +230,10 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
 export async function startKafka(input: StartKafkaInput): Promise<StartedService> {
   const g = guardVmAccess(new Guard(), input?.vm).port('kafka.port', input?.kafka?.port).image('image', input?.image).version('version', input?.version);
   (input?.kafka?.topics ?? []).forEach((t, i) => g.topic(`kafka.topics[${i}].name`, t?.name));
+  const wait = input?.kafka?.startupTimeoutInMs ?? KAFKA_STARTUP_LIMITS.default;
+  if (!Number.isInteger(wait) || wait < KAFKA_STARTUP_LIMITS.min || wait > KAFKA_STARTUP_LIMITS.max) {
+    g.issues.push({ path: 'kafka.startupTimeoutInMs', message: `must be a whole number of milliseconds from ${KAFKA_STARTUP_LIMITS.min} to ${KAFKA_STARTUP_LIMITS.max}` });
+  }
   g.done('startKafka');
   const { vm, kafka } = input;
   // Services on other VMs are told the private address, the function app the one it reaches the VM at (vmAddress).
@@ -234,7 +242,8 @@ export async function startKafka(input: StartKafkaInput): Promise<StartedService
   await ensureTopics({
     brokers: [kafkaExternalAddress(vmAddress(vm), kafka.port)],
     topics: kafka.topics.map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor })),
-    waitForBrokerInMs: settings().kafkaWaitInMs,
+    waitForBrokerInMs: wait,
+    waitSetting: 'kafka.startupTimeoutInMs in the topology',
   });
   const startedAt = state.startedAt ?? new Date().toISOString();
   await (await centralDb()).upsertEntry('kafka', {

@@ -5,6 +5,10 @@
 import type { RestartStreak } from '../platform/backoff.js';
 import type { AzureContext, KafkaSpec, ServiceKind, ServiceSpec, Settings, Topology, VmSpec } from '../platform/topology.js';
 import type { ActualState } from '../platform/reconcile-plan.js';
+import type { BootGroups } from '../platform/boot-groups.js';
+import type { BootOutput, BootServiceSummary } from '../platform/boot-output.js';
+import type { Failure } from '../platform/boot-state.js';
+import type { BootGroupInput } from '../orchestrations/boot-group.js';
 import type { BootStepInput } from '../orchestrations/boot-step.js';
 import type { BootVmInput } from '../orchestrations/boot-vm.js';
 import type { RestartServiceInput } from '../orchestrations/restart-service.js';
@@ -43,6 +47,8 @@ export interface Activities {
   stopContainer: { input: StopContainerInput; output: StoppedContainer };
   deregisterInstance: { input: DeregisterInput; output: void };
   activeOperations: { input: { prefixes: string[] }; output: string[] };
+  prepareBoot: { input: PrepareBootInput; output: PreparedBoot };
+  summarizeBoot: { input: SummarizeBootInput; output: BootOutput };
 }
 
 export type ActivityName = keyof Activities;
@@ -75,6 +81,8 @@ export const A = {
   stopContainer: 'stopContainer',
   deregisterInstance: 'deregisterInstance',
   activeOperations: 'activeOperations',
+  prepareBoot: 'prepareBoot',
+  summarizeBoot: 'summarizeBoot',
 } as const satisfies { [K in ActivityName]: K };
 
 export const O = {
@@ -86,6 +94,7 @@ export const O = {
   restartService: 'restartService',
   watchdog: 'watchdog',
   bootStep: 'bootStep',
+  bootGroup: 'bootGroup',
   reconcile: 'reconcile',
   buildImages: 'buildImages',
 } as const;
@@ -197,7 +206,8 @@ export interface StartedService {
 
 export interface StartKafkaInput {
   vm: VmAccess;
-  kafka: Pick<KafkaSpec, 'port' | 'topics'>;
+  /** Without `startupTimeoutInMs` (an input from before it existed), the topology's default. */
+  kafka: Pick<KafkaSpec, 'port' | 'topics'> & Partial<Pick<KafkaSpec, 'startupTimeoutInMs'>>;
   image: string;
   version: string;
   operationId: string;
@@ -324,7 +334,33 @@ export interface ReplicaAccess {
 
 /** Orchestration instances to start under fixed ids, without waiting for them. */
 export interface StartInstancesInput {
-  instances: Array<{ name: typeof O.bootVm; instanceId: string; input: BootVmInput } | { name: typeof O.bootStep; instanceId: string; input: BootStepInput }>;
+  instances: Array<
+    | { name: typeof O.bootVm; instanceId: string; input: BootVmInput }
+    | { name: typeof O.bootStep; instanceId: string; input: BootStepInput }
+    | { name: typeof O.bootGroup; instanceId: string; input: BootGroupInput }
+  >;
+}
+
+/** What the boot needs before its groups run: the desired state read, versions, resource group. */
+export interface PrepareBootInput {
+  /** The boot's instance and run: its groups report there. */
+  notify: { instanceId: string; run: string };
+  operationId: string;
+  /** VMs per group (default platform/boot-groups.ts BOOT_GROUP_VMS). */
+  groupVms?: number;
+}
+
+export type PreparedBoot =
+  /** Every group was started (instances `boot-group-<i>`, i < groups). */
+  | ({ state: 'started'; groups: number } & Pick<BootGroups, 'monitoring' | 'watchdog' | 'totals'>)
+  /** Nothing could start (the resource group could not be made): the boot's whole output. */
+  | { state: 'failed'; output: BootOutput };
+
+export interface SummarizeBootInput {
+  /** The boot's group instances, in order. */
+  groups: string[];
+  /** The monitoring service as the root started it, when the platform has one. */
+  monitoring?: { name: string; service: Partial<BootServiceSummary>; failure?: Failure };
 }
 
 export type StartedInstance = { instanceId: string; started: true } | { instanceId: string; started: false; reason: string };

@@ -34,7 +34,24 @@ export async function startInstances(input: StartInstancesInput, context: Invoca
   return out;
 }
 
-/** Raise an event to an instance (the parent that waits for this work). */
+/** How long an event waits for its instance to exist (one being started right now). */
+const MISSING_TARGET_WAIT_MS = 60_000;
+
+/**
+ * Raise an event to an instance (the parent that waits for this work, or another group of a boot).
+ * The client refuses an instance that does not exist yet (404), and a boot's groups start one after
+ * another while the first ones already run: a missing target is waited for, a while, then refused.
+ */
 export async function notifyInstance(input: NotifyInput, context: InvocationContext): Promise<void> {
-  await df.getClient(context).raiseEvent(input.instanceId, input.event, input.data);
+  const client = df.getClient(context);
+  const deadline = Date.now() + MISSING_TARGET_WAIT_MS;
+  for (let waitMs = 100; ; waitMs = Math.min(waitMs * 2, 2_000)) {
+    try {
+      await client.raiseEvent(input.instanceId, input.event, input.data);
+      return;
+    } catch (e) {
+      if (!/No instance with ID/i.test((e as Error).message) || Date.now() + waitMs > deadline) throw e;
+    }
+    await new Promise((r) => setTimeout(r, waitMs));
+  }
 }

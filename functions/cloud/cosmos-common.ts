@@ -21,7 +21,7 @@ export function createCosmosClient(connection: CosmosConnection): CosmosClient {
   if (!connection.key && !connection.credential) {
     throw new Error(
       `Cosmos DB client for ${connection.endpoint}: neither a key nor a credential was given. ` +
-        'Set the account key app setting or enable the managed identity.',
+        'Give it the app\'s identity (the LCM reaches Cosmos DB with Entra tokens).',
     );
   }
   const options: CosmosClientOptions = {

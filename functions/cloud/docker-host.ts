@@ -149,7 +149,9 @@ export class DockerHost {
    * Idempotent: the build's marker (`~/.lcm/builds/<image>/`, under a lock) makes a second start of
    * the same image find the running build, or the finished one, and never start another. A failed
    * build is reported as failed to its own run again; a later run (another boot) starts it anew, as
-   * does any run when the marked process is gone without an outcome (the VM restarted).
+   * does any run when the marked process is gone without an outcome: its pid is dead, or the marker
+   * was written under another boot of the kernel (the VM restarted: the pid may now be another
+   * process's, see `BUILD_STATE`).
    * `fetchScript` (it holds SAS URLs) goes over stdin into a file only the admin user reads, removed
    * once the fetch ran.
    */
@@ -168,19 +170,27 @@ export class DockerHost {
     const script = [
       `d=${dir}`,
       'mkdir -p "$HOME/.lcm/builds" "$HOME/.lcm/logs" || exit 1',
+      // Starters share the builds lock; only the marker sweep (pruneBuildMarkers) takes it alone.
+      `exec 7>"$HOME/${BUILDS_LOCK}" && flock -s 7 || exit 1`,
       // One starter at a time per image: two reruns of the start activity cannot both start it.
       `exec 9>"$d.lock" && flock 9 || exit 1`,
       `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built; exit 0; fi`,
+      BUILD_STATE,
       'if [ -d "$d" ]; then',
-      '  if [ -f "$d/exit" ]; then',
+      '  if [ "$state" = finished ]; then',
       `    c=$(cat "$d/exit"); if [ "$c" != 0 ] && [ "$(cat "$d/run" 2>/dev/null)" = ${run} ]; then echo "failed $c"; exit 0; fi`,
-      `  elif [ ! -f "$d/pid" ] || kill -0 "$(cat "$d/pid")" 2>/dev/null; then echo running; exit 0; fi`,
+      // Ended since the image check above: built, not to be started again.
+      `    if [ "$c" = 0 ] && ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built; exit 0; fi`,
+      '  elif [ "$state" = running ]; then echo running; exit 0; fi',
       '  rm -rf "$d"',
       'fi',
       'mkdir -p "$d" || exit 1',
+      // The boot id first: from here on, a marker outliving this boot of the kernel is judged lost.
+      'if [ -n "$boot" ]; then printf \'%s\\n\' "$boot" > "$d/boot" || exit 1; fi',
       `printf '%s\\n' ${run} > "$d/run"`,
       '(umask 077 && cat > "$d/fetch.sh") || exit 1',
-      `nohup setsid bash -c ${shellQuote(runner)} lcm-build "$d" ${shellQuote(image)} ${shellQuote(contextDir)} "$HOME/${buildLogFile(image)}" </dev/null >/dev/null 2>&1 9>&- &`,
+      // The detached build keeps neither lock: it would hold them for the whole build.
+      `nohup setsid bash -c ${shellQuote(runner)} lcm-build "$d" ${shellQuote(image)} ${shellQuote(contextDir)} "$HOME/${buildLogFile(image)}" </dev/null >/dev/null 2>&1 7>&- 9>&- &`,
       'echo $! > "$d/pid"',
       'echo started',
     ].join('\n');
@@ -198,10 +208,10 @@ export class DockerHost {
         [
           `d="$HOME/.lcm/builds/${buildKey(image)}"`,
           `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built`,
-          'elif [ -f "$d/exit" ]; then echo "failed $(cat "$d/exit")"',
-          'elif [ ! -d "$d" ]; then echo missing',
-          'elif [ ! -f "$d/pid" ] || kill -0 "$(cat "$d/pid")" 2>/dev/null; then echo running',
-          'else echo lost; fi',
+          `else ${BUILD_STATE}`,
+          // A build that ended between the image check and the marker's read is built, not failed.
+          `  case $state in finished) c=$(cat "$d/exit"); if [ "$c" = 0 ] && ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo built; else echo "failed $c"; fi;; missing) echo missing;; running) echo running;; *) echo lost;; esac`,
+          'fi',
         ].join('\n'),
       )
       .join('\n');
@@ -209,6 +219,35 @@ export class DockerHost {
     const lines = r.stdout.trim().split('\n');
     if (lines.length !== images.length) throw new Error(`VM: polling ${images.length} build(s) answered ${lines.length} line(s)`);
     return new Map(images.map((image, i) => [image, parseBuildStatus(image, lines[i]!.trim())]));
+  }
+
+  /**
+   * Removes the build markers whose build is over (finished or lost) and that nothing touched for
+   * `olderThanMinutes` (a day by default: every boot that could still ask for them is long done).
+   * A running build's marker is never removed: each is judged under its image's lock, and the sweep
+   * runs only when no starter is at work (it skips otherwise, to go again next time). Only folders
+   * named as `buildKey` names them are considered, never a link. Returns how many it removed.
+   */
+  async pruneBuildMarkers(olderThanMinutes = 24 * 60): Promise<number> {
+    const minutes = Math.max(1, Math.floor(olderThanMinutes));
+    const script = [
+      'b="$HOME/.lcm/builds"; n=0',
+      '[ -d "$b" ] || { echo 0; exit 0; }',
+      `exec 7>"$HOME/${BUILDS_LOCK}" && flock -n -x 7 || { echo 0; exit 0; }`,
+      `for k in $(find "$b" -mindepth 1 -maxdepth 1 -type d -mmin +${minutes} -printf '%f\\n'); do`,
+      "  case $k in .*|*[!A-Za-z0-9._-]*) continue;; esac",
+      '  d="$b/$k"',
+      '  exec 9>"$d.lock" && flock -n 9 || continue',
+      `  ${BUILD_STATE.split('\n').join('\n  ')}`,
+      '  if [ "$state" = finished ] || [ "$state" = lost ]; then rm -rf "$d" "$d.lock" && n=$((n + 1)); fi',
+      '  exec 9>&-',
+      'done',
+      'echo "$n"',
+    ].join('\n');
+    const r = await this.ssh.run(script, { step: 'remove old build markers' });
+    const n = Number(r.stdout.trim().split('\n').pop());
+    if (!Number.isInteger(n)) throw new Error(`VM: removing old build markers answered "${r.stdout.trim().slice(0, 80)}"`);
+    return n;
   }
 
   /** The last lines of an image's build log on the VM ('' when there is none). */
@@ -326,6 +365,30 @@ export class DockerHost {
     });
   }
 }
+
+/** The lock starters share and the marker sweep takes alone, relative to the admin's home. */
+const BUILDS_LOCK = '.lcm/builds.lock';
+
+/**
+ * Shell lines setting `state` to what the marker `$d` tells of its build: missing (no marker),
+ * finished (an exit code), running, or lost (no outcome and no process). `boot` is this boot of the
+ * kernel's id. A pid is only worth checking within the boot that recorded it: after a reboot the
+ * same pid may be any other process, so a marker from another boot is lost whatever `kill -0` says.
+ * A marker without a boot id (written before boot ids were recorded) is judged by its pid alone;
+ * one without a pid yet is a starter at work (it holds the image's lock while it writes).
+ */
+const BUILD_STATE = [
+  'boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)',
+  // The process is looked at before its outcome: a build writes its exit code, then ends, so one
+  // seen ended here has its outcome written by the time the next line reads it (the other order
+  // takes a build that ends between the two reads for lost).
+  'pid=; alive=; if [ -f "$d/pid" ]; then pid=1; kill -0 "$(cat "$d/pid")" 2>/dev/null && alive=1; fi',
+  'if [ ! -d "$d" ]; then state=missing',
+  'elif [ -f "$d/exit" ]; then state=finished',
+  'elif [ -f "$d/boot" ] && [ -n "$boot" ] && [ "$(cat "$d/boot")" != "$boot" ]; then state=lost',
+  'elif [ -z "$pid" ] || [ -n "$alive" ]; then state=running',
+  'else state=lost; fi',
+].join('\n');
 
 /** A build as the VM's marker tells it. */
 export type BuildStatus = { state: 'built' } | { state: 'running' } | { state: 'failed'; reason: string };

@@ -19,6 +19,8 @@ export interface EnsureTopicsOptions {
   topics: TopicSpec[];
   /** How long to keep trying to reach a broker that is not up yet. */
   waitForBrokerInMs: number;
+  /** What sets `waitForBrokerInMs`, named in the error when the broker does not answer in time. */
+  waitSetting?: string;
   clientId?: string;
   /** Where kafkajs's and our lines go (default: nowhere). */
   log?: (line: string) => void;
@@ -115,6 +117,11 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<Ensure
   }
 }
 
+/** `1500 ms`, `300 s`: what an operator reads in an error. */
+function duration(ms: number): string {
+  return ms >= 10_000 && ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 /** Retries connecting (with backoff) until a broker answers or the deadline passes. */
 async function waitForBroker(options: EnsureTopicsOptions, log: (line: string) => void): Promise<void> {
   const where = options.brokers.join(', ');
@@ -151,7 +158,8 @@ async function waitForBroker(options: EnsureTopicsOptions, log: (line: string) =
   }
   const cause = lastError instanceof Error ? lastError.message : 'no attempt could be made';
   throw new KafkaUnavailableError(
-    `Kafka broker ${where} did not answer within ${options.waitForBrokerInMs} ms (last error: ${cause}). ` +
+    `Kafka broker ${where} did not answer within ${duration(options.waitForBrokerInMs)} (last error: ${cause}). ` +
+      (options.waitSetting ? `To wait longer for a slow start, raise ${options.waitSetting}. ` : '') +
       `Check that the Kafka container runs on its VM (docker ps), that it listens on ${where} and advertises ` +
       'that address, and that the VM allows inbound traffic to that port.',
     { cause: lastError },

@@ -15,6 +15,7 @@ import type { RestartServiceInput } from '../orchestrations/restart-service.js';
 import type { VmOperationInput } from '../orchestrations/vm-operations.js';
 import { isActive, statusOf } from '../durable-client.js';
 import { operationLinks, startSingleton } from './operations.js';
+import { shownStatus } from './boot-progress.js';
 import { badRequest, conflict, HttpError, json, jsonBody, nameParam, notFound, operationBody } from './respond.js';
 
 async function topologyOrFail(): Promise<Topology> {
@@ -134,7 +135,7 @@ export function postRestart(routeKind: keyof typeof ROUTE_KIND) {
     const client = df.getClient(context);
     const boot = await statusOf(client, BOOT_ID);
     if (isActive(boot)) {
-      const progress = boot!.customStatus as BootProgress | undefined;
+      const progress = (await shownStatus(client, boot!)) as BootProgress | undefined;
       if (progressStateOf(progress, 'services', name) !== 'running') {
         throw conflict(`the running boot has not started "${name}" yet; it will start it`, {
           operation: { id: BOOT_ID, name: boot!.name, runtimeStatus: boot!.runtimeStatus, ...operationLinks(request, BOOT_ID) },
@@ -160,7 +161,8 @@ function operationIdParam(request: HttpRequest): string {
 export async function getOperation(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = operationIdParam(request);
   const showHistory = request.query.get('history') === 'true';
-  const status = await statusOf(df.getClient(context), id, showHistory);
+  const client = df.getClient(context);
+  const status = await statusOf(client, id, showHistory);
   if (!status) throw notFound(`no operation "${id}"`);
   return json(isActive(status) ? 202 : 200, {
     id: status.instanceId,
@@ -171,7 +173,7 @@ export async function getOperation(request: HttpRequest, context: InvocationCont
     lastUpdatedTime: status.lastUpdatedTime,
     // Inputs carry names and references only (never secrets): who asked and why.
     input: status.input ?? null,
-    customStatus: status.customStatus ?? null,
+    customStatus: await shownStatus(client, status),
     output: status.output ?? null,
     ...(showHistory ? { history: status.history ?? [] } : {}),
   });

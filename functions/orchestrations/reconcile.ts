@@ -271,7 +271,7 @@ export const reconcile: OrchestrationHandler = function* (context: Orchestration
 function startTask(context: OrchestrationContext, topology: Topology, step: StartStep, vm: VmAccess, image: PreparedImage, operationId: string): TypedTask<StartedService> {
   if (step.service === KAFKA) {
     const kafka = topology.kafka!;
-    return activityTask(context, A.startKafka, { vm, kafka: { port: kafka.port, topics: kafka.topics }, image: image.image, version: image.version, operationId } satisfies StartKafkaInput);
+    return activityTask(context, A.startKafka, { vm, kafka: { port: kafka.port, topics: kafka.topics, startupTimeoutInMs: kafka.startupTimeoutInMs }, image: image.image, version: image.version, operationId } satisfies StartKafkaInput);
   }
   const spec = topology.services.find((s) => s.name === step.service)!;
   return activityTask(context, A.startService, {

@@ -2,6 +2,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { A, type ActivityName, type Activities, type NotifyInput, type RetryAfter } from '../activities/contracts.js';
+import type { GroupSummary } from './boot-group.js';
 import type { BootStepOutput } from './boot-step.js';
 import type { BootVmOutput } from './boot-vm.js';
 import type { ImageOutcome } from './build-images.js';
@@ -70,6 +71,10 @@ export type BootReport = { run: string; name: string } & (
   /** Images of the VM `name` done since its last report; `last`: no build of that VM is left. */
   | { kind: 'images'; images: ImageOutcome[]; last: boolean }
   | { kind: 'step'; output: BootStepOutput }
+  /** From another group of the boot (`name` its index): steps of its that steps here depend on settled. */
+  | { kind: 'dep'; outcomes: Array<{ step: string; ok: boolean }> }
+  /** A group (`name` its index) to the root: everything in it settled, the monitoring service aside. */
+  | { kind: 'group'; summary: GroupSummary }
 );
 
 /** Report a unit's outcome to the boot that started it (an event: it takes no sequence id in the boot). */

@@ -155,7 +155,7 @@ export const restartVm: OrchestrationHandler = function* (context: Orchestration
       try {
         yield* call(context, A.startKafka, {
           vm: access,
-          kafka: { port: kafkaHere.port, topics: kafkaHere.topics },
+          kafka: { port: kafkaHere.port, topics: kafkaHere.topics, startupTimeoutInMs: kafkaHere.startupTimeoutInMs },
           image: image.image.image,
           version: image.image.version,
           operationId,

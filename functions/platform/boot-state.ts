@@ -2,6 +2,10 @@
  * The boot's bookkeeping, pure and deterministic: which VMs and services are where, which services
  * may start now (their VM is ready and everything they depend on runs), what a failure blocks, and
  * the compact progress shown as the orchestration's custom status.
+ *
+ * A plan may be one group's share of the platform (platform/boot-groups.ts): a dependency placed in
+ * another group is *external*: it is met or failed when that group says so (`externalSettled`),
+ * and it is never started, listed or counted here.
  */
 import { KAFKA } from './topology.js';
 import type { Plan } from './plan.js';
@@ -60,6 +64,13 @@ export class BootState {
   /** Steps other than monitoring not yet running, failed or blocked. */
   private unsettled = 0;
   private readonly monitoring?: string;
+  /** Dependencies placed elsewhere, and those already settled there. */
+  private readonly externals = new Set<string>();
+  private readonly externalDone = new Set<string>();
+  /** Steps that became running, failed or blocked since the last drainSettled(). */
+  private settledSince: string[] = [];
+  /** The monitoring step once handed to whoever starts it (the boot's root). */
+  private handed?: string;
 
   constructor(private readonly plan: Plan) {
     for (const vm of plan.vms) this.vmState.set(vm, 'pending');
@@ -82,6 +93,7 @@ export class BootState {
       this.unmet.set(step, deps.length + 1);
       if (step !== this.monitoring) this.unsettled += 1;
       for (const d of deps) {
+        if (!this.deps.has(d)) this.externals.add(d);
         const list = this.dependents.get(d);
         if (list) list.push(step);
         else this.dependents.set(d, [step]);
@@ -130,6 +142,49 @@ export class BootState {
     if (this.stepState.get(step) === 'running') return;
     this.setStep(step, 'running');
     for (const d of this.dependents.get(step) ?? []) this.satisfy(d);
+  }
+
+  /**
+   * A dependency placed in another group ran (ok) or failed/was blocked there: its dependents here
+   * may start, or are blocked by it. Repeats and names not depended on here are ignored.
+   */
+  externalSettled(step: string, ok: boolean): void {
+    if (!this.externals.has(step) || this.externalDone.has(step)) return;
+    this.externalDone.add(step);
+    if (ok) {
+      for (const d of this.dependents.get(step) ?? []) this.satisfy(d);
+      return;
+    }
+    // As with a local broker: a failed Kafka does not hold monitoring back.
+    if (step === KAFKA && this.monitoring && this.deps.get(this.monitoring)!.includes(KAFKA)) this.satisfy(this.monitoring);
+    this.blockDependents(step);
+  }
+
+  /** External dependencies not settled yet that a step still open here waits for. */
+  waitsOnExternal(): boolean {
+    for (const e of this.externals) {
+      if (this.externalDone.has(e)) continue;
+      for (const d of this.dependents.get(e) ?? []) if (this.isOpen(d)) return true;
+    }
+    return false;
+  }
+
+  /** Steps here not yet running, failed or blocked (the monitoring step once handed over excluded). */
+  openSteps(): string[] {
+    return [...this.stepState.keys()].filter((s) => this.isOpen(s));
+  }
+
+  /** The monitoring step leaves this state's hands: someone else starts it (it shows as starting). */
+  handOff(step: string): void {
+    this.setStep(step, 'starting');
+    this.handed = step;
+  }
+
+  /** Steps that became running, failed or blocked since the last call, in that order. */
+  drainSettled(): string[] {
+    const out = this.settledSince;
+    this.settledSince = [];
+    return out;
   }
 
   state(step: string): StepState | undefined {
@@ -187,10 +242,17 @@ export class BootState {
     if (left === 0) this.candidates.add(step);
   }
 
+  private isOpen(step: string): boolean {
+    const s = this.stepState.get(step);
+    return step !== this.handed && s !== undefined && s !== 'running' && s !== 'failed' && s !== 'blocked';
+  }
+
   /** Every state change goes through here, so the count of unsettled steps stays exact. */
   private setStep(step: string, next: StepState): void {
     const before = this.stepState.get(step);
     this.stepState.set(step, next);
+    const terminal = (s: StepState | undefined) => s === 'running' || s === 'failed' || s === 'blocked';
+    if (!terminal(before) && terminal(next)) this.settledSince.push(step);
     // Monitoring does not need Kafka to probe over HTTP: a failed broker does not hold it back.
     if (step === KAFKA && next === 'failed' && before !== 'failed' && this.monitoring && this.deps.get(this.monitoring)!.includes(KAFKA)) this.satisfy(this.monitoring);
     if (step === this.monitoring) return;
@@ -267,4 +329,65 @@ function compactProgress(full: BootProgress): BootProgress {
     }
   }
   return kept;
+}
+
+/**
+ * The root's custom status: the boot's phase and how many of its groups have settled. Each group
+ * shows its own `BootProgress`; the API puts them together (`mergeProgress`), so no custom status
+ * has to hold the whole platform.
+ */
+export interface BootRootStatus {
+  phase: BootProgress['phase'];
+  /** The boot's groups (instances `boot-group-<i>`, i < groups); 0 until they are started. */
+  groups: number;
+  settled: number;
+  /** The monitoring service once the root has it (it starts it after every group settled). */
+  monitoring?: { name: string; state: StepState };
+}
+
+export function isRootStatus(status: unknown): status is BootRootStatus {
+  const s = status as Partial<BootRootStatus> | null;
+  return !!s && typeof s === 'object' && typeof s.groups === 'number' && typeof s.phase === 'string';
+}
+
+/**
+ * One progress for the whole boot from its groups' (missing ones are skipped): names grouped by
+ * state. A group whose list was compacted leaves its unlisted names out: the result is `truncated`
+ * and `counts` carries every group's totals.
+ */
+export function mergeProgress(root: BootRootStatus, parts: Array<BootProgress | null | undefined>): BootProgress {
+  const vms: Record<string, string[]> = {};
+  const services: Record<string, string[]> = {};
+  const counts = { vms: {} as Record<string, number>, services: {} as Record<string, number> };
+  let truncated = false;
+  let failed = 0;
+  const add = (into: Record<string, string[]>, total: Record<string, number>, lists: Record<string, string[] | undefined>, partCounts?: Record<string, number | undefined>) => {
+    for (const [state, names] of Object.entries(lists)) {
+      const kept = (names ?? []).filter((n) => n !== root.monitoring?.name);
+      (into[state] ??= []).push(...kept);
+      if (!partCounts) total[state] = (total[state] ?? 0) + kept.length;
+    }
+    if (partCounts) for (const [state, n] of Object.entries(partCounts)) total[state] = (total[state] ?? 0) + (n ?? 0);
+  };
+  for (const p of parts) {
+    if (!p) continue;
+    const compacted = p.others !== undefined || p.truncated === true;
+    truncated ||= compacted;
+    failed += p.failed ?? 0;
+    add(vms, counts.vms, p.vms as Record<string, string[] | undefined>, compacted ? p.counts?.vms : undefined);
+    add(services, counts.services, p.services as Record<string, string[] | undefined>, compacted ? p.counts?.services : undefined);
+  }
+  if (root.monitoring) {
+    const { name, state } = root.monitoring;
+    (services[state] ??= []).push(name);
+    if (state === 'failed') failed += 1;
+  }
+  for (const group of [vms, services]) for (const k of Object.keys(group)) if (group[k]!.length === 0) delete group[k];
+  return {
+    phase: root.phase,
+    vms: vms as BootProgress['vms'],
+    services: services as BootProgress['services'],
+    ...(failed ? { failed } : {}),
+    ...(truncated ? { truncated: true, counts: counts as BootProgress['counts'] } : {}),
+  };
 }

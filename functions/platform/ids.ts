@@ -9,6 +9,8 @@ export const RECONCILE_ID = 'reconcile';
 
 export const bootVmId = (vm: string): string => `boot-vm-${vm}`;
 export const bootStepId = (step: string): string => `boot-step-${step}`;
+/** One group of VMs of a boot (platform/boot-groups.ts), by its index. */
+export const bootGroupId = (index: number): string => `boot-group-${index}`;
 export const provisionVmId = (vm: string): string => `provision-vm-${vm}`;
 export const initVmId = (vm: string): string => `init-vm-${vm}`;
 export const restartVmId = (vm: string): string => `restart-vm-${vm}`;
@@ -21,6 +23,7 @@ export function describeOperation(id: string): { kind: string; target?: string }
   const patterns: Array<[RegExp, string]> = [
     [/^boot-vm-(.+)$/, 'boot-vm'],
     [/^boot-step-(.+)$/, 'boot-step'],
+    [/^boot-group-(\d+)$/, 'boot-group'],
     [/^provision-vm-(.+)$/, 'provision-vm'],
     [/^init-vm-(.+)$/, 'init-vm'],
     [/^restart-vm-(.+)$/, 'restart-vm'],

@@ -99,6 +99,9 @@ export const topicSchema = z
   })
   .strict();
 
+/** Bounds and default (5 min) of `kafka.startupTimeoutInMs`. */
+export const KAFKA_STARTUP_LIMITS = { min: 10_000, max: 20 * 60_000, default: 5 * 60_000 } as const;
+
 export const kafkaSchema = z
   .object({
     vm: dnsLabel,
@@ -106,6 +109,16 @@ export const kafkaSchema = z
     /** Folder in the code share holding the broker's image definition. */
     source: z.string().regex(SOURCE_PATH, 'must be a relative path inside the share').default('kafka'),
     topics: z.array(topicSchema).default([]),
+    /**
+     * How long the started broker may take to answer (its JVM starts slowly on a loaded VM). At most
+     * 20 min: `startKafka` runs in one activity, which the function timeout (30 min) ends.
+     */
+    startupTimeoutInMs: z
+      .number()
+      .int()
+      .min(KAFKA_STARTUP_LIMITS.min, `must be at least ${KAFKA_STARTUP_LIMITS.min} (10 s)`)
+      .max(KAFKA_STARTUP_LIMITS.max, `must be at most ${KAFKA_STARTUP_LIMITS.max} (20 min, within the activity's function timeout)`)
+      .default(KAFKA_STARTUP_LIMITS.default),
   })
   .strict();
 

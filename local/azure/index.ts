@@ -125,7 +125,6 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         LCM_ARM_POLL_INTERVAL_MS: '50',
         LCM_CA_CERT: tls.cert,
         LCM_SSH_PORT: String(sshPort),
-        LCM_KAFKA_WAIT_MS: '120000',
       },
     });
 
@@ -159,7 +158,6 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         LCM_CODE_SHARE: codeShare,
         LCM_CA_CERT: tls.cert,
         LCM_SSH_PORT: String(sshPort),
-        LCM_KAFKA_WAIT_MS: '120000',
         // As on Azure (the template's VNet integration): the VMs' NSGs admit SSH and Kafka from the
         // VNet only, and the local network enforces them; the host sits in the VNet too.
         LCM_VM_PRIVATE_NETWORK: 'true',

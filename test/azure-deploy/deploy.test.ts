@@ -120,7 +120,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     expect(settings['AzureWebJobsStorage']).toBeUndefined();
     expect(settings['AzureWebJobsStorage__accountName']).toBe(names.storageAccount);
     expect(settings['AzureWebJobsStorage__credential']).toBe('managedidentity');
-    expect(settings['LCM_COSMOS_KEY']).toBeUndefined();
+    expect(Object.keys(settings).filter((name) => /COSMOS.*KEY/i.test(name))).toEqual([]);
     expect(settings['LCM_VM_PRIVATE_NETWORK']).toBe('true');
     for (const name of ['LCM_STORAGE_CONNECTION_STRING', 'VM_SSH_PRIVATE_KEY', 'AUTH_TOKEN_SIGNING_KEY', 'LCM_MONITORING_API_KEY', 'LCM_SERVICE_API_KEY', 'LCM_HOST_KEY_SEED']) {
       expect(settings[name], name).toMatch(/^@Microsoft\.KeyVault\(SecretUri=https:\/\/.+\.vault\.azure\.net\/secrets\/.+\/\)$/);

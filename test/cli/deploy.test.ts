@@ -114,7 +114,10 @@ describe('bootstrap-cli deploy --local', () => {
       expect(s.status, s.name).toBe('running');
     }
     expect(code).toBe(0);
-    // Progress and the registry went to stderr; no secret but the API key is printed.
+    // Progress and the registry went to stderr; no secret but the API key is printed. The progress
+    // is the boot's groups' put together by the API (monitoring as the root has it).
+    expect(run.stderr()).toMatch(/service authentication \(vm-core\): running/);
+    expect(run.stderr()).toMatch(/vm vm-apps: running/);
     expect(run.stderr()).toMatch(/service monitoring \(vm-ops\): running/);
     expect(run.stderr()).not.toMatch(/PRIVATE KEY/);
   }, 240_000);

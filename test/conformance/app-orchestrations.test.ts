@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { A, O } from '../../functions/activities/contracts.js';
+import { bootGroup } from '../../functions/orchestrations/boot-group.js';
 import { bootPlatform } from '../../functions/orchestrations/boot-platform.js';
 import { bootStep } from '../../functions/orchestrations/boot-step.js';
 import { bootVm } from '../../functions/orchestrations/boot-vm.js';
@@ -16,10 +17,11 @@ import { buildImages } from '../../functions/orchestrations/build-images.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import type { Topology } from '../../functions/platform/topology.js';
 import { exampleDocument } from '../helpers/topology.js';
-import { clientActivity, run, type Script } from './driver.js';
+import { bootActivity, clientActivity, run, type Script } from './driver.js';
 
 const orchestrators = {
   [O.boot]: bootPlatform,
+  [O.bootGroup]: bootGroup,
   [O.bootVm]: bootVm,
   [O.bootStep]: bootStep,
   [O.restartVm]: restartVm,
@@ -78,6 +80,9 @@ const script: Script = (name, input, api) => {
     case A.startInstances:
     case A.notifyInstance:
       return clientActivity(name, input, api)!;
+    case A.prepareBoot:
+    case A.summarizeBoot:
+      return bootActivity(name, input, api, topology)!;
     case A.startWatchdog:
       return { ok: true, value: { started: true } };
     default:
@@ -86,19 +91,22 @@ const script: Script = (name, input, api) => {
 };
 
 describe('conformance: the boot under the extension\'s action processing', () => {
+  // groupVms 1: every VM its own group, so each dependency across VMs goes from group to group.
   const orders = [
     { seed: 1, maxBatch: 1 },
-    { seed: 2, maxBatch: 1 },
+    { seed: 2, maxBatch: 1, groupVms: 1 },
     { seed: 3, maxBatch: 3 },
-    { seed: 4, maxBatch: 3 },
-    { seed: 5, maxBatch: 8 },
+    { seed: 4, maxBatch: 3, groupVms: 2 },
+    { seed: 5, maxBatch: 8, groupVms: 1 },
     { seed: 6, maxBatch: 40 },
   ];
   let reference: unknown;
-  for (const order of orders) {
-    it(`schedules each piece of work once and routes every result (seed ${order.seed}, up to ${order.maxBatch} completions per replay)`, async () => {
+  for (const { groupVms, ...order } of orders) {
+    const groups = groupVms ? Math.ceil(topology.vms.length / groupVms) : 1;
+    it(`schedules each piece of work once and routes every result (seed ${order.seed}, up to ${order.maxBatch} completions per replay, ${groups} group(s))`, async () => {
       polls.clear();
-      const r = await run({ orchestrators, activities, script, root: { name: O.boot, id: 'boot', input: { requestedBy: 'test' } }, ...order });
+      const input = { requestedBy: 'test', ...(groupVms ? { groupVms } : {}) };
+      const r = await run({ orchestrators, activities, script, root: { name: O.boot, id: 'boot', input }, ...order });
       expect(r.problems).toEqual([]);
       const twice = [...r.scheduled].filter(([, n]) => n > 1);
       expect(twice).toEqual([]);
@@ -114,8 +122,10 @@ describe('conformance: the boot under the extension\'s action processing', () =>
       expect(out.services.find((s) => s.name === buildFails)?.status).toBe('failed');
       expect(out.services.find((s) => s.name === startFails)?.status).toBe('failed');
       expect(out.services.filter((s) => s.status === 'running').length).toBeGreaterThan(1);
-      // Code versions: computed once for the whole boot, and every build was handed its folder's.
-      expect([...r.scheduled].filter(([k]) => k.split('|')[1] === A.codeVersions).map(([, n]) => n)).toEqual([1]);
+      // Prepared once (desired state, versions, groups), and every build was handed its folder's version.
+      expect([...r.scheduled].filter(([k]) => k.split('|')[1] === A.prepareBoot).map(([, n]) => n)).toEqual([1]);
+      for (let g = 0; g < groups; g++) expect(r.instances.get(`boot-group-${g}`)?.status).toBe('Completed');
+      expect(r.instances.has(`boot-group-${groups}`)).toBe(false);
       const builds = [...r.scheduled.keys()].filter((k) => k.split('|')[1] === A.startBuilds).flatMap((k) => JSON.parse(k.split('|').slice(2).join('|')).builds);
       expect(builds.length).toBe(topology.services.length + 1);
       for (const b of builds) expect(b.version).toBe(`v-${b.source}`);
@@ -123,7 +133,7 @@ describe('conformance: the boot under the extension\'s action processing', () =>
       expect((boot.customStatus as { phase?: string; services?: Record<string, string[]> }).phase).toBe('finished');
       // Every VM and step ran once, in its own instance.
       for (const vm of topology.vms) expect(r.instances.get(`boot-vm-${vm.name}`)?.status).toBe('Completed');
-      // The outcome is the same whatever the order.
+      // The outcome is the same whatever the order and however the VMs are grouped.
       reference ??= out;
       expect(out).toEqual(reference);
     });

@@ -6,15 +6,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { A, O } from '../../functions/activities/contracts.js';
+import { bootGroup } from '../../functions/orchestrations/boot-group.js';
 import { bootPlatform } from '../../functions/orchestrations/boot-platform.js';
 import { bootStep } from '../../functions/orchestrations/boot-step.js';
 import { bootVm, type BootVmInput, type BootVmOutput } from '../../functions/orchestrations/boot-vm.js';
 import { EventType } from '../../local/host/history.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { minimalDocument } from '../helpers/topology.js';
-import { clientActivity, run, type Script } from './driver.js';
+import { bootActivity, clientActivity, run, type Script } from './driver.js';
 
-const orchestrators = { [O.boot]: bootPlatform, [O.bootVm]: bootVm, [O.bootStep]: bootStep };
+const orchestrators = { [O.boot]: bootPlatform, [O.bootGroup]: bootGroup, [O.bootVm]: bootVm, [O.bootStep]: bootStep };
 const activities = Object.values(A);
 
 /** One VM, no Kafka, two services that do not depend on each other: one builds fast, one slowly. */
@@ -51,6 +52,9 @@ function script(topology: ReturnType<typeof twoServices>, builds: Script, log: s
       case A.startInstances:
       case A.notifyInstance:
         return clientActivity(name, input, api)!;
+      case A.prepareBoot:
+      case A.summarizeBoot:
+        return bootActivity(name, input, api, topology)!;
       default:
         return { ok: true, value: null };
     }

@@ -13,6 +13,10 @@ import { walkActions, type ShimWork } from '../../local/host/shim.js';
 import { EventType, type HistoryEvent } from '../../local/host/history.js';
 import type { SdkAction } from '../../local/host/actions.js';
 import { seededRandom } from '../../bench/generate-platform.js';
+import { bootGroups } from '../../functions/platform/boot-groups.js';
+import { mergeShares, type BootShare } from '../../functions/platform/boot-output.js';
+import { bootGroupId } from '../../functions/platform/ids.js';
+import type { Topology } from '../../functions/platform/topology.js';
 
 const require = createRequire(import.meta.url);
 const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
@@ -22,8 +26,11 @@ const { InvocationContext } = azureFunctions;
 
 const DAY = 86_400_000;
 
-/** What a scripted activity does: its result, or an error message. */
-export type Script = (name: string, input: any, api: DriverApi) => { ok: true; value: unknown } | { ok: false; error: string };
+/**
+ * What a scripted activity does: its result, or an error message; or `later`: it is still running
+ * (it waits for something), so it completes at a later turn and is asked again then.
+ */
+export type Script = (name: string, input: any, api: DriverApi) => { ok: true; value: unknown } | { ok: false; error: string } | { later: true };
 
 /**
  * The durable-client activities as the real ones behave (startInstances starts each instance,
@@ -41,11 +48,38 @@ export function clientActivity(name: string, input: any, api: DriverApi): Return
   return undefined;
 }
 
+/**
+ * The boot's bookend activities as the real ones (functions/activities/boot.ts) behave over a fixed
+ * topology: prepareBoot splits it into groups and starts each with its share (folder versions
+ * `v-<folder>`), summarizeBoot waits for every group's output and merges them. Undefined otherwise.
+ */
+export function bootActivity(name: string, input: any, api: DriverApi, topology: Topology): ReturnType<Script> | undefined {
+  if (name === 'prepareBoot') {
+    const sources = [...(topology.kafka ? [topology.kafka.source] : []), ...topology.services.map((s) => s.source)];
+    const split = bootGroups(topology, new Map(sources.map((s) => [s, `v-${s}`])), { groupVms: input.groupVms });
+    for (const slice of split.groups) api.start('bootGroup', bootGroupId(slice.index), { slice, notify: input.notify, operationId: input.operationId });
+    const { groups, ...rest } = split;
+    return { ok: true, value: { state: 'started', groups: groups.length, ...rest } };
+  }
+  if (name === 'summarizeBoot') {
+    const shares: BootShare[] = [];
+    for (const id of input.groups) {
+      const s = api.status(id);
+      if (s?.status !== 'Completed') return { later: true };
+      shares.push(s.output as BootShare);
+    }
+    return { ok: true, value: mergeShares(shares, input.monitoring) };
+  }
+  return undefined;
+}
+
 export interface DriverApi {
   /** Start an orchestration instance (what the durable client's startNew does). */
   start(name: string, instanceId: string, input: unknown): void;
   /** Raise an event to an instance (the client's raiseEvent). */
   raise(instanceId: string, event: string, data: unknown): void;
+  /** An instance's status and output (what the client's getStatus answers). */
+  status(instanceId: string): { status: string; output?: unknown } | undefined;
 }
 
 interface SdkTaskLike {
@@ -128,6 +162,10 @@ export async function run(opts: {
       const target = instances.get(instanceId);
       if (!target || target.status !== 'Running') throw new Error(`no running instance '${instanceId}'`);
       target.inbox.push(ev(EventType.EventRaised, { Name: event, Input: json(data) }, new Date(clock)));
+    },
+    status(instanceId) {
+      const i = instances.get(instanceId);
+      return i && { status: i.status, output: i.output };
     },
   };
   const newInstance = (name: string, id: string, input: unknown, parent?: Instance['parent']): Instance => ({
@@ -256,6 +294,10 @@ export async function run(opts: {
       outcome = opts.script(w.name!, activityInput(w.input), api);
     } catch (e) {
       outcome = { ok: false, error: (e as Error).message };
+    }
+    if ('later' in outcome) {
+      pool.push(f);
+      return;
     }
     inst.inbox.push(
       outcome.ok

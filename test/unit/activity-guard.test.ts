@@ -83,6 +83,13 @@ describe('activities refuse unsafe input themselves', () => {
     expect(e.issues.map((i) => i.path)).toEqual(['kafka.topics[0].name']);
   });
 
+  it('startKafka: a broker deadline outside 10 s..20 min is refused, naming the field', async () => {
+    for (const startupTimeoutInMs of [0, 9_999, 20 * 60_000 + 1, 1.5e5 + 0.5]) {
+      const e = await refusal(startKafka({ vm, kafka: { port: 9092, topics: [], startupTimeoutInMs }, image: 'lcm/kafka:v1', version: 'v1', operationId: 'boot' }));
+      expect(e.issues).toEqual([{ path: 'kafka.startupTimeoutInMs', message: 'must be a whole number of milliseconds from 10000 to 1200000' }]);
+    }
+  });
+
   it('ensureVm: a VM name or admin user that is not a plain name is refused before any ARM call', async () => {
     const azure = { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'rg', location: 'westeurope' };
     const spec = { name: '../vm', size: 'Standard_B2s', adminUser: 'root;id', sshKeySecret: 'VM_SSH_PRIVATE_KEY', image: { publisher: 'p', offer: 'o', sku: 's', version: 'latest' } };

@@ -38,6 +38,24 @@ describe('topology validation', () => {
     expect(errors).toContain('kafka.vm: unknown VM "vm-z" (did you mean "vm-a"?)');
   });
 
+  it("gives Kafka's broker 5 min to answer unless kafka.startupTimeoutInMs says otherwise, within 10 s..20 min", () => {
+    const doc = minimalDocument();
+    const parsed = validateTopology(doc);
+    expect(parsed.ok && parsed.value.kafka!.startupTimeoutInMs).toBe(300_000);
+    doc.kafka.startupTimeoutInMs = 900_000;
+    const raised = validateTopology(doc);
+    expect(raised.ok && raised.value.kafka!.startupTimeoutInMs).toBe(900_000);
+    const bad = (value: unknown) => {
+      const d = minimalDocument();
+      d.kafka.startupTimeoutInMs = value;
+      return errorsOf(d);
+    };
+    expect(bad(5_000)).toEqual(['kafka.startupTimeoutInMs: must be at least 10000 (10 s)']);
+    expect(bad(1_800_000)).toEqual(["kafka.startupTimeoutInMs: must be at most 1200000 (20 min, within the activity's function timeout)"]);
+    expect(bad(60_000.5)).toEqual(['kafka.startupTimeoutInMs: must be an integer, got number 60000.5']);
+    expect(bad('5m')).toEqual(['kafka.startupTimeoutInMs: must be a number, got string "5m"']);
+  });
+
   it('names a dependency cycle', () => {
     const doc = minimalDocument();
     doc.services[0].dependsOn = ['web'];

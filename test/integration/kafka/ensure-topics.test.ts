@@ -122,7 +122,7 @@ it('routes kafkajs log lines to the given log function', async () => {
   expect(lines).toContain(`kafka: topics on ${broker.external}: created [], existing [sensor-readings]`);
 }, 60_000);
 
-it('gives a clear error naming the broker when none answers before the deadline, without kafkajs console spam', async () => {
+it('gives a clear error naming the broker, how long it waited and what raises that, when none answers before the deadline, without kafkajs console spam', async () => {
   const ip = new LoopbackPool().allocate('never');
   const port = await freeKafkaPort();
   const consoleCalls: unknown[] = [];
@@ -130,14 +130,16 @@ it('gives a clear error naming the broker when none answers before the deadline,
     vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void consoleCalls.push(args));
   }
   const lines: string[] = [];
-  const error = await ensureTopics({ brokers: [`${ip}:${port}`], topics: TOPICS, waitForBrokerInMs: 1_500, log: (l) => lines.push(l) }).catch(
+  const waitSetting = 'kafka.startupTimeoutInMs in the topology';
+  const error = await ensureTopics({ brokers: [`${ip}:${port}`], topics: TOPICS, waitForBrokerInMs: 1_500, waitSetting, log: (l) => lines.push(l) }).catch(
     (e: unknown) => e,
   );
   vi.restoreAllMocks();
   expect(error).toBeInstanceOf(KafkaUnavailableError);
   const message = (error as Error).message;
   expect(message).toContain(`${ip}:${port}`);
-  expect(message).toContain('within 1500 ms');
+  expect(message).toContain(`Kafka broker ${ip}:${port} did not answer within 1500 ms (last error: `);
+  expect(message).toContain(`To wait longer for a slow start, raise ${waitSetting}.`);
   expect(message).toMatch(/ECONNREFUSED|Connection error/);
   expect(message).toContain('docker ps');
   expect(consoleCalls).toEqual([]);

@@ -275,6 +275,95 @@ describe('Docker host', () => {
     expect((await settle(docker, image)).state).toBe('failed');
   }, 150_000);
 
+  /** A process of the VM's own that lives on unrelated to any build (what a reused pid points at). */
+  const unrelated = async () => (await host().run('nohup setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!')).stdout.trim();
+  /** Ends every process of a session started here (a detached build is a session of its own). */
+  const endSession = async (sid: string) => void (await host().run(`ps -o pid= -s ${Number(sid)} | xargs -r kill 2>/dev/null; true`));
+  const BOOT_ID = '/proc/sys/kernel/random/boot_id';
+  const OTHER_BOOT = '00000000-0000-4000-8000-000000000000';
+
+  it('a marker written under another boot of the kernel is lost though its pid is alive, and starts again; a marker without a boot id is judged by its pid', async () => {
+    const docker = new DockerHost(host());
+    const ssh = host();
+    const image = 'lcm/rebooted:v1';
+    const marker = '.lcm/builds/lcm_rebooted_v1';
+    // A fetch that takes its time: the build stays running while the test looks at its marker.
+    expect(await docker.startBuild(image, '.lcm/src/rebooted/v1', 'sleep 300', { run: 'boot:r1' })).toEqual({ state: 'started' });
+    expect((await docker.pollBuilds([image])).get(image)).toEqual({ state: 'running' });
+    const boot = (await ssh.run(`cat ${BOOT_ID}`)).stdout.trim();
+    expect(boot).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await ssh.run(`cat ${marker}/boot`)).stdout.trim()).toBe(boot);
+    // The reboot: the build is gone, its pid now belongs to another live process, the boot id changed.
+    await endSession((await ssh.run(`cat ${marker}/pid`)).stdout);
+    const other = await unrelated();
+    try {
+      await ssh.run(`echo ${other} > ${marker}/pid && echo ${OTHER_BOOT} > ${marker}/boot`);
+      expect((await ssh.run(`kill -0 ${other} && echo alive`)).stdout.trim()).toBe('alive');
+      expect((await docker.pollBuilds([image])).get(image)).toEqual({
+        state: 'failed',
+        reason: `the build of ${image} stopped without an outcome (the VM restarted?); its log is ~/.lcm/logs/build-lcm_rebooted_v1.log on the VM`,
+      });
+      // A marker of the code before boot ids (none recorded): the live pid alone says running.
+      await ssh.run(`rm ${marker}/boot`);
+      expect((await docker.pollBuilds([image])).get(image)).toEqual({ state: 'running' });
+      expect(await docker.startBuild(image, '.lcm/src/rebooted/v1', 'sleep 300', { run: 'boot:r1' })).toEqual({ state: 'running' });
+      // Back to the other boot's marker: the same run starts the build again, under this boot.
+      await ssh.run(`echo ${OTHER_BOOT} > ${marker}/boot`);
+      expect(await docker.startBuild(image, '.lcm/src/rebooted/v1', 'sleep 300', { run: 'boot:r1' })).toEqual({ state: 'started' });
+      const pid = (await ssh.run(`cat ${marker}/pid`)).stdout.trim();
+      expect(pid).not.toBe(other);
+      expect((await ssh.run(`cat ${marker}/boot`)).stdout.trim()).toBe(boot);
+      expect((await docker.pollBuilds([image])).get(image)).toEqual({ state: 'running' });
+      await endSession(pid);
+    } finally {
+      await endSession(other);
+    }
+  }, 60_000);
+
+  it('removes the markers of builds over for a day, never a running one, a recent one or a link; skips while a starter is at work', async () => {
+    const docker = new DockerHost(host());
+    const ssh = host();
+    const live = await unrelated();
+    const gone = (await ssh.run('sh -c "echo \\$\\$"')).stdout.trim();
+    const boot = (await ssh.run(`cat ${BOOT_ID}`)).stdout.trim();
+    const B = '.lcm/builds';
+    const markers: Record<string, string> = {
+      'lcm_old-built_v1': 'echo 0 > exit',
+      'lcm_old-failed_v1': 'echo 2 > exit',
+      'lcm_old-dead_v1': `echo ${gone} > pid && echo ${boot} > boot`,
+      'lcm_old-rebooted_v1': `echo ${live} > pid && echo ${OTHER_BOOT} > boot`,
+      'lcm_old-running_v1': `echo ${live} > pid && echo ${boot} > boot`,
+      'lcm_old-running-no-boot-id_v1': `echo ${live} > pid`,
+      'lcm_new-built_v1': 'echo 0 > exit',
+    };
+    try {
+      await ssh.run(
+        [
+          `mkdir -p ${B} /tmp/lcm-not-a-marker && touch /tmp/lcm-not-a-marker/keep`,
+          ...Object.entries(markers).map(([k, files]) => `mkdir ${B}/${k} && (cd ${B}/${k} && ${files}) && touch ${B}/${k}.lock`),
+          ...Object.keys(markers).filter((k) => k.startsWith('lcm_old')).map((k) => `touch -d '2 days ago' ${B}/${k}`),
+          `ln -s /tmp/lcm-not-a-marker ${B}/lcm_old-link_v1 && touch -h -d '2 days ago' ${B}/lcm_old-link_v1`,
+        ].join(' && '),
+      );
+      // A starter at work (it holds the builds lock shared): the sweep waits for another time.
+      const holder = (await ssh.run(`nohup setsid flock -s ${B}.lock sleep 300 </dev/null >/dev/null 2>&1 & echo $!`)).stdout.trim();
+      await ssh.run(`until ! flock -n -x ${B}.lock true; do sleep 0.05; done`);
+      expect(await docker.pruneBuildMarkers()).toBe(0);
+      await endSession(holder);
+      expect(await docker.pruneBuildMarkers()).toBe(4);
+      const left = (await ssh.run(`ls ${B}`)).stdout.split('\n').filter((n) => n.startsWith('lcm_old') || n.startsWith('lcm_new'));
+      expect(left.sort()).toEqual(
+        ['lcm_new-built_v1', 'lcm_new-built_v1.lock', 'lcm_old-link_v1', 'lcm_old-running-no-boot-id_v1', 'lcm_old-running-no-boot-id_v1.lock', 'lcm_old-running_v1', 'lcm_old-running_v1.lock'].sort(),
+      );
+      expect((await ssh.run('ls /tmp/lcm-not-a-marker')).stdout.trim()).toBe('keep');
+      // Nothing more is over for a day: a second sweep removes nothing.
+      expect(await docker.pruneBuildMarkers()).toBe(0);
+    } finally {
+      await endSession(live);
+      await ssh.run(`rm -rf /tmp/lcm-not-a-marker ${B}/lcm_old-* ${B}/lcm_new-*`);
+    }
+  }, 60_000);
+
   it('a health check from the VM fails for a port nothing listens on', async () => {
     const docker = new DockerHost(host());
     expect(await docker.isHealthy({ address: ip, port: 9999, path: '/health', timeoutInMs: 500 })).toBe(false);

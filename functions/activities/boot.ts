@@ -1,0 +1,110 @@
+/**
+ * The boot's two bookends, each one activity (one queue round trip on Azure):
+ *   - prepareBoot: read the desired state, ensure the resource group and version every code folder
+ *     side by side, split the platform into groups and start each group with its whole share as its
+ *     input, so neither the root nor any group reads the topology again;
+ *   - summarizeBoot: the boot's output from its groups' outputs.
+ * Both are built from the activities they use (makePrepareBoot), so the scaling bench runs this very
+ * code over stub adapters.
+ */
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { bootGroupId } from '../platform/ids.js';
+import { bootGroups } from '../platform/boot-groups.js';
+import { describeShare, mergeShares, type BootShare } from '../platform/boot-output.js';
+import { BootState } from '../platform/boot-state.js';
+import { planTopology } from '../platform/plan.js';
+import { KAFKA, type Topology } from '../platform/topology.js';
+import { statusOf, isActive } from '../durable-client.js';
+import { O, type Activities, type PrepareBootInput, type PreparedBoot, type StartInstancesInput, type SummarizeBootInput } from './contracts.js';
+import { startInstances } from './instances.js';
+import type { BootGroupInput } from '../orchestrations/boot-group.js';
+
+type Handler<K extends keyof Activities> = (input: Activities[K]['input'], context: InvocationContext) => Promise<Activities[K]['output']>;
+
+export interface PrepareBootParts {
+  readDesiredState: Handler<'readDesiredState'>;
+  ensureResourceGroup: Handler<'ensureResourceGroup'>;
+  codeVersions: Handler<'codeVersions'>;
+}
+
+export function makePrepareBoot(parts: PrepareBootParts): Handler<'prepareBoot'> {
+  return async (input: PrepareBootInput, context: InvocationContext): Promise<PreparedBoot> => {
+    const { topology } = await parts.readDesiredState(undefined, context);
+    const azure = { subscriptionId: topology.azure.subscriptionId, resourceGroup: topology.azure.resourceGroup, location: topology.azure.location };
+    const sources = [...new Set([...(topology.kafka ? [topology.kafka.source] : []), ...topology.services.map((s) => s.source)])];
+    const [group, versioned] = await Promise.allSettled([withRetries(() => parts.ensureResourceGroup({ azure }, context)), parts.codeVersions({ sources }, context)]);
+    if (group.status === 'rejected') return { state: 'failed', output: withoutResourceGroup(topology, (group.reason as Error).message) };
+    // A folder without a version here is versioned by its builds, which report what is wrong.
+    const versions = new Map<string, string>();
+    if (versioned.status === 'fulfilled') for (const v of versioned.value) if ('version' in v) versions.set(v.source, v.version);
+
+    const split = bootGroups(topology, versions, { groupVms: input.groupVms });
+    const instances: StartInstancesInput['instances'] = split.groups.map((slice) => ({
+      name: O.bootGroup,
+      instanceId: bootGroupId(slice.index),
+      input: { slice, notify: input.notify, operationId: input.operationId } satisfies BootGroupInput,
+    }));
+    // A group id an earlier boot's group still holds would leave steps waiting for a group that never
+    // reports: refuse before starting any (startInstances takes a running instance of this very boot).
+    const client = df.getClient(context);
+    for (const i of instances) {
+      const current = await statusOf(client, i.instanceId);
+      if (isActive(current) && JSON.stringify(current!.input) !== JSON.stringify(i.input)) {
+        throw new Error(`the boot's group '${i.instanceId}' of an earlier boot is still ${current!.runtimeStatus}: wait for it to finish or terminate it, then boot again`);
+      }
+    }
+    const started = await startInstances({ instances }, context);
+    const refused = started.find((s) => !s.started);
+    if (refused && !refused.started) throw new Error(`could not start the boot's group '${refused.instanceId}': ${refused.reason}`);
+    return { state: 'started', groups: split.groups.length, ...(split.monitoring ? { monitoring: split.monitoring } : {}), watchdog: split.watchdog, totals: split.totals };
+  };
+}
+
+/** The resource group's call, again after 2 s and 4 s (what transientRetry gave it as its own activity). */
+async function withRetries<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 1_000 * 2 ** attempt));
+    }
+  }
+}
+
+/** Every VM failed for want of its resource group, and everything on them with it. */
+function withoutResourceGroup(topology: Topology, reason: string) {
+  const plan = planTopology(topology);
+  const state = new BootState(plan);
+  for (const vm of plan.vms) state.vmFailed(vm, 'resource group', reason);
+  const steps = [
+    ...(topology.kafka ? [{ step: KAFKA, kind: 'broker', vm: topology.kafka.vm, order: 0 }] : []),
+    ...topology.services.map((s, i) => ({ step: s.name, kind: s.kind, vm: s.vm, order: i + 1 })),
+  ];
+  return mergeShares([describeShare({ state, vms: plan.vms, steps, vmInfo: new Map(), running: new Map() })]);
+}
+
+/** How long a group may take to complete after its last report (one episode on the host). */
+const GROUP_COMPLETION_WAIT_MS = 60_000;
+
+export async function summarizeBoot(input: SummarizeBootInput, context: InvocationContext): Promise<Activities['summarizeBoot']['output']> {
+  const client = df.getClient(context);
+  const shares: BootShare[] = [];
+  for (const id of input.groups) {
+    // A group reports to the root, then completes in its next episode: wait for that.
+    const deadline = Date.now() + GROUP_COMPLETION_WAIT_MS;
+    for (let waitMs = 50; ; waitMs = Math.min(waitMs * 2, 1_000)) {
+      const s = await statusOf(client, id);
+      if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) {
+        shares.push(s.output as BootShare);
+        break;
+      }
+      if (!isActive(s) || Date.now() > deadline) {
+        throw new Error(`the boot's group '${id}' has no output: it is ${s?.runtimeStatus ?? 'missing'}${isActive(s) ? ` ${GROUP_COMPLETION_WAIT_MS / 1000} s after its report` : ''}`);
+      }
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+  }
+  return mergeShares(shares, input.monitoring);
+}

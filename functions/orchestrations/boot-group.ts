@@ -1,0 +1,276 @@
+/**
+ * One group of a boot (instance `boot-group-<i>`, started by the boot's prepare activity with its
+ * share of the platform as input; platform/boot-groups.ts): bring its VMs up (one `bootVm` each),
+ * start each of its steps as soon as its VM is ready, its own image is built and everything it
+ * depends on runs, here or in another group, and report to the root once, when all of it settled.
+ *
+ * Why groups: an orchestration replays its whole history at every completion, so the boot's cost
+ * per completion follows the size of the largest history. A group holds about a 10-VM boot's
+ * history whatever the platform's size, and the root one report per group.
+ *
+ * Why events: as the root did before (see boot-platform.ts), a group reacts to whichever unit
+ * finishes next; each unit (a `bootVm` per VM, a `bootStep` per step) raises a `bootProgress` event
+ * when done, and a group tells the groups that depend on its steps the same way (kind `dep`). Events
+ * take no sequence id: every activity is scheduled once, and reports that arrive together are
+ * handled in one replay.
+ *
+ * The monitoring service is not started here: once its dependencies settled and its image is built,
+ * the group hands it to the root, which starts it after every group has settled.
+ */
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import {
+  A,
+  O,
+  type EventInput,
+  type NotifyInput,
+  type PreparedImage,
+  type StartInstancesInput,
+  type StartKafkaInput,
+  type StartServiceInput,
+  type StartedService,
+  type VmAccess,
+  type VmInfo,
+} from '../activities/contracts.js';
+import type { BootGroupSlice } from '../platform/boot-groups.js';
+import { describeShare, type BootShare } from '../platform/boot-output.js';
+import { BootState } from '../platform/boot-state.js';
+import { bootGroupId, bootStepId, bootVmId } from '../platform/ids.js';
+import { KAFKA } from '../platform/topology.js';
+import type { BootStepInput } from './boot-step.js';
+import type { BootVmInput } from './boot-vm.js';
+import type { ImageOutcome } from './build-images.js';
+import { BOOT_PROGRESS, failureMessage, isoAt, reportTo, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
+import { activityTask, activityTaskWithRetry, call, nextEvent, type TypedTask } from './calls.js';
+
+export interface BootGroupInput {
+  slice: BootGroupSlice;
+  /** The root and the run this group belongs to. */
+  notify: BootNotify;
+  operationId: string;
+}
+
+/** What the monitoring service needs from its group: start it, or why it cannot start. */
+export type MonitoringHandoff =
+  | { name: string; state: 'ready'; start: StartServiceInput }
+  | { name: string; state: 'failed' | 'blocked'; reason: string; blockedBy?: string };
+
+/** A group's one report to the root (its full share is its output, read by summarizeBoot). */
+export interface GroupSummary {
+  running: number;
+  failed: number;
+  monitoring?: MonitoringHandoff;
+}
+
+export type BootGroupOutput = BootShare;
+
+export const bootGroup: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<BootGroupInput>();
+  const { slice, notify, operationId } = input;
+  const state = new BootState(slice.plan);
+  const self: BootNotify = { instanceId: context.df.instanceId, run: notify.run };
+  const stepOf = new Map(slice.steps.map((s) => [s.step, s]));
+  const monitoring = slice.steps.find((s) => s.monitoring)?.step;
+  let handoff: MonitoringHandoff | undefined;
+  const showProgress = (): void => {
+    if (!context.df.isReplaying) context.df.setCustomStatus(state.progress('starting'));
+  };
+
+  /** Units started and not yet reported, as `vm:<name>` / `step:<name>` / `images:<vm>`. */
+  const pending = new Set<string>();
+  const access = new Map<string, VmAccess>();
+  const vmInfo = new Map<string, VmInfo>();
+  const images = new Map<string, PreparedImage>();
+  const running = new Map<string, StartedService>();
+  const imagesDone = new Set<string>();
+  const applyImages = (outcomes: ImageOutcome[]): void => {
+    for (const img of outcomes) {
+      if (img.ok) images.set(img.step, img.image);
+      else state.stepFailed(img.step, 'build', img.reason);
+    }
+  };
+
+  const vmStarts: StartInstancesInput['instances'] = slice.vms.map(({ spec, inboundPorts }) => {
+    state.vmProvisioning(spec.name);
+    const vmInput: BootVmInput = {
+      azure: slice.azure,
+      vm: spec,
+      steps: state.stepsOn(spec.name).map((step) => {
+        const s = stepOf.get(step)!;
+        return { step, source: s.source, ...(s.version ? { version: s.version } : {}) };
+      }),
+      ...(inboundPorts ? { inboundPorts } : {}),
+      notify: self,
+    };
+    return { name: O.bootVm, instanceId: bootVmId(spec.name), input: vmInput };
+  });
+  if (vmStarts.length > 0) {
+    showProgress();
+    const results = yield* call(context, A.startInstances, { instances: vmStarts });
+    results.forEach((r, i) => {
+      const vm = slice.vms[i]!.spec.name;
+      if (r.started) pending.add(`vm:${vm}`);
+      else state.vmFailed(vm, 'provision', `not started: ${r.reason}`);
+    });
+  }
+
+  for (;;) {
+    const stepStarts: StartInstancesInput['instances'] = [];
+    const steps: string[] = [];
+    for (const step of state.ready((s) => images.has(s))) {
+      const vm = stepOf.get(step)!.vm;
+      const image = images.get(step)!;
+      const spec = stepOf.get(step)!;
+      if (step === monitoring) {
+        // Ready to start: the root starts it once every group has settled.
+        state.handOff(step);
+        handoff = {
+          name: step,
+          state: 'ready',
+          start: { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: true },
+        };
+        continue;
+      }
+      state.starting(step);
+      const stepInput: BootStepInput = { step, notify: self };
+      if (step === KAFKA) {
+        stepInput.kafka = { vm: access.get(vm)!, kafka: spec.kafka!, image: image.image, version: image.version, operationId } satisfies StartKafkaInput;
+      } else {
+        stepInput.service = { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: false } satisfies StartServiceInput;
+      }
+      stepStarts.push({ name: O.bootStep, instanceId: bootStepId(step), input: stepInput });
+      steps.push(step);
+    }
+    // Tell the groups whose steps depend on what settled here, in the same round as the starts.
+    const tells = tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running');
+    const tasks: Array<TypedTask<unknown>> = [];
+    if (stepStarts.length > 0) tasks.push(activityTask(context, A.startInstances, { instances: stepStarts }));
+    for (const [group, outcomes] of tells) {
+      const report: BootReport = { run: notify.run, kind: 'dep', name: String(slice.index), outcomes };
+      tasks.push(activityTaskWithRetry(context, A.notifyInstance, transientRetry, { instanceId: bootGroupId(group), event: BOOT_PROGRESS, data: report } satisfies NotifyInput));
+    }
+    if (tasks.length > 0) {
+      showProgress();
+      const results = yield* settleAll(context, tasks);
+      let refused = false;
+      if (stepStarts.length > 0) {
+        const started = results[0]!;
+        steps.forEach((step, i) => {
+          const r = started.ok ? (started.value as Array<{ started: boolean; reason?: string }>)[i]! : { started: false, reason: started.error };
+          if (r.started) pending.add(`step:${step}`);
+          else {
+            state.stepFailed(step, 'start', `not started: ${r.reason}`);
+            refused = true;
+          }
+        });
+      }
+      // A group that cannot tell another what settled would leave that group's steps waiting: fail loudly.
+      const untold = results.slice(stepStarts.length > 0 ? 1 : 0).find((r) => !r.ok);
+      if (untold && !untold.ok) throw new Error(`group ${slice.index} could not tell another group what settled: ${untold.error}`);
+      // A refused step blocks its dependents; look again at what is ready (and whom to tell).
+      if (refused) continue;
+    }
+    // Done when nothing is in flight here and nothing open waits on another group.
+    if (pending.size === 0 && !state.waitsOnExternal()) break;
+    showProgress();
+
+    const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
+    // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
+    if (report.run !== notify.run) continue;
+    if (report.kind === 'dep') {
+      for (const o of report.outcomes) state.externalSettled(o.step, o.ok);
+      continue;
+    }
+    if (report.kind === 'images') {
+      // Queues need not keep order: a batch may come before the VM's ready report.
+      if (imagesDone.has(report.name)) continue;
+      applyImages(report.images);
+      if (report.last) {
+        imagesDone.add(report.name);
+        pending.delete(`images:${report.name}`);
+      }
+      continue;
+    }
+    if (report.kind === 'group') continue;
+    if (!pending.delete(`${report.kind}:${report.name}`)) continue;
+    if (report.kind === 'vm') {
+      const result = report.output;
+      if (!result.ok) {
+        state.vmFailed(report.name, result.step, result.reason);
+        continue;
+      }
+      access.set(report.name, result.access);
+      vmInfo.set(report.name, result.info);
+      state.vmReady(report.name);
+      applyImages(result.images);
+      if ((result.building?.length ?? 0) > 0 && !imagesDone.has(report.name)) pending.add(`images:${report.name}`);
+    } else {
+      const result = report.output;
+      if (!result.ok) state.stepFailed(report.name, 'start', result.reason);
+      else {
+        state.running(report.name);
+        running.set(report.name, result.started);
+      }
+    }
+  }
+
+  // From here on every episode sets the status (the loop's replayed iterations did not).
+  context.df.setCustomStatus(state.progress('finished'));
+  if (monitoring && !handoff) {
+    const s = state.state(monitoring);
+    const blockedBy = state.blockedReason(monitoring);
+    const failure = state.failures().find((f) => f.target === monitoring && f.kind === 'service');
+    handoff = blockedBy
+      ? { name: monitoring, state: 'blocked', reason: `blocked by ${blockedBy}`, blockedBy }
+      : { name: monitoring, state: 'failed', reason: failure ? `${failure.step}: ${failure.reason}` : `never became ready (${s})` };
+  }
+  const share = describeShare({
+    state,
+    vms: slice.plan.vms,
+    steps: slice.steps.map((s) => ({ step: s.step, kind: s.kind, vm: s.vm, order: s.order })),
+    vmInfo,
+    running,
+  });
+  // Each failure is an event in the central database, recorded side by side.
+  const at = isoAt(context);
+  yield* settleAll(
+    context,
+    share.failures.map((f) =>
+      activityTask(context, A.recordEvent, {
+        target: f.target,
+        targetKind: f.kind,
+        type: 'failure',
+        outcome: 'failed',
+        reason: `${f.step}: ${f.reason}`,
+        id: `${notify.run}:failure:${f.kind}:${f.target}`,
+        operationId,
+        at,
+      } satisfies EventInput),
+    ),
+  );
+  const summary: GroupSummary = {
+    running: share.services.filter((s) => s.status === 'running').length,
+    failed: share.failures.length,
+    ...(handoff ? { monitoring: handoff } : {}),
+  };
+  try {
+    yield* reportTo(context, notify, { run: notify.run, kind: 'group', name: String(slice.index), summary });
+  } catch (e) {
+    // The root waits for this report: without it the boot cannot finish. Fail loudly.
+    throw new Error(`group ${slice.index} could not report to the boot: ${failureMessage(e)}`);
+  }
+  return share satisfies BootGroupOutput;
+};
+
+/** Per other group: the outcomes of steps here it depends on, among those just settled. */
+function tellsFor(slice: BootGroupSlice, settled: string[], ran: (step: string) => boolean): Map<number, Array<{ step: string; ok: boolean }>> {
+  const out = new Map<number, Array<{ step: string; ok: boolean }>>();
+  for (const step of settled) {
+    for (const group of slice.tell[step] ?? []) {
+      const list = out.get(group);
+      const outcome = { step, ok: ran(step) };
+      if (list) list.push(outcome);
+      else out.set(group, [outcome]);
+    }
+  }
+  return out;
+}

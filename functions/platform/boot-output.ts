@@ -1,0 +1,93 @@
+/**
+ * What a boot reports when it is done: every VM and service with its state, endpoint and, for what
+ * did not come up, why. Each group of the boot describes its own share (`describeShare`); the root
+ * puts the shares together in the topology's order (`mergeShares`). Pure.
+ */
+import type { BootState, Failure } from './boot-state.js';
+
+export interface BootVmSummary {
+  name: string;
+  status: 'running' | 'failed';
+  publicIp?: string;
+  privateIp?: string;
+  powerState?: string;
+}
+
+export interface BootServiceSummary {
+  name: string;
+  kind: string;
+  vm: string;
+  status: string;
+  host?: string;
+  port?: number;
+  startedAt?: string;
+  blockedBy?: string;
+}
+
+export interface BootOutput {
+  status: 'succeeded' | 'partial' | 'failed';
+  vms: BootVmSummary[];
+  services: BootServiceSummary[];
+  failures: Failure[];
+}
+
+/** One group's share: its VMs in topology order, its services with their place in the output. */
+export interface BootShare {
+  vms: BootVmSummary[];
+  services: Array<BootServiceSummary & { order: number }>;
+  failures: Failure[];
+}
+
+export interface ShareInputs {
+  state: BootState;
+  vms: string[];
+  steps: Array<{ step: string; kind: string; vm: string; order: number }>;
+  vmInfo: ReadonlyMap<string, { publicIp: string; privateIp: string; powerState: string }>;
+  running: ReadonlyMap<string, { host: string; port: number; startedAt: string }>;
+}
+
+export function describeShare({ state, vms, steps, vmInfo, running }: ShareInputs): BootShare {
+  return {
+    vms: vms.map((name) => {
+      const info = vmInfo.get(name);
+      return info ? { name, status: 'running', publicIp: info.publicIp, privateIp: info.privateIp, powerState: info.powerState } : { name, status: 'failed' };
+    }),
+    services: steps.map((s) => {
+      const run = running.get(s.step);
+      const blockedBy = state.blockedReason(s.step);
+      return {
+        name: s.step,
+        kind: s.kind,
+        vm: s.vm,
+        status: state.state(s.step) ?? 'pending',
+        order: s.order,
+        ...(run ? { host: run.host, port: run.port, startedAt: run.startedAt } : {}),
+        ...(blockedBy ? { blockedBy } : {}),
+      };
+    }),
+    failures: state.failures(),
+  };
+}
+
+/**
+ * The boot's output from its groups' shares (in group order, so VMs keep the topology's order),
+ * with the monitoring service as the root saw it (it starts monitoring after every group).
+ */
+export function mergeShares(
+  shares: BootShare[],
+  monitoring?: { name: string; service: Partial<BootServiceSummary>; failure?: Failure },
+): BootOutput {
+  const vms = shares.flatMap((s) => s.vms);
+  const services = shares
+    .flatMap((s) => s.services)
+    .sort((a, b) => a.order - b.order)
+    .map(({ order: _order, ...s }) => (monitoring && s.name === monitoring.name ? dropUndefined({ ...s, ...monitoring.service }) : s));
+  const failures = shares.flatMap((s) => s.failures);
+  if (monitoring?.failure) failures.push(monitoring.failure);
+  const running = services.some((s) => s.status === 'running');
+  return { status: failures.length === 0 ? 'succeeded' : running ? 'partial' : 'failed', vms, services, failures };
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

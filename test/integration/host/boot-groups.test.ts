@@ -1,0 +1,85 @@
+/**
+ * The boot in groups on the real local host (the LCM's boot orchestrations and durable-client
+ * activities, every other activity a stub: bench/boot-scaling.app.ts): a generated platform booted
+ * as one group and as four gives the same output; groups tell each other what settled, so a
+ * service started in one group waited for its dependencies in others, and a failed start blocks
+ * its dependents in every group; no orchestration schedules anything twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalHost, type LocalHost } from '../../../local/host/index.js';
+import { O } from '../../../functions/activities/contracts.js';
+import { BOOT_ID } from '../../../functions/platform/ids.js';
+import type { BootOutput } from '../../../functions/platform/boot-output.js';
+import { generateTopology } from '../../../bench/generate-platform.js';
+import type { ScalingConfig } from '../../../bench/boot-scaling.app.js';
+
+const ENTRY = new URL('../../../bench/boot-scaling.app.ts', import.meta.url).pathname;
+const config = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
+const topology = generateTopology({ vms: 8, services: 32, depth: 4, seed: 3 });
+
+let host: LocalHost;
+beforeAll(async () => {
+  config.topology = topology;
+  host = await startLocalHost({ entry: ENTRY, port: 0, storeFile: ':memory:', log: () => undefined });
+});
+afterAll(async () => {
+  await host?.stop();
+  config.failStart = undefined;
+});
+
+async function boot(groupVms: number): Promise<BootOutput> {
+  host.startNew(O.boot, { instanceId: BOOT_ID, input: { requestedBy: 'test', groupVms } });
+  const s = await host.waitForInstance(BOOT_ID, { timeoutInMs: 120_000 });
+  expect(s.runtimeStatus).toBe('Completed');
+  return s.output as BootOutput;
+}
+
+const historyOf = (id: string) => host.getInstance(id, { showHistory: true, showHistoryOutput: true })?.historyEvents ?? [];
+/** The `dep` reports a group received from other groups. */
+const depReports = (id: string) =>
+  historyOf(id)
+    .filter((e) => String(e.EventType) === 'EventRaised')
+    .map((e) => e.Input as { kind: string; outcomes?: Array<{ step: string; ok: boolean }> })
+    .filter((r) => r.kind === 'dep');
+
+describe('the boot in groups, on the local host', () => {
+  let single: BootOutput;
+
+  it('boots the platform as one group', async () => {
+    single = await boot(8);
+    expect(single.status).toBe('succeeded');
+    expect(single.services.every((s) => s.status === 'running')).toBe(true);
+    expect(historyOf('boot-group-1')).toEqual([]);
+  });
+
+  it('boots it as four groups of two VMs to the same output, the groups telling each other what ran', async () => {
+    const grouped = await boot(2);
+    expect(grouped).toEqual(single);
+    for (let g = 0; g < 4; g++) expect(host.getInstance(`boot-group-${g}`)?.runtimeStatus).toBe('Completed');
+    // Kafka is on the first VM: every other group heard of it from group 0, as ran.
+    for (let g = 1; g < 4; g++) expect(depReports(`boot-group-${g}`).flatMap((r) => r.outcomes ?? [])).toContainEqual({ step: 'kafka', ok: true });
+    // The root's history: its activities and one report per group, not one per VM or service.
+    const rootEvents = historyOf(BOOT_ID).filter((e) => String(e.EventType) === 'EventRaised');
+    expect(rootEvents.length).toBe(4 + 1); // four groups, and monitoring's own start
+  });
+
+  it('blocks what depends on a failed start in every group, and fails nothing else', async () => {
+    // A service of the first group that services of other groups depend on.
+    const failing = topology.services.find((s) => s.vm <= 'vm-01' && s.role !== 'monitoring' && topology.services.some((o) => o.vm > 'vm-01' && o.dependsOn.includes(s.name)))!;
+    expect(failing).toBeDefined();
+    config.failStart = [failing.name];
+    const out = await boot(2);
+    config.failStart = undefined;
+    expect(out.status).toBe('partial');
+    expect(out.failures.map((f) => f.target)).toEqual([failing.name]);
+    const blocked = out.services.filter((s) => s.status === 'blocked');
+    expect(blocked.some((s) => s.vm > 'vm-01')).toBe(true);
+    // Exactly what depends on it, directly or not, is blocked.
+    const dependsOn = (name: string): boolean => {
+      const spec = topology.services.find((s) => s.name === name)!;
+      return spec.dependsOn.includes(failing.name) || spec.dependsOn.some(dependsOn);
+    };
+    expect(blocked.map((s) => s.name).sort()).toEqual(topology.services.filter((s) => s.role !== 'monitoring' && dependsOn(s.name)).map((s) => s.name).sort());
+    expect(out.services.filter((s) => !['running', 'blocked', 'failed'].includes(s.status))).toEqual([]);
+  });
+});
