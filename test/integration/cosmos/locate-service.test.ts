@@ -6,12 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCosmosEmulator, type CosmosEmulator } from '../../../local/azure/cosmos.js';
+import { startLocalIdentity, type LocalIdentity } from '../../../local/azure/identity.js';
+import { generateLocalTls } from '../../../local/azure/tls.js';
 import { locateService } from '../../../functions/activities/records.js';
 import { centralDb } from '../../../functions/deps.js';
-import type { CentralDb } from '../../../functions/cloud/central-db.js';
+import { CONTAINERS, type CentralDb } from '../../../functions/cloud/central-db.js';
 import { assertTopology } from '../../../functions/platform/validate.js';
 import { twoVmDocument } from '../../helpers/reconcile-state.js';
 
+let identity: LocalIdentity;
 let emulator: CosmosEmulator;
 let db: CentralDb;
 const saved = { ...process.env };
@@ -19,11 +22,14 @@ const at = '2026-01-01T00:00:00.000Z';
 const ip = { 'vm-a': ['20.0.0.10', '10.1.0.10'], 'vm-b': ['20.0.0.11', '10.1.0.11'] } as const;
 
 beforeAll(async () => {
-  emulator = await startCosmosEmulator();
+  // As on Azure: local auth off, the app reaches Cosmos with its managed identity over TLS.
+  identity = await startLocalIdentity();
+  const tls = generateLocalTls();
+  emulator = await startCosmosEmulator({ tls, identity, localAuthDisabled: true });
+  const database = `lcm-${randomUUID().slice(0, 8)}`;
+  await emulator.provision({ database, containers: Object.values(CONTAINERS) });
   // The activity reads its database from the app settings, as on Azure.
-  process.env.LCM_COSMOS_ENDPOINT = emulator.endpoint;
-  process.env.LCM_COSMOS_KEY = emulator.key;
-  process.env.LCM_COSMOS_DATABASE = `lcm-${randomUUID().slice(0, 8)}`;
+  Object.assign(process.env, { LCM_COSMOS_ENDPOINT: emulator.endpoint, LCM_COSMOS_DATABASE: database, LCM_CA_CERT: tls.cert }, identity.managedIdentitySettings('66666666-7777-8888-9999-000000000000'));
   db = await centralDb();
   const d = twoVmDocument();
   d.services[0].replicas = 3;
@@ -34,6 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   process.env = saved;
   await emulator?.stop();
+  await identity?.stop();
 });
 
 const places = async (service: string) => {
