@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import azureFunctions from '@azure/functions';
 import { walkActions, type ShimWork } from '../../local/host/shim.js';
 import { EventType, type HistoryEvent } from '../../local/host/history.js';
-import type { SdkAction } from '../../local/host/actions.js';
+import { ActionType, type SdkAction } from '../../local/host/actions.js';
 import { seededRandom } from '../../bench/generate-platform.js';
 import { bootGroups } from '../../functions/platform/boot-groups.js';
 import { mergeShares, type BootShare } from '../../functions/platform/boot-output.js';
@@ -269,9 +269,8 @@ export async function run(opts: {
     if (thrown !== undefined || state?.error) finish('Failed', executor.exception instanceof Error ? executor.exception.message : String(state?.error ?? thrown));
     else if (state?.isDone && executor.willContinueAsNew) {
       finish('ContinuedAsNew', undefined);
-      inst.continuedWith = activityInput(executor.actions.find((a) => a.actionType === 4)?.input);
-    }
-    else if (state?.isDone) finish('Completed', state.output);
+      inst.continuedWith = activityInput(executor.actions.find((a) => a.actionType === ActionType.ContinueAsNew)?.input);
+    } else if (state?.isDone) finish('Completed', state.output);
   };
 
   const complete = (f: InFlight): void => {
