@@ -145,7 +145,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     const tasks: Array<TypedTask<unknown>> = [];
     if (stepStarts.length > 0) tasks.push(activityTask(context, A.startInstances, { instances: stepStarts }));
     for (const [group, outcomes] of tells) {
-      const report: BootReport = { run: notify.run, kind: 'dep', name: String(slice.index), outcomes };
+      const report: BootReport = { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes };
       tasks.push(activityTaskWithRetry(context, A.notifyInstance, transientRetry, { instanceId: bootGroupId(group), event: BOOT_PROGRESS, data: report } satisfies NotifyInput));
     }
     if (tasks.length > 0) {
@@ -253,7 +253,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     ...(handoff ? { monitoring: handoff } : {}),
   };
   try {
-    yield* reportTo(context, notify, { run: notify.run, kind: 'group', name: String(slice.index), summary });
+    yield* reportTo(context, notify, { run: notify.run, kind: 'group', name: context.df.instanceId, summary });
   } catch (e) {
     // The root waits for this report: without it the boot cannot finish. Fail loudly.
     throw new Error(`group ${slice.index} could not report to the boot: ${failureMessage(e)}`);

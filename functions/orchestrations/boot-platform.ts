@@ -58,7 +58,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     }
   } else {
     status.groups = boot.groups;
-    const waiting = new Set(Array.from({ length: boot.groups }, (_, i) => String(i)));
+    const waiting = new Set(Array.from({ length: boot.groups }, (_, i) => bootGroupId(i)));
     let handoff: MonitoringHandoff | undefined;
     while (waiting.size > 0) {
       show();

@@ -71,9 +71,9 @@ export type BootReport = { run: string; name: string } & (
   /** Images of the VM `name` done since its last report; `last`: no build of that VM is left. */
   | { kind: 'images'; images: ImageOutcome[]; last: boolean }
   | { kind: 'step'; output: BootStepOutput }
-  /** From another group of the boot (`name` its index): steps of its that steps here depend on settled. */
+  /** From another group of the boot (`name` its instance): steps of its that steps here depend on settled. */
   | { kind: 'dep'; outcomes: Array<{ step: string; ok: boolean }> }
-  /** A group (`name` its index) to the root: everything in it settled, the monitoring service aside. */
+  /** A group (`name` its instance) to the root: everything in it settled, the monitoring service aside. */
   | { kind: 'group'; summary: GroupSummary }
 );
 

@@ -166,11 +166,18 @@ describe('history', () => {
     const r = await cli('history', 'boot');
     expect(r.code).toBe(0);
     expect(r.out.split('\n')[0]).toMatch(/^boot \(bootPlatform\) Completed — started /);
-    // The boot starts its VMs and steps as instances of their own; each reports with an event.
-    expect(r.out).toMatch(/step done\s+startInstances\s+\d/);
-    expect(r.out).toMatch(/event\s+bootProgress authentication\s/);
-    expect(r.out).toMatch(/event\s+bootProgress vm-core\s/);
+    // The boot prepares and starts its groups in one step; each group reports once with an event,
+    // and the monitoring service (started by the root, last) reports the same way.
+    expect(r.out).toMatch(/step done\s+prepareBoot\s+\d/);
+    expect(r.out).toMatch(/event\s+bootProgress boot-group-0\s/);
+    expect(r.out).toMatch(/event\s+bootProgress monitoring\s/);
     expect(r.out).toMatch(/no failed steps$/);
+    // A group starts its VMs and steps as instances of their own; each reports to it with an event.
+    const group = await cli('history', 'boot-group-0');
+    expect(group.code).toBe(0);
+    expect(group.out).toMatch(/step done\s+startInstances\s+\d/);
+    expect(group.out).toMatch(/event\s+bootProgress authentication\s/);
+    expect(group.out).toMatch(/event\s+bootProgress vm-core\s/);
   });
 
   it("shows who asked for a restart and why, and a service's restart records", async () => {
