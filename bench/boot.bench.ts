@@ -130,6 +130,11 @@ interface BootRun {
   /** What each host process did during this boot (activities, replays, turn time) and its RSS after it. */
   workers: WorkerStats[];
   chain: DispatchChain;
+  /**
+   * CPU time of this process's replays, each run again alone on the idle host after the boot (a live
+   * turn's time also counts the wait for a busy CPU); undefined when the replays ran in other processes.
+   */
+  replayAloneMs?: number;
 }
 
 function statsDelta(after: WorkerStats[], before: WorkerStats[]): WorkerStats[] {
@@ -173,6 +178,8 @@ async function boot(host: LocalHost, p: PreparedPlatform, probe: HostProbe): Pro
   const after = fleetTotals(p);
   const workers = statsDelta(await host.workerStats(), stats0);
   const output = (done.output ?? {}) as { status?: string; failures?: unknown[] };
+  const alone = probe.available && probe.turns.length > 0 ? await probe.replayAlone() : undefined;
+  const replayAloneMs = alone ? sum([...alone.values()].map((a) => a.cpuMs)) : undefined;
   return {
     wallMs,
     status: done.runtimeStatus === 'Completed' ? (output.status ?? 'unknown') : `${done.runtimeStatus}: ${JSON.stringify(done.output).slice(0, 300)}`,
@@ -188,6 +195,7 @@ async function boot(host: LocalHost, p: PreparedPlatform, probe: HostProbe): Pro
     startedAt,
     memoryMb: Math.round((free0 - freemem()) / 2 ** 20),
     workers,
+    ...(replayAloneMs !== undefined ? { replayAloneMs } : {}),
     chain: dispatchChain(p.storeFile, BOOT_ID),
   };
 }
@@ -425,7 +433,9 @@ function summarize(
   report('first boot: ARM async-operation polls per VM', first.arm.polls / vms, 'polls/VM');
   report('first boot: ARM requests over a throttling budget', sum(budgets1.map((b) => b.overBudget)), 'requests');
   report('second boot: wall time', second.wallMs / 1000, 's');
+  if (first.replayAloneMs !== undefined) report('first boot: replay CPU, each replay run again alone, share of wall', first.replayAloneMs / first.wallMs, 'ratio');
   if (probe.available) report('second boot: host overhead share (replay+commit / wall)', e2.turnMs / second.wallMs, 'ratio');
+  if (second.replayAloneMs !== undefined) report('second boot: replay CPU, each replay run again alone, share of wall', second.replayAloneMs / second.wallMs, 'ratio');
   report('second boot: host turn time share, host counters (all workers)', turnMs(second) / second.wallMs, 'ratio');
   report('second boot: dispatches on the critical path', second.chain.dispatches, 'dispatches');
   report('second boot: ARM reads per VM', second.arm.reads / vms, 'reads/VM');
@@ -449,6 +459,8 @@ function summarize(
   row('host engine time (replay + commit)', probe.available ? s(e1.turnMs) : 'n/a', probe.available ? s(e2.turnMs) : 'n/a');
   row('  share of wall', probe.available ? pct(e1.turnMs / first.wallMs) : 'n/a', probe.available ? pct(e2.turnMs / second.wallMs) : 'n/a');
   row('  of which SDK replay', probe.available ? s(e1.replayMs) : 'n/a', probe.available ? s(e2.replayMs) : 'n/a');
+  const alone = (r: BootRun) => (r.replayAloneMs !== undefined ? `${s(r.replayAloneMs)}, ${pct(r.replayAloneMs / r.wallMs)}` : 'n/a');
+  row('replay CPU, each replay again alone (share)', alone(first), alone(second));
   row('  replays (root boot orchestration)', probe.available ? `${e1.replays} (${e1.rootReplays})` : 'n/a', probe.available ? `${e2.replays} (${e2.rootReplays})` : 'n/a');
   row('LCM process event-loop utilisation', pct(first.elu), pct(second.elu));
   row('LCM process CPU', `${first.processCpuS.toFixed(1)} s`, `${second.processCpuS.toFixed(1)} s`);

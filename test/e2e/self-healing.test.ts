@@ -36,6 +36,16 @@ describe('self-healing', () => {
     expect(started.reason).toMatch(/failed \d+ health probes in a row/);
   }, 90_000);
 
+  it('monitoring has a hung service (docker pause: its port answers nothing, its process stays) restarted', async () => {
+    const before = await get('services/authentication');
+    await p.azure.fleet.hangContainer('vm-core', 'authentication');
+    const healed = await until('authentication to be restarted by monitoring', async () => {
+      const svc = await get('services/authentication');
+      return svc.restartCount > before.restartCount && svc.state === 'running' && svc.events.some((e: any) => e.type === 'restart' && e.outcome === 'succeeded' && e.requestedBy === 'monitoring') ? svc : undefined;
+    });
+    expect((await fetch(`${healed.endpoint.url}/health`)).status).toBe(200);
+  }, 90_000);
+
   it('the watchdog brings the monitoring service back', async () => {
     await p.azure.fleet.crashContainer('vm-ops', 'monitoring', { stayDown: true });
     const healed = await until('monitoring to be restarted by the watchdog', async () => {
