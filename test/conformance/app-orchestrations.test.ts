@@ -17,7 +17,7 @@ import { buildImages } from '../../functions/orchestrations/build-images.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import type { Topology } from '../../functions/platform/topology.js';
 import { exampleDocument } from '../helpers/topology.js';
-import { bootActivity, clientActivity, run, type Script } from './driver.js';
+import { bootActivity, run, type Script } from './driver.js';
 
 const orchestrators = {
   [O.boot]: bootPlatform,
@@ -79,7 +79,6 @@ const script: Script = (name, input, api) => {
       return { ok: true, value: { service: 'kafka', kind: 'broker', vm: input.vm.name, host: input.vm.host, port: input.kafka.port, status: 'running', startedAt: 't', action: 'created' } };
     case A.startInstances:
     case A.notifyInstance:
-      return clientActivity(name, input, api)!;
     case A.prepareBoot:
     case A.summarizeBoot:
       return bootActivity(name, input, api, topology)!;

@@ -13,7 +13,7 @@ import { bootVm, type BootVmInput, type BootVmOutput } from '../../functions/orc
 import { EventType } from '../../local/host/history.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { minimalDocument } from '../helpers/topology.js';
-import { bootActivity, clientActivity, run, type Script } from './driver.js';
+import { bootActivity, run, type Script } from './driver.js';
 
 const orchestrators = { [O.boot]: bootPlatform, [O.bootGroup]: bootGroup, [O.bootVm]: bootVm, [O.bootStep]: bootStep };
 const activities = Object.values(A);
@@ -51,7 +51,6 @@ function script(topology: ReturnType<typeof twoServices>, builds: Script, log: s
         return { ok: true, value: { service: input.service.name, kind: input.service.kind, vm: input.vm.name, host: input.vm.host, port: input.service.port, status: 'running', startedAt: 't', action: 'created' } };
       case A.startInstances:
       case A.notifyInstance:
-        return clientActivity(name, input, api)!;
       case A.prepareBoot:
       case A.summarizeBoot:
         return bootActivity(name, input, api, topology)!;

@@ -36,7 +36,7 @@ export type Script = (name: string, input: any, api: DriverApi) => { ok: true; v
  * The durable-client activities as the real ones behave (startInstances starts each instance,
  * notifyInstance raises its event), for scripts to answer with; undefined for any other activity.
  */
-export function clientActivity(name: string, input: any, api: DriverApi): ReturnType<Script> | undefined {
+function clientActivity(name: string, input: any, api: DriverApi): ReturnType<Script> | undefined {
   if (name === 'startInstances') {
     for (const i of input.instances) api.start(i.name, i.instanceId, i.input);
     return { ok: true, value: input.instances.map((i: { instanceId: string }) => ({ instanceId: i.instanceId, started: true })) };
@@ -49,11 +49,14 @@ export function clientActivity(name: string, input: any, api: DriverApi): Return
 }
 
 /**
- * The boot's bookend activities as the real ones (functions/activities/boot.ts) behave over a fixed
- * topology: prepareBoot splits it into groups and starts each with its share (folder versions
- * `v-<folder>`), summarizeBoot waits for every group's output and merges them. Undefined otherwise.
+ * The boot's plumbing as the real activities behave over a fixed topology: the durable-client ones
+ * (clientActivity), prepareBoot (functions/activities/boot.ts: splits the topology into groups and
+ * starts each with its share, folder versions `v-<folder>`) and summarizeBoot (waits for every
+ * group's output and merges them). Undefined for any other activity.
  */
 export function bootActivity(name: string, input: any, api: DriverApi, topology: Topology): ReturnType<Script> | undefined {
+  const client = clientActivity(name, input, api);
+  if (client) return client;
   if (name === 'prepareBoot') {
     const sources = [...(topology.kafka ? [topology.kafka.source] : []), ...topology.services.map((s) => s.source)];
     const split = bootGroups(topology, new Map(sources.map((s) => [s, `v-${s}`])), { groupVms: input.groupVms });
