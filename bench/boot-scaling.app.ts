@@ -30,6 +30,8 @@ export interface ScalingConfig {
   buildMs?: number;
   /** Services whose start fails (the boot then blocks what depends on them, in any group). */
   failStart?: string[];
+  /** Why the resource group cannot be made (the boot then fails every VM with it). */
+  failResourceGroup?: string;
 }
 export const scalingConfig = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
 
@@ -57,7 +59,10 @@ const readDesiredState = () => {
   if (!scalingConfig.topology) throw new Error('boot-scaling bench: no topology set');
   return { topology: scalingConfig.topology, version: 1 };
 };
-const ensureResourceGroup = () => ({ created: false });
+const ensureResourceGroup = () => {
+  if (scalingConfig.failResourceGroup) throw new Error(scalingConfig.failResourceGroup);
+  return { created: false };
+};
 const codeVersions = (i: { sources: string[] }) => i.sources.map((source: string) => ({ source, version: 'v1' }));
 stub(A.readDesiredState, readDesiredState);
 stub(A.ensureResourceGroup, ensureResourceGroup);

@@ -53,9 +53,11 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   let output: BootOutput;
   if (boot.state === 'failed') {
     output = boot.output;
-    for (const f of output.failures) {
-      yield event({ target: f.target, targetKind: f.kind, type: 'failure', outcome: 'failed', reason: `${f.step}: ${f.reason}` }, `failure:${f.kind}:${f.target}`);
-    }
+    // Every VM and service failed with the resource group: their events side by side.
+    yield* settleAll(
+      context,
+      output.failures.map((f) => event({ target: f.target, targetKind: f.kind, type: 'failure', outcome: 'failed', reason: `${f.step}: ${f.reason}` }, `failure:${f.kind}:${f.target}`)),
+    );
   } else {
     status.groups = boot.groups;
     const waiting = new Set(Array.from({ length: boot.groups }, (_, i) => bootGroupId(i)));

@@ -25,6 +25,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await host?.stop();
   config.failStart = undefined;
+  config.failResourceGroup = undefined;
 });
 
 async function boot(groupVms: number): Promise<BootOutput> {
@@ -82,4 +83,20 @@ describe('the boot in groups, on the local host', () => {
     expect(blocked.map((s) => s.name).sort()).toEqual(topology.services.filter((s) => s.role !== 'monitoring' && dependsOn(s.name)).map((s) => s.name).sort());
     expect(out.services.filter((s) => !['running', 'blocked', 'failed'].includes(s.status))).toEqual([]);
   });
+
+  it('without its resource group every VM fails, and everything on them, with the reason; no group starts', async () => {
+    config.failResourceGroup = 'AuthorizationFailed: the client may not write resource groups';
+    const out = await boot(2);
+    config.failResourceGroup = undefined;
+    expect(out.status).toBe('failed');
+    expect(out.vms.every((v) => v.status === 'failed')).toBe(true);
+    // Failed with their VM, or blocked first by a dependency on a VM that failed before theirs.
+    expect(out.services.filter((s) => s.status !== 'failed' && s.status !== 'blocked')).toEqual([]);
+    const vmFailures = out.failures.filter((f) => f.kind === 'vm');
+    expect(vmFailures.map((f) => f.target)).toEqual(topology.vms.map((v) => v.name));
+    for (const f of vmFailures) expect(f).toMatchObject({ step: 'resource group', reason: expect.stringMatching(/AuthorizationFailed/) });
+    expect(out.failures.filter((f) => f.kind === 'service').map((f) => f.target).sort()).toEqual(out.services.filter((s) => s.status === 'failed').map((s) => s.name).sort());
+    // The groups of the earlier boots completed; none was started again for this one.
+    expect(historyOf(BOOT_ID).filter((e) => String(e.EventType) === 'EventRaised')).toEqual([]);
+  }, 60_000);
 });
