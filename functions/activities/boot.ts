@@ -10,7 +10,7 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { bootGroupId } from '../platform/ids.js';
-import { bootGroups } from '../platform/boot-groups.js';
+import { bootGroups, codeSources } from '../platform/boot-groups.js';
 import { describeShare, mergeShares, type BootShare } from '../platform/boot-output.js';
 import { BootState } from '../platform/boot-state.js';
 import { planTopology } from '../platform/plan.js';
@@ -32,7 +32,7 @@ export function makePrepareBoot(parts: PrepareBootParts): Handler<'prepareBoot'>
   return async (input: PrepareBootInput, context: InvocationContext): Promise<PreparedBoot> => {
     const { topology } = await parts.readDesiredState(undefined, context);
     const azure = { subscriptionId: topology.azure.subscriptionId, resourceGroup: topology.azure.resourceGroup, location: topology.azure.location };
-    const sources = [...new Set([...(topology.kafka ? [topology.kafka.source] : []), ...topology.services.map((s) => s.source)])];
+    const sources = codeSources(topology);
     const [group, versioned] = await Promise.allSettled([withRetries(() => parts.ensureResourceGroup({ azure }, context)), parts.codeVersions({ sources }, context)]);
     if (group.status === 'rejected') return { state: 'failed', output: withoutResourceGroup(topology, (group.reason as Error).message) };
     // A folder without a version here is versioned by its builds, which report what is wrong.

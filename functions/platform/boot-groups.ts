@@ -54,6 +54,11 @@ export interface BootGroups {
   totals: { vms: number; steps: number };
 }
 
+/** The code folders a boot builds from: Kafka's and every service's, each once. */
+export function codeSources(topology: Topology): string[] {
+  return [...new Set([...(topology.kafka ? [topology.kafka.source] : []), ...topology.services.map((s) => s.source)])];
+}
+
 /**
  * Splits a valid topology into groups of `groupVms` consecutive VMs, with each source folder's
  * version (`versions`) handed to the steps built from it.

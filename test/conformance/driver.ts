@@ -13,7 +13,7 @@ import { walkActions, type ShimWork } from '../../local/host/shim.js';
 import { EventType, type HistoryEvent } from '../../local/host/history.js';
 import { ActionType, type SdkAction } from '../../local/host/actions.js';
 import { seededRandom } from '../../bench/generate-platform.js';
-import { bootGroups } from '../../functions/platform/boot-groups.js';
+import { bootGroups, codeSources } from '../../functions/platform/boot-groups.js';
 import { mergeShares, type BootShare } from '../../functions/platform/boot-output.js';
 import { bootGroupId } from '../../functions/platform/ids.js';
 import type { Topology } from '../../functions/platform/topology.js';
@@ -58,7 +58,7 @@ export function bootActivity(name: string, input: any, api: DriverApi, topology:
   const client = clientActivity(name, input, api);
   if (client) return client;
   if (name === 'prepareBoot') {
-    const sources = [...(topology.kafka ? [topology.kafka.source] : []), ...topology.services.map((s) => s.source)];
+    const sources = codeSources(topology);
     const split = bootGroups(topology, new Map(sources.map((s) => [s, `v-${s}`])), { groupVms: input.groupVms });
     for (const slice of split.groups) api.start('bootGroup', bootGroupId(slice.index), { slice, notify: input.notify, operationId: input.operationId });
     const { groups, ...rest } = split;

@@ -12,9 +12,8 @@ import { buildImages } from '../../functions/orchestrations/build-images.js';
 import { reconcile, type ReconcileOutput } from '../../functions/orchestrations/reconcile.js';
 import { restartService } from '../../functions/orchestrations/restart-service.js';
 import { planReconcile, type ActualState } from '../../functions/platform/reconcile-plan.js';
-import { placements } from '../../functions/platform/replicas.js';
 import type { Topology } from '../../functions/platform/topology.js';
-import { convergedState, twoVmDocument as doc, twoVmTopology } from '../helpers/reconcile-state.js';
+import { convergedState, restartTargetOf, twoVmDocument as doc, twoVmTopology } from '../helpers/reconcile-state.js';
 import { run, type Script } from './driver.js';
 
 const orchestrators = { [O.reconcile]: reconcile, [O.bootVm]: bootVm, [O.restartService]: restartService, [O.buildImages]: buildImages };
@@ -206,22 +205,11 @@ describe('conformance: a restart of a replicated service', () => {
     d.services[0].vms = ['vm-a', 'vm-b'];
     const t = topo(d);
     const spec = t.services[0]!;
-    const vmOf = (name: string) => t.vms.find((v) => v.name === name)!;
     const ops: string[] = [];
     const script: Script = (name, input) => {
       switch (name) {
         case A.readRestartTarget:
-          return {
-            ok: true,
-            value: {
-              service: { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health, vm: spec.vm, source: spec.source },
-              vm: vmOf(spec.vm),
-              replicas: placements(spec).map((p) => ({ index: p.replica, vm: vmOf(p.vm), container: p.container, port: p.port })),
-              azure: { subscriptionId: t.azure.subscriptionId, resourceGroup: t.azure.resourceGroup, location: t.azure.location },
-              policy: t.settings.restart,
-              streak: { streak: 0 },
-            },
-          };
+          return { ok: true, value: restartTargetOf(t, spec) };
         case A.ensureVm:
           ops.push(`ensureVm ${input.vm.name}`);
           return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };

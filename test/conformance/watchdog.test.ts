@@ -11,7 +11,7 @@ import { restartService, type RestartServiceInput } from '../../functions/orches
 import { watchdog, type WatchdogInput } from '../../functions/orchestrations/watchdog.js';
 import { placements } from '../../functions/platform/replicas.js';
 import type { Topology } from '../../functions/platform/topology.js';
-import { twoVmDocument, twoVmTopology } from '../helpers/reconcile-state.js';
+import { restartTargetOf, twoVmDocument, twoVmTopology } from '../helpers/reconcile-state.js';
 import { run, type Script } from './driver.js';
 
 const orchestrators = { [O.watchdog]: watchdog, [O.restartService]: restartService, [O.buildImages]: buildImages };
@@ -149,23 +149,12 @@ describe('conformance: the watchdog over a replicated monitoring service', () =>
 });
 
 describe('conformance: a restart of some replicas (the watchdog\'s)', () => {
-  const vmOf = (name: string) => t.vms.find((v) => v.name === name)!;
   const ops: string[] = [];
   const events: Array<{ type: string; outcome: string; reason?: string; details?: Record<string, unknown> }> = [];
   const script: Script = (name, input) => {
     switch (name) {
       case A.readRestartTarget:
-        return {
-          ok: true,
-          value: {
-            service: { ...runtime, vm: spec.vm, source: spec.source, role: 'monitoring' },
-            vm: vmOf(spec.vm),
-            replicas: placements(spec).map((p) => ({ index: p.replica, vm: vmOf(p.vm), container: p.container, port: p.port })),
-            azure: { subscriptionId: t.azure.subscriptionId, resourceGroup: t.azure.resourceGroup, location: t.azure.location },
-            policy: t.settings.restart,
-            streak: { streak: 0 },
-          },
-        };
+        return { ok: true, value: restartTargetOf(t, spec, { role: 'monitoring' }) };
       case A.ensureVm:
         ops.push(`ensureVm ${input.vm.name}`);
         return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };

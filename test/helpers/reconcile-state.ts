@@ -2,7 +2,7 @@
 import { kafkaLabels, LABELS, serviceLabels, type ActualContainer, type ActualState } from '../../functions/platform/reconcile-plan.js';
 import { placements } from '../../functions/platform/replicas.js';
 import { assertTopology } from '../../functions/platform/validate.js';
-import type { Topology } from '../../functions/platform/topology.js';
+import type { ServiceSpec, Topology } from '../../functions/platform/topology.js';
 import { minimalDocument } from './topology.js';
 
 /** vm-a and vm-b; Kafka; api <- web <- shop (shop, on vm-b, depends on web). */
@@ -30,4 +30,21 @@ export function convergedState(t: Topology, options: { versions?: Record<string,
     }
   }
   return { vms: t.vms.map((v) => ({ name: v.name, exists: true, running: true, powerState: 'running', publicIp: ipOf(v.name), privateIp: ipOf(v.name) })), containers, versions: { ...versions } };
+}
+
+/**
+ * What readRestartTarget answers for `spec` (a service of `t`), for conformance scripts: the VM it
+ * is placed on, each replica where the desired state puts it, no restart streak yet. `service`
+ * adds to (or overrides) the service's fields.
+ */
+export function restartTargetOf(t: Topology, spec: ServiceSpec, service: Record<string, unknown> = {}) {
+  const vmOf = (name: string) => t.vms.find((v) => v.name === name)!;
+  return {
+    service: { name: spec.name, kind: spec.kind, port: spec.port, env: spec.env, secretEnv: spec.secretEnv, health: spec.health, vm: spec.vm, source: spec.source, ...service },
+    vm: vmOf(spec.vm),
+    replicas: placements(spec).map((p) => ({ index: p.replica, vm: vmOf(p.vm), container: p.container, port: p.port })),
+    azure: { subscriptionId: t.azure.subscriptionId, resourceGroup: t.azure.resourceGroup, location: t.azure.location },
+    policy: t.settings.restart,
+    streak: { streak: 0 },
+  };
 }
