@@ -1,4 +1,4 @@
-/** startLocalAzure: every emulator and a real VM in one call, and a stop that leaves no process, namespace or port behind. */
+/** startLocalAzure: every emulator and a real VM in one call, and a stop that leaves no process, namespace, cgroup or port behind. */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ComputeAdapter, createComputeClients } from '../../functions/cloud/compute.js';
@@ -7,10 +7,11 @@ import { DockerHost } from '../../functions/cloud/docker-host.js';
 import { publicKeyOf } from '../../functions/cloud/secrets.js';
 import { SshHost } from '../../functions/cloud/ssh.js';
 import { LOCAL_ARM_TOKEN, startLocalAzure } from '../../local/azure/index.js';
+import { runCgroups } from '../../local/azure/vm/cgroups.js';
 import { alive, listening, localRoutes } from '../helpers/net.js';
 
 describe('local Azure', () => {
-  it('starts every emulator, runs a VM with a container, and stops leaving no process or port', async () => {
+  it('starts every emulator, runs a VM with a container, and stops leaving no process, cgroup or port', async () => {
     const azure = await startLocalAzure({ stopGraceMs: 500 });
     const settings = azure.settings({ codeShare: 'code' });
     expect(settings.LCM_ARM_ENDPOINT).toBe(azure.arm.endpoint);
@@ -44,6 +45,9 @@ describe('local Azure', () => {
     const pids = await azure.fleet.pids('vm-a');
     const netns = azure.fleet.get('vm-a')!.netns;
     expect(pids.length).toBeGreaterThan(0);
+    // The VM's dockerd put its container under a parent cgroup of this run, in every hierarchy.
+    const run = azure.fleet.network.id;
+    expect(runCgroups((r) => r === run).length).toBeGreaterThan(0);
     const endpoints = [azure.arm.endpoint, azure.cosmos.endpoint, azure.files.endpoint].map((e) => new URL(e));
     await azure.stop();
 
@@ -54,5 +58,7 @@ describe('local Azure', () => {
     expect(localRoutes()).not.toContain(vm.privateIp.replace(/\.\d+$/, '.0/24'));
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(netns);
+    // Nor do its cgroups stay behind (a day of runs left tens of thousands of them).
+    expect(runCgroups((r) => r === run)).toEqual([]);
   }, 120_000);
 });

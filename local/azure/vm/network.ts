@@ -13,6 +13,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { removeRunCgroups } from './cgroups.js';
 
 const exec = promisify(execFile);
 export const RUN_ROOT = '/run/lcm-vms';
@@ -40,15 +41,20 @@ function alive(pid: number): boolean {
 
 /** Removes what runs whose owner process is gone left behind: namespaces, bridge, firewall rule. */
 export async function sweepStaleRuns(): Promise<string[]> {
-  if (!existsSync(RUN_ROOT)) return [];
   const swept: string[] = [];
-  for (const id of readdirSync(RUN_ROOT)) {
+  const live = new Set<string>();
+  for (const id of existsSync(RUN_ROOT) ? readdirSync(RUN_ROOT) : []) {
     const ownerFile = join(RUN_ROOT, id, 'owner');
     const owner = existsSync(ownerFile) ? Number(readFileSync(ownerFile, 'utf8')) : 0;
-    if (owner && alive(owner)) continue;
+    if (owner && alive(owner)) {
+      live.add(id);
+      continue;
+    }
     await removeRun(id);
     swept.push(id);
   }
+  // Cgroups of runs whose record is already gone (stopped before runs removed them, or killed).
+  await removeRunCgroups((run) => !live.has(run), { attempts: 1 });
   return swept;
 }
 
@@ -58,6 +64,7 @@ async function removeRun(id: string): Promise<void> {
   for (const ns of netns) await ip('netns', 'delete', ns).catch(() => undefined);
   await ip('link', 'delete', bridgeName(id)).catch(() => undefined);
   await iptables(['-D', 'FORWARD', '-i', bridgeName(id), '-o', bridgeName(id), '-j', 'ACCEPT']);
+  await removeRunCgroups((run) => run === id);
   rmSync(join(RUN_ROOT, id), { recursive: true, force: true });
 }
 
