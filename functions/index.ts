@@ -6,7 +6,7 @@ import { app, type FunctionInput, type InvocationContext } from '@azure/function
 import type { ActivityHandler } from 'durable-functions';
 import * as df from 'durable-functions';
 import { A, O, type Activities, type ActivityName } from './activities/contracts.js';
-import { codeVersions, ensureDocker, pollBuilds, startBuilds, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
+import { adoptServices, codeVersions, ensureDocker, pollBuilds, startBuilds, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
 import { addVmToDesiredState, readDesiredState } from './activities/desired-state.js';
 import { locateService, markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
@@ -62,6 +62,7 @@ activity(A.startBuilds, startBuilds);
 activity(A.pollBuilds, pollBuilds);
 activity(A.codeVersions, codeVersions);
 activity(A.startService, startService);
+activity(A.adoptServices, adoptServices);
 activity(A.startKafka, startKafka);
 activity(A.restartContainer, restartContainer);
 activity(A.checkHealth, checkHealth);

@@ -15,6 +15,7 @@ import { KAFKA_STARTUP_LIMITS } from '../platform/topology.js';
 /** A replica's container: the service's name, or `<name>-r<n>` (platform/replicas.ts). */
 const CONTAINER_NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?(-r[0-9]{1,2})?$/;
 import type {
+  AdoptServicesInput,
   BuildProgress,
   CodeVersion,
   PollBuildsInput,
@@ -225,6 +226,50 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
     startedAt,
   });
   return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: replica.port, status: 'running', startedAt, action: result.action };
+}
+
+/**
+ * The services that already run on a VM as the boot would start them (same image, same compared
+ * labels: ensureContainer would change nothing) and answer their health check. A healthy re-boot
+ * takes these as running at once instead of walking its dependency chain to find each unchanged;
+ * each is registered as startService registers it. Anything else is left to the boot's ordered
+ * start. Changes no container, so it is safe to run twice and at any point of a boot.
+ */
+export async function adoptServices(input: AdoptServicesInput): Promise<StartedService[]> {
+  const g = guardVmAccess(new Guard(), input?.vm);
+  if (!Array.isArray(input?.services)) g.issues.push({ path: 'services', message: 'must be a list of services' });
+  else input.services.forEach((s, i) => guardServiceRuntime(g, s?.service, `services[${i}].service`).version(`services[${i}].version`, s?.version));
+  g.done('adoptServices');
+  const { vm } = input;
+  const found = await withVm(vm, async (docker) => {
+    const out: Array<{ service: AdoptServicesInput['services'][number]['service']; version: string; startedAt: string }> = [];
+    // One at a time over the VM's pooled connection: each is an inspect and one probe.
+    for (const { service, version } of input.services) {
+      const state = await docker.runningAsSpecified({
+        name: service.name,
+        image: imageName(service.name, version),
+        labels: serviceLabels(service, { replica: 0, port: service.port }, version),
+      });
+      if (state && (await docker.isHealthy(healthCheckOf(vm, service)))) out.push({ service, version, startedAt: state.startedAt ?? new Date().toISOString() });
+    }
+    return out;
+  });
+  const db = await centralDb();
+  return Promise.all(
+    found.map(async ({ service, version, startedAt }): Promise<StartedService> => {
+      await db.registerInstance(service.name, service.kind, {
+        vm: vm.name,
+        container: service.name,
+        replica: 0,
+        host: vm.privateIp,
+        port: service.port,
+        status: 'running',
+        imageTag: version,
+        startedAt,
+      });
+      return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: service.port, status: 'running', startedAt, action: 'none' };
+    }),
+  );
 }
 
 export async function startKafka(input: StartKafkaInput): Promise<StartedService> {

@@ -30,6 +30,7 @@ export interface Activities {
   pollBuilds: { input: PollBuildsInput; output: BuildProgress[] };
   codeVersions: { input: { sources: string[] }; output: CodeVersion[] };
   startService: { input: StartServiceInput; output: StartedService };
+  adoptServices: { input: AdoptServicesInput; output: StartedService[] };
   startKafka: { input: StartKafkaInput; output: StartedService };
   restartContainer: { input: RestartContainerInput; output: HealthResult };
   checkHealth: { input: RestartContainerInput; output: HealthResult };
@@ -64,6 +65,7 @@ export const A = {
   pollBuilds: 'pollBuilds',
   codeVersions: 'codeVersions',
   startService: 'startService',
+  adoptServices: 'adoptServices',
   startKafka: 'startKafka',
   restartContainer: 'restartContainer',
   checkHealth: 'checkHealth',
@@ -191,6 +193,12 @@ export interface StartServiceInput {
   replica?: { index: number; container: string; port: number };
   /** Start level (informational label: orders the stop when the service is removed). */
   level?: number;
+}
+
+/** Services a boot would start on a VM (replica 0 each), to take as running when they already are. */
+export interface AdoptServicesInput {
+  vm: VmAccess;
+  services: Array<{ service: ServiceRuntimeSpec; version: string }>;
 }
 
 export interface StartedService {

@@ -288,10 +288,19 @@ export class DockerHost {
       });
   }
 
+  /**
+   * The container when it runs as specified (its image and compared labels), as ensureContainer
+   * would leave it untouched; undefined when it is missing, stopped or different. Changes nothing.
+   */
+  async runningAsSpecified(spec: Pick<ContainerSpec, 'name' | 'image' | 'labels'>): Promise<ContainerState | undefined> {
+    const state = await this.containerState(spec.name);
+    return state.running && isCurrent(state, spec) ? state : undefined;
+  }
+
   /** Makes the container run `spec.image`: nothing when it already does, else start, create or replace. */
   async ensureContainer(spec: ContainerSpec): Promise<EnsureContainerResult> {
     const state = await this.containerState(spec.name);
-    if (state.exists && state.image === spec.image && sameLabels(state.labels ?? {}, spec.labels ?? {})) {
+    if (isCurrent(state, spec)) {
       if (state.running) return { ...state, action: 'none' };
       await this.ssh.run(`${DOCKER} start ${shellQuote(spec.name)}`, { step: `start container ${spec.name}` });
       return { ...(await this.containerState(spec.name)), action: 'started' };
@@ -424,8 +433,10 @@ function parseLabels(text: string): Record<string, string> {
 }
 
 /** Whether the container's lcm.* labels are the wanted ones (a container without wanted labels matches any). */
-function sameLabels(actual: Record<string, string>, wanted: Record<string, string>): boolean {
-  return Object.entries(wanted).every(([k, v]) => actual[k] === v);
+/** One definition of a container that needs no change: its image and every compared label as wanted. */
+function isCurrent(state: ContainerState, spec: Pick<ContainerSpec, 'image' | 'labels'>): boolean {
+  const actual = state.labels ?? {};
+  return state.exists && state.image === spec.image && Object.entries(spec.labels ?? {}).every(([k, v]) => actual[k] === v);
 }
 
 function curlCommand(check: HealthCheck): string {

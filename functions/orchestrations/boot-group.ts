@@ -24,6 +24,7 @@ import {
   type EventInput,
   type NotifyInput,
   type PreparedImage,
+  type ServiceRuntimeSpec,
   type StartInstancesInput,
   type StartKafkaInput,
   type StartServiceInput,
@@ -49,9 +50,10 @@ export interface BootGroupInput {
   operationId: string;
 }
 
-/** What the monitoring service needs from its group: start it, or why it cannot start. */
+/** What the monitoring service needs from its group: start it, that it already runs, or why it cannot start. */
 export type MonitoringHandoff =
   | { name: string; state: 'ready'; start: StartServiceInput }
+  | { name: string; state: 'running'; service: ServiceRuntimeSpec; vm: VmAccess; started: StartedService }
   | { name: string; state: 'failed' | 'blocked'; reason: string; blockedBy?: string };
 
 /** A group's one report to the root (its full share is its output, read by summarizeBoot). */
@@ -101,6 +103,12 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       ...(inboundPorts ? { inboundPorts } : {}),
       notify: self,
     };
+    // Services whose code version is known may already run as wanted (Kafka starts its topics anyway).
+    const adopt = state.stepsOn(spec.name).flatMap((step) => {
+      const s = stepOf.get(step)!;
+      return s.service && s.version ? [{ service: s.service, version: s.version }] : [];
+    });
+    if (adopt.length > 0) vmInput.adopt = adopt;
     return { name: O.bootVm, instanceId: bootVmId(spec.name), input: vmInput };
   });
   if (vmStarts.length > 0) {
@@ -202,6 +210,13 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       vmInfo.set(report.name, result.info);
       state.vmReady(report.name);
       applyImages(result.images);
+      for (const started of result.adopted ?? []) {
+        if (!state.adopt(started.service)) continue;
+        running.set(started.service, started);
+        if (started.service === monitoring) {
+          handoff = { name: monitoring, state: 'running', service: stepOf.get(monitoring)!.service!, vm: result.access, started };
+        }
+      }
       if ((result.building?.length ?? 0) > 0 && !imagesDone.has(report.name)) pending.add(`images:${report.name}`);
     } else {
       const result = report.output;

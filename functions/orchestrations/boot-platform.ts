@@ -12,7 +12,7 @@
  * each time, so every activity is scheduled once.
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
-import { A, O, type EventInput, type PreparedBoot, type StartInstancesInput, type SummarizeBootInput } from '../activities/contracts.js';
+import { A, O, type EventInput, type PreparedBoot, type StartInstancesInput, type StartServiceInput, type SummarizeBootInput } from '../activities/contracts.js';
 import type { BootOutput } from '../platform/boot-output.js';
 import type { BootRootStatus } from '../platform/boot-state.js';
 import { bootGroupId, bootStepId } from '../platform/ids.js';
@@ -75,13 +75,20 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     let monitoring: SummarizeBootInput['monitoring'];
     let watch: WatchdogInput | undefined;
     let failed: Task | undefined;
-    if (handoff?.state === 'ready') {
+    // Found running as wanted by its group (a healthy re-boot): nothing to start, only to watch.
+    let outcome: { ok: true; host: string; port: number; startedAt: string } | { ok: false; reason: string } | undefined;
+    let target: Pick<StartServiceInput, 'service' | 'vm'> | undefined;
+    if (handoff?.state === 'running') {
+      const { host, port, startedAt } = handoff.started;
+      outcome = { ok: true, host, port, startedAt };
+      target = handoff;
+    } else if (handoff?.state === 'ready') {
+      target = handoff.start;
       status.monitoring = { name: handoff.name, state: 'starting' };
       show();
       const stepInput: BootStepInput = { step: handoff.name, service: handoff.start, notify };
       const starts: StartInstancesInput['instances'] = [{ name: O.bootStep, instanceId: bootStepId(handoff.name), input: stepInput }];
       const [started] = yield* call(context, A.startInstances, { instances: starts });
-      let outcome: { ok: true; host: string; port: number; startedAt: string } | { ok: false; reason: string };
       if (!started!.started) outcome = { ok: false, reason: `not started: ${started!.reason}` };
       else {
         for (;;) {
@@ -92,11 +99,13 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
           break;
         }
       }
+    }
+    if (handoff && outcome && target) {
       if (outcome.ok) {
         monitoring = { name: handoff.name, service: { status: 'running', host: outcome.host, port: outcome.port, startedAt: outcome.startedAt } };
         watch = {
-          service: handoff.start.service,
-          vm: handoff.start.vm,
+          service: target.service,
+          vm: target.vm,
           intervalInMs: boot.watchdog.intervalInMs,
           failuresBeforeRestart: boot.watchdog.failuresBeforeRestart,
         };

@@ -11,11 +11,13 @@
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import {
   A,
+  type AdoptServicesInput,
   type ArmTarget,
   type BuildProgress,
   type EnsureVmInput,
   type RegisterVmInput,
   type StartBuildsInput,
+  type StartedService,
   type VmAccess,
   type VmInfo,
 } from '../activities/contracts.js';
@@ -35,6 +37,12 @@ export interface BootVmInput {
   notify?: BootNotify;
   /** How long a build may run on the VM before it is reported failed (default BUILD_POLL.timeoutInMs). */
   buildTimeoutInMs?: number;
+  /**
+   * Services of this VM to take as running if they already run as wanted and answer (a healthy
+   * re-boot): looked at beside the builds' start on a VM that existed, so their dependents need not
+   * wait for them one level at a time.
+   */
+  adopt?: AdoptServicesInput['services'];
 }
 
 export type { ImageOutcome } from './build-images.js';
@@ -50,6 +58,8 @@ export type BootVmOutput =
       images: ImageOutcome[];
       /** Steps whose build still runs: their outcomes follow in `images` reports (none in the final output). */
       building?: string[];
+      /** Services found running as wanted and healthy (of `adopt`), registered: nothing to start. */
+      adopted?: StartedService[];
     };
 
 export const bootVm: OrchestrationHandler = function* (context: OrchestrationContext) {
@@ -109,7 +119,11 @@ function* prepareVm(
   const register = activityTask(context, A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
   const tasks: Task[] = [register];
   if (input.steps.length > 0) tasks.push(activityTaskWithRetry(context, A.startBuilds, transientRetry, { vm: access, run, builds: input.steps } satisfies StartBuildsInput));
-  const [registered, started] = yield* settleAll<unknown>(context, tasks);
+  // A VM just created runs nothing yet: only one that was there may have services to adopt.
+  const adopt = !info.created && (input.adopt?.length ?? 0) > 0;
+  if (adopt) tasks.push(activityTask(context, A.adoptServices, { vm: access, services: input.adopt! } satisfies AdoptServicesInput));
+  // Services to adopt are among the steps, so the adoption, when asked, is the third task.
+  const [registered, started, adoption] = yield* settleAll<unknown>(context, tasks);
   if (!registered!.ok) return failed('provision', registered!.error);
   const images: ImageOutcome[] = [];
   const running: Array<Extract<BuildProgress, { state: 'running' }>> = [];
@@ -121,5 +135,7 @@ function* prepareVm(
       else images.push(outcomeOf(b));
     }
   }
-  return { ready: { vm: name, ok: true, info, access, images }, running };
+  // Not adopted (the look failed): the boot starts them in order, as on a first boot.
+  const adopted = adoption?.ok ? (adoption.value as StartedService[]) : [];
+  return { ready: { vm: name, ok: true, info, access, images, ...(adopted.length > 0 ? { adopted } : {}) }, running };
 }

@@ -145,6 +145,18 @@ export class BootState {
   }
 
   /**
+   * A step found already running as wanted (a healthy re-boot): running now, whether or not its
+   * dependencies have settled, and its dependents may start. False when it had already settled
+   * (failed or blocked), which stays as it is.
+   */
+  adopt(step: string): boolean {
+    const s = this.stepState.get(step);
+    if (s !== 'pending' && s !== 'building') return false;
+    this.running(step);
+    return true;
+  }
+
+  /**
    * A dependency placed in another group ran (ok) or failed/was blocked there: its dependents here
    * may start, or are blocked by it. Repeats and names not depended on here are ignored.
    */

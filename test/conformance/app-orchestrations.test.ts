@@ -222,3 +222,64 @@ describe('conformance: the other operations under the extension\'s action proces
     expect(checked).toEqual([]);
   });
 });
+
+describe('conformance: a healthy re-boot adopts what already runs as wanted', () => {
+  // Every VM was there and every image built; every service runs as wanted but one with dependents.
+  const notAdopted = 'sensor-manager';
+  const calls: string[] = [];
+  const reboot: Script = (name, input, api) => {
+    switch (name) {
+      case A.ensureVm:
+        return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };
+      case A.startBuilds:
+        return { ok: true, value: input.builds.map((b: { step: string; version: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `img-${b.step}`, version: b.version, built: false } })) };
+      case A.adoptServices: {
+        calls.push(`adopt ${input.services.map((s: { service: { name: string } }) => s.service.name).join(',')}`);
+        const found = input.services.filter((s: { service: { name: string } }) => s.service.name !== notAdopted);
+        return { ok: true, value: found.map((s: { service: { name: string; kind: string; port: number } }) => ({ service: s.service.name, kind: s.service.kind, vm: input.vm.name, host: input.vm.privateIp, port: s.service.port, status: 'running', startedAt: 'before', action: 'none' })) };
+      }
+      case A.startService:
+        calls.push(`start ${input.service.name}`);
+        return { ok: true, value: { service: input.service.name, kind: input.service.kind, vm: input.vm.name, host: input.vm.host, port: input.service.port, status: 'running', startedAt: 't', action: 'none' } };
+      case A.startKafka:
+        calls.push('start kafka');
+        return { ok: true, value: { service: 'kafka', kind: 'broker', vm: input.vm.name, host: input.vm.host, port: input.kafka.port, status: 'running', startedAt: 't', action: 'none' } };
+      case A.startWatchdog:
+        calls.push(`watch ${input.service.name} on ${input.vm.name}`);
+        return { ok: true, value: { started: true } };
+      default:
+        return script(name, input, api);
+    }
+  };
+
+  let reference: unknown;
+  for (const { seed, maxBatch, groupVms } of [
+    { seed: 11, maxBatch: 1 },
+    { seed: 12, maxBatch: 3, groupVms: 1 },
+    { seed: 13, maxBatch: 40, groupVms: 2 },
+  ]) {
+    it(`starts only what does not run as wanted, after its dependencies; monitoring is watched, not started (seed ${seed})`, async () => {
+      calls.length = 0;
+      const input = { requestedBy: 'test', ...(groupVms ? { groupVms } : {}) };
+      const r = await run({ orchestrators, activities, script: reboot, root: { name: O.boot, id: 'boot', input }, seed, maxBatch });
+      expect(r.problems).toEqual([]);
+      expect([...r.scheduled].filter(([, n]) => n > 1)).toEqual([]);
+      const boot = r.instances.get('boot')!;
+      expect(boot.status).toBe('Completed');
+      const out = boot.output as { status: string; services: Array<{ name: string; status: string; host?: string }> };
+      expect(out.status).toBe('succeeded');
+      expect(out.services.filter((s) => s.status !== 'running')).toEqual([]);
+      // Each VM with services was asked once about all of them (Kafka aside: it starts its topics anyway).
+      const asked = calls.filter((c) => c.startsWith('adopt ')).flatMap((c) => c.slice('adopt '.length).split(','));
+      expect(asked.sort()).toEqual(topology.services.map((s) => s.name).sort());
+      // Only Kafka and the one service not found as wanted are started, that one after Kafka.
+      expect(calls.filter((c) => c.startsWith('start ')).sort()).toEqual(['start kafka', `start ${notAdopted}`]);
+      expect(calls.indexOf('start kafka')).toBeLessThan(calls.indexOf(`start ${notAdopted}`));
+      const monitoring = topology.services.find((s) => s.role === 'monitoring')!;
+      expect(r.instances.has(`boot-step-${monitoring.name}`)).toBe(false);
+      expect(calls).toContain(`watch ${monitoring.name} on ${monitoring.vm}`);
+      reference ??= out;
+      expect(out).toEqual(reference);
+    });
+  }
+});

@@ -57,6 +57,26 @@ describe('boot state', () => {
     expect(state.failures().map((f) => f.target).sort()).toEqual(['sensor-binder', 'sensor-controller', 'sensor-manager', 'vm-sensors']);
   });
 
+  it('adopts a step already running as wanted before its dependencies run; its dependents follow; a settled step is not adopted', () => {
+    const { plan, state } = example();
+    for (const vm of plan.vms) state.vmProvisioning(vm);
+    state.vmReady('vm-sensors');
+    // sensor-manager waits on kafka and authentication, neither started: adopted all the same.
+    expect(state.adopt('sensor-manager')).toBe(true);
+    expect(state.state('sensor-manager')).toBe('running');
+    expect(state.drainSettled()).toEqual(['sensor-manager']);
+    // sensor-binder still needs kafka; once kafka runs it is ready, with sensor-manager already running.
+    expect(state.ready(prepared)).toEqual([]);
+    state.vmReady('vm-core');
+    state.running('kafka');
+    expect(state.ready(prepared)).toEqual(expect.arrayContaining(['authentication', 'sensor-binder', 'sensor-controller']));
+    // A step already blocked stays blocked; adopting it again is a no-op.
+    state.vmFailed('vm-apps', 'provision', 'AllocationFailed');
+    expect(state.adopt('dashboard')).toBe(false);
+    expect(state.state('dashboard')).toBe('failed');
+    expect(state.adopt('sensor-manager')).toBe(false);
+  });
+
   it('a failed kafka blocks every service but monitoring', () => {
     const { plan, state } = example();
     for (const vm of plan.vms) state.vmReady(vm);
