@@ -17,6 +17,7 @@ import { loadTopology } from '../../functions/platform/load.js';
 import { startLocalAzure, type LocalAzure } from '../../local/azure/index.js';
 import { readZip } from '../../local/azure/arm/unzip.js';
 import { exampleDocument, EXAMPLE_TOPOLOGY } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 const SAMPLE = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', import.meta.url), 'utf8')).Values as Record<string, string>;
 const CODE = join(dirname(EXAMPLE_TOPOLOGY), 'services');
@@ -60,7 +61,7 @@ beforeAll(async () => {
   const doc = smallTopologyDoc();
   writeFileSync(config, stringify(doc));
   azure = await startLocalAzure({ storageAccount: doc.azure.storage.account, stopGraceMs: 1000 });
-}, 60_000);
+}, hang(60_000));
 
 afterAll(async () => {
   await azure?.stop();
@@ -182,7 +183,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     const called = new Set(azure.arm.log.entries.filter((e) => /\/providers\/Microsoft\.(Compute|Network)\//i.test(e.path)).map((e) => actionOf(e.method, e.path).toLowerCase()));
     expect(called.size).toBeGreaterThan(5);
     expect([...called].filter((a) => !granted.has(a))).toEqual([]);
-  }, 300_000);
+  }, hang(300_000));
 
   it('a second run changes nothing: resources not recreated, no publish, no upload, same topology version', async () => {
     const names = infraNames(topology());
@@ -208,7 +209,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     expect(second.seed!.topologyVersion).toBe(first.seed!.topologyVersion);
     expect(second.package?.reused).toBe(true);
     expect(azure.arm.platform.resourceById(`${vaultId(names)}/secrets/vm-ssh-private-key`)?.version).toBe(1);
-  }, 120_000);
+  }, hang(120_000));
 
   it('--dry-run on the deployed platform writes nothing and reports what exists', async () => {
     azure.arm.log.reset();
@@ -251,7 +252,7 @@ describe('bootstrap-cli deploy (Azure path) against the emulators', () => {
     await expect(
       publishPackage(target, await broken('no-durable.zip', (n) => n.startsWith('node_modules/durable-functions/')), { pollIntervalInMs: 100 }),
     ).rejects.toThrow(/zip deploy .* failed: Deployment failed: Loading the function app entry .*durable-functions/s);
-  }, 180_000);
+  }, hang(180_000));
 });
 
 describe('app settings', () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFunctionPackage, productionClosure, REPO_ROOT, type FunctionPackage } from '../../bootstrap-cli/azure/package.js';
 import { writeZip } from '../../bootstrap-cli/azure/zip.js';
 import { readZip } from '../../local/azure/arm/unzip.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let work: string;
 beforeAll(() => {
@@ -84,7 +85,7 @@ describe('function app package', () => {
     out = join(work, 'unpacked');
     unzip(pkg.zipFile, out);
     // tsc over the whole app, the UI bundle and the production install: minutes on a busy machine.
-  }, 300_000);
+  }, hang(300_000));
 
   it('holds host.json, package.json, dist/functions/index.js and node_modules/durable-functions', () => {
     for (const f of ['host.json', 'package.json', 'dist/functions/index.js', 'node_modules/durable-functions/package.json', 'node_modules/@azure/functions/package.json']) {

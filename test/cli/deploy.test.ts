@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { COMPACT_SERVICES, compactDocument, EXAMPLE_TOPOLOGY } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 const BIN = new URL('../../bin/bootstrap-cli.js', import.meta.url).pathname;
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -35,7 +36,7 @@ function start(args: string[]): Run {
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
-async function until(what: string, check: () => boolean, run: Run, timeoutMs = 60_000): Promise<void> {
+async function until(what: string, check: () => boolean, run: Run, timeoutMs = hang(60_000)): Promise<void> {
   const t0 = Date.now();
   while (!check()) {
     if (run.child.exitCode !== null) throw new Error(`exited (${run.child.exitCode}) before ${what}:\n${run.stderr()}`);
@@ -120,7 +121,7 @@ describe('bootstrap-cli deploy --local', () => {
     expect(run.stderr()).toMatch(/vm vm-apps: running/);
     expect(run.stderr()).toMatch(/service monitoring \(vm-ops\): running/);
     expect(run.stderr()).not.toMatch(/PRIVATE KEY/);
-  }, 240_000);
+  }, hang(240_000));
 
   it('serves until SIGINT with every endpoint answering /health, then leaves no port and no process behind', async () => {
     // The compact example (three VMs, no Kafka): what is cleaned up does not depend on the services.
@@ -160,7 +161,7 @@ describe('bootstrap-cli deploy --local', () => {
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
     }
-  }, 240_000);
+  }, hang(240_000));
 
   it('a busy API port is a clear error naming the port and --port; nothing starts', async () => {
     const server: Server = createServer();
@@ -193,5 +194,5 @@ describe('bootstrap-cli deploy --local', () => {
     expect(await run.exit).toBe(1);
     expect(run.stderr()).toMatch(/az login/);
     // 3 s alone; a loaded machine (the suite's other files boot platforms meanwhile) took 31 s.
-  }, 120_000);
+  }, hang(120_000));
 });

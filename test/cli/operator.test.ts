@@ -13,6 +13,7 @@ import { runCli } from '../../bootstrap-cli/main.js';
 import type { CliIo } from '../../bootstrap-cli/io.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { compactDocument, EXAMPLE_TOPOLOGY } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let d: LocalDeployment;
 let dir: string;
@@ -59,9 +60,9 @@ beforeAll(async () => {
   });
   const res = await fetch(`${d.apiUrl}/api/boot`, { method: 'POST', headers: { 'x-functions-key': d.apiKey } });
   expect(res.status).toBe(202);
-  const boot = await d.host.waitForInstance('boot', { timeoutInMs: 90_000 });
+  const boot = await d.host.waitForInstance('boot', { timeoutInMs: hang(90_000) });
   expect((boot.output as { status: string }).status).toBe('succeeded');
-}, 120_000);
+}, hang(120_000));
 
 afterAll(async () => {
   await d?.stop();
@@ -101,8 +102,8 @@ describe('restart', () => {
     const r = await cli('restart', 'model', 'request-manager', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).id).toBe('restart-svc-request-manager');
-    await d.host.waitForInstance('restart-svc-request-manager', { timeoutInMs: 90_000 });
-  }, 120_000);
+    await d.host.waitForInstance('restart-svc-request-manager', { timeoutInMs: hang(90_000) });
+  }, hang(120_000));
 
   it('409: a second restart of a VM names the running operation and exits 1', async () => {
     const first = await cli('restart', 'vm', 'vm-ops');
@@ -112,8 +113,8 @@ describe('restart', () => {
     expect(second.code).toBe(1);
     expect(second.err).toMatch(/already running/);
     expect(second.err).toContain('running operation: restart-vm-vm-ops');
-    await d.host.waitForInstance('restart-vm-vm-ops', { timeoutInMs: 150_000 });
-  }, 180_000);
+    await d.host.waitForInstance('restart-vm-vm-ops', { timeoutInMs: hang(150_000) });
+  }, hang(180_000));
 
   it('404 and 400 give the API reason and exit 1; an unknown kind is a usage error (2)', async () => {
     const missing = await cli('restart', 'service', 'nope');

@@ -12,6 +12,7 @@ import type { RegistrationInfo } from '../../local/host/index.js';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { compactDocument } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let p: TestPlatform;
 
@@ -23,7 +24,7 @@ beforeAll(async () => {
   p = await startTestPlatform({ topology: assertTopology(doc) });
   const boot = await p.run('boot', undefined, 240_000);
   expect(boot.runtimeStatus, JSON.stringify(boot.output)).toBe('Completed');
-}, 300_000);
+}, hang(300_000));
 
 afterAll(async () => {
   if (!p) return;
@@ -32,7 +33,7 @@ afterAll(async () => {
   } finally {
     await p.stop();
   }
-}, 90_000);
+}, hang(90_000));
 
 /** Waits for every operation the tests started (the eternal watchdog excepted). */
 async function settle(timeoutInMs = 60_000): Promise<void> {
@@ -455,10 +456,10 @@ describe('API: documented statuses (fixed examples)', () => {
     expect(json.operation.id).toBe('restart-vm-vm-apps');
     expect(['Pending', 'Running']).toContain(json.operation.runtimeStatus);
     expect(json.operation.operationUrl).toMatch(/\/api\/operations\/restart-vm-vm-apps$/);
-    const done = await p.host.waitForInstance(id, { timeoutInMs: 60_000 });
+    const done = await p.host.waitForInstance(id, { timeoutInMs: hang(60_000) });
     expect(done.runtimeStatus).toBe('Completed');
     expect((done.output as { outcome: string }).outcome, JSON.stringify(done.output)).toBe('succeeded');
-  }, 70_000);
+  }, hang(70_000));
 
   it('POST /api/vms: a duplicate name is 409; an inline password is 400 listing the issue (and not echoing the value)', async () => {
     const dup = await post('vms', { name: 'vm-core', size: 'Standard_B2s', sshKeySecret: 'VM_SSH_PRIVATE_KEY' });
@@ -561,7 +562,7 @@ describe('API: documented statuses (fixed examples)', () => {
       expect((await fetch(`${p.host.baseUrl}/runtime/webhooks/durabletask/instances/watchdog/terminate?code=${key}`, { method: 'POST' })).status).toBe(401);
     }
     expect(p.host.getInstance('watchdog')?.runtimeStatus).toBe('Running');
-  }, 60_000);
+  }, hang(60_000));
 
   it('the services\' key reads the registry only: 401 on every other route, restarts included', async () => {
     const allowed = new Set(['registry', 'registryEntry']);
@@ -590,7 +591,7 @@ describe('API: documented statuses (fixed examples)', () => {
     });
     expect(restart.status).toBe(401);
     expect(p.host.listInstances().length).toBe(before);
-  }, 60_000);
+  }, hang(60_000));
 
   it('a 202 names our operation URL only: no durable management URL, no system key, in the body or Location', async () => {
     const res = await post('vms/vm-core/init', {});
@@ -603,7 +604,7 @@ describe('API: documented statuses (fixed examples)', () => {
       expect([...res.headers.values()].join('\n'), leaked).not.toContain(leaked);
     }
     await settle();
-  }, 60_000);
+  }, hang(60_000));
 
   it('reset-host-key forgets a VM\'s pinned host key (operators only); the next connection pins again', async () => {
     const pinned = await p.db.getHostKey('vm-apps');
@@ -615,11 +616,11 @@ describe('API: documented statuses (fixed examples)', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ vm: 'vm-apps', reset: true, previousFingerprint: pinned!.fingerprint });
     expect(await p.db.getHostKey('vm-apps')).toBeUndefined();
-    const init = await p.run('vms/vm-apps/init', {}, 60_000);
+    const init = await p.run('vms/vm-apps/init', {}, hang(60_000));
     expect(init.runtimeStatus, JSON.stringify(init.output)).toBe('Completed');
     expect((await p.db.getHostKey('vm-apps'))?.fingerprint).toBe(pinned!.fingerprint);
     expect((await post('vms/nosuch/reset-host-key', {})).status).toBe(404);
-  }, 90_000);
+  }, hang(90_000));
 
   // A wrong-typed value is described, never quoted back when it may be a secret.
   it('a 400 for a VM spec does not echo an inline secret value, whatever field it is in', async () => {
@@ -670,5 +671,5 @@ describe('API: random and malformed requests (fast-check)', () => {
     for (const k of ['host404:404', 'unauthorized:401', 'ours:200', 'ours:400', 'ours:404', 'ours:413']) {
       expect(seen.get(k) ?? 0, `${k} among ${JSON.stringify(Object.fromEntries(seen))}`).toBeGreaterThan(0);
     }
-  }, 120_000);
+  }, hang(120_000));
 });

@@ -18,6 +18,7 @@ import { assertTopology } from '../../functions/platform/validate.js';
 import { LOCAL_ARM_TOKEN } from '../../local/azure/index.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { exampleDocument } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let p: TestPlatform;
 let kafkaAddress: string;
@@ -28,7 +29,7 @@ beforeAll(async () => {
   doc.settings.restart = { initialBackoffInMs: 200, maxBackoffInMs: 1_000, resetAfterInMs: 600_000, maxFailures: 10 };
   // VM creation takes a while (as in Azure), so a sequential boot could not create them all first.
   p = await startTestPlatform({ topology: assertTopology(doc), azure: { armLatency: { 'vm.create': 1_000 } } });
-}, 120_000);
+}, hang(120_000));
 
 afterAll(async () => {
   await p?.stop();
@@ -40,7 +41,7 @@ async function endpointOf(service: string): Promise<string> {
 }
 const getJson = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(5_000) })).json() as Promise<any>;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 90_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = hang(90_000)): Promise<T> {
   const deadline = Date.now() + timeoutInMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -84,7 +85,7 @@ describe('boot the example platform end to end', () => {
       const res = await fetch(`http://${entry.host}:${entry.port}/health`);
       expect(res.status, `${entry.service} /health`).toBe(200);
     }
-  }, 360_000);
+  }, hang(360_000));
 
   it('respected the plan: Kafka first, each service after its dependencies, monitoring last', async () => {
     const entries = new Map(((await (await p.api('registry')).json()) as any[]).map((e) => [e.service, e]));
@@ -141,7 +142,7 @@ describe('boot the example platform end to end', () => {
       expect(after.restart, `${vm.name} restarts`).toBe(before[vm.name]!.restart);
       expect(after.start, `${vm.name} starts`).toBe(before[vm.name]!.start);
     }
-  }, 120_000);
+  }, hang(120_000));
 });
 
 describe('data through Kafka', () => {
@@ -173,7 +174,7 @@ describe('data through Kafka', () => {
     } finally {
       await a.disconnect();
     }
-  }, 120_000);
+  }, hang(120_000));
 
   it('a consumer restarted through the API resumes from its committed offset, not from the beginning', async () => {
     const manager = await endpointOf('sensor-manager');
@@ -196,11 +197,11 @@ describe('data through Kafka', () => {
       expect(first, `partition ${partition}`).toBeGreaterThanOrEqual(committedBefore[Number(partition)] ?? 0);
       expect(first, `partition ${partition}`).toBeGreaterThan(0);
     }
-  }, 120_000);
+  }, hang(120_000));
 
   it('restarting the Kafka VM through the API keeps the topics, and the readings flow again', async () => {
     const manager = await endpointOf('sensor-manager');
-    const done = await p.run('vms/vm-core/restart', { reason: 'e2e: Kafka VM restart' }, 240_000);
+    const done = await p.run('vms/vm-core/restart', { reason: 'e2e: Kafka VM restart' }, hang(240_000));
     expect(done.runtimeStatus).toBe('Completed');
     const a = await admin();
     try {
@@ -212,8 +213,8 @@ describe('data through Kafka', () => {
     await until('readings flowing after the Kafka VM restart', async () => {
       const r = await getJson(`${manager}/readings`);
       return r.consumed > consumedAtRestart && r.last10s > 0 ? r : undefined;
-    }, 120_000);
-  }, 400_000);
+    }, hang(120_000));
+  }, hang(400_000));
 });
 
 describe('restarting a service through the API', () => {
@@ -232,7 +233,7 @@ describe('restarting a service through the API', () => {
     const restartEvents = after.events.filter((e: any) => e.type === 'restart');
     expect(restartEvents.map((e: any) => e.outcome)).toEqual(expect.arrayContaining(['started', 'succeeded']));
     expect(restartEvents.find((e: any) => e.outcome === 'started')).toMatchObject({ reason: 'test', requestedBy: 'api' });
-  }, 60_000);
+  }, hang(60_000));
 
   it('twenty concurrent requests restart it exactly once', async () => {
     const restartsBefore = dockerRestarts('vm-sensors', 'sensor-manager');
@@ -245,10 +246,10 @@ describe('restarting a service through the API', () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     const conflict: any = await responses[statuses.indexOf(409)]!.json();
     expect(conflict.operation.id).toBe('restart-svc-sensor-manager');
-    await p.host.waitForInstance('restart-svc-sensor-manager', { timeoutInMs: 60_000 });
+    await p.host.waitForInstance('restart-svc-sensor-manager', { timeoutInMs: hang(60_000) });
     expect(dockerRestarts('vm-sensors', 'sensor-manager')).toBe(restartsBefore + 1);
     expect((await get('services/sensor-manager')).restartCount).toBe(countBefore + 1);
-  }, 60_000);
+  }, hang(60_000));
 
   it('brings back a service whose process crashed and stayed down', async () => {
     await p.azure.fleet.crashContainer('vm-apps', 'dashboard', { stayDown: true });
@@ -256,7 +257,7 @@ describe('restarting a service through the API', () => {
     expect(done.output.outcome).toBe('restarted');
     const after = await get('services/dashboard');
     expect((await fetch(`${after.endpoint.url}/health`)).status).toBe(200);
-  }, 60_000);
+  }, hang(60_000));
 
   it('recreates a service whose container is gone', async () => {
     const runs = () => p.azure.fleet.events('vm-apps').filter((e) => e.kind === 'run' && e.container === 'deployment-manager').length;
@@ -270,7 +271,7 @@ describe('restarting a service through the API', () => {
     expect(runs()).toBe(runsBefore + 1);
     const after = await get('services/deployment-manager');
     expect((await fetch(`${after.endpoint.url}/health`)).status).toBe(200);
-  }, 60_000);
+  }, hang(60_000));
 });
 
 describe('operations on VMs through the API', () => {
@@ -286,7 +287,7 @@ describe('operations on VMs through the API', () => {
     }
     expect((await get('registry/sensor-binder')).updatedAt > before.updatedAt).toBe(true);
     expect(p.azure.arm.log.entries.some((e) => e.kind === 'vm.restart')).toBe(true);
-  }, 90_000);
+  }, hang(90_000));
 
   it('provisions a new VM: it appears in GET /api/vms with its address and Docker ready', async () => {
     const done = await p.run('vms', { name: 'vm-extra', size: 'Standard_B1s', sshKeySecret: 'VM_SSH_PRIVATE_KEY' });
@@ -302,7 +303,7 @@ describe('operations on VMs through the API', () => {
     // It is part of the desired state now: a second provision of the same name is refused.
     const again = await p.api('vms', { method: 'POST', body: JSON.stringify({ name: 'vm-extra', size: 'Standard_B1s', sshKeySecret: 'VM_SSH_PRIVATE_KEY' }) });
     expect(again.status).toBe(409);
-  }, 90_000);
+  }, hang(90_000));
 
   it('initializes a VM\'s Docker environment', async () => {
     const installsBefore = p.azure.fleet.counts('vm-ops').install;
@@ -310,5 +311,5 @@ describe('operations on VMs through the API', () => {
     expect(done.output.outcome).toBe('succeeded');
     // Docker is already there: nothing is installed again.
     expect(p.azure.fleet.counts('vm-ops').install).toBe(installsBefore);
-  }, 60_000);
+  }, hang(60_000));
 });

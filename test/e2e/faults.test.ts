@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { preparePlatform, spawnHost, startTestPlatform, type PreparedPlatform, type TestPlatform } from '../helpers/platform.js';
 import { compactDocument } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 // The compact example (three VMs, a dependency chain across them, no Kafka) proves every fault here.
 const topology = () => assertTopology(compactDocument());
@@ -12,7 +13,7 @@ describe('faults injected into the emulators during a boot', () => {
   let p: TestPlatform;
   beforeAll(async () => {
     p = await startTestPlatform({ topology: topology() });
-  }, 120_000);
+  }, hang(120_000));
   afterAll(async () => {
     await p?.stop();
   });
@@ -34,7 +35,7 @@ describe('faults injected into the emulators during a boot', () => {
     expect(byName.monitoring.status).toBe('running');
     const registry = (await (await p.api('registry')).json()) as any[];
     expect(registry.map((e) => e.service)).not.toContain('authentication');
-  }, 180_000);
+  }, hang(180_000));
 
   it('ARM throttles during the boot: the boot still completes', async () => {
     p.azure.arm.faults.clear();
@@ -43,7 +44,7 @@ describe('faults injected into the emulators during a boot', () => {
     const status = await p.run('boot', undefined, 180_000);
     expect(status.output.status, JSON.stringify(status.output.failures)).toBe('succeeded');
     expect(p.azure.arm.log.counts().throttled).toBeGreaterThanOrEqual(12);
-  }, 240_000);
+  }, hang(240_000));
 });
 
 describe('a boot in progress', () => {
@@ -62,11 +63,11 @@ describe('a boot in progress', () => {
     const body: any = await refused.json();
     expect(body.error).toMatch(/the running boot has not started "deployment-manager" yet/);
     expect(body.operation.id).toBe('boot');
-    const done = await p.host.waitForInstance('boot', { timeoutInMs: 120_000 });
+    const done = await p.host.waitForInstance('boot', { timeoutInMs: hang(120_000) });
     expect(done.runtimeStatus).toBe('Completed');
     expect((await p.api('services/deployment-manager/restart', { method: 'POST', body: '{}' })).status).toBe(202);
-    await p.host.waitForInstance('restart-svc-deployment-manager', { timeoutInMs: 60_000 });
-  }, 180_000);
+    await p.host.waitForInstance('restart-svc-deployment-manager', { timeoutInMs: hang(60_000) });
+  }, hang(180_000));
 });
 
 describe('the host is killed mid-boot', () => {
@@ -113,5 +114,5 @@ describe('the host is killed mid-boot', () => {
       for (const r of runs) perContainer.set(r.container!, (perContainer.get(r.container!) ?? 0) + 1);
       for (const [container, n] of perContainer) expect(n, `${vm.name}/${container} runs`).toBe(1);
     }
-  }, 360_000);
+  }, hang(360_000));
 });

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { preparePlatform, spawnHost, type PreparedPlatform } from '../helpers/platform.js';
 import { selfHealingPlatform, until } from '../helpers/self-healing.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let prepared: PreparedPlatform | undefined;
 let host: ChildProcess | undefined;
@@ -24,7 +25,7 @@ describe('the LCM itself stops mid-work', () => {
       until(`${id} to finish`, async () => {
         const s = (await (await call(`operations/${id}`)).json()) as any;
         return ['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus) ? s : undefined;
-      }, 120_000);
+      }, hang(120_000));
 
     expect((await call('boot', { method: 'POST' })).status).toBe(202);
     expect((await finished('boot')).output.status).not.toBe('failed');
@@ -59,5 +60,5 @@ describe('the LCM itself stops mid-work', () => {
     expect(after.customStatus.healthy).toBe(true);
     const platform = (await (await call('platform')).json()) as any;
     expect(platform.operations.filter((o: any) => o.name === 'watchdog').map((o: any) => o.id)).toEqual(['watchdog']);
-  }, 240_000);
+  }, hang(240_000));
 });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSshKeyPair } from '../../functions/cloud/secrets.js';
 import { alive, listening, localRoutes } from '../helpers/net.js';
 import { freePort } from '../helpers/platform.js';
+import { hang } from '../helpers/hang-guard.js';
 
 const BIN = new URL('../../bin/bootstrap-cli.js', import.meta.url).pathname;
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -61,8 +62,8 @@ beforeAll(async () => {
   child.stdout!.on('data', (d) => (stderr += d));
   child.stderr!.on('data', (d) => (stderr += d));
   api = `http://127.0.0.1:${port}`;
-  await until('"serving the API"', async () => /serving the API/.test(stderr), 240_000);
-}, 260_000);
+  await until('"serving the API"', async () => /serving the API/.test(stderr), hang(240_000));
+}, hang(260_000));
 
 afterAll(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
@@ -122,5 +123,5 @@ describe('bootstrap-cli deploy --local (the main job) on real VMs', () => {
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toMatch(new RegExp(`lcm${id}-|/run/netns/lcm${id}`));
     expect(await listening('127.0.0.1', port)).toBe(false);
     expect(localRoutes()).not.toMatch(/lcmbr/.test(id!) ? /$^/ : new RegExp(`lcmbr${id}`));
-  }, 60_000);
+  }, hang(60_000));
 });

@@ -17,6 +17,7 @@ import { CONTAINERS, createCosmosClient } from '../../functions/cloud/central-db
 import { assertTopology } from '../../functions/platform/validate.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { EXAMPLE_TOPOLOGY, exampleDocument } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 interface Source {
   /** Where the text was found, precise enough to go and look. */
@@ -132,7 +133,7 @@ beforeAll(async () => {
     // 202 answers carry the durable URLs, system key included, by design (as Azure's do): not scanned for it.
     postResponses.push({ where: `response of POST /api/${path}`, text: body });
     // The example boots Apache Kafka (a JVM): on a busy machine the boot takes minutes.
-    const done = await p.host.waitForInstance((JSON.parse(body) as { id: string }).id, { timeoutInMs: 240_000 });
+    const done = await p.host.waitForInstance((JSON.parse(body) as { id: string }).id, { timeoutInMs: hang(240_000) });
     expect(done.runtimeStatus, JSON.stringify(done.output)).toBe('Completed');
     if (path === 'boot') bootOutput = JSON.stringify(done.output);
   }
@@ -143,7 +144,7 @@ beforeAll(async () => {
   const failed = await p.run('vms/vm-ops/restart', undefined, 60_000);
   p.azure.arm.faults.clear();
   expect((failed.output as { outcome: string }).outcome, JSON.stringify(failed.output)).toBe('failed');
-}, 420_000);
+}, hang(420_000));
 
 afterAll(async () => {
   await p?.stop();
@@ -243,7 +244,7 @@ describe('no secret in anything the orchestration world stores or shows', () => 
   beforeAll(async () => {
     sources = await collect();
     secrets = secretsOf(p);
-  }, 60_000);
+  }, hang(60_000));
 
   it('the collection is not empty: instances with history, task hub rows, log lines, GET answers, database documents', () => {
     const count = (prefix: RegExp) => sources.filter((s) => prefix.test(s.where)).length;
@@ -348,7 +349,7 @@ describe('no secret in anything the orchestration world stores or shows', () => 
   it('positive control, end to end: a secret put into a real orchestration input is found in its status, timeline, the durable webhooks and the task hub file', async () => {
     const id = 'leak-probe';
     p.host.startNew('restartService', { instanceId: id, input: { service: 'no-such-service', kind: 'microservice', requestedBy: 'no-secrets.test', reason: `key ${p.azure.files.accountKey}` } });
-    await p.host.waitForInstance(id, { timeoutInMs: 30_000 });
+    await p.host.waitForInstance(id, { timeoutInMs: hang(30_000) });
     const found = scan(await collect(), secrets).filter((f) => f.secret === 'storage account key');
     const places = found.map((f) => f.where);
     expect(places).toContain(`instance ${id}: input`);

@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { compactDocument } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let p: TestPlatform;
 beforeAll(async () => {
   // Shorter SSH timeouts than the default 6 x 20 s: the cut-off VM is reported in seconds, not minutes.
   p = await startTestPlatform({ topology: assertTopology(compactDocument()), settings: { LCM_SSH_CONNECT_TIMEOUT_MS: '5000', LCM_SSH_CONNECT_ATTEMPTS: '3' } });
-}, 120_000);
+}, hang(120_000));
 afterAll(async () => {
   await p?.stop();
 });
@@ -27,7 +28,7 @@ describe('a VM cut off mid-boot', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     await p.azure.fleet.setLink('vm-apps', false);
-    const done = await p.host.waitForInstance('boot', { timeoutInMs: 400_000 });
+    const done = await p.host.waitForInstance('boot', { timeoutInMs: hang(400_000) });
     const out = done.output as any;
     expect(out.status).toBe('partial');
     const failure = out.failures.find((f: any) => f.target === 'vm-apps');
@@ -41,5 +42,5 @@ describe('a VM cut off mid-boot', () => {
     await p.azure.fleet.setLink('vm-apps', true);
     const healed = await p.run('boot', undefined, 300_000);
     expect(healed.output.status, JSON.stringify(healed.output.failures)).toBe('succeeded');
-  }, 720_000);
+  }, hang(720_000));
 });

@@ -17,6 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { preparePlatform, spawnHost, type PreparedPlatform } from '../helpers/platform.js';
 import { until } from '../helpers/self-healing.js';
 import { minimalDocument } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 /** The platform, with its host a child process the last test kills (SIGKILL) and starts again. */
 interface Platform {
@@ -82,13 +83,13 @@ beforeAll(async () => {
   const boot = await p.finished('boot', 240_000);
   expect(boot.runtimeStatus, JSON.stringify(boot.output)).toBe('Completed');
   expect(boot.output.status, JSON.stringify(boot.output)).toBe('succeeded');
-}, 300_000);
+}, hang(300_000));
 
 afterAll(async () => {
   p?.proc.kill('SIGKILL');
   await p?.prepared.stop();
   if (codeRoot) rmSync(codeRoot, { recursive: true, force: true });
-}, 90_000);
+}, hang(90_000));
 
 /** Runs bootstrap-cli in process against this platform's API; RECORD_CLI_OUTPUT=<file> keeps the transcript (the README's examples). */
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -190,7 +191,7 @@ describe('reconcile', () => {
     const web = (await json(await p.api('registry/web'))).body;
     expect(((await (await fetch(`http://${web.host}:${web.port}/`)).json()) as any).mode).toBe('two');
     expect((await plan()).body.changes).toEqual([]);
-  }, 240_000);
+  }, hang(240_000));
 
   it('scale 1 -> 3 -> 1 with a client calling every registered endpoint: no failed call', async () => {
     const c = client('api');
@@ -239,7 +240,7 @@ describe('reconcile', () => {
       expect(stats.failures).toEqual([]);
       expect(stats.calls).toBeGreaterThan(20);
     }
-  }, 240_000);
+  }, hang(240_000));
 
   it('move to the other VM with the client calling throughout: no failed call; the desired state records it', async () => {
     const c = client('api');
@@ -263,7 +264,7 @@ describe('reconcile', () => {
       expect([...stats.seen].some((s) => s.startsWith('vm-a'))).toBe(true);
       expect([...stats.seen].some((s) => s.startsWith('vm-b'))).toBe(true);
     }
-  }, 240_000);
+  }, hang(240_000));
 
   it('a move to a VM that cannot run it is refused before anything changes', async () => {
     const before = await desired();
@@ -304,5 +305,5 @@ describe('reconcile', () => {
       const stats = await c.stop();
       expect(stats.failures).toEqual([]);
     }
-  }, 300_000);
+  }, hang(300_000));
 });

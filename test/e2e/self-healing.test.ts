@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { selfHealingPlatform, until } from '../helpers/self-healing.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let p: TestPlatform;
 const get = async (path: string) => (await p.api(path)).json() as Promise<any>;
@@ -9,7 +10,7 @@ beforeAll(async () => {
   p = await startTestPlatform(selfHealingPlatform());
   const boot = await p.run('boot');
   if (!boot.output || boot.output.failures.some((f: any) => f.target !== 'crasher')) throw new Error(`boot failed: ${JSON.stringify(boot.output)}`);
-}, 180_000);
+}, hang(180_000));
 
 afterAll(async () => {
   await p?.stop();
@@ -34,7 +35,7 @@ describe('self-healing', () => {
     expect((await fetch(`${healed.endpoint.url}/health`)).status).toBe(200);
     const started = healed.events.find((e: any) => e.type === 'restart' && e.outcome === 'started');
     expect(started.reason).toMatch(/failed \d+ health probes in a row/);
-  }, 90_000);
+  }, hang(90_000));
 
   it('monitoring has a hung service (docker pause: its port answers nothing, its process stays) restarted', async () => {
     const before = await get('services/authentication');
@@ -44,7 +45,7 @@ describe('self-healing', () => {
       return svc.restartCount > before.restartCount && svc.state === 'running' && svc.events.some((e: any) => e.type === 'restart' && e.outcome === 'succeeded' && e.requestedBy === 'monitoring') ? svc : undefined;
     });
     expect((await fetch(`${healed.endpoint.url}/health`)).status).toBe(200);
-  }, 90_000);
+  }, hang(90_000));
 
   it('the watchdog brings the monitoring service back', async () => {
     await p.azure.fleet.crashContainer('vm-ops', 'monitoring', { stayDown: true });
@@ -53,7 +54,7 @@ describe('self-healing', () => {
       return svc.events.find((e: any) => e.type === 'restart' && e.outcome === 'succeeded' && e.requestedBy === 'watchdog') ? svc : undefined;
     });
     expect((await fetch(`${healed.endpoint.url}/health`)).status).toBe(200);
-  }, 90_000);
+  }, hang(90_000));
 
   it('a service that crashes on every start backs off, then is marked failed: no restart storm', async () => {
     const failed = await until(
@@ -79,7 +80,7 @@ describe('self-healing', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect((await get('services/crasher')).restartCount).toBe(countBefore);
     expect(countBefore).toBeLessThanOrEqual(3);
-  }, 150_000);
+  }, hang(150_000));
 
   it('the watchdog follows the monitoring service to the VM it was moved to, and finds it healthy there', async () => {
     const restartsByWatchdog = async () => (await get('services/monitoring')).events.filter((e: any) => e.type === 'restart' && e.outcome === 'started' && e.requestedBy === 'watchdog').length;
@@ -97,7 +98,7 @@ describe('self-healing', () => {
       return s?.vm === 'vm-apps' && s.healthy && (s.rounds ?? 0) >= (watched.rounds ?? 0) + 3;
     });
     expect(await restartsByWatchdog()).toBe(before);
-  }, 120_000);
+  }, hang(120_000));
 
   it('with two replicas of monitoring, the watchdog restarts only the replica that stays down', async () => {
     const asked = new Date().toISOString();
@@ -106,7 +107,7 @@ describe('self-healing', () => {
     await until('the scale to finish', async () => {
       const r = p.host.getInstance('reconcile');
       return r && r.createdTime >= asked && r.runtimeStatus === 'Completed';
-    }, 90_000);
+    }, hang(90_000));
     type Status = { healthy?: boolean; replicas?: Array<{ replica: number; vm: string; container: string; healthy: boolean }> };
     const watched = await until('the watchdog to check both replicas healthy', async () => {
       const s = p.host.getInstance('watchdog')?.customStatus as Status | undefined;
@@ -133,5 +134,5 @@ describe('self-healing', () => {
     const r1 = (await get('registry/monitoring')).instances.find((i: any) => i.replica === 1);
     expect(r1, 'replica 1 is registered again').toBeDefined();
     expect((await fetch(`${r1.url}/health`)).status).toBe(200);
-  }, 120_000);
+  }, hang(120_000));
 });

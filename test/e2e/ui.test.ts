@@ -9,6 +9,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, signIn } from '../helpers/browser.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let p: TestPlatform;
 let browser: Browser;
@@ -19,12 +20,12 @@ beforeAll(async () => {
   // The boot starts Apache Kafka (a JVM): on a loaded machine it takes longer than two minutes.
   const boot = await p.run('boot', undefined, 240_000);
   expect(boot.runtimeStatus, JSON.stringify(boot.output)).toBe('Completed');
-}, 300_000);
+}, hang(300_000));
 
 afterAll(async () => {
   await browser?.close();
   await p?.stop();
-}, 90_000);
+}, hang(90_000));
 
 async function newPage(): Promise<{ page: Page; requests: Array<{ url: string; method: string; key?: string }> }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -113,7 +114,7 @@ describe('the central UI', () => {
     // The service's page shows who asked and why.
     await page.goto(`${p.host.baseUrl}/api/ui/#/services/sensor-binder`);
     await expect.poll(() => page.locator('section', { hasText: 'Restart history' }).textContent()).toMatch(/central UI.*restarted from the central UI/);
-  }, 90_000);
+  }, hang(90_000));
 
   it("starts a boot after a confirmation and follows each VM's and each service's state to the end", async () => {
     const { page } = await newPage();
@@ -126,7 +127,7 @@ describe('the central UI', () => {
     for (const vm of p.topology.vms) expect(await op.locator(`tr[data-vm="${vm.name}"]`).textContent()).toContain('running');
     for (const s of ['kafka', ...serviceNames()]) expect(await op.locator(`tr[data-step="${s}"]`).textContent()).toContain('running');
     expect(await op.textContent()).toMatch(/requested by central UI/);
-  }, 150_000);
+  }, hang(150_000));
 
   it('initializes a VM from its row and follows the operation; a VM spec with a bad name shows the error at its field and starts nothing', async () => {
     const { page, requests } = await newPage();
@@ -142,7 +143,7 @@ describe('the central UI', () => {
     await expect.poll(() => page.locator('[data-error-for="name"]').textContent()).toMatch(/lowercase DNS label/);
     expect(await page.getByRole('button', { name: 'Provision' }).isDisabled()).toBe(true);
     expect(requests.some((r) => /\/api\/vms$/.test(r.url) && r.method === 'POST')).toBe(false);
-  }, 120_000);
+  }, hang(120_000));
 
   it('an invalid port shows the error at its field, and nothing is written', async () => {
     const { page, requests } = await newPage();
@@ -186,7 +187,7 @@ describe('the central UI', () => {
     const svc = (await (await p.api('services/dashboard')).json()) as { endpoint: { url: string } };
     const html = await (await fetch(`${svc.endpoint.url}/`)).text();
     expect(html).toContain(`<h1>${title}</h1>`);
-  }, 180_000);
+  }, hang(180_000));
 
   it('two people editing at once: the second apply is refused and shown the newer state; nothing of theirs is written', async () => {
     const a = await newPage();
@@ -214,8 +215,8 @@ describe('the central UI', () => {
     const after = await desired();
     expect(after.version).toBe(before.version + 1);
     expect(String(after.topology.services.find((s: any) => s.name === 'anomaly-model').env[key])).toBe('3.1');
-    await p.host.waitForInstance('reconcile', { timeoutInMs: 120_000 });
-  }, 180_000);
+    await p.host.waitForInstance('reconcile', { timeoutInMs: hang(120_000) });
+  }, hang(180_000));
 
   it("reads a service's container log on its page; moves a service to another VM after a confirmation and follows the move", async () => {
     const { page } = await newPage();
@@ -240,7 +241,7 @@ describe('the central UI', () => {
     const entry = (await (await p.api('registry/dashboard')).json()) as { vm: string; host: string; port: number };
     expect(entry.vm).toBe('vm-ops');
     expect((await fetch(`http://${entry.host}:${entry.port}/health`)).status).toBe(200);
-  }, 180_000);
+  }, hang(180_000));
 });
 
 async function desired(): Promise<{ version: number; topology: any }> {

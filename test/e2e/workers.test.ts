@@ -14,6 +14,7 @@ import { EventType } from '../../local/host/history.js';
 import { checkBudgets } from '../../bench/arm-budget.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { compactDocument } from '../helpers/topology.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let p: TestPlatform;
 const dir = mkdtempSync(path.join(tmpdir(), 'lcm-workers-e2e-'));
@@ -21,7 +22,7 @@ const storeFile = path.join(dir, 'task-hub.sqlite');
 
 beforeAll(async () => {
   p = await startTestPlatform({ topology: assertTopology(compactDocument()), workers: 3, storeFile });
-}, 180_000);
+}, hang(180_000));
 
 afterAll(async () => {
   await p?.stop();
@@ -42,7 +43,7 @@ describe('boot on 3 worker processes', () => {
       const res = await fetch(`http://${entry.host}:${entry.port}/health`);
       expect(res.status, `${entry.service} /health`).toBe(200);
     }
-  }, 360_000);
+  }, hang(360_000));
 
   it('ran the work on more than one worker, and no replay committed twice', async () => {
     const stats = await p.host.workerStats();

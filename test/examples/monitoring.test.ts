@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/platform.js';
 import { until } from '../helpers/self-healing.js';
+import { hang } from '../helpers/hang-guard.js';
 
 const SERVER = new URL('../../examples/iot-platform/services/monitoring/server.js', import.meta.url).pathname;
 
@@ -77,7 +78,7 @@ describe('the example monitoring service', () => {
     expect(Object.keys(status.services)).toEqual(['api']);
     expect(status.actions.join('\n')).toMatch(/restart of api refused \(409[^)]*\); asking again in \d+ ms/);
     expect(status.actions.join('\n')).toMatch(/restart of api requested \(\d+ failed probes\)/);
-  }, 60_000);
+  }, hang(60_000));
 
   it('answers its own health check', async () => {
     const res = await fetch(`http://127.0.0.1:${monitoringPort}/health`);

@@ -16,6 +16,7 @@ import { startLocalHost, type LocalHost } from '../../local/host/index.js';
 import { pickFreePort, prepareLocalPlatform } from '../../bootstrap-cli/local-deployment.js';
 import { roleFunctionKeys } from '../../functions/http/roles.js';
 import { EXAMPLE_TOPOLOGY } from './topology.js';
+import { hang } from './hang-guard.js';
 
 export const freePort = pickFreePort;
 
@@ -117,7 +118,7 @@ export async function startTestPlatform(options: PlatformOptions = {}): Promise<
     settings,
     api,
     // A boot of the full example starts a JVM: minutes when the machine runs other tests too.
-    async run(path, body, timeoutInMs = 300_000) {
+    async run(path, body, timeoutInMs = hang(300_000)) {
       const res = await api(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
       if (res.status !== 202) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
       const { id } = (await res.json()) as { id: string };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { compactDocument, EXAMPLE_TOPOLOGY } from './topology.js';
+import { hang } from './hang-guard.js';
 
 /** The compact example (no Kafka) with fast probes, a fast watchdog, short back-off, and a service that crashes on every start. */
 export function selfHealingPlatform(restart = { initialBackoffInMs: 400, maxBackoffInMs: 2_000, resetAfterInMs: 600_000, maxFailures: 3 }) {
@@ -21,7 +22,7 @@ export function selfHealingPlatform(restart = { initialBackoffInMs: 400, maxBack
   return { topology: assertTopology(doc), codeRoot };
 }
 
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutInMs = 60_000): Promise<T> {
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutInMs = hang(60_000)): Promise<T> {
   const deadline = Date.now() + timeoutInMs;
   for (;;) {
     const value = await probe().catch(() => undefined);

@@ -6,16 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { hang } from '../helpers/hang-guard.js';
 
 let p: TestPlatform;
 
 beforeAll(async () => {
   p = await startTestPlatform();
-}, 180_000);
+}, hang(180_000));
 
 afterAll(async () => {
   await p?.stop();
-}, 90_000);
+}, hang(90_000));
 
 const get = async () => {
   const res = await p.api('desired-state');
@@ -29,7 +30,7 @@ const plan = (body?: unknown) => p.api('desired-state/plan', { method: 'POST', b
 async function stopReconcile(): Promise<void> {
   if (!p.host.getInstance('reconcile')) return;
   p.host.terminate('reconcile', 'test: the API is under test, not the reconcile');
-  await p.host.waitForInstance('reconcile', { timeoutInMs: 30_000 });
+  await p.host.waitForInstance('reconcile', { timeoutInMs: hang(30_000) });
 }
 
 describe('GET /api/desired-state', () => {

@@ -9,6 +9,7 @@ import { SshHost } from '../../functions/cloud/ssh.js';
 import { LOCAL_ARM_TOKEN, startLocalAzure } from '../../local/azure/index.js';
 import { runCgroups } from '../../local/azure/vm/cgroups.js';
 import { alive, listening, localRoutes } from '../helpers/net.js';
+import { hang } from '../helpers/hang-guard.js';
 
 describe('local Azure', () => {
   it('starts every emulator, runs a VM with a container, and stops leaving no process, cgroup or port', async () => {
@@ -60,5 +61,5 @@ describe('local Azure', () => {
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(netns);
     // Nor do its cgroups stay behind (a day of runs left tens of thousands of them).
     expect(runCgroups((r) => r === run)).toEqual([]);
-  }, 120_000);
+  }, hang(120_000));
 });

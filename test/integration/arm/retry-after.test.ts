@@ -8,6 +8,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { ArmClient } from '../../../bootstrap-cli/azure/arm.js';
 import { staticTokenCredential } from '../../../functions/cloud/credentials.js';
 import { LOCATION, putPublicIpRaw, startHarness, SUBSCRIPTION, type Harness } from './harness.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const RG = 'rg-test';
 
@@ -78,7 +79,7 @@ describe('long-running operations and Retry-After', () => {
     // unbounded wait would be an hour.
     expect(polls(slow)).toBeGreaterThanOrEqual(1);
     expect(polls(slow)).toBeLessThanOrEqual(2);
-  }, 60_000);
+  }, hang(60_000));
 });
 
 /** One raw PUT through the adapters' pipeline, for its headers. */

@@ -10,6 +10,7 @@ import { LoopbackPool } from '../../../local/azure/addresses.js';
 import { LOCAL_RETRY_AFTER_SCALE, startArmEmulator, type ArmEmulator } from '../../../local/azure/arm/index.js';
 import { generateLocalTls, type LocalTls } from '../../../local/azure/tls.js';
 import { LOCATION, publicKeyLine, RecordingHooks, SUBSCRIPTION, vmSpec } from './harness.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const RG = 'rg-budget';
 
@@ -58,5 +59,5 @@ describe('ARM budget shared by 3 workers', () => {
     expect(without).toBeGreaterThan(0);
     expect(withFeedback).toBeLessThan(without);
     expect(withFeedback).toBeLessThanOrEqual(2);
-  }, 90_000);
+  }, hang(90_000));
 });

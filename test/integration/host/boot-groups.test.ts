@@ -12,6 +12,7 @@ import { BOOT_ID } from '../../../functions/platform/ids.js';
 import type { BootOutput } from '../../../functions/platform/boot-output.js';
 import { generateTopology } from '../../../bench/generate-platform.js';
 import type { ScalingConfig } from '../../../bench/boot-scaling.app.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const ENTRY = new URL('../../../bench/boot-scaling.app.ts', import.meta.url).pathname;
 const config = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
@@ -30,7 +31,7 @@ afterAll(async () => {
 
 async function boot(groupVms: number): Promise<BootOutput> {
   host.startNew(O.boot, { instanceId: BOOT_ID, input: { requestedBy: 'test', groupVms } });
-  const s = await host.waitForInstance(BOOT_ID, { timeoutInMs: 120_000 });
+  const s = await host.waitForInstance(BOOT_ID, { timeoutInMs: hang(120_000) });
   expect(s.runtimeStatus).toBe('Completed');
   return s.output as BootOutput;
 }
@@ -98,5 +99,5 @@ describe('the boot in groups, on the local host', () => {
     expect(out.failures.filter((f) => f.kind === 'service').map((f) => f.target).sort()).toEqual(out.services.filter((s) => s.status === 'failed').map((s) => s.name).sort());
     // The groups of the earlier boots completed; none was started again for this one.
     expect(historyOf(BOOT_ID).filter((e) => String(e.EventType) === 'EventRaised')).toEqual([]);
-  }, 60_000);
+  }, hang(60_000));
 });

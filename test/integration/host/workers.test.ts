@@ -12,6 +12,7 @@ import { startLocalHost, type LocalHost } from '../../../local/host/index.js';
 import { HistoryStore } from '../../../local/host/store.js';
 import { EventType } from '../../../local/host/history.js';
 import { tempDir, waitUntil } from './helpers.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const ENTRY = new URL('../../fixtures/workers-app/index.ts', import.meta.url).pathname;
 const LEASE_MS = 1_500;
@@ -99,7 +100,7 @@ describe('local host: 3 worker processes over one task hub', () => {
   beforeAll(async () => {
     // Two activities per worker: a fan-out of 12 cannot fit on one process.
     host = await startLocalHost({ entry: ENTRY, storeFile, port: 0, workers: 3, maxConcurrentActivities: 2, leaseMs: LEASE_MS, log: (l) => logs.push(l) });
-  }, 120_000);
+  }, hang(120_000));
   afterAll(async () => {
     await host?.stop();
     tmp.cleanup();
@@ -110,7 +111,7 @@ describe('local host: 3 worker processes over one task hub', () => {
     expect(new Set(host.workerPids).size).toBe(3);
     const file = path.join(tmp.dir, 'spread.txt');
     const id = host.startNew('spread', { input: { file, groups: 3, perGroup: 4, sleepMs: 150 } });
-    const done = await host.waitForInstance(id, { timeoutInMs: 60_000 });
+    const done = await host.waitForInstance(id, { timeoutInMs: hang(60_000) });
     expect(done.runtimeStatus).toBe('Completed');
     expect(done.output).toBe(expectedSum(3, 4));
 
@@ -124,7 +125,7 @@ describe('local host: 3 worker processes over one task hub', () => {
     expect(pids.size).toBeGreaterThan(1);
     for (const pid of pids) expect(host.workerPids).toContain(pid);
     expect(duplicateScheduledIds(storeFile)).toEqual([]);
-  }, 90_000);
+  }, hang(90_000));
 
   it('a worker killed mid-activity: another runs its work after the lease and the orchestration completes', async () => {
     const file = path.join(tmp.dir, 'kill.txt');
@@ -135,7 +136,7 @@ describe('local host: 3 worker processes over one task hub', () => {
     process.kill(victim, 'SIGKILL');
     const lostAtKill = readLines(file).filter((l) => l.kind === 'start' && l.pid === victim).map((l) => l.item);
 
-    const done = await host.waitForInstance(id, { timeoutInMs: 60_000 });
+    const done = await host.waitForInstance(id, { timeoutInMs: hang(60_000) });
     expect(done.runtimeStatus).toBe('Completed');
     expect(done.output).toBe(expectedSum(2, 3));
     const lines = readLines(file);
@@ -147,5 +148,5 @@ describe('local host: 3 worker processes over one task hub', () => {
     expect(new Set(lines.filter((l) => l.kind === 'done').map((l) => l.item)).size).toBe(8);
     expect(logs.some((l) => l.includes(`(pid ${victim}) exited (SIGKILL)`))).toBe(true);
     expect(duplicateScheduledIds(storeFile)).toEqual([]);
-  }, 90_000);
+  }, hang(90_000));
 });

@@ -11,13 +11,15 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { ensureTopics, KafkaTopicError, KafkaUnavailableError } from '../../../functions/cloud/kafka.js';
 import { LoopbackPool } from '../../../local/azure/addresses.js';
 import { freeKafkaPort, prepareBroker, startDockerd, type Dockerd, type RealBroker } from './real-broker.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const TOPICS = [
   { name: 'sensor-readings', partitions: 3, replicationFactor: 1 },
   { name: 'sensor-commands', partitions: 1, replicationFactor: 1 },
   { name: 'deployments', partitions: 1, replicationFactor: 1 },
 ];
-const WAIT_MS = 90_000;
+// The product's own default (kafka.startupTimeoutInMs): a JVM's start on a loaded machine.
+const WAIT_MS = 300_000;
 
 let dockerd: Dockerd;
 let broker: RealBroker;
@@ -34,7 +36,7 @@ beforeAll(async () => {
     },
   );
   expect(first.created.sort()).toEqual(TOPICS.map((t) => t.name).sort());
-}, 600_000);
+}, hang(600_000));
 
 afterAll(async () => {
   await dockerd?.stop();
@@ -77,7 +79,7 @@ it('waited for the starting broker, then created the topics; a second run create
   const { topics } = await admin.fetchTopicMetadata({ topics: TOPICS.map((t) => t.name) });
   await admin.disconnect();
   expect(Object.fromEntries(topics.map((t) => [t.name, t.partitions.length]))).toEqual({ 'sensor-readings': 3, 'sensor-commands': 1, deployments: 1 });
-}, 60_000);
+}, hang(60_000));
 
 it('advertises to each client the address it came in on: the private one to services, the public one to the function app', async () => {
   for (const [address, host, port] of [
@@ -91,7 +93,7 @@ it('advertises to each client the address it came in on: the private one to serv
     expect(cluster.brokers, address).toEqual([{ nodeId: 1, host, port }]);
     expect(cluster.brokers[0].host).not.toMatch(/^(localhost|127\.0\.0\.1|0\.0\.0\.0)$/);
   }
-}, 60_000);
+}, hang(60_000));
 
 it('delivers a message produced on the services\' listener to a consumer on the function app\'s', async () => {
   const producer = client(broker.internal).producer();
@@ -99,7 +101,7 @@ it('delivers a message produced on the services\' listener to a consumer on the 
   await producer.send({ topic: 'sensor-readings', messages: [{ key: 'temp-1', value: JSON.stringify({ sensor: 'temp-1', value: 21.5 }) }] });
   await producer.disconnect();
   expect(await consumeAll(broker.external, 'sensor-readings', 'test-cross-listener', 1)).toEqual([JSON.stringify({ sensor: 'temp-1', value: 21.5 })]);
-}, 120_000);
+}, hang(120_000));
 
 it('reports a topic the broker refuses, naming it and the reason, and creates nothing', async () => {
   const error = await ensureTopics({
@@ -113,14 +115,14 @@ it('reports a topic the broker refuses, naming it and the reason, and creates no
   await admin.connect();
   expect(await admin.listTopics()).not.toContain('wide');
   await admin.disconnect();
-}, 60_000);
+}, hang(60_000));
 
 it('routes kafkajs log lines to the given log function', async () => {
   const lines: string[] = [];
   await ensureTopics({ brokers: [broker.external], topics: TOPICS.slice(0, 1), waitForBrokerInMs: 10_000, log: (l) => lines.push(l), logLevel: 'debug' });
   expect(lines.some((l) => l.startsWith('kafkajs DEBUG'))).toBe(true);
   expect(lines).toContain(`kafka: topics on ${broker.external}: created [], existing [sensor-readings]`);
-}, 60_000);
+}, hang(60_000));
 
 it('gives a clear error naming the broker, how long it waited and what raises that, when none answers before the deadline, without kafkajs console spam', async () => {
   const ip = new LoopbackPool().allocate('never');
@@ -168,4 +170,4 @@ it('keeps topics and messages across a container restart and across a re-created
   expect(afterRecreate.created).toEqual([]);
   expect(afterRecreate.existing.sort()).toEqual(TOPICS.map((t) => t.name).sort());
   expect(await consumeAll(broker.external, 'deployments', 'test-after-recreate', 1)).toEqual(['before-restart']);
-}, 300_000);
+}, hang(300_000));

@@ -14,6 +14,7 @@ import { startCosmosEmulator, type CosmosEmulator } from '../../../local/azure/c
 import { DroppedVmsError, seedPlatform } from '../../../bootstrap-cli/seed.js';
 import { minimalDocument } from '../../helpers/topology.js';
 import { startFilesFixture, type FilesFixture } from '../files/setup.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 let cosmos: CosmosEmulator;
 let files: FilesFixture;
@@ -63,5 +64,5 @@ describe('seed: VMs added through the API', () => {
     expect(merged.mergedVms).toEqual(['vm-added']);
     expect((await db.readTopology())!.vms.map((v) => v.name)).toEqual(['vm-a', 'vm-added']);
     client.dispose();
-  }, 60_000);
+  }, hang(60_000));
 });

@@ -12,6 +12,7 @@ import { HostKeyMismatchError, SshCommandError, SshHost, SshPool, type HostKeyPi
 import { startFileShareEmulator, type FileShareEmulator } from '../../../local/azure/files/index.js';
 import { generateLocalTls } from '../../../local/azure/tls.js';
 import { ADMIN, harness, type Harness } from '../vm/helpers.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const EXAMPLE = new URL('../../../examples/iot-platform/services/', import.meta.url).pathname;
 
@@ -54,7 +55,7 @@ beforeAll(async () => {
   cpSync(join(EXAMPLE, 'authentication'), broken, { recursive: true });
   writeFileSync(join(broken, 'Dockerfile'), readFileSync(join(broken, 'Dockerfile'), 'utf8').replace(/^CMD/m, 'RUN echo "no such tool: make" >&2 && exit 2\nCMD'));
   await share.uploadDirectory(broken, 'broken');
-}, 60_000);
+}, hang(60_000));
 
 afterAll(async () => {
   for (const s of hosts) s.dispose();
@@ -192,6 +193,11 @@ describe('Docker host', () => {
     expect(await docker.waitHealthy(check, { startupTimeoutInMs: 10_000, intervalInMs: 100 })).toBe(true);
     expect((await fetch(`http://${ip}:8001/health`)).status).toBe(200);
     const before = h.fleet.counts('vm-a');
+    // What a re-boot adopts: the container as ensureContainer would leave it; other labels, no.
+    const labelled = { ...spec, labels: { 'lcm.version': 'v1' } };
+    expect(await docker.runningAsSpecified(spec)).toMatchObject({ running: true, image });
+    expect(await docker.runningAsSpecified(labelled)).toBeUndefined();
+    expect(await docker.runningAsSpecified({ ...spec, image: 'lcm/authentication:other' })).toBeUndefined();
     expect((await docker.ensureContainer(spec)).action).toBe('none');
     const after = h.fleet.counts('vm-a');
     expect([after.build, after.run, after.restart, after.start]).toEqual([before.build, before.run, before.restart, before.start]);
@@ -252,7 +258,7 @@ describe('Docker host', () => {
     expect(h.fleet.counts('vm-a').build - before).toBe(1);
     // The fetch script (SAS URLs) did not stay on the VM.
     expect((await host().run(`ls .lcm/builds/${image.replace(/[^A-Za-z0-9.-]/g, '_')}/`)).stdout.split('\n')).not.toContain('fetch.sh');
-  }, 150_000);
+  }, hang(150_000));
 
   it('a failed detached build is reported to its run with its log; only a later run starts it again', async () => {
     const docker = new DockerHost(host());
@@ -273,7 +279,7 @@ describe('Docker host', () => {
     expect(await docker.startBuild(image, dir, await fetchOf('broken', dir), { run: 'boot:r2' })).toEqual({ state: 'started' });
     expect((await host().run(`cat ${marker}/pid`)).stdout.trim()).not.toBe(pid);
     expect((await settle(docker, image)).state).toBe('failed');
-  }, 150_000);
+  }, hang(150_000));
 
   /** A process of the VM's own that lives on unrelated to any build (what a reused pid points at). */
   const unrelated = async () => (await host().run('nohup setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!')).stdout.trim();
@@ -318,7 +324,7 @@ describe('Docker host', () => {
     } finally {
       await endSession(other);
     }
-  }, 60_000);
+  }, hang(60_000));
 
   it('removes the markers of builds over for a day, never a running one, a recent one or a link; skips while a starter is at work', async () => {
     const docker = new DockerHost(host());
@@ -362,7 +368,7 @@ describe('Docker host', () => {
       await endSession(live);
       await ssh.run(`rm -rf /tmp/lcm-not-a-marker ${B}/lcm_old-* ${B}/lcm_new-*`);
     }
-  }, 60_000);
+  }, hang(60_000));
 
   it('a health check from the VM fails for a port nothing listens on', async () => {
     const docker = new DockerHost(host());

@@ -11,6 +11,7 @@ import { HostKeyMismatchError, SshHost } from '../../../functions/cloud/ssh.js';
 import { KAFKA_IMAGE, kafkaImage } from '../../../local/images/kafka/index.js';
 import { alive } from '../../helpers/net.js';
 import { ADMIN, harness, waitFor, type Harness } from './helpers.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 let h: Harness;
 
@@ -34,7 +35,7 @@ beforeAll(async () => {
   h = await harness({ images: { 'apache/kafka': kafkaImage } });
   await h.powerOn('vm-d');
   await sh('vm-d', 'sudo -n apt-get install -y docker.io');
-}, 120_000);
+}, hang(120_000));
 afterAll(async () => {
   await h?.cleanup();
 });
@@ -57,7 +58,7 @@ describe('the VM\'s Docker engine', () => {
     expect(await text(`http://${vm.ip}:8080/`)).toBe(body);
     expect((await sh('vm-d', "sudo -n docker inspect -f '{{.Config.User}} {{.HostConfig.RestartPolicy.Name}}' web")).trim()).toBe('app unless-stopped');
     expect(h.fleet.counts('vm-d', { by: 'cli' })).toMatchObject({ install: 1, build: 1, run: 1 });
-  }, 120_000);
+  }, hang(120_000));
 
   it('a killed container comes back by its restart policy; with the policy off it stays down', async () => {
     const vm = h.fleet.get('vm-d')!;
@@ -70,7 +71,7 @@ describe('the VM\'s Docker engine', () => {
     expect((await sh('vm-d', "sudo -n docker inspect -f '{{.State.Status}}' web")).trim()).toBe('exited');
     await sh('vm-d', 'sudo -n docker update --restart unless-stopped web && sudo -n docker start web');
     expect(await waitFor('web started', () => text(`http://${vm.privateIp}:8080/`))).toMatch(/built by RUN/);
-  }, 60_000);
+  }, hang(60_000));
 
   it('pulls apache/kafka:3.9.1 (Apache Kafka from Maven Central\'s jars) from the machine\'s registry and serves kafkajs on both listeners', async () => {
     const vm = h.fleet.get('vm-d')!;
@@ -88,7 +89,7 @@ describe('the VM\'s Docker engine', () => {
         await admin.disconnect();
       }
     }
-  }, 300_000);
+  }, hang(300_000));
 
   it('a VM restart brings sshd, dockerd and the containers with a restart policy back', async () => {
     const vm = h.fleet.get('vm-d')!;
@@ -99,7 +100,7 @@ describe('the VM\'s Docker engine', () => {
     // The kafka container had no restart policy: it stays down, as Docker does it.
     expect((await sh('vm-d', "sudo -n docker ps -a --filter name=kafka --format '{{.Status}}'")).trim()).toMatch(/^Exited/);
     expect(h.fleet.events('vm-d').some((e) => e.by === 'boot' && e.container === 'web')).toBe(true);
-  }, 60_000);
+  }, hang(60_000));
 
   it('a partition is the VM\'s link going down: nothing answers until it comes back', async () => {
     const vm = h.fleet.get('vm-d')!;
@@ -108,7 +109,7 @@ describe('the VM\'s Docker engine', () => {
     await expect(h.connect('vm-d')).rejects.toThrow(/Timed out|ETIMEDOUT|EHOSTUNREACH/);
     await h.fleet.setLink('vm-d', true);
     expect(await waitFor('web after the link is back', () => text(`http://${vm.privateIp}:8080/`))).toMatch(/built by RUN/);
-  }, 60_000);
+  }, hang(60_000));
 
   it('a power loss leaves none of the VM\'s processes', async () => {
     const pids = await h.fleet.pids('vm-d');
@@ -136,5 +137,5 @@ describe('the VM\'s Docker engine', () => {
     } finally {
       ssh.dispose();
     }
-  }, 60_000);
+  }, hang(60_000));
 });

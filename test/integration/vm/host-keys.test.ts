@@ -14,6 +14,7 @@ import { HostKeyMismatchError, HostKeyUnknownError } from '../../../functions/cl
 import { centralDb, compute, vmPublicKey, withVm } from '../../../functions/deps.js';
 import { CONTAINERS } from '../../../functions/cloud/central-db.js';
 import { startLocalAzure, type LocalAzure } from '../../../local/azure/index.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const azureTarget = { subscriptionId: SUB, resourceGroup: 'rg-keys', location: 'westeurope' };
@@ -39,7 +40,7 @@ beforeAll(async () => {
   // The central database's schema comes from the control plane (the template on Azure).
   await azure.cosmos.provision({ database: 'lcm', containers: Object.values(CONTAINERS) });
   await ensureResourceGroup({ azure: azureTarget });
-}, 120_000);
+}, hang(120_000));
 
 afterAll(async () => {
   process.env = saved;
@@ -67,7 +68,7 @@ describe('SSH host keys pinned before the first connection', () => {
     expect(repinned!.fingerprint).not.toBe(pin!.fingerprint);
     expect(azure.fleet.get('vm-keys-a')!.hostKeyFingerprint).toBe(repinned!.fingerprint);
     expect(await whoami(again)).toBe('azureuser');
-  }, 120_000);
+  }, hang(120_000));
 
   it('refuses a VM presenting another key than the pinned one on the very first connection', async () => {
     const db = await centralDb();
@@ -95,7 +96,7 @@ describe('SSH host keys pinned before the first connection', () => {
     expect(await db.resetHostKey('vm-keys-b')).toBe(true);
     expect(await whoami(info)).toBe('azureuser');
     expect((await db.getHostKey('vm-keys-b'))?.fingerprint).toBe(presented);
-  }, 120_000);
+  }, hang(120_000));
 
   it('refuses a VM no key is pinned for (created outside the LCM) until an operator resets it', async () => {
     const adapter = compute(SUB);
@@ -109,7 +110,7 @@ describe('SSH host keys pinned before the first connection', () => {
     await db.resetHostKey('vm-keys-c');
     expect(await whoami(info)).toBe('azureuser');
     expect((await db.getHostKey('vm-keys-c'))?.fingerprint).toBe(azure.fleet.get('vm-keys-c')!.hostKeyFingerprint);
-  }, 120_000);
+  }, hang(120_000));
 
   it('ARM refuses customData that is not base64 or longer than 64 KB, and a change of it', async () => {
     const adapter = compute(SUB);
@@ -136,5 +137,5 @@ describe('SSH host keys pinned before the first connection', () => {
       .beginCreateOrUpdateAndWait(azureTarget.resourceGroup, 'vm-keys-d', { ...model, osProfile: { ...model.osProfile, customData: Buffer.from('#cloud-config\n').toString('base64') } }, { updateIntervalInMs: 20 })
       .catch((e: unknown) => e);
     expect(changed).toMatchObject({ statusCode: 409, code: 'PropertyChangeNotAllowed' });
-  }, 120_000);
+  }, hang(120_000));
 });

@@ -12,6 +12,7 @@ import { staticTokenCredential } from '../../../functions/cloud/credentials.js';
 import { publicKeyOf } from '../../../functions/cloud/secrets.js';
 import { SshHost } from '../../../functions/cloud/ssh.js';
 import { LOCAL_ARM_TOKEN, startLocalAzure, type LocalAzure } from '../../../local/azure/index.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const RG = 'rg-nsg';
 let azure: LocalAzure;
@@ -62,7 +63,7 @@ beforeAll(async () => {
   await ssh.run(`setsid node -e "require('net').createServer((s) => { s.on('error', () => {}); s.end('hi'); }).listen(8080)" </dev/null >/dev/null 2>&1 &`);
   ssh.dispose();
   await eventually('the listener', async () => (await probe(vm.privateIp, 8080)) === 'open');
-}, 120_000);
+}, hang(120_000));
 
 afterAll(async () => {
   await azure?.stop();
@@ -101,12 +102,12 @@ describe('NSG rules enforced on the local network', () => {
 
     await clients.network.securityRules.beginDeleteAndWait(RG, nsg, 'deny-web-vnet', { updateIntervalInMs: 20 });
     await eventually('8080 open to the VNet again', async () => (await probe(vm.privateIp, 8080)) === 'open');
-  }, 150_000);
+  }, hang(150_000));
 
   it('keeps the rules across a power cycle', async () => {
     const compute = new ComputeAdapter({ clients, pollIntervalInMs: 20 });
     await compute.restartVm({ resourceGroup: RG, name: 'vm-n' });
     expect(await probe(vm.privateIp, 22)).toBe('open');
     expect(await probe(vm.publicIp, 22)).toBe('dropped');
-  }, 60_000);
+  }, hang(60_000));
 });

@@ -9,6 +9,7 @@ import { NodeSSH } from 'node-ssh';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, harness, listening, type Harness } from './helpers.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 let h: Harness;
 let ip: string;
@@ -16,7 +17,7 @@ let ip: string;
 beforeAll(async () => {
   h = await harness();
   ip = await h.powerOn('vm-a');
-}, 120_000);
+}, hang(120_000));
 afterAll(async () => {
   await h?.cleanup();
 });
