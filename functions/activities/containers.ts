@@ -29,6 +29,9 @@ import type {
   VmAccess,
 } from './contracts.js';
 
+/** Services looked at together by adoptServices: under sshd's default MaxSessions (10). */
+const ADOPT_AT_ONCE = 8;
+
 /** SAS URLs live this long: enough to fetch, too short to be worth stealing. */
 const SAS_LIFETIME_IN_MS = 15 * 60_000;
 
@@ -242,15 +245,19 @@ export async function adoptServices(input: AdoptServicesInput): Promise<StartedS
   g.done('adoptServices');
   const { vm } = input;
   const found = await withVm(vm, async (docker) => {
-    const out: Array<{ service: AdoptServicesInput['services'][number]['service']; version: string; startedAt: string }> = [];
-    // One at a time over the VM's pooled connection: each is an inspect and one probe.
-    for (const { service, version } of input.services) {
+    // Side by side, a few at a time, as channels of the VM's one pooled connection (sshd allows 10
+    // sessions per connection): each is an inspect and one probe.
+    const look = async ({ service, version }: AdoptServicesInput['services'][number]) => {
       const state = await docker.runningAsSpecified({
         name: service.name,
         image: imageName(service.name, version),
         labels: serviceLabels(service, { replica: 0, port: service.port }, version),
       });
-      if (state && (await docker.isHealthy(healthCheckOf(vm, service)))) out.push({ service, version, startedAt: state.startedAt ?? new Date().toISOString() });
+      return state && (await docker.isHealthy(healthCheckOf(vm, service))) ? { service, version, startedAt: state.startedAt ?? new Date().toISOString() } : undefined;
+    };
+    const out: Array<NonNullable<Awaited<ReturnType<typeof look>>>> = [];
+    for (let i = 0; i < input.services.length; i += ADOPT_AT_ONCE) {
+      for (const r of await Promise.all(input.services.slice(i, i + ADOPT_AT_ONCE).map(look))) if (r) out.push(r);
     }
     return out;
   });
