@@ -14,8 +14,11 @@ afterAll(async () => {
 
 describe('the LCM itself stops mid-work', () => {
   it('a host killed while the watchdog and a restart run resumes both, with still exactly one watchdog', async () => {
-    // A long back-off makes the second restart wait on a durable timer when the host is killed.
-    const { topology, codeRoot } = selfHealingPlatform({ initialBackoffInMs: 4_000, maxBackoffInMs: 8_000, resetAfterInMs: 600_000, maxFailures: 5 });
+    // A long back-off makes the second restart wait on a durable timer when the host is killed. It
+    // counts from the first restart's start, so it must outlast that restart and the second request
+    // on a slow machine (4 s did not: the second restart found it spent and never waited).
+    const backoff = hang(12_000);
+    const { topology, codeRoot } = selfHealingPlatform({ initialBackoffInMs: backoff, maxBackoffInMs: 2 * backoff, resetAfterInMs: 600_000, maxFailures: 5 });
     prepared = await preparePlatform({ topology, codeRoot });
     let { proc, baseUrl } = await spawnHost(prepared);
     host = proc;
