@@ -216,19 +216,31 @@ export async function startService(input: StartServiceInput): Promise<StartedSer
     }
     return state;
   });
-  const startedAt = result.startedAt ?? new Date().toISOString();
   // Registered only once healthy: a client reading the registry never finds a container that does not answer.
-  await (await centralDb()).registerInstance(service.name, service.kind, {
+  return registerRunning(await centralDb(), vm, service, replica, input.version, result.startedAt ?? new Date().toISOString(), result.action);
+}
+
+/** A healthy replica's registry instance, and what a boot step reports of it. */
+async function registerRunning(
+  db: Awaited<ReturnType<typeof centralDb>>,
+  vm: VmAccess,
+  service: ServiceRuntimeSpec,
+  replica: { index: number; container: string; port: number },
+  version: string,
+  startedAt: string,
+  action: StartedService['action'],
+): Promise<StartedService> {
+  await db.registerInstance(service.name, service.kind, {
     vm: vm.name,
     container: replica.container,
     replica: replica.index,
     host: vm.privateIp,
     port: replica.port,
     status: 'running',
-    imageTag: input.version,
+    imageTag: version,
     startedAt,
   });
-  return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: replica.port, status: 'running', startedAt, action: result.action };
+  return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: replica.port, status: 'running', startedAt, action };
 }
 
 /**
@@ -262,21 +274,7 @@ export async function adoptServices(input: AdoptServicesInput): Promise<StartedS
     return out;
   });
   const db = await centralDb();
-  return Promise.all(
-    found.map(async ({ service, version, startedAt }): Promise<StartedService> => {
-      await db.registerInstance(service.name, service.kind, {
-        vm: vm.name,
-        container: service.name,
-        replica: 0,
-        host: vm.privateIp,
-        port: service.port,
-        status: 'running',
-        imageTag: version,
-        startedAt,
-      });
-      return { service: service.name, kind: service.kind, vm: vm.name, host: vm.privateIp, port: service.port, status: 'running', startedAt, action: 'none' };
-    }),
-  );
+  return Promise.all(found.map(({ service, version, startedAt }) => registerRunning(db, vm, service, { index: 0, container: service.name, port: service.port }, version, startedAt, 'none')));
 }
 
 export async function startKafka(input: StartKafkaInput): Promise<StartedService> {

@@ -432,8 +432,10 @@ function parseLabels(text: string): Record<string, string> {
   return out;
 }
 
-/** Whether the container's lcm.* labels are the wanted ones (a container without wanted labels matches any). */
-/** One definition of a container that needs no change: its image and every compared label as wanted. */
+/**
+ * One definition of a container that needs no change: its image and every wanted lcm.* label as
+ * wanted (a spec without labels matches any container of that image).
+ */
 function isCurrent(state: ContainerState, spec: Pick<ContainerSpec, 'image' | 'labels'>): boolean {
   const actual = state.labels ?? {};
   return state.exists && state.image === spec.image && Object.entries(spec.labels ?? {}).every(([k, v]) => actual[k] === v);

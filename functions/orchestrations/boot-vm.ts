@@ -118,12 +118,13 @@ function* prepareVm(
   // The VM's record and the start of its builds side by side: one dispatch fewer on every VM's chain.
   const register = activityTask(context, A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
   const tasks: Task[] = [register];
-  if (input.steps.length > 0) tasks.push(activityTaskWithRetry(context, A.startBuilds, transientRetry, { vm: access, run, builds: input.steps } satisfies StartBuildsInput));
+  const buildsAt = input.steps.length > 0 ? tasks.push(activityTaskWithRetry(context, A.startBuilds, transientRetry, { vm: access, run, builds: input.steps } satisfies StartBuildsInput)) - 1 : -1;
   // A VM just created runs nothing yet: only one that was there may have services to adopt.
-  const adopt = !info.created && (input.adopt?.length ?? 0) > 0;
-  if (adopt) tasks.push(activityTask(context, A.adoptServices, { vm: access, services: input.adopt! } satisfies AdoptServicesInput));
-  // Services to adopt are among the steps, so the adoption, when asked, is the third task.
-  const [registered, started, adoption] = yield* settleAll<unknown>(context, tasks);
+  const adoptAt = !info.created && (input.adopt?.length ?? 0) > 0 ? tasks.push(activityTask(context, A.adoptServices, { vm: access, services: input.adopt! } satisfies AdoptServicesInput)) - 1 : -1;
+  const results = yield* settleAll<unknown>(context, tasks);
+  const [registered] = results;
+  const started = buildsAt >= 0 ? results[buildsAt] : undefined;
+  const adoption = adoptAt >= 0 ? results[adoptAt] : undefined;
   if (!registered!.ok) return failed('provision', registered!.error);
   const images: ImageOutcome[] = [];
   const running: Array<Extract<BuildProgress, { state: 'running' }>> = [];
