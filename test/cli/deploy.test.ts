@@ -176,7 +176,7 @@ describe('bootstrap-cli deploy --local', () => {
     } finally {
       server.close();
     }
-  }, 30_000);
+  }, hang(30_000));
 
   it('without root the local VMs cannot run: it stops at once naming what is missing and how to get it', async () => {
     const child = spawn('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'env', 'HOME=/tmp', process.execPath, BIN, 'deploy', '--local', '--once', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -187,7 +187,7 @@ describe('bootstrap-cli deploy --local', () => {
     expect(err).toContain('the local VMs cannot run on this machine: not running as root');
     expect(err).toMatch(/sudo npm start/);
     expect(err).not.toMatch(/starting the local Azure emulators/);
-  }, 30_000);
+  }, hang(30_000));
 
   it('without --local it deploys to Azure: with no Azure sign-in here, exit 1 saying to run az login', async () => {
     const run = start(['deploy', '--dry-run']);

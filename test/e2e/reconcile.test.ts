@@ -287,7 +287,7 @@ describe('reconcile', () => {
       await until('both sides of the move registered', async () => {
         const entry = (await (await p.api('registry/api')).json()) as any;
         return entry.instances?.length === 2 || entry.instances?.some((i: any) => i.vm === 'vm-a') ? entry : undefined;
-      }, 120_000).catch(async (e: Error) => {
+      }, hang(120_000)).catch(async (e: Error) => {
         throw new Error(`${e.message}; the reconcile: ${await (await p.api('operations/reconcile')).text()}`);
       });
       p.proc.kill('SIGKILL');

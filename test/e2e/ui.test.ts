@@ -77,7 +77,7 @@ describe('the central UI', () => {
     const { page, requests } = await newPage();
     await signIn(page, p.host.baseUrl, p.key);
     for (const name of serviceNames()) {
-      await expect.poll(() => page.locator(`tr[data-service="${name}"] .status`).textContent(), { timeout: 20_000 }).toBe('running');
+      await expect.poll(() => page.locator(`tr[data-service="${name}"] .status`).textContent(), { timeout: hang(20_000) }).toBe('running');
     }
     for (const vm of p.topology.vms) await expect.poll(() => page.locator(`tr[data-vm="${vm.name}"] .status`).textContent()).toBe('running');
     // Kafka is shown with its broker address and its topics (from the desired state).
@@ -103,7 +103,7 @@ describe('the central UI', () => {
     await row.getByRole('button', { name: 'Yes, restart' }).click();
     await page.waitForURL(/#\/operations\/restart-svc-sensor-binder$/);
     const op = page.locator('[data-operation="restart-svc-sensor-binder"]');
-    await expect.poll(() => op.getAttribute('data-status'), { timeout: 60_000 }).toBe('Completed');
+    await expect.poll(() => op.getAttribute('data-status'), { timeout: hang(60_000) }).toBe('Completed');
     expect(await op.textContent()).toMatch(/requested by central UI/);
     expect(await page.locator('table[aria-label], .table-wrap[aria-label="timeline"]').last().textContent()).toMatch(/restartContainer/);
     const after = (await (await p.api('services/sensor-binder')).json()) as { restartCount: number; events: Array<{ requestedBy?: string }> };
@@ -123,7 +123,7 @@ describe('the central UI', () => {
     await page.getByRole('button', { name: 'Yes, start a boot' }).click();
     await page.waitForURL(/#\/operations\/boot$/);
     const op = page.locator('[data-operation="boot"]');
-    await expect.poll(() => op.getAttribute('data-status'), { timeout: 120_000, interval: 1_000 }).toBe('Completed');
+    await expect.poll(() => op.getAttribute('data-status'), { timeout: hang(120_000), interval: 1_000 }).toBe('Completed');
     for (const vm of p.topology.vms) expect(await op.locator(`tr[data-vm="${vm.name}"]`).textContent()).toContain('running');
     for (const s of ['kafka', ...serviceNames()]) expect(await op.locator(`tr[data-step="${s}"]`).textContent()).toContain('running');
     expect(await op.textContent()).toMatch(/requested by central UI/);
@@ -136,7 +136,7 @@ describe('the central UI', () => {
     await row.getByRole('button', { name: 'Init' }).click();
     await row.getByRole('button', { name: 'Yes, init' }).click();
     await page.waitForURL(/#\/operations\/init-vm-vm-ops$/);
-    await expect.poll(() => page.locator('[data-operation="init-vm-vm-ops"]').getAttribute('data-status'), { timeout: 90_000 }).toBe('Completed');
+    await expect.poll(() => page.locator('[data-operation="init-vm-vm-ops"]').getAttribute('data-status'), { timeout: hang(90_000) }).toBe('Completed');
     await page.locator('header nav').getByRole('link', { name: 'Platform' }).click();
     await page.getByRole('link', { name: 'Provision a VM' }).click();
     await page.getByLabel('Name', { exact: true }).fill('Bad_Name');
@@ -179,7 +179,7 @@ describe('the central UI', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => page.locator('[data-banner="done"]').textContent()).toMatch(`version ${before.version + 1}`);
     const op = page.locator('[data-banner="done"] [data-operation="reconcile"]');
-    await expect.poll(() => op.getAttribute('data-status'), { timeout: 120_000, interval: 1_000 }).toBe('Completed');
+    await expect.poll(() => op.getAttribute('data-status'), { timeout: hang(120_000), interval: 1_000 }).toBe('Completed');
     const after = await desired();
     expect(after.version).toBe(before.version + 1);
     expect(after.topology.services.find((s: any) => s.name === 'dashboard').env.TITLE).toBe(title);
@@ -224,7 +224,7 @@ describe('the central UI', () => {
     await page.goto(`${p.host.baseUrl}/api/ui/#/services/sensor-controller`);
     await page.locator('section', { hasText: 'Logs' }).getByRole('button', { name: 'Container log' }).click();
     // sensor-controller logs what it produces to when it starts.
-    await expect.poll(() => page.locator('pre[data-log="container"]').textContent(), { timeout: 20_000 }).toMatch(/producing readings of \d+ sensors to sensor-readings/);
+    await expect.poll(() => page.locator('pre[data-log="container"]').textContent(), { timeout: hang(20_000) }).toMatch(/producing readings of \d+ sensors to sensor-readings/);
     expect(await page.locator('section', { hasText: 'Logs' }).textContent()).toMatch(/read from vm-sensors now/);
 
     await page.goto(`${p.host.baseUrl}/api/ui/#/services/dashboard`);
@@ -236,7 +236,7 @@ describe('the central UI', () => {
     expect((await desired()).topology.services.find((s: any) => s.name === 'dashboard').vm).toBe('vm-apps');
     await placement.getByRole('button', { name: 'Yes, move' }).click();
     await page.waitForURL(/#\/operations\/reconcile$/);
-    await expect.poll(() => page.locator('[data-operation="reconcile"]').getAttribute('data-status'), { timeout: 120_000, interval: 1_000 }).toBe('Completed');
+    await expect.poll(() => page.locator('[data-operation="reconcile"]').getAttribute('data-status'), { timeout: hang(120_000), interval: 1_000 }).toBe('Completed');
     expect((await desired()).topology.services.find((s: any) => s.name === 'dashboard').vm).toBe('vm-ops');
     const entry = (await (await p.api('registry/dashboard')).json()) as { vm: string; host: string; port: number };
     expect(entry.vm).toBe('vm-ops');

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { installDockerScript, STEP_TIMEOUTS } from '../../functions/cloud/docker-host.js';
 import { SshConnectionError, SshHost } from '../../functions/cloud/ssh.js';
 import { generateSshKeyPair } from '../../functions/cloud/secrets.js';
+import { hang } from '../helpers/hang-guard.js';
 
 describe('installing Docker on a fresh VM', () => {
   const bin = mkdtempSync(join(tmpdir(), 'lcm-fresh-vm-'));
@@ -52,7 +53,7 @@ describe('installing Docker on a fresh VM', () => {
 });
 
 describe('SSH to a VM whose sshd does not answer yet', () => {
-  it('"Timed out while waiting for handshake" is transient: retried, then a connection error naming the VM', { timeout: 20_000 }, async () => {
+  it('"Timed out while waiting for handshake" is transient: retried, then a connection error naming the VM', { timeout: hang(20_000) }, async () => {
     // A TCP listener that accepts and says nothing, like a booting VM's sshd.
     let connections = 0;
     const sockets: net.Socket[] = [];

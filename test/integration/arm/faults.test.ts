@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { ComputeAdapter, createComputeClients } from '../../../functions/cloud/compute.js';
 import { azureCredential } from '../../../functions/cloud/credentials.js';
 import { LOCATION, SUBSCRIPTION, publicKeyLine, putPublicIpRaw, startHarness, vmSpec, type Harness } from './harness.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const RG = 'rg-test';
 
@@ -139,7 +140,7 @@ describe('ARM emulator faults and refusals, seen through the real SDK', () => {
       expect(err.message).toContain('AZURE_CLIENT_ID');
       expect(err.message).toMatch(/managed identity/);
     }
-  }, 45_000);
+  }, hang(45_000));
 });
 
 describe('ARM emulator shutdown', () => {

@@ -47,7 +47,7 @@ describe('long-running operations and Retry-After', () => {
     await createPublicIp(h, 'pip-bounded');
     // As above with the advice lowered to 1 s; unbounded, the call would wait an hour.
     expect(polls(h)).toBeLessThanOrEqual(4);
-  }, 20_000);
+  }, hang(20_000));
 
   it("local mode's Retry-After 0 is no advice: the SDK polls at its own interval", async () => {
     const h = await harness({ latency: { 'publicIp.write': 300 } });

@@ -25,7 +25,7 @@ describe('ARM budget shared by 3 workers', () => {
     const setup = worker(false);
     await setup.ensureResourceGroup({ resourceGroup: RG, location: LOCATION });
     await setup.ensureVm({ resourceGroup: RG, location: LOCATION, vm: vmSpec('vm-a'), publicKey: publicKeyLine() });
-  }, 30_000);
+  }, hang(30_000));
   afterAll(async () => {
     await arm?.stop();
   });

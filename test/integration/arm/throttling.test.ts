@@ -8,6 +8,7 @@ import { ArmOperationError } from '../../../functions/cloud/compute.js';
 import { AZURE_ERRORS } from '../../../local/azure/arm/index.js';
 import { startFixtureHost, type TestHost } from '../host/helpers.js';
 import { LOCATION, publicKeyLine, startHarness, vmSpec, type Harness } from './harness.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 const RG = 'rg-test';
 
@@ -71,7 +72,7 @@ describe('Azure busy and throttling errors, seen through the real SDK', () => {
     expect((error as ArmOperationError).code).toBe('OperationNotAllowed');
     expect((error as Error).message).toMatch(/vm "vm-busy-nic": read failed: OperationNotAllowed: .*ARM asks to retry after 1200 s/);
     expect(Date.now() - started).toBeLessThan(10_000);
-  }, 20_000);
+  }, hang(20_000));
 
   it('a short Retry-After (under the cap) is still waited out by the SDK', async () => {
     h.arm.log.reset();
@@ -98,5 +99,5 @@ describe('a long Retry-After goes to the orchestration', () => {
     const output = status.output as { result: unknown; waitedMs: number };
     expect(output.result).toEqual({ ok: 'vm-a' });
     expect(output.waitedMs).toBeGreaterThanOrEqual(2000);
-  }, 30_000);
+  }, hang(30_000));
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { generateLocalTls, type LocalTls } from '../../../local/azure/tls.js';
 import { startCosmosEmulator, type CosmosEmulator } from '../../../local/azure/cosmos.js';
 import { CentralDb, createCosmosClient } from '../../../functions/cloud/central-db.js';
+import { hang } from '../../helpers/hang-guard.js';
 
 let tls: LocalTls;
 let emulator: CosmosEmulator;
@@ -45,4 +46,4 @@ it('is refused by a client that does not trust the certificate', async () => {
   } finally {
     client.dispose();
   }
-}, 30_000);
+}, hang(30_000));

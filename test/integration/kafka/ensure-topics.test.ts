@@ -146,7 +146,7 @@ it('gives a clear error naming the broker, how long it waited and what raises th
   expect(message).toContain('docker ps');
   expect(consoleCalls).toEqual([]);
   expect(lines).toEqual([`kafka: waiting up to 1500 ms for broker ${ip}:${port}`]);
-}, 20_000);
+}, hang(20_000));
 
 // Last: it restarts and re-creates the broker container.
 it('keeps topics and messages across a container restart and across a re-created container on the same volume', async () => {

@@ -117,7 +117,7 @@ describe('the VM\'s Docker engine', () => {
     await h.fleet.killVm('vm-d');
     await waitFor('every VM process gone', () => pids.every((p) => !alive(p)), 10_000);
     expect(await h.fleet.pids('vm-d')).toEqual([]);
-  }, 30_000);
+  }, hang(30_000));
 
   it('a VM deleted and created again has a new host key, which the pinned SSH adapter refuses', async () => {
     await h.powerOn('vm-d');
