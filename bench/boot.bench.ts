@@ -112,6 +112,8 @@ function machineCpu(): { busy: number; total: number } | undefined {
 
 interface BootRun {
   wallMs: number;
+  /** performance.now() when the boot was asked for: the origin of its activities' times. */
+  t0: number;
   status: string;
   failures: unknown[];
   arm: ArmLogCounts;
@@ -182,6 +184,7 @@ async function boot(host: LocalHost, p: PreparedPlatform, probe: HostProbe): Pro
   const replayAloneMs = alone ? sum([...alone.values()].map((a) => a.cpuMs)) : undefined;
   return {
     wallMs,
+    t0,
     status: done.runtimeStatus === 'Completed' ? (output.status ?? 'unknown') : `${done.runtimeStatus}: ${JSON.stringify(done.output).slice(0, 300)}`,
     failures: output.failures ?? [],
     arm: p.azure.arm.log.counts(),
@@ -494,6 +497,18 @@ function summarize(
     const bySlot = [...slotTime.entries()].sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${(ms / 1000).toFixed(0)}`);
     out(`    activity slot-seconds by function: ${bySlot.join(', ')}`);
     out(`    activities: ${acts.length}, slots busy ${pct(slotShare)} of ${ACTIVITY_SLOTS} slots x wall, queue wait mean ${(waits.length ? sum(waits) / waits.length : 0).toFixed(0)} ms, max ${(waits.length ? Math.max(...waits) : 0).toFixed(0)} ms`);
+    // Where the re-boot's time goes: when each kind of work first started and last ended.
+    const span = new Map<string, { n: number; from: number; to: number; exec: number[] }>();
+    for (const a of second.activities.filter((x) => x.startedAt !== undefined && x.endedAt !== undefined)) {
+      const e = span.get(a.name) ?? { n: 0, from: Infinity, to: 0, exec: [] };
+      e.n++;
+      e.from = Math.min(e.from, a.startedAt! - second.t0);
+      e.to = Math.max(e.to, a.endedAt! - second.t0);
+      e.exec.push(execMs(a));
+      span.set(a.name, e);
+    }
+    const spans = [...span.entries()].sort((a, b) => a[1].from - b[1].from);
+    out(`    re-boot timeline (ms from the request; first start-last end, slowest): ${spans.map(([n, e]) => `${n} x${e.n} ${e.from.toFixed(0)}-${e.to.toFixed(0)} (${Math.max(...e.exec).toFixed(0)})`).join(', ')}`);
   } else {
     out(`    (host probes unavailable: local/host/engine.ts internals changed; engine time and activity timings not measured)`);
   }

@@ -29,9 +29,6 @@ import type {
   VmAccess,
 } from './contracts.js';
 
-/** Services looked at together by adoptServices: under sshd's default MaxSessions (10). */
-const ADOPT_AT_ONCE = 8;
-
 /** SAS URLs live this long: enough to fetch, too short to be worth stealing. */
 const SAS_LIFETIME_IN_MS = 15 * 60_000;
 
@@ -84,28 +81,39 @@ export async function startBuilds(input: StartBuildsInput): Promise<BuildProgres
   const share = codeShare();
   return withVm(input.vm, async (docker) => {
     const out: BuildProgress[] = [];
-    // One at a time over the VM's pooled connection: each is a short command.
+    const wanted: Array<{ step: string; source: string; version: string; image: string }> = [];
     for (const b of input.builds) {
       try {
         const version = b.version ?? (await share.codeVersion(b.source));
         new Guard().version('version', version).done(`startBuilds of ${b.step}`);
-        const image = imageName(b.step, version);
-        if (await docker.hasImage(image)) {
-          out.push({ step: b.step, state: 'built', image: { step: b.step, image, version, built: false } });
-          continue;
-        }
-        // The VM fetches the code itself; the SAS URLs go into the script sent to the VM only.
-        const urls = await share.readOnlySasUrls(b.source, { expiresInMs: SAS_LIFETIME_IN_MS });
-        const dir = `.lcm/src/${b.step}/${version}`;
-        const status = await docker.startBuild(image, dir, fetchScript(urls, dir, { caCert: share.caCert }), { run: input.run });
-        out.push(progressOf(b.step, image, version, status.state === 'started' ? { state: 'running' } : status));
+        wanted.push({ step: b.step, source: b.source, version, image: imageName(b.step, version) });
       } catch (e) {
         out.push({ step: b.step, state: 'failed', reason: `the build of ${b.step} on VM "${input.vm.name}" could not start: ${(e as Error).message}` });
       }
     }
-    // Housekeeping once the builds are started: the VM's markers of builds over for a day go. It
-    // changes no build's outcome, so a VM that cannot do it now does it at its next startBuilds.
-    await docker.pruneBuildMarkers().catch(() => 0);
+    // One look for the images already there (a re-boot's usual case), then a start for each other.
+    const present = await docker.presentImages(wanted.map((w) => w.image));
+    let started = 0;
+    // One at a time over the VM's pooled connection: each is a short command.
+    for (const w of wanted) {
+      if (present.has(w.image)) {
+        out.push({ step: w.step, state: 'built', image: { step: w.step, image: w.image, version: w.version, built: false } });
+        continue;
+      }
+      try {
+        // The VM fetches the code itself; the SAS URLs go into the script sent to the VM only.
+        const urls = await share.readOnlySasUrls(w.source, { expiresInMs: SAS_LIFETIME_IN_MS });
+        const dir = `.lcm/src/${w.step}/${w.version}`;
+        const status = await docker.startBuild(w.image, dir, fetchScript(urls, dir, { caCert: share.caCert }), { run: input.run });
+        started++;
+        out.push(progressOf(w.step, w.image, w.version, status.state === 'started' ? { state: 'running' } : status));
+      } catch (e) {
+        out.push({ step: w.step, state: 'failed', reason: `the build of ${w.step} on VM "${input.vm.name}" could not start: ${(e as Error).message}` });
+      }
+    }
+    // Housekeeping when builds were started: the VM's markers of builds over for a day go. It
+    // changes no build's outcome, so a VM that cannot do it now does it at its next start.
+    if (started > 0) await docker.pruneBuildMarkers().catch(() => 0);
     return out;
   });
 }
@@ -256,23 +264,16 @@ export async function adoptServices(input: AdoptServicesInput): Promise<StartedS
   else input.services.forEach((s, i) => guardServiceRuntime(g, s?.service, `services[${i}].service`).version(`services[${i}].version`, s?.version));
   g.done('adoptServices');
   const { vm } = input;
-  const found = await withVm(vm, async (docker) => {
-    // Side by side, a few at a time, as channels of the VM's one pooled connection (sshd allows 10
-    // sessions per connection): each is an inspect and one probe.
-    const look = async ({ service, version }: AdoptServicesInput['services'][number]) => {
-      const state = await docker.runningAsSpecified({
-        name: service.name,
-        image: imageName(service.name, version),
-        labels: serviceLabels(service, { replica: 0, port: service.port }, version),
-      });
-      return state && (await docker.isHealthy(healthCheckOf(vm, service))) ? { service, version, startedAt: state.startedAt ?? new Date().toISOString() } : undefined;
-    };
-    const out: Array<NonNullable<Awaited<ReturnType<typeof look>>>> = [];
-    for (let i = 0; i < input.services.length; i += ADOPT_AT_ONCE) {
-      for (const r of await Promise.all(input.services.slice(i, i + ADOPT_AT_ONCE).map(look))) if (r) out.push(r);
-    }
-    return out;
-  });
+  // One SSH command looks at all of them (an inspect of every container, the probes side by side).
+  const states = await withVm(vm, (docker) =>
+    docker.runningHealthy(
+      input.services.map(({ service, version }) => ({
+        spec: { name: service.name, image: imageName(service.name, version), labels: serviceLabels(service, { replica: 0, port: service.port }, version) },
+        health: healthCheckOf(vm, service),
+      })),
+    ),
+  );
+  const found = input.services.flatMap(({ service, version }, i) => (states[i] ? [{ service, version, startedAt: states[i]!.startedAt ?? new Date().toISOString() }] : []));
   const db = await centralDb();
   return Promise.all(found.map(({ service, version, startedAt }) => registerRunning(db, vm, service, { index: 0, container: service.name, port: service.port }, version, startedAt, 'none')));
 }

@@ -51,6 +51,12 @@ const LABEL = /^lcm\.[a-z]+=[A-Za-z0-9._:-]{0,128}$/;
 
 export type EnsureContainerResult = ContainerState & { action: 'none' | 'started' | 'created' | 'replaced' };
 
+/** A container a re-boot would take as running: what it must run, and how to probe it. */
+export interface RunningCandidate {
+  spec: Pick<ContainerSpec, 'name' | 'image' | 'labels'>;
+  health: HealthCheck;
+}
+
 export interface HealthCheck {
   address: string;
   port: number;
@@ -115,6 +121,14 @@ export class DockerHost {
     if (probe.code === 0) return { installed: false };
     await this.ssh.run(installDockerScript(), { step: 'install Docker', timeoutInMs: STEP_TIMEOUTS.installDocker });
     return { installed: true };
+  }
+
+  /** Which of these images the VM has: one SSH command for all of them. */
+  async presentImages(images: readonly string[]): Promise<Set<string>> {
+    if (images.length === 0) return new Set();
+    const script = images.map((image, i) => `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo ${i}; fi`).join('\n');
+    const r = await this.ssh.run(script, { step: 'inspect images' });
+    return new Set(r.stdout.split('\n').filter((l) => /^\d+$/.test(l.trim())).map((l) => images[Number(l.trim())]!));
   }
 
   async hasImage(image: string): Promise<boolean> {
@@ -264,13 +278,9 @@ export class DockerHost {
   }
 
   async containerState(name: string): Promise<ContainerState> {
-    const r = await this.ssh.run(
-      `${DOCKER} inspect -f '{{.State.Running}}|{{.Config.Image}}|{{.State.StartedAt}}|{{.RestartCount}}|{{range $k, $v := .Config.Labels}}{{$k}}={{$v}},{{end}}' ${shellQuote(name)} 2>/dev/null`,
-      { allowFailure: true, step: 'inspect container' },
-    );
+    const r = await this.ssh.run(`${DOCKER} inspect --type container -f '${INSPECT_FORMAT}' ${shellQuote(name)} 2>/dev/null`, { allowFailure: true, step: 'inspect container' });
     if (r.code !== 0) return { exists: false, running: false };
-    const [running, image, startedAt, restartCount, labels] = r.stdout.trim().split('|');
-    return { exists: true, running: running === 'true', image, startedAt, restartCount: Number(restartCount) || 0, labels: parseLabels(labels ?? '') };
+    return parseInspect(r.stdout.trim());
   }
 
   /** Every container carrying the label `lcm.service` (those the LCM started), running or not. One SSH exec. */
@@ -289,12 +299,36 @@ export class DockerHost {
   }
 
   /**
-   * The container when it runs as specified (its image and compared labels), as ensureContainer
-   * would leave it untouched; undefined when it is missing, stopped or different. Changes nothing.
+   * For each candidate, its container's state when it runs as specified (image and compared
+   * labels, as ensureContainer would leave it untouched) and answers one health probe; undefined
+   * when it is missing, stopped, different or not healthy. One SSH command for all of them: one
+   * inspect of every container, the probes side by side. Changes nothing.
    */
-  async runningAsSpecified(spec: Pick<ContainerSpec, 'name' | 'image' | 'labels'>): Promise<ContainerState | undefined> {
-    const state = await this.containerState(spec.name);
-    return state.running && isCurrent(state, spec) ? state : undefined;
+  async runningHealthy(candidates: readonly RunningCandidate[]): Promise<Array<ContainerState | undefined>> {
+    if (candidates.length === 0) return [];
+    const script = [
+      // Each probe reports on a line of its own (short lines: written whole even side by side).
+      ...candidates.map(({ health }, i) => `( if ${curlCommand(health)}; then echo "H|${i}|0"; else echo "H|${i}|1"; fi ) &`),
+      // Missing containers are left out of inspect's output (and make it exit 1): judged absent.
+      `${DOCKER} inspect --type container -f 'C|{{.Name}}|${INSPECT_FORMAT}' ${candidates.map((c) => shellQuote(c.spec.name)).join(' ')} 2>/dev/null || true`,
+      'wait',
+    ].join('\n');
+    const r = await this.ssh.run(script, { step: 'inspect and probe containers' });
+    const states = new Map<string, ContainerState>();
+    const healthy = new Set<number>();
+    for (const line of r.stdout.split('\n')) {
+      if (line.startsWith('C|')) {
+        const [, name, ...rest] = line.trim().split('|');
+        states.set(name!.replace(/^\//, ''), parseInspect(rest.join('|')));
+      } else if (line.startsWith('H|')) {
+        const [, i, code] = line.trim().split('|');
+        if (code === '0') healthy.add(Number(i));
+      }
+    }
+    return candidates.map(({ spec }, i) => {
+      const state = states.get(spec.name);
+      return state?.running && isCurrent(state, spec) && healthy.has(i) ? state : undefined;
+    });
   }
 
   /** Makes the container run `spec.image`: nothing when it already does, else start, create or replace. */
@@ -420,6 +454,14 @@ function parseBuildStatus(image: string, word: string): BuildStatus {
     return { state: 'failed', reason: `the fetch and build of ${image} ${why}; ${where}` };
   }
   throw new Error(`build of ${image}: the VM answered "${word.slice(0, 80)}"`);
+}
+
+/** What containerState reads of a container, `|`-separated (see parseInspect). */
+const INSPECT_FORMAT = '{{.State.Running}}|{{.Config.Image}}|{{.State.StartedAt}}|{{.RestartCount}}|{{range $k, $v := .Config.Labels}}{{$k}}={{$v}},{{end}}';
+
+function parseInspect(line: string): ContainerState {
+  const [running, image, startedAt, restartCount, labels] = line.split('|');
+  return { exists: true, running: running === 'true', image, startedAt, restartCount: Number(restartCount) || 0, labels: parseLabels(labels ?? '') };
 }
 
 /** `a=1,b=2,` (inspect's range) or `a=1,b=2` (ps's .Labels) -> the lcm.* labels. */

@@ -47,6 +47,8 @@ export interface BootVmInput {
 
 export type { ImageOutcome } from './build-images.js';
 
+type Settled = { ok: true; value: unknown } | { ok: false; error: string };
+
 export type BootVmOutput =
   | { vm: string; ok: false; step: 'provision' | 'docker'; reason: string }
   | {
@@ -109,34 +111,60 @@ function* prepareVm(
     sshKeySecret: input.vm.sshKeySecret,
   };
   context.df.setCustomStatus({ vm: name, state: 'docker' });
-  try {
-    yield* callWithRetry(context, A.ensureDocker, transientRetry, { vm: access });
-  } catch (e) {
-    return failed('docker', failureMessage(e));
+  const register = (dockerReady: boolean) => activityTask(context, A.registerVm, { vm: info, dockerReady, at: isoAt(context) } satisfies RegisterVmInput);
+  const lookAt = () => activityTask(context, A.adoptServices, { vm: access, services: input.adopt! } satisfies AdoptServicesInput);
+  const startBuilds = (builds: BootVmInput['steps']) => activityTaskWithRetry(context, A.startBuilds, transientRetry, { vm: access, run, builds } satisfies StartBuildsInput);
+  // A VM just created runs nothing yet; one that was there may run services to adopt.
+  const candidates = new Set(info.created ? [] : (input.adopt ?? []).map((s) => s.service.name));
+  // Every step of the VM may be adopted: Docker's check, the VM's record and the look side by side
+  // (the look changes nothing, and finds nothing where Docker does not answer; the record is
+  // corrected in the rare case Docker fails), then builds only for what was not adopted (an
+  // adopted service runs its image already). Else, as on a first boot, the builds start as soon as
+  // Docker answers (Kafka's among them, on which the platform waits), beside the record and any look.
+  const lookFirst = candidates.size > 0 && input.steps.every((s) => candidates.has(s.step));
+  let registered: Settled;
+  let started: Settled | undefined;
+  let adopted: StartedService[] = [];
+  let builds = input.steps;
+  if (lookFirst) {
+    const [docker, record, adoption] = yield* settleAll<unknown>(context, [activityTaskWithRetry(context, A.ensureDocker, transientRetry, { vm: access }), register(true), lookAt()]);
+    if (!docker!.ok) {
+      if (record!.ok) yield* settleAll(context, [register(false)]);
+      return failed('docker', docker!.error);
+    }
+    context.df.setCustomStatus({ vm: name, state: 'building' });
+    registered = record!;
+    // Not adopted (the look failed): the boot starts them in order, as on a first boot.
+    adopted = adoption!.ok ? (adoption!.value as StartedService[]) : [];
+    const taken = new Set(adopted.map((s) => s.service));
+    builds = input.steps.filter((s) => !taken.has(s.step));
+    if (builds.length > 0) [started] = yield* settleAll<unknown>(context, [startBuilds(builds)]);
+  } else {
+    try {
+      yield* callWithRetry(context, A.ensureDocker, transientRetry, { vm: access });
+    } catch (e) {
+      return failed('docker', failureMessage(e));
+    }
+    context.df.setCustomStatus({ vm: name, state: 'building' });
+    const tasks: Task[] = [register(true)];
+    const buildsAt = builds.length > 0 ? tasks.push(startBuilds(builds)) - 1 : -1;
+    const adoptAt = candidates.size > 0 ? tasks.push(lookAt()) - 1 : -1;
+    const results = yield* settleAll<unknown>(context, tasks);
+    registered = results[0]!;
+    started = buildsAt >= 0 ? results[buildsAt] : undefined;
+    const adoption = adoptAt >= 0 ? results[adoptAt] : undefined;
+    adopted = adoption?.ok ? (adoption.value as StartedService[]) : [];
   }
-  context.df.setCustomStatus({ vm: name, state: 'building' });
-  // The VM's record and the start of its builds side by side: one dispatch fewer on every VM's chain.
-  const register = activityTask(context, A.registerVm, { vm: info, dockerReady: true, at: isoAt(context) } satisfies RegisterVmInput);
-  const tasks: Task[] = [register];
-  const buildsAt = input.steps.length > 0 ? tasks.push(activityTaskWithRetry(context, A.startBuilds, transientRetry, { vm: access, run, builds: input.steps } satisfies StartBuildsInput)) - 1 : -1;
-  // A VM just created runs nothing yet: only one that was there may have services to adopt.
-  const adoptAt = !info.created && (input.adopt?.length ?? 0) > 0 ? tasks.push(activityTask(context, A.adoptServices, { vm: access, services: input.adopt! } satisfies AdoptServicesInput)) - 1 : -1;
-  const results = yield* settleAll<unknown>(context, tasks);
-  const [registered] = results;
-  const started = buildsAt >= 0 ? results[buildsAt] : undefined;
-  const adoption = adoptAt >= 0 ? results[adoptAt] : undefined;
-  if (!registered!.ok) return failed('provision', registered!.error);
+  if (!registered.ok) return failed('provision', registered.error);
   const images: ImageOutcome[] = [];
   const running: Array<Extract<BuildProgress, { state: 'running' }>> = [];
   if (started && !started.ok) {
-    for (const s of input.steps) images.push({ step: s.step, ok: false, reason: `the builds on VM "${name}" could not start: ${started.error}` });
+    for (const s of builds) images.push({ step: s.step, ok: false, reason: `the builds on VM "${name}" could not start: ${started.error}` });
   } else if (started) {
     for (const b of started.value as BuildProgress[]) {
       if (b.state === 'running') running.push(b);
       else images.push(outcomeOf(b));
     }
   }
-  // Not adopted (the look failed): the boot starts them in order, as on a first boot.
-  const adopted = adoption?.ok ? (adoption.value as StartedService[]) : [];
   return { ready: { vm: name, ok: true, info, access, images, ...(adopted.length > 0 ? { adopted } : {}) }, running };
 }

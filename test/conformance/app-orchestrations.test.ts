@@ -232,6 +232,7 @@ describe('conformance: a healthy re-boot adopts what already runs as wanted', ()
       case A.ensureVm:
         return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };
       case A.startBuilds:
+        calls.push(...input.builds.map((b: { step: string }) => `build ${b.step} on ${input.vm.name}`));
         return { ok: true, value: input.builds.map((b: { step: string; version: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `img-${b.step}`, version: b.version, built: false } })) };
       case A.adoptServices: {
         calls.push(`adopt ${input.services.map((s: { service: { name: string } }) => s.service.name).join(',')}`);
@@ -275,6 +276,14 @@ describe('conformance: a healthy re-boot adopts what already runs as wanted', ()
       // Only Kafka and the one service not found as wanted are started, that one after Kafka.
       expect(calls.filter((c) => c.startsWith('start ')).sort()).toEqual(['start kafka', `start ${notAdopted}`]);
       expect(calls.indexOf('start kafka')).toBeLessThan(calls.indexOf(`start ${notAdopted}`));
+      // What runs as wanted runs its image: on a VM whose every step may be adopted, only the
+      // image of the one not adopted is asked for, after the look. Kafka's VM starts its builds
+      // as soon as Docker answers, as on a first boot, without waiting for the look.
+      const kafkaVm = topology.kafka!.vm;
+      const builds = calls.filter((c) => c.startsWith('build '));
+      const wanted = [`build kafka on ${kafkaVm}`, ...topology.services.filter((s) => s.vm === kafkaVm || s.name === notAdopted).map((s) => `build ${s.name} on ${s.vm}`)];
+      expect(builds.sort()).toEqual([...new Set(wanted)].sort());
+      expect(topology.services.find((s) => s.name === notAdopted)!.vm).not.toBe(kafkaVm);
       const monitoring = topology.services.find((s) => s.role === 'monitoring')!;
       expect(r.instances.has(`boot-step-${monitoring.name}`)).toBe(false);
       expect(calls).toContain(`watch ${monitoring.name} on ${monitoring.vm}`);
@@ -282,4 +291,46 @@ describe('conformance: a healthy re-boot adopts what already runs as wanted', ()
       expect(out).toEqual(reference);
     });
   }
+});
+
+describe('conformance: a re-boot whose VM looked healthy but whose Docker fails', () => {
+  it('fails that VM at its Docker step, blocks what it hosts, corrects its record, and starts nothing there', async () => {
+    const kafkaVm = topology.kafka!.vm;
+    const broken = topology.services.find((s) => s.vm !== kafkaVm && s.role !== 'monitoring')!.vm;
+    const calls: string[] = [];
+    const r = await run({
+      orchestrators,
+      activities,
+      root: { name: O.boot, id: 'boot', input: { requestedBy: 'test' } },
+      seed: 21,
+      maxBatch: 3,
+      script: (name, input, api) => {
+        switch (name) {
+          case A.ensureVm:
+            return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };
+          case A.ensureDocker:
+            return input.vm.name === broken ? { ok: false, error: 'Docker does not answer' } : { ok: true, value: { vm: input.vm.name, installed: false } };
+          case A.registerVm:
+            calls.push(`record ${input.vm.name} docker ${input.dockerReady}`);
+            return { ok: true, value: null };
+          case A.adoptServices:
+            return { ok: true, value: [] };
+          case A.startBuilds:
+            calls.push(...input.builds.map((b: { step: string }) => `build ${b.step} on ${input.vm.name}`));
+            return { ok: true, value: input.builds.map((b: { step: string; version: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `img-${b.step}`, version: b.version, built: false } })) };
+          case A.startService:
+            calls.push(`start ${input.service.name} on ${input.vm.name}`);
+            return script(name, input, api);
+          default:
+            return script(name, input, api);
+        }
+      },
+    });
+    expect(r.problems).toEqual([]);
+    const out = r.instances.get('boot')!.output as { status: string; failures: Array<{ target: string; step: string; reason: string }> };
+    expect(out.failures).toContainEqual(expect.objectContaining({ target: broken, step: 'docker', reason: expect.stringContaining('Docker does not answer') }));
+    // Recorded side by side with the check, then corrected: its record does not say Docker is ready.
+    expect(calls.filter((c) => c.startsWith(`record ${broken} `))).toEqual([`record ${broken} docker true`, `record ${broken} docker false`]);
+    expect(calls.filter((c) => c.endsWith(` on ${broken}`))).toEqual([]);
+  });
 });

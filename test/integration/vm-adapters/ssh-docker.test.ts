@@ -187,17 +187,30 @@ describe('Docker host', () => {
     const docker = new DockerHost(host());
     const image = await build(docker, 'authentication');
     expect(await docker.hasImage(image)).toBe(true);
+    // What startBuilds asks first: which of the images the VM has, in one look.
+    expect([...(await docker.presentImages([image, 'lcm/authentication:absent', image]))]).toEqual([image]);
     const spec = { name: 'authentication', image, port: 8001, env: { MODE: 'test' }, secretEnv: { TOKEN_SIGNING_KEY: 's3cret' } };
     expect((await docker.ensureContainer(spec)).action).toBe('created');
     const check = { address: ip, port: 8001, path: '/health', timeoutInMs: 1000 };
     expect(await docker.waitHealthy(check, { startupTimeoutInMs: 10_000, intervalInMs: 100 })).toBe(true);
     expect((await fetch(`http://${ip}:8001/health`)).status).toBe(200);
     const before = h.fleet.counts('vm-a');
-    // What a re-boot adopts: the container as ensureContainer would leave it; other labels, no.
-    const labelled = { ...spec, labels: { 'lcm.version': 'v1' } };
-    expect(await docker.runningAsSpecified(spec)).toMatchObject({ running: true, image });
-    expect(await docker.runningAsSpecified(labelled)).toBeUndefined();
-    expect(await docker.runningAsSpecified({ ...spec, image: 'lcm/authentication:other' })).toBeUndefined();
+    // What a re-boot adopts: the container as ensureContainer would leave it, answering its probe;
+    // other labels, another image, no container or no answer: no. All in one SSH command.
+    const ssh = host();
+    const run = ssh.run.bind(ssh);
+    let commands = 0;
+    ssh.run = (...args: Parameters<typeof run>) => (commands++, run(...args));
+    const looked = await new DockerHost(ssh).runningHealthy([
+      { spec, health: check },
+      { spec: { ...spec, labels: { 'lcm.version': 'v1' } }, health: check },
+      { spec: { ...spec, image: 'lcm/authentication:other' }, health: check },
+      { spec: { ...spec, name: 'no-such-container' }, health: check },
+      { spec, health: { ...check, path: '/no-such-path' } },
+    ]);
+    expect(looked[0]).toMatchObject({ running: true, image });
+    expect(looked.slice(1)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(commands).toBe(1);
     expect((await docker.ensureContainer(spec)).action).toBe('none');
     const after = h.fleet.counts('vm-a');
     expect([after.build, after.run, after.restart, after.start]).toEqual([before.build, before.run, before.restart, before.start]);
