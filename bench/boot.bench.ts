@@ -349,7 +349,8 @@ async function runConfig(workers: number, topology: ReturnType<typeof generateTo
   } finally {
     // Stop whatever started, even after a failure: no service process, port or temp file left.
     await host?.stop().catch((e) => out(`  host stop failed: ${String(e)}`));
-    await platform?.azure.stop().catch((e) => out(`  emulators stop failed: ${String(e)}`));
+    // The prepared platform's stop: the emulators and the deployment's own state folder.
+    await platform?.stop().catch((e) => out(`  emulators stop failed: ${String(e)}`));
     probe.uninstall();
     for (const k of Object.keys(process.env)) if (!(k in envBefore)) delete process.env[k];
     Object.assign(process.env, envBefore);

@@ -114,7 +114,8 @@ export class DockerHost {
 
   /** Installs Docker when absent. Returns whether it had to install. */
   async ensureDocker(): Promise<{ installed: boolean }> {
-    const probe = await this.ssh.run(`command -v docker >/dev/null 2>&1 && ${DOCKER} info >/dev/null 2>&1`, {
+    // `docker version` asks the daemon for its version only (`docker info` gathers every driver's state).
+    const probe = await this.ssh.run(`command -v docker >/dev/null 2>&1 && ${DOCKER} version --format '{{.Server.Version}}' >/dev/null 2>&1`, {
       allowFailure: true,
       step: 'check Docker',
     });
@@ -126,9 +127,11 @@ export class DockerHost {
   /** Which of these images the VM has: one SSH command for all of them. */
   async presentImages(images: readonly string[]): Promise<Set<string>> {
     if (images.length === 0) return new Set();
-    const script = images.map((image, i) => `if ${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo ${i}; fi`).join('\n');
-    const r = await this.ssh.run(script, { step: 'inspect images' });
-    return new Set(r.stdout.split('\n').filter((l) => /^\d+$/.test(l.trim())).map((l) => images[Number(l.trim())]!));
+    // One Docker call lists the tagged images (a VM holds tens): one per image costs a sudo and a
+    // Docker client start each.
+    const r = await this.ssh.run(`${DOCKER} images --format '{{.Repository}}:{{.Tag}}'`, { step: 'list images' });
+    const tagged = new Set(r.stdout.split('\n').map((l) => l.trim()));
+    return new Set(images.filter((image) => tagged.has(image)));
   }
 
   async hasImage(image: string): Promise<boolean> {
@@ -202,6 +205,8 @@ export class DockerHost {
       // The boot id first: from here on, a marker outliving this boot of the kernel is judged lost.
       'if [ -n "$boot" ]; then printf \'%s\\n\' "$boot" > "$d/boot" || exit 1; fi',
       `printf '%s\\n' ${run} > "$d/run"`,
+      // Where the build fetches its code: the marker's sweep removes it with the marker.
+      `printf '%s\\n' ${shellQuote(contextDir)} > "$d/ctx"`,
       '(umask 077 && cat > "$d/fetch.sh") || exit 1',
       // The detached build keeps neither lock: it would hold them for the whole build.
       `nohup setsid bash -c ${shellQuote(runner)} lcm-build "$d" ${shellQuote(image)} ${shellQuote(contextDir)} "$HOME/${buildLogFile(image)}" </dev/null >/dev/null 2>&1 7>&- 9>&- &`,
@@ -240,7 +245,9 @@ export class DockerHost {
    * `olderThanMinutes` (a day by default: every boot that could still ask for them is long done).
    * A running build's marker is never removed: each is judged under its image's lock, and the sweep
    * runs only when no starter is at work (it skips otherwise, to go again next time). Only folders
-   * named as `buildKey` names them are considered, never a link. Returns how many it removed.
+   * named as `buildKey` names them are considered, never a link. A removed marker's fetched code
+   * (`~/.lcm/src/<step>/<version>`) goes with it, and build logs untouched for a week go too, so a
+   * VM that boots for months does not fill its disk. Returns how many markers it removed.
    */
   async pruneBuildMarkers(olderThanMinutes = 24 * 60): Promise<number> {
     const minutes = Math.max(1, Math.floor(olderThanMinutes));
@@ -253,9 +260,17 @@ export class DockerHost {
       '  d="$b/$k"',
       '  exec 9>"$d.lock" && flock -n 9 || continue',
       `  ${BUILD_STATE.split('\n').join('\n  ')}`,
-      '  if [ "$state" = finished ] || [ "$state" = lost ]; then rm -rf "$d" "$d.lock" && n=$((n + 1)); fi',
+      '  if [ "$state" = finished ] || [ "$state" = lost ]; then',
+      // The code the build fetched goes too: a folder of the sources only, named plainly, reached
+      // without following a link (find does not), never a path the marker could point elsewhere.
+      '    src=$(cat "$d/ctx" 2>/dev/null)',
+      '    case $src in .lcm/src/?*/?*) case $src in *..*|*[!A-Za-z0-9._/-]*) ;; *) find "$HOME/.lcm/src" -mindepth 2 -maxdepth 2 -type d -path "$HOME/$src" -exec rm -rf {} + 2>/dev/null;; esac;; esac',
+      '    rm -rf "$d" "$d.lock" && n=$((n + 1))',
+      '  fi',
       '  exec 9>&-',
       'done',
+      // Build logs are read while their build is recent (the UI, a failure's report): a week.
+      `[ -d "$HOME/.lcm/logs" ] && find "$HOME/.lcm/logs" -mindepth 1 -maxdepth 1 -type f -name 'build-*.log' -mmin +${LOG_KEEP_MINUTES} -delete 2>/dev/null`,
       'echo "$n"',
     ].join('\n');
     const r = await this.ssh.run(script, { step: 'remove old build markers' });
@@ -411,6 +426,9 @@ export class DockerHost {
 
 /** The lock starters share and the marker sweep takes alone, relative to the admin's home. */
 const BUILDS_LOCK = '.lcm/builds.lock';
+
+/** Build logs untouched this long are removed by the marker sweep. */
+const LOG_KEEP_MINUTES = 7 * 24 * 60;
 
 /**
  * Shell lines setting `state` to what the marker `$d` tells of its build: missing (no marker),

@@ -84,6 +84,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   try {
     const fleet = createVmFleet({
       rootDir: join(rootDir, 'vms'),
+      ...(ownRoot ? { ownedDir: rootDir } : {}),
       images: options.images ?? { 'apache/kafka': kafkaImage },
       stopGraceMs: options.stopGraceMs,
       log: options.log,

@@ -4,14 +4,14 @@
  */
 import { alive, listening, localRoutes } from '../helpers/net.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { COMPACT_SERVICES, compactDocument, EXAMPLE_TOPOLOGY } from '../helpers/topology.js';
 import { hang } from '../helpers/hang-guard.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const BIN = new URL('../../bin/bootstrap-cli.js', import.meta.url).pathname;
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -76,7 +76,7 @@ function vmNetworkOf(pid: number): { id: string; namespaces: string[] } {
 
 /** The compact example as a topology file. */
 function compactConfig(): string {
-  const config = join(mkdtempSync(join(tmpdir(), 'lcm-compact-')), 'topology.yaml');
+  const config = join(tempDir('lcm-compact-'), 'topology.yaml');
   writeFileSync(config, stringify(compactDocument()));
   return config;
 }

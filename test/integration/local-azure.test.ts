@@ -1,5 +1,6 @@
 /** startLocalAzure: every emulator and a real VM in one call, and a stop that leaves no process, namespace, cgroup or port behind. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ComputeAdapter, createComputeClients } from '../../functions/cloud/compute.js';
 import { staticTokenCredential } from '../../functions/cloud/credentials.js';
@@ -8,6 +9,7 @@ import { publicKeyOf } from '../../functions/cloud/secrets.js';
 import { SshHost } from '../../functions/cloud/ssh.js';
 import { LOCAL_ARM_TOKEN, startLocalAzure } from '../../local/azure/index.js';
 import { runCgroups } from '../../local/azure/vm/cgroups.js';
+import { RUN_ROOT, sweepStaleRuns } from '../../local/azure/vm/network.js';
 import { alive, listening, localRoutes } from '../helpers/net.js';
 import { hang } from '../helpers/hang-guard.js';
 
@@ -62,4 +64,28 @@ describe('local Azure', () => {
     // Nor do its cgroups stay behind (a day of runs left tens of thousands of them).
     expect(runCgroups((r) => r === run)).toEqual([]);
   }, hang(120_000));
+
+  it('a run killed before its stop leaves its folder behind only until the next run sweeps it', async () => {
+    // A stack in a process of its own, killed as the OOM killer would kill it: no stop runs.
+    const entry = new URL('../../local/azure/index.ts', import.meta.url).href;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `const a = await (await import(${JSON.stringify(entry)})).startLocalAzure(); console.log('run ' + a.fleet.network.id); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const id = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+        const m = /run ([0-9a-f]+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`the stack's process ended (${code}) before it started: ${out}`)));
+    });
+    const dir = readFileSync(`${RUN_ROOT}/${id}/dir`, 'utf8').trim();
+    expect(dir).toMatch(/\/lcm-azure-[^/]+$/);
+    expect(existsSync(`${dir}/vms`)).toBe(true);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    // What the next run does first (another test file's run may be the one that does it).
+    await sweepStaleRuns();
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(`${RUN_ROOT}/${id}`)).toBe(false);
+  }, hang(60_000));
 });

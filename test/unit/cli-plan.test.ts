@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -8,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../bootstrap-cli/main.js';
 import type { CliIo } from '../../bootstrap-cli/io.js';
 import { EXAMPLE_TOPOLOGY, minimalDocument } from '../helpers/topology.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function captureIo() {
   const out: string[] = [];
@@ -17,7 +17,7 @@ function captureIo() {
 }
 
 function writeTopology(doc: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lcm-cli-'));
+  const dir = tempDir('lcm-cli-');
   const file = join(dir, 'topology.yaml');
   writeFileSync(file, stringify(doc));
   return file;

@@ -30,6 +30,8 @@ export interface VmFleetOptions {
   rootDir: string;
   /** Images the registry serves besides node and debian, by repository, e.g. { 'apache/kafka': hook }. */
   images?: Record<string, ImageHook>;
+  /** A temporary folder holding rootDir that is the run's own: swept if the run is killed. */
+  ownedDir?: string;
   /** Graceful power-off: how long the engine gets to stop containers. Default 10 000 (Docker's own). */
   stopGraceMs?: number;
   log?: (line: string) => void;
@@ -65,7 +67,7 @@ export class VmFleet implements VmPowerHooks {
   /** Brings up the VM network and the registry with the base images (built once per machine). */
   async start(): Promise<void> {
     await checkHostSupport();
-    await this.network.start();
+    await this.network.start({ ownedDir: this.options.ownedDir });
     try {
       const runDir = `/run/lcm-vms/${this.network.id}`;
       this.registry = await startRegistry({ host: this.network.publicGateway, port: 5000, runDir });

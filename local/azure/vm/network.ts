@@ -11,7 +11,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { removeRunCgroups } from './cgroups.js';
 
@@ -65,7 +66,15 @@ async function removeRun(id: string): Promise<void> {
   await ip('link', 'delete', bridgeName(id)).catch(() => undefined);
   await iptables(['-D', 'FORWARD', '-i', bridgeName(id), '-o', bridgeName(id), '-j', 'ACCEPT']);
   await removeRunCgroups((run) => run === id);
+  const dirFile = join(RUN_ROOT, id, 'dir');
+  const owned = existsSync(dirFile) ? readFileSync(dirFile, 'utf8').trim() : '';
+  if (owned && isOwnedTempDir(owned)) rmSync(owned, { recursive: true, force: true });
   rmSync(join(RUN_ROOT, id), { recursive: true, force: true });
+}
+
+/** Only a folder made for a run (`lcm-*` straight under the temp folder) is ever swept. */
+function isOwnedTempDir(dir: string): boolean {
+  return isAbsolute(dir) && dirname(dir) === tmpdir() && /^lcm-[A-Za-z0-9._-]+$/.test(basename(dir));
 }
 
 /** Kills every process whose network namespace is `ns` (a VM's init and all it started). */
@@ -119,10 +128,15 @@ export class VmNetwork {
     return `${this.publicPrefix}.1`;
   }
 
-  async start(): Promise<void> {
+  /**
+   * `ownedDir`: a temporary folder of this run's (the VMs' disks) that the sweep of a run whose
+   * owner was killed removes too, since no stop of that run will.
+   */
+  async start(opts: { ownedDir?: string } = {}): Promise<void> {
     await sweepStaleRuns();
     mkdirSync(join(RUN_ROOT, this.id), { recursive: true });
     writeFileSync(join(RUN_ROOT, this.id, 'owner'), String(process.pid));
+    if (opts.ownedDir && isOwnedTempDir(opts.ownedDir)) writeFileSync(join(RUN_ROOT, this.id, 'dir'), opts.ownedDir);
     this.privatePrefix = await freeSubnet(() => `10.${randomInt(64, 250)}.${randomInt(1, 250)}`);
     this.publicPrefix = await freeSubnet(() => `198.${randomInt(18, 20)}.${randomInt(1, 250)}`);
     await ip('link', 'add', this.bridge, 'type', 'bridge');

@@ -271,6 +271,8 @@ describe('Docker host', () => {
     expect(h.fleet.counts('vm-a').build - before).toBe(1);
     // The fetch script (SAS URLs) did not stay on the VM.
     expect((await host().run(`ls .lcm/builds/${image.replace(/[^A-Za-z0-9.-]/g, '_')}/`)).stdout.split('\n')).not.toContain('fetch.sh');
+    // The marker names the folder the code was fetched into: the sweep removes it with the marker.
+    expect((await host().run(`cat .lcm/builds/${image.replace(/[^A-Za-z0-9.-]/g, '_')}/ctx`)).stdout.trim()).toBe(dir);
   }, hang(150_000));
 
   it('a failed detached build is reported to its run with its log; only a later run starts it again', async () => {
@@ -339,7 +341,7 @@ describe('Docker host', () => {
     }
   }, hang(60_000));
 
-  it('removes the markers of builds over for a day, never a running one, a recent one or a link; skips while a starter is at work', async () => {
+  it('removes the markers of builds over for a day with their fetched sources, never a running one, a recent one or a link, and build logs after a week; skips while a starter is at work', async () => {
     const docker = new DockerHost(host());
     const ssh = host();
     const live = await unrelated();
@@ -347,14 +349,17 @@ describe('Docker host', () => {
     const boot = (await ssh.run(`cat ${BOOT_ID}`)).stdout.trim();
     const B = '.lcm/builds';
     const markers: Record<string, string> = {
-      'lcm_old-built_v1': 'echo 0 > exit',
-      'lcm_old-failed_v1': 'echo 2 > exit',
+      'lcm_old-built_v1': 'echo 0 > exit && echo .lcm/src/old-built/v1 > ctx',
+      // A context outside the sources is never followed.
+      'lcm_old-failed_v1': 'echo 2 > exit && echo /tmp/lcm-not-a-marker > ctx',
       'lcm_old-dead_v1': `echo ${gone} > pid && echo ${boot} > boot`,
       'lcm_old-rebooted_v1': `echo ${live} > pid && echo ${OTHER_BOOT} > boot`,
-      'lcm_old-running_v1': `echo ${live} > pid && echo ${boot} > boot`,
+      'lcm_old-running_v1': `echo ${live} > pid && echo ${boot} > boot && echo .lcm/src/old-running/v1 > ctx`,
       'lcm_old-running-no-boot-id_v1': `echo ${live} > pid`,
-      'lcm_new-built_v1': 'echo 0 > exit',
+      'lcm_new-built_v1': 'echo 0 > exit && echo .lcm/src/new-built/v1 > ctx',
     };
+    const sources = ['old-built', 'old-running', 'new-built'].map((step) => `.lcm/src/${step}/v1`);
+    const L = '.lcm/logs';
     try {
       await ssh.run(
         [
@@ -362,6 +367,9 @@ describe('Docker host', () => {
           ...Object.entries(markers).map(([k, files]) => `mkdir ${B}/${k} && (cd ${B}/${k} && ${files}) && touch ${B}/${k}.lock`),
           ...Object.keys(markers).filter((k) => k.startsWith('lcm_old')).map((k) => `touch -d '2 days ago' ${B}/${k}`),
           `ln -s /tmp/lcm-not-a-marker ${B}/lcm_old-link_v1 && touch -h -d '2 days ago' ${B}/lcm_old-link_v1`,
+          ...sources.map((src) => `mkdir -p ${src} && touch ${src}/Dockerfile`),
+          // Build logs: one untouched for more than a week, one for two days.
+          `mkdir -p ${L} && touch -d '8 days ago' ${L}/build-lcm_old-built_v1.log && touch -d '2 days ago' ${L}/build-lcm_old-failed_v1.log`,
         ].join(' && '),
       );
       // A starter at work (it holds the builds lock shared): the sweep waits for another time.
@@ -375,11 +383,16 @@ describe('Docker host', () => {
         ['lcm_new-built_v1', 'lcm_new-built_v1.lock', 'lcm_old-link_v1', 'lcm_old-running-no-boot-id_v1', 'lcm_old-running-no-boot-id_v1.lock', 'lcm_old-running_v1', 'lcm_old-running_v1.lock'].sort(),
       );
       expect((await ssh.run('ls /tmp/lcm-not-a-marker')).stdout.trim()).toBe('keep');
+      // The source a removed marker's build fetched goes with it; a running or recent build's stays.
+      const present = async (path: string) => (await ssh.run(`test -e ${path}`, { allowFailure: true })).code === 0;
+      expect(await Promise.all(sources.map(present))).toEqual([false, true, true]);
+      // Build logs stay a week, then go.
+      expect([await present(`${L}/build-lcm_old-built_v1.log`), await present(`${L}/build-lcm_old-failed_v1.log`)]).toEqual([false, true]);
       // Nothing more is over for a day: a second sweep removes nothing.
       expect(await docker.pruneBuildMarkers()).toBe(0);
     } finally {
       await endSession(live);
-      await ssh.run(`rm -rf /tmp/lcm-not-a-marker ${B}/lcm_old-* ${B}/lcm_new-*`);
+      await ssh.run(`rm -rf /tmp/lcm-not-a-marker ${B}/lcm_old-* ${B}/lcm_new-* ${sources.join(' ')} ${L}/build-lcm_old-*`);
     }
   }, hang(60_000));
 
