@@ -17,7 +17,8 @@ import { planTopology } from '../platform/plan.js';
 import { KAFKA, type Topology } from '../platform/topology.js';
 import { statusOf, isActive } from '../durable-client.js';
 import { O, type Activities, type PrepareBootInput, type PreparedBoot, type StartInstancesInput, type SummarizeBootInput } from './contracts.js';
-import { startInstances } from './instances.js';
+import { INSTANCE_CALLS_AT_ONCE, startInstances } from './instances.js';
+import { mapLimit } from '../platform/map-limit.js';
 import type { BootGroupInput } from '../orchestrations/boot-group.js';
 
 type Handler<K extends keyof Activities> = (input: Activities[K]['input'], context: InvocationContext) => Promise<Activities[K]['output']>;
@@ -48,12 +49,13 @@ export function makePrepareBoot(parts: PrepareBootParts): Handler<'prepareBoot'>
     // A group id an earlier boot's group still holds would leave steps waiting for a group that never
     // reports: refuse before starting any (startInstances takes a running instance of this very boot).
     const client = df.getClient(context);
-    for (const i of instances) {
-      const current = await statusOf(client, i.instanceId);
-      if (isActive(current) && JSON.stringify(current!.input) !== JSON.stringify(i.input)) {
-        throw new Error(`the boot's group '${i.instanceId}' of an earlier boot is still ${current!.runtimeStatus}: wait for it to finish or terminate it, then boot again`);
+    const current = await mapLimit(instances, INSTANCE_CALLS_AT_ONCE, (i) => statusOf(client, i.instanceId));
+    instances.forEach((i, n) => {
+      const c = current[n];
+      if (isActive(c) && JSON.stringify(c!.input) !== JSON.stringify(i.input)) {
+        throw new Error(`the boot's group '${i.instanceId}' of an earlier boot is still ${c!.runtimeStatus}: wait for it to finish or terminate it, then boot again`);
       }
-    }
+    });
     const started = await startInstances({ instances }, context);
     const refused = started.find((s) => !s.started);
     if (refused && !refused.started) throw new Error(`could not start the boot's group '${refused.instanceId}': ${refused.reason}`);
@@ -90,21 +92,19 @@ const GROUP_COMPLETION_WAIT_MS = 60_000;
 
 export async function summarizeBoot(input: SummarizeBootInput, context: InvocationContext): Promise<Activities['summarizeBoot']['output']> {
   const client = df.getClient(context);
-  const shares: BootShare[] = [];
-  for (const id of input.groups) {
-    // A group reports to the root, then completes in its next episode: wait for that.
+  // Every group's output read side by side, in the groups' order.
+  const shares = await mapLimit(input.groups, INSTANCE_CALLS_AT_ONCE, async (id): Promise<BootShare> => {
+    // A group reports to the root, then completes in its next episode: wait for that (usually
+    // done by now; a short first wait, growing, when it is not).
     const deadline = Date.now() + GROUP_COMPLETION_WAIT_MS;
-    for (let waitMs = 50; ; waitMs = Math.min(waitMs * 2, 1_000)) {
+    for (let waitMs = 10; ; waitMs = Math.min(waitMs * 2, 1_000)) {
       const s = await statusOf(client, id);
-      if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) {
-        shares.push(s.output as BootShare);
-        break;
-      }
+      if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) return s.output as BootShare;
       if (!isActive(s) || Date.now() > deadline) {
         throw new Error(`the boot's group '${id}' has no output: it is ${s?.runtimeStatus ?? 'missing'}${isActive(s) ? ` ${GROUP_COMPLETION_WAIT_MS / 1000} s after its report` : ''}`);
       }
       await new Promise((r) => setTimeout(r, waitMs));
     }
-  }
+  });
   return mergeShares(shares, input.monitoring);
 }

@@ -23,6 +23,7 @@ import {
   type ShareFileClient,
 } from '@azure/storage-file-share';
 import { shellQuote } from './shell.js';
+import { mapLimit } from '../platform/map-limit.js';
 
 export interface UploadResult {
   /** Relative paths of files written, in order. */
@@ -400,26 +401,6 @@ function md5File(abs: string): Promise<Buffer> {
 
 async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   await mapLimit(items, limit, fn);
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    // After a failure no worker starts a new item, so nothing keeps running once we reject.
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /** A ShareServiceClient for a SharedKey connection string whose requests go through an agent trusting `caCert`. */
