@@ -242,6 +242,39 @@ describe('the central UI', () => {
     expect(entry.vm).toBe('vm-ops');
     expect((await fetch(`http://${entry.host}:${entry.port}/health`)).status).toBe(200);
   }, hang(180_000));
+
+  it('scales a service from its page after a confirmation; its logs then read every replica, or the one chosen', async () => {
+    const { page } = await newPage();
+    await signIn(page, p.host.baseUrl, p.key);
+    await page.goto(`${p.host.baseUrl}/api/ui/#/services/dashboard`);
+    const placement = page.locator('[data-placement="dashboard"]');
+    await placement.getByLabel('replicas').fill('2');
+    await placement.getByRole('button', { name: 'Scale' }).click();
+    // Nothing changes before the confirmation.
+    expect((await desired()).topology.services.find((s: any) => s.name === 'dashboard').replicas ?? 1).toBe(1);
+    await placement.getByRole('button', { name: 'Yes, scale' }).click();
+    await page.waitForURL(/#\/operations\/reconcile$/);
+    await expect.poll(() => page.locator('[data-operation="reconcile"]').getAttribute('data-status'), { timeout: hang(120_000), interval: 1_000 }).toBe('Completed');
+    expect((await desired()).topology.services.find((s: any) => s.name === 'dashboard').replicas).toBe(2);
+    const entry = (await (await p.api('registry/dashboard')).json()) as { instances: Array<{ replica?: number; container?: string }> };
+    expect(entry.instances).toHaveLength(2);
+
+    await page.goto(`${p.host.baseUrl}/api/ui/#/services/dashboard`);
+    const logs = page.locator('section', { hasText: 'Logs' });
+    const select = logs.getByLabel('replica');
+    await expect.poll(() => select.locator('option').allTextContents(), { timeout: hang(20_000) }).toEqual(['all 2', '0', '1']);
+    // Every replica's log, each under a header naming its replica and container.
+    await logs.getByRole('button', { name: 'Container log' }).click();
+    await expect.poll(() => logs.textContent(), { timeout: hang(20_000) }).toMatch(/logs of 2 replicas, each under its header/);
+    const all = (await logs.locator('pre[data-log="container"]').textContent()) ?? '';
+    expect(all).toMatch(/==> replica 0: dashboard on vm-ops <==/);
+    expect(all).toMatch(/==> replica 1: dashboard-r1 on vm-\S+ <==/);
+    // The one chosen: that replica's log alone, read from its VM.
+    await select.selectOption('1');
+    await logs.getByRole('button', { name: 'Container log' }).click();
+    await expect.poll(() => logs.textContent(), { timeout: hang(20_000) }).toMatch(/log, read from vm-\S+ now/);
+    expect(await logs.locator('pre[data-log="container"]').textContent()).not.toMatch(/==> replica/);
+  }, hang(180_000));
 });
 
 async function desired(): Promise<{ version: number; topology: any }> {
