@@ -111,121 +111,139 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     if (adopt.length > 0) vmInput.adopt = adopt;
     return { name: O.bootVm, instanceId: bootVmId(spec.name), input: vmInput };
   });
-  if (vmStarts.length > 0) {
-    showProgress();
-    const results = yield* call(context, A.startInstances, { instances: vmStarts });
-    results.forEach((r, i) => {
-      const vm = slice.vms[i]!.spec.name;
-      if (r.started) pending.add(`vm:${vm}`);
-      else state.vmFailed(vm, 'provision', `not started: ${r.reason}`);
-    });
-  }
-
-  for (;;) {
-    const stepStarts: StartInstancesInput['instances'] = [];
-    const steps: string[] = [];
-    for (const step of state.ready((s) => images.has(s))) {
-      const vm = stepOf.get(step)!.vm;
-      const image = images.get(step)!;
-      const spec = stepOf.get(step)!;
-      if (step === monitoring) {
-        // Ready to start: the root starts it once every group has settled.
-        state.handOff(step);
-        handoff = {
-          name: step,
-          state: 'ready',
-          start: { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: true },
-        };
-        continue;
-      }
-      state.starting(step);
-      const stepInput: BootStepInput = { step, notify: self };
-      if (step === KAFKA) {
-        stepInput.kafka = { vm: access.get(vm)!, kafka: spec.kafka!, image: image.image, version: image.version, operationId } satisfies StartKafkaInput;
-      } else {
-        stepInput.service = { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: false } satisfies StartServiceInput;
-      }
-      stepStarts.push({ name: O.bootStep, instanceId: bootStepId(step), input: stepInput });
-      steps.push(step);
-    }
-    // Tell the groups whose steps depend on what settled here, in the same round as the starts.
-    const tells = tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running');
-    const tasks: Array<TypedTask<unknown>> = [];
-    if (stepStarts.length > 0) tasks.push(activityTask(context, A.startInstances, { instances: stepStarts }));
-    for (const [group, outcomes] of tells) {
-      const report: BootReport = { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes };
-      tasks.push(activityTaskWithRetry(context, A.notifyInstance, transientRetry, { instanceId: bootGroupId(group), event: BOOT_PROGRESS, data: report } satisfies NotifyInput));
-    }
-    if (tasks.length > 0) {
+  try {
+    if (vmStarts.length > 0) {
       showProgress();
-      const results = yield* settleAll(context, tasks);
-      let refused = false;
-      if (stepStarts.length > 0) {
-        const started = results[0]!;
-        steps.forEach((step, i) => {
-          const r = started.ok ? (started.value as Array<{ started: boolean; reason?: string }>)[i]! : { started: false, reason: started.error };
-          if (r.started) pending.add(`step:${step}`);
-          else {
-            state.stepFailed(step, 'start', `not started: ${r.reason}`);
-            refused = true;
-          }
-        });
-      }
-      // A group that cannot tell another what settled would leave that group's steps waiting: fail loudly.
-      const untold = results.slice(stepStarts.length > 0 ? 1 : 0).find((r) => !r.ok);
-      if (untold && !untold.ok) throw new Error(`group ${slice.index} could not tell another group what settled: ${untold.error}`);
-      // A refused step blocks its dependents; look again at what is ready (and whom to tell).
-      if (refused) continue;
+      const results = yield* call(context, A.startInstances, { instances: vmStarts });
+      results.forEach((r, i) => {
+        const vm = slice.vms[i]!.spec.name;
+        if (r.started) pending.add(`vm:${vm}`);
+        else state.vmFailed(vm, 'provision', `not started: ${r.reason}`);
+      });
     }
-    // Done when nothing is in flight here and nothing open waits on another group.
-    if (pending.size === 0 && !state.waitsOnExternal()) break;
-    showProgress();
 
-    const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
-    // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
-    if (report.run !== notify.run) continue;
-    if (report.kind === 'dep') {
-      for (const o of report.outcomes) state.externalSettled(o.step, o.ok);
-      continue;
-    }
-    if (report.kind === 'images') {
-      // Queues need not keep order: a batch may come before the VM's ready report.
-      if (imagesDone.has(report.name)) continue;
-      applyImages(report.images);
-      if (report.last) {
-        imagesDone.add(report.name);
-        pending.delete(`images:${report.name}`);
+    for (;;) {
+      const stepStarts: StartInstancesInput['instances'] = [];
+      const steps: string[] = [];
+      for (const step of state.ready((s) => images.has(s))) {
+        const vm = stepOf.get(step)!.vm;
+        const image = images.get(step)!;
+        const spec = stepOf.get(step)!;
+        if (step === monitoring) {
+          // Ready to start: the root starts it once every group has settled.
+          state.handOff(step);
+          handoff = {
+            name: step,
+            state: 'ready',
+            start: { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: true },
+          };
+          continue;
+        }
+        state.starting(step);
+        const stepInput: BootStepInput = { step, notify: self };
+        if (step === KAFKA) {
+          stepInput.kafka = { vm: access.get(vm)!, kafka: spec.kafka!, image: image.image, version: image.version, operationId } satisfies StartKafkaInput;
+        } else {
+          stepInput.service = { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: false } satisfies StartServiceInput;
+        }
+        stepStarts.push({ name: O.bootStep, instanceId: bootStepId(step), input: stepInput });
+        steps.push(step);
       }
-      continue;
-    }
-    if (report.kind === 'group') continue;
-    if (!pending.delete(`${report.kind}:${report.name}`)) continue;
-    if (report.kind === 'vm') {
-      const result = report.output;
-      if (!result.ok) {
-        state.vmFailed(report.name, result.step, result.reason);
+      // Tell the groups whose steps depend on what settled here, in the same round as the starts.
+      const tells = tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running');
+      const tasks: Array<TypedTask<unknown>> = [];
+      if (stepStarts.length > 0) tasks.push(activityTask(context, A.startInstances, { instances: stepStarts }));
+      for (const [group, outcomes] of tells) {
+        const report: BootReport = { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes };
+        tasks.push(activityTaskWithRetry(context, A.notifyInstance, transientRetry, { instanceId: bootGroupId(group), event: BOOT_PROGRESS, data: report } satisfies NotifyInput));
+      }
+      if (tasks.length > 0) {
+        showProgress();
+        const results = yield* settleAll(context, tasks);
+        let refused = false;
+        if (stepStarts.length > 0) {
+          const started = results[0]!;
+          steps.forEach((step, i) => {
+            const r = started.ok ? (started.value as Array<{ started: boolean; reason?: string }>)[i]! : { started: false, reason: started.error };
+            if (r.started) pending.add(`step:${step}`);
+            else {
+              state.stepFailed(step, 'start', `not started: ${r.reason}`);
+              refused = true;
+            }
+          });
+        }
+        // A group that cannot tell another what settled would leave that group's steps waiting: fail loudly.
+        const untold = results.slice(stepStarts.length > 0 ? 1 : 0).find((r) => !r.ok);
+        if (untold && !untold.ok) throw new Error(`group ${slice.index} could not tell another group what settled: ${untold.error}`);
+        // A refused step blocks its dependents; look again at what is ready (and whom to tell).
+        if (refused) continue;
+      }
+      // Done when nothing is in flight here and nothing open waits on another group.
+      if (pending.size === 0 && !state.waitsOnExternal()) break;
+      showProgress();
+
+      const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
+      // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
+      if (report.run !== notify.run) continue;
+      if (report.kind === 'dep') {
+        for (const o of report.outcomes) state.externalSettled(o.step, o.ok);
         continue;
       }
-      access.set(report.name, result.access);
-      vmInfo.set(report.name, result.info);
-      state.vmReady(report.name);
-      applyImages(result.images);
-      for (const started of result.adopted ?? []) {
-        if (!state.adopt(started.service)) continue;
-        running.set(started.service, started);
-        if (started.service === monitoring) {
-          handoff = { name: monitoring, state: 'running', service: stepOf.get(monitoring)!.service!, vm: result.access, started };
+      if (report.kind === 'images') {
+        // Queues need not keep order: a batch may come before the VM's ready report.
+        if (imagesDone.has(report.name)) continue;
+        applyImages(report.images);
+        if (report.last) {
+          imagesDone.add(report.name);
+          pending.delete(`images:${report.name}`);
+        }
+        continue;
+      }
+      if (report.kind === 'group') continue;
+      if (!pending.delete(`${report.kind}:${report.name}`)) continue;
+      if (report.kind === 'vm') {
+        const result = report.output;
+        if (!result.ok) {
+          state.vmFailed(report.name, result.step, result.reason);
+          continue;
+        }
+        access.set(report.name, result.access);
+        vmInfo.set(report.name, result.info);
+        state.vmReady(report.name);
+        applyImages(result.images);
+        for (const started of result.adopted ?? []) {
+          if (!state.adopt(started.service)) continue;
+          running.set(started.service, started);
+          if (started.service === monitoring) {
+            handoff = { name: monitoring, state: 'running', service: stepOf.get(monitoring)!.service!, vm: result.access, started };
+          }
+        }
+        if ((result.building?.length ?? 0) > 0 && !imagesDone.has(report.name)) pending.add(`images:${report.name}`);
+      } else {
+        const result = report.output;
+        if (!result.ok) state.stepFailed(report.name, 'start', result.reason);
+        else {
+          state.running(report.name);
+          running.set(report.name, result.started);
         }
       }
-      if ((result.building?.length ?? 0) > 0 && !imagesDone.has(report.name)) pending.add(`images:${report.name}`);
-    } else {
-      const result = report.output;
-      if (!result.ok) state.stepFailed(report.name, 'start', result.reason);
-      else {
-        state.running(report.name);
-        running.set(report.name, result.started);
-      }
     }
+  } catch (e) {
+    // Whatever stopped this group (an activity past its retries, a group it could not tell) must
+    // not leave the boot waiting: what is still open here fails with the reason, the groups that
+    // wait on it are told (if they can be), and the root gets this group's report as always.
+    state.abandon(`group ${slice.index} stopped: ${failureMessage(e)}`);
+    const tells = tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running');
+    yield* settleAll(
+      context,
+      [...tells].map(([group, outcomes]) =>
+        activityTaskWithRetry(context, A.notifyInstance, transientRetry, {
+          instanceId: bootGroupId(group),
+          event: BOOT_PROGRESS,
+          data: { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes } satisfies BootReport,
+        } satisfies NotifyInput),
+      ),
+    );
   }
 
   // From here on every episode sets the status (the loop's replayed iterations did not).

@@ -132,8 +132,9 @@ function* prepareVm(
       if (record!.ok) yield* settleAll(context, [register(false)]);
       return failed('docker', docker!.error);
     }
-    context.df.setCustomStatus({ vm: name, state: 'building' });
     registered = record!;
+    if (!registered.ok) return failed('provision', registered.error);
+    context.df.setCustomStatus({ vm: name, state: 'building' });
     // Not adopted (the look failed): the boot starts them in order, as on a first boot.
     adopted = adoption!.ok ? (adoption!.value as StartedService[]) : [];
     const taken = new Set(adopted.map((s) => s.service));

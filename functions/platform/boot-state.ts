@@ -181,6 +181,19 @@ export class BootState {
     return false;
   }
 
+  /**
+   * The group can go no further: every VM not yet up fails, then every step still open (starting
+   * included; the monitoring step once handed over excluded) fails with `reason`, and what depends
+   * on them is blocked.
+   */
+  abandon(reason: string): void {
+    for (const vm of this.plan.vms) {
+      const s = this.vmState.get(vm);
+      if (s !== 'running' && s !== 'failed') this.vmFailed(vm, 'group', reason);
+    }
+    for (const step of this.openSteps()) this.fail(step, 'group', reason);
+  }
+
   /** Steps here not yet running, failed or blocked (the monitoring step once handed over excluded). */
   openSteps(): string[] {
     return [...this.stepState.keys()].filter((s) => this.isOpen(s));

@@ -334,3 +334,35 @@ describe('conformance: a re-boot whose VM looked healthy but whose Docker fails'
     expect(calls.filter((c) => c.endsWith(` on ${broken}`))).toEqual([]);
   });
 });
+
+describe('conformance: a group that stops part-way', () => {
+  it('does not leave the boot waiting: its open work fails with the reason, what depends on it elsewhere is blocked, the rest comes up', async () => {
+    // Each VM its own group; the broken one (not Kafka's) hosts a service that one on another VM depends on.
+    const upstream = topology.services.find((s) => s.role !== 'monitoring' && s.vm !== topology.kafka!.vm && topology.services.some((o) => o.vm !== s.vm && o.dependsOn?.includes(s.name)))!;
+    const downstream = topology.services.find((o) => o.vm !== upstream.vm && o.dependsOn?.includes(upstream.name))!;
+    const broken = upstream.vm;
+    const r = await run({
+      orchestrators,
+      activities,
+      root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 1 } },
+      seed: 31,
+      maxBatch: 3,
+      script: (name, input, api) => {
+        // The group's start of its VM fails past its retries: an activity error the group cannot handle.
+        if (name === A.startInstances && input.instances.some((i: { instanceId: string }) => i.instanceId === `boot-vm-${broken}`)) return { ok: false, error: 'the task hub refused the start' };
+        return script(name, input, api);
+      },
+    });
+    expect(r.problems).toEqual([]);
+    const boot = r.instances.get('boot')!;
+    expect(boot.status).toBe('Completed');
+    const out = boot.output as { status: string; failures: Array<{ target: string; kind: string; step: string; reason: string }>; services: Array<{ name: string; status: string }> };
+    expect(out.status).toBe('partial');
+    expect(out.failures).toContainEqual(expect.objectContaining({ target: broken, kind: 'vm', step: 'group', reason: expect.stringContaining('the task hub refused the start') }));
+    const status = (n: string) => out.services.find((s) => s.name === n)?.status;
+    for (const s of topology.services.filter((x) => x.vm === broken)) expect(status(s.name), s.name).toBe('failed');
+    expect(status(downstream.name)).toBe('blocked');
+    // Kafka and a service on another VM that needs nothing of the broken one still come up.
+    expect(status('kafka')).toBe('running');
+  });
+});

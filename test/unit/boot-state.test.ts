@@ -77,6 +77,22 @@ describe('boot state', () => {
     expect(state.adopt('sensor-manager')).toBe(false);
   });
 
+  it('abandoned, every VM not up and every open step fails with the reason; what runs stays running', () => {
+    const { plan, state } = example();
+    for (const vm of plan.vms) state.vmProvisioning(vm);
+    state.vmReady('vm-core');
+    state.running('kafka');
+    state.starting('authentication');
+    state.abandon('group 0 stopped: the task hub refused the start');
+    expect(state.state('kafka')).toBe('running');
+    expect(state.state('authentication')).toBe('failed');
+    expect(state.openSteps()).toEqual([]);
+    expect(state.vm('vm-sensors')).toBe('failed');
+    expect(state.vm('vm-core')).toBe('running');
+    expect(state.failures()).toContainEqual({ target: 'authentication', kind: 'service', step: 'group', reason: 'group 0 stopped: the task hub refused the start' });
+    expect(state.failures()).toContainEqual({ target: 'vm-sensors', kind: 'vm', step: 'group', reason: 'group 0 stopped: the task hub refused the start' });
+  });
+
   it('a failed kafka blocks every service but monitoring', () => {
     const { plan, state } = example();
     for (const vm of plan.vms) state.vmReady(vm);
