@@ -134,11 +134,6 @@ export class DockerHost {
     return new Set(images.filter((image) => tagged.has(image)));
   }
 
-  async hasImage(image: string): Promise<boolean> {
-    const r = await this.ssh.run(`${DOCKER} image inspect ${shellQuote(image)} >/dev/null 2>&1`, { allowFailure: true, step: 'inspect image' });
-    return r.code === 0;
-  }
-
   /**
    * Runs the fetch script (which downloads the code into `contextDir` on the VM) and builds the image.
    * A failed build reports the build's last lines.

@@ -111,6 +111,12 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     if (adopt.length > 0) vmInput.adopt = adopt;
     return { name: O.bootVm, instanceId: bootVmId(spec.name), input: vmInput };
   });
+  /** One event per group to tell what settled here. */
+  const tell = (tells: Map<number, Array<{ step: string; ok: boolean }>>): Array<TypedTask<unknown>> =>
+    [...tells].map(([group, outcomes]) => {
+      const report: BootReport = { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes };
+      return activityTaskWithRetry(context, A.notifyInstance, transientRetry, { instanceId: bootGroupId(group), event: BOOT_PROGRESS, data: report } satisfies NotifyInput);
+    });
   try {
     if (vmStarts.length > 0) {
       showProgress();
@@ -153,10 +159,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       const tells = tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running');
       const tasks: Array<TypedTask<unknown>> = [];
       if (stepStarts.length > 0) tasks.push(activityTask(context, A.startInstances, { instances: stepStarts }));
-      for (const [group, outcomes] of tells) {
-        const report: BootReport = { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes };
-        tasks.push(activityTaskWithRetry(context, A.notifyInstance, transientRetry, { instanceId: bootGroupId(group), event: BOOT_PROGRESS, data: report } satisfies NotifyInput));
-      }
+      tasks.push(...tell(tells));
       if (tasks.length > 0) {
         showProgress();
         const results = yield* settleAll(context, tasks);
@@ -234,16 +237,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     // wait on it are told (if they can be), and the root gets this group's report as always.
     state.abandon(`group ${slice.index} stopped: ${failureMessage(e)}`);
     const tells = tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running');
-    yield* settleAll(
-      context,
-      [...tells].map(([group, outcomes]) =>
-        activityTaskWithRetry(context, A.notifyInstance, transientRetry, {
-          instanceId: bootGroupId(group),
-          event: BOOT_PROGRESS,
-          data: { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes } satisfies BootReport,
-        } satisfies NotifyInput),
-      ),
-    );
+    yield* settleAll(context, tell(tells));
   }
 
   // From here on every episode sets the status (the loop's replayed iterations did not).
