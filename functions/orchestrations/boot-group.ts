@@ -91,6 +91,19 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     }
   };
 
+  /** VMs ready whose look at their services is still out, and looks that came before their VM's report. */
+  const looking = new Set<string>();
+  const earlyAdopted = new Map<string, StartedService[]>();
+  const applyAdopted = (vm: string, adopted: StartedService[]): void => {
+    for (const started of adopted) {
+      if (!state.adopt(started.service)) continue;
+      running.set(started.service, started);
+      if (started.service === monitoring) {
+        handoff = { name: monitoring, state: 'running', service: stepOf.get(monitoring)!.service!, vm: access.get(vm)!, started };
+      }
+    }
+  };
+
   const vmStarts: StartInstancesInput['instances'] = slice.vms.map(({ spec, inboundPorts }) => {
     state.vmProvisioning(spec.name);
     const vmInput: BootVmInput = {
@@ -131,7 +144,8 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     for (;;) {
       const stepStarts: StartInstancesInput['instances'] = [];
       const steps: string[] = [];
-      for (const step of state.ready((s) => images.has(s))) {
+      // A service waits for its VM's look (it may be adopted there); Kafka, never adopted, does not.
+      for (const step of state.ready((s) => images.has(s) && (s === KAFKA || !looking.has(stepOf.get(s)!.vm)))) {
         const vm = stepOf.get(step)!.vm;
         const image = images.get(step)!;
         const spec = stepOf.get(step)!;
@@ -182,7 +196,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         if (refused) continue;
       }
       // Done when nothing is in flight here and nothing open waits on another group.
-      if (pending.size === 0 && !state.waitsOnExternal()) break;
+      if (pending.size === 0 && looking.size === 0 && !state.waitsOnExternal()) break;
       showProgress();
 
       const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
@@ -203,6 +217,12 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         continue;
       }
       if (report.kind === 'group') continue;
+      if (report.kind === 'adopted') {
+        // Queues need not keep order: it may come before the VM's ready report; kept until then.
+        if (looking.delete(report.name)) applyAdopted(report.name, report.adopted);
+        else if (!access.has(report.name)) earlyAdopted.set(report.name, report.adopted);
+        continue;
+      }
       if (!pending.delete(`${report.kind}:${report.name}`)) continue;
       if (report.kind === 'vm') {
         const result = report.output;
@@ -214,12 +234,11 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         vmInfo.set(report.name, result.info);
         state.vmReady(report.name);
         applyImages(result.images);
-        for (const started of result.adopted ?? []) {
-          if (!state.adopt(started.service)) continue;
-          running.set(started.service, started);
-          if (started.service === monitoring) {
-            handoff = { name: monitoring, state: 'running', service: stepOf.get(monitoring)!.service!, vm: result.access, started };
-          }
+        applyAdopted(report.name, result.adopted ?? []);
+        if (result.looking) {
+          const early = earlyAdopted.get(report.name);
+          if (early) applyAdopted(report.name, early);
+          else looking.add(report.name);
         }
         if ((result.building?.length ?? 0) > 0 && !imagesDone.has(report.name)) pending.add(`images:${report.name}`);
       } else {

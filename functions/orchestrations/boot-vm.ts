@@ -62,6 +62,8 @@ export type BootVmOutput =
       building?: string[];
       /** Services found running as wanted and healthy (of `adopt`), registered: nothing to start. */
       adopted?: StartedService[];
+      /** The look at its services still runs (the VM was ready first): an `adopted` report follows. */
+      looking?: boolean;
     };
 
 export const bootVm: OrchestrationHandler = function* (context: OrchestrationContext) {
@@ -70,13 +72,27 @@ export const bootVm: OrchestrationHandler = function* (context: OrchestrationCon
   const run = input.notify?.run ?? `${context.df.instanceId}:${isoAt(context)}`;
   let ready: BootVmOutput;
   let running: Array<Extract<BuildProgress, { state: 'running' }>> = [];
+  let look: Task | undefined;
   try {
-    ({ ready, running } = yield* prepareVm(context, input, run));
+    ({ ready, running, look } = yield* prepareVm(context, input, run));
   } catch (e) {
     ready = { vm: input.vm.name, ok: false, step: 'provision', reason: failureMessage(e) };
   }
   if (ready.ok && running.length > 0) ready.building = running.map((b) => b.step);
+  if (ready.ok && look) ready.looking = true;
   if (input.notify) yield* reportTo(context, input.notify, { run: input.notify.run, kind: 'vm', name: input.vm.name, output: ready });
+  if (ready.ok && look) {
+    // The VM was ready before its look: what it found follows (nothing, if the look failed).
+    let adopted: StartedService[] = [];
+    try {
+      adopted = (yield look) as StartedService[];
+    } catch {
+      // Not adopted: the boot starts them in order, as on a first boot.
+    }
+    delete ready.looking;
+    if (adopted.length > 0) ready.adopted = adopted;
+    if (input.notify) yield* reportTo(context, input.notify, { run: input.notify.run, kind: 'adopted', name: input.vm.name, adopted });
+  }
   if (!ready.ok || running.length === 0) return ready;
 
   const images = [...ready.images];
@@ -94,7 +110,7 @@ function* prepareVm(
   context: OrchestrationContext,
   input: BootVmInput,
   run: string,
-): Generator<Task, { ready: BootVmOutput; running: Array<Extract<BuildProgress, { state: 'running' }>> }, unknown> {
+): Generator<Task, { ready: BootVmOutput; running: Array<Extract<BuildProgress, { state: 'running' }>>; look?: Task }, unknown> {
   const name = input.vm.name;
   const failed = (step: 'provision' | 'docker', reason: string) => ({ ready: { vm: name, ok: false, step, reason } satisfies BootVmOutput, running: [] });
   let info: VmInfo;
@@ -126,6 +142,7 @@ function* prepareVm(
   let started: Settled | undefined;
   let adopted: StartedService[] = [];
   let builds = input.steps;
+  let pendingLook: Task | undefined;
   if (lookFirst) {
     const [docker, record, adoption] = yield* settleAll<unknown>(context, [activityTaskWithRetry(context, A.ensureDocker, transientRetry, { vm: access }), register(true), lookAt()]);
     if (!docker!.ok) {
@@ -149,12 +166,22 @@ function* prepareVm(
     context.df.setCustomStatus({ vm: name, state: 'building' });
     const tasks: Task[] = [register(true)];
     const buildsAt = builds.length > 0 ? tasks.push(startBuilds(builds)) - 1 : -1;
-    const adoptAt = candidates.size > 0 ? tasks.push(lookAt()) - 1 : -1;
-    const results = yield* settleAll<unknown>(context, tasks);
-    registered = results[0]!;
-    started = buildsAt >= 0 ? results[buildsAt] : undefined;
-    const adoption = adoptAt >= 0 ? results[adoptAt] : undefined;
-    adopted = adoption?.ok ? (adoption.value as StartedService[]) : [];
+    // The look goes beside, but the VM does not wait for it to report ready: Kafka's step (never
+    // adopted) can start meanwhile; what the look finds follows in its own report.
+    if (candidates.size > 0) {
+      const look = lookAt();
+      const all = context.df.Task.all(tasks);
+      yield context.df.Task.any([all, look]);
+      const results = yield* settleAll<unknown>(context, tasks, all);
+      registered = results[0]!;
+      started = buildsAt >= 0 ? results[buildsAt] : undefined;
+      if (!look.isCompleted && !look.isFaulted) pendingLook = look;
+      else if (look.isCompleted) adopted = look.result as StartedService[];
+    } else {
+      const results = yield* settleAll<unknown>(context, tasks);
+      registered = results[0]!;
+      started = buildsAt >= 0 ? results[buildsAt] : undefined;
+    }
   }
   if (!registered.ok) return failed('provision', registered.error);
   const images: ImageOutcome[] = [];
@@ -167,5 +194,5 @@ function* prepareVm(
       else images.push(outcomeOf(b));
     }
   }
-  return { ready: { vm: name, ok: true, info, access, images, ...(adopted.length > 0 ? { adopted } : {}) }, running };
+  return { ready: { vm: name, ok: true, info, access, images, ...(adopted.length > 0 ? { adopted } : {}) }, running, ...(pendingLook ? { look: pendingLook } : {}) };
 }

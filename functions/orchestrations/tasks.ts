@@ -1,7 +1,7 @@
 /** Small orchestration helpers. Deterministic: they only look at task state the SDK replays. */
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
-import { A, type ActivityName, type Activities, type NotifyInput, type RetryAfter } from '../activities/contracts.js';
+import { A, type ActivityName, type Activities, type NotifyInput, type RetryAfter, type StartedService } from '../activities/contracts.js';
 import type { GroupSummary } from './boot-group.js';
 import type { BootStepOutput } from './boot-step.js';
 import type { BootVmOutput } from './boot-vm.js';
@@ -19,10 +19,12 @@ import { callWithRetry, valueOf, type TypedTask } from './calls.js';
 export function* settleAll<T>(
   context: OrchestrationContext,
   tasks: Array<TypedTask<T>>,
+  /** The Task.all of `tasks` when the caller already yielded it inside a Task.any: yielded again, not listed anew. */
+  all?: Task,
 ): Generator<Task, Array<{ ok: true; value: T } | { ok: false; error: string }>, unknown> {
   if (tasks.length > 0) {
     try {
-      yield context.df.Task.all(tasks);
+      yield all ?? context.df.Task.all(tasks);
     } catch {
       for (const t of tasks) {
         if (t.isCompleted || t.isFaulted) continue;
@@ -71,6 +73,8 @@ export type BootReport = { run: string; name: string } & (
   /** Images of the VM `name` done since its last report; `last`: no build of that VM is left. */
   | { kind: 'images'; images: ImageOutcome[]; last: boolean }
   | { kind: 'step'; output: BootStepOutput }
+  /** What the look at the VM `name`'s services found, when the VM reported ready before it. */
+  | { kind: 'adopted'; adopted: StartedService[] }
   /** From another group of the boot (`name` its instance): steps of its that steps here depend on settled. */
   | { kind: 'dep'; outcomes: Array<{ step: string; ok: boolean }> }
   /** A group (`name` its instance) to the root: everything in it settled, the monitoring service aside. */

@@ -293,6 +293,44 @@ describe('conformance: a healthy re-boot adopts what already runs as wanted', ()
   }
 });
 
+describe('conformance: on a re-boot Kafka does not wait for its VM\'s look', () => {
+  it('starts Kafka while the look at the other services on its VM still runs; those are adopted when it answers, not started', async () => {
+    const kafkaVm = topology.kafka!.vm;
+    const order: string[] = [];
+    const adoptAll: Script = (name, input, api) => {
+      switch (name) {
+        case A.ensureVm:
+          return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };
+        case A.startBuilds:
+          return { ok: true, value: input.builds.map((b: { step: string; version: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `img-${b.step}`, version: b.version, built: false } })) };
+        case A.adoptServices:
+          // The look on Kafka's VM answers only once Kafka has started.
+          if (input.vm.name === kafkaVm && !order.includes('start kafka')) return { later: true };
+          order.push(`look ${input.vm.name}`);
+          return { ok: true, value: input.services.map((s: { service: { name: string; kind: string; port: number } }) => ({ service: s.service.name, kind: s.service.kind, vm: input.vm.name, host: input.vm.privateIp, port: s.service.port, status: 'running', startedAt: 'before', action: 'none' })) };
+        case A.startKafka:
+          order.push('start kafka');
+          return script(name, input, api);
+        case A.startService:
+          order.push(`start ${input.service.name}`);
+          return script(name, input, api);
+        default:
+          return script(name, input, api);
+      }
+    };
+    for (const seed of [41, 42]) {
+      order.length = 0;
+      const r = await run({ orchestrators, activities, script: adoptAll, root: { name: O.boot, id: 'boot', input: { requestedBy: 'test' } }, seed, maxBatch: 2 });
+      expect(r.problems).toEqual([]);
+      expect([...r.scheduled].filter(([, n]) => n > 1)).toEqual([]);
+      const out = r.instances.get('boot')!.output as { status: string };
+      expect(out.status).toBe('succeeded');
+      expect(order.filter((c) => c.startsWith('start '))).toEqual(['start kafka']);
+      expect(order.indexOf('start kafka')).toBeLessThan(order.indexOf(`look ${kafkaVm}`));
+    }
+  });
+});
+
 describe('conformance: a re-boot whose VM looked healthy but whose Docker fails', () => {
   it('fails that VM at its Docker step, blocks what it hosts, corrects its record, and starts nothing there', async () => {
     const kafkaVm = topology.kafka!.vm;
