@@ -9,8 +9,7 @@
  * they were planted, and the real values are found where they legitimately live (the VMs' env files).
  */
 import Database from 'better-sqlite3';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, lstatSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, readFileSync, lstatSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTAINERS, createCosmosClient } from '../../functions/cloud/central-db.js';
@@ -18,6 +17,7 @@ import { assertTopology } from '../../functions/platform/validate.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { EXAMPLE_TOPOLOGY, exampleDocument } from '../helpers/topology.js';
 import { hang } from '../helpers/hang-guard.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 interface Source {
   /** Where the text was found, precise enough to go and look. */
@@ -117,10 +117,10 @@ let bootOutput = '';
 let leakyRestart: any;
 
 beforeAll(async () => {
-  storeFile = join(mkdtempSync(join(tmpdir(), 'lcm-secrets-')), 'hub.sqlite');
+  storeFile = join(tempDir('lcm-secrets-'), 'hub.sqlite');
   // The example platform plus a service that logs its secret and never becomes healthy: its
   // failure is stored and shown, and must name where to read the log, not carry it.
-  const codeRoot = mkdtempSync(join(tmpdir(), 'lcm-secrets-code-'));
+  const codeRoot = tempDir('lcm-secrets-code-');
   cpSync(join(dirname(EXAMPLE_TOPOLOGY), 'services'), codeRoot, { recursive: true });
   cpSync(new URL('../fixtures/services/leaky', import.meta.url).pathname, join(codeRoot, 'leaky'), { recursive: true });
   const doc = exampleDocument();

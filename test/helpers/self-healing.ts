@@ -1,14 +1,14 @@
 /** Platforms and waits shared by the self-healing tests. */
-import { cpSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { assertTopology } from '../../functions/platform/validate.js';
 import { compactDocument, EXAMPLE_TOPOLOGY } from './topology.js';
 import { hang } from './hang-guard.js';
+import { tempDir } from './temp-dir.js';
 
 /** The compact example (no Kafka) with fast probes, a fast watchdog, short back-off, and a service that crashes on every start. */
 export function selfHealingPlatform(restart = { initialBackoffInMs: 400, maxBackoffInMs: 2_000, resetAfterInMs: 600_000, maxFailures: 3 }) {
-  const codeRoot = mkdtempSync(join(tmpdir(), 'lcm-code-'));
+  const codeRoot = tempDir('lcm-code-');
   cpSync(join(dirname(EXAMPLE_TOPOLOGY), 'services'), codeRoot, { recursive: true });
   cpSync(new URL('../fixtures/services/crasher', import.meta.url).pathname, join(codeRoot, 'crasher'), { recursive: true });
   const doc = compactDocument();
