@@ -223,6 +223,10 @@ describe('conformance: the other operations under the extension\'s action proces
   });
 });
 
+/** A re-boot's stubs: the VM was there and running; every image it asks for is built. */
+const vmThere = (input: any) => ({ ok: true as const, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } });
+const allBuilt = (input: any) => ({ ok: true as const, value: input.builds.map((b: { step: string; version: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `img-${b.step}`, version: b.version, built: false } })) });
+
 describe('conformance: a healthy re-boot adopts what already runs as wanted', () => {
   // Every VM was there and every image built; every service runs as wanted but one with dependents.
   const notAdopted = 'sensor-manager';
@@ -230,10 +234,10 @@ describe('conformance: a healthy re-boot adopts what already runs as wanted', ()
   const reboot: Script = (name, input, api) => {
     switch (name) {
       case A.ensureVm:
-        return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };
+        return vmThere(input);
       case A.startBuilds:
         calls.push(...input.builds.map((b: { step: string }) => `build ${b.step} on ${input.vm.name}`));
-        return { ok: true, value: input.builds.map((b: { step: string; version: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `img-${b.step}`, version: b.version, built: false } })) };
+        return allBuilt(input);
       case A.adoptServices: {
         calls.push(`adopt ${input.services.map((s: { service: { name: string } }) => s.service.name).join(',')}`);
         const found = input.services.filter((s: { service: { name: string } }) => s.service.name !== notAdopted);
@@ -300,9 +304,9 @@ describe('conformance: on a re-boot Kafka does not wait for its VM\'s look', () 
     const adoptAll: Script = (name, input, api) => {
       switch (name) {
         case A.ensureVm:
-          return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };
+          return vmThere(input);
         case A.startBuilds:
-          return { ok: true, value: input.builds.map((b: { step: string; version: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `img-${b.step}`, version: b.version, built: false } })) };
+          return allBuilt(input);
         case A.adoptServices:
           // The look on Kafka's VM answers only once Kafka has started.
           if (input.vm.name === kafkaVm && !order.includes('start kafka')) return { later: true };
@@ -345,7 +349,7 @@ describe('conformance: a re-boot whose VM looked healthy but whose Docker fails'
       script: (name, input, api) => {
         switch (name) {
           case A.ensureVm:
-            return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: false, started: false } };
+            return vmThere(input);
           case A.ensureDocker:
             return input.vm.name === broken ? { ok: false, error: 'Docker does not answer' } : { ok: true, value: { vm: input.vm.name, installed: false } };
           case A.registerVm:
@@ -355,7 +359,7 @@ describe('conformance: a re-boot whose VM looked healthy but whose Docker fails'
             return { ok: true, value: [] };
           case A.startBuilds:
             calls.push(...input.builds.map((b: { step: string }) => `build ${b.step} on ${input.vm.name}`));
-            return { ok: true, value: input.builds.map((b: { step: string; version: string }) => ({ step: b.step, state: 'built', image: { step: b.step, image: `img-${b.step}`, version: b.version, built: false } })) };
+            return allBuilt(input);
           case A.startService:
             calls.push(`start ${input.service.name} on ${input.vm.name}`);
             return script(name, input, api);
