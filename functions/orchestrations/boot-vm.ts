@@ -24,7 +24,7 @@ import {
 import { BUILD_POLL } from '../platform/build-poll.js';
 import { followBuilds, outcomeOf, type ImageOutcome } from './build-images.js';
 import type { VmSpec } from '../platform/topology.js';
-import { callArmActivity, failureMessage, isoAt, reportTo, settleAll, transientRetry, type BootNotify } from './tasks.js';
+import { callArmActivity, failureMessage, isoAt, reportTo, settleAll, transientRetry, type BootNotify, type Settled } from './tasks.js';
 import { activityTask, activityTaskWithRetry, callWithRetry } from './calls.js';
 
 export interface BootVmInput {
@@ -46,8 +46,6 @@ export interface BootVmInput {
 }
 
 export type { ImageOutcome } from './build-images.js';
-
-type Settled = { ok: true; value: unknown } | { ok: false; error: string };
 
 export type BootVmOutput =
   | { vm: string; ok: false; step: 'provision' | 'docker'; reason: string }
@@ -168,20 +166,14 @@ function* prepareVm(
     const buildsAt = builds.length > 0 ? tasks.push(startBuilds(builds)) - 1 : -1;
     // The look goes beside, but the VM does not wait for it to report ready: Kafka's step (never
     // adopted) can start meanwhile; what the look finds follows in its own report.
-    if (candidates.size > 0) {
-      const look = lookAt();
-      const all = context.df.Task.all(tasks);
-      yield context.df.Task.any([all, look]);
-      const results = yield* settleAll<unknown>(context, tasks, all);
-      registered = results[0]!;
-      started = buildsAt >= 0 ? results[buildsAt] : undefined;
-      if (!look.isCompleted && !look.isFaulted) pendingLook = look;
-      else if (look.isCompleted) adopted = look.result as StartedService[];
-    } else {
-      const results = yield* settleAll<unknown>(context, tasks);
-      registered = results[0]!;
-      started = buildsAt >= 0 ? results[buildsAt] : undefined;
-    }
+    const look = candidates.size > 0 ? lookAt() : undefined;
+    const all = context.df.Task.all(tasks);
+    if (look) yield context.df.Task.any([all, look]);
+    const results = yield* settleAll<unknown>(context, tasks, all);
+    registered = results[0]!;
+    started = buildsAt >= 0 ? results[buildsAt] : undefined;
+    if (look?.isCompleted) adopted = look.result as StartedService[];
+    else if (look && !look.isFaulted) pendingLook = look;
   }
   if (!registered.ok) return failed('provision', registered.error);
   const images: ImageOutcome[] = [];

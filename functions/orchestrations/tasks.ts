@@ -16,12 +16,15 @@ import { callWithRetry, valueOf, type TypedTask } from './calls.js';
  * one Task.all; when it fails fast, each task still running is then yielded on its own, which the SDK
  * does not list again (the extension's WhenAll waits for all of them anyway).
  */
+/** One task's outcome, as settleAll reports it. */
+export type Settled<T = unknown> = { ok: true; value: T } | { ok: false; error: string };
+
 export function* settleAll<T>(
   context: OrchestrationContext,
   tasks: Array<TypedTask<T>>,
   /** The Task.all of `tasks` when the caller already yielded it inside a Task.any: yielded again, not listed anew. */
   all?: Task,
-): Generator<Task, Array<{ ok: true; value: T } | { ok: false; error: string }>, unknown> {
+): Generator<Task, Array<Settled<T>>, unknown> {
   if (tasks.length > 0) {
     try {
       yield all ?? context.df.Task.all(tasks);
