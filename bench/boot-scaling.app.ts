@@ -32,6 +32,8 @@ export interface ScalingConfig {
   failStart?: string[];
   /** Why the resource group cannot be made (the boot then fails every VM with it). */
   failResourceGroup?: string;
+  /** Starts of this operation wait for `release` (a step instance kept running, holding its id). */
+  holdStarts?: { operationId: string; release: Promise<void> };
 }
 export const scalingConfig = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
 
@@ -93,7 +95,8 @@ stub(A.pollBuilds, (i) =>
   ),
 );
 const started = (i: any, service: string, kind: string, port: number) => ({ service, kind, vm: i.vm.name, host: i.vm.privateIp, port, status: 'running', startedAt: '2026-01-01T00:00:00.000Z', action: 'created' });
-stub(A.startService, (i) => {
+stub(A.startService, async (i) => {
+  if (scalingConfig.holdStarts && i.operationId === scalingConfig.holdStarts.operationId) await scalingConfig.holdStarts.release;
   if (scalingConfig.failStart?.includes(i.service.name)) throw new Error(`health check of ${i.service.name} timed out`);
   return started(i, i.service.name, i.service.kind, i.service.port);
 });

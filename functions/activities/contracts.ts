@@ -347,6 +347,19 @@ export interface StartInstancesInput {
     | { name: typeof O.bootStep; instanceId: string; input: BootStepInput }
     | { name: typeof O.bootGroup; instanceId: string; input: BootGroupInput }
   >;
+  /**
+   * Also raise each refused start (a RefusedStart) to this instance: for a caller that goes on
+   * without waiting for the result, and hears of a refusal as it hears of everything else.
+   */
+  refusalsTo?: { instanceId: string; event: string; run: string };
+}
+
+/** The event raised for a start refused (see StartInstancesInput.refusalsTo); `name` is the instance id. */
+export interface RefusedStart {
+  run: string;
+  kind: 'refused';
+  name: string;
+  reason: string;
 }
 
 /** What the boot needs before its groups run: the desired state read, versions, resource group. */

@@ -6,31 +6,42 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { isActive, statusOf } from '../durable-client.js';
 import { mapLimit } from '../platform/map-limit.js';
-import type { NotifyInput, StartInstancesInput, StartedInstance } from './contracts.js';
+import type { NotifyInput, RefusedStart, StartInstancesInput, StartedInstance } from './contracts.js';
 
 /**
  * Start each instance under its fixed id. One whose id a running instance holds is not started
- * (the client refuses it, as the extension does with its default overridableExistingInstanceStates).
+ * (the client refuses it, as the extension does with its default overridableExistingInstanceStates),
+ * nor one the client fails to start: each is a refusal with its reason, raised to `refusalsTo` too.
  */
 export async function startInstances(input: StartInstancesInput, context: InvocationContext): Promise<StartedInstance[]> {
   const client = df.getClient(context);
   // A few at a time: a group starts its VMs (10) or a level's steps in one round trip, not one by one.
-  return mapLimit(input.instances, INSTANCE_CALLS_AT_ONCE, async (i): Promise<StartedInstance> => {
-    const current = await statusOf(client, i.instanceId);
-    if (isActive(current)) {
-      // At-least-once: this activity may run again after it started the instance; the same run is fine.
-      const same = current?.input !== undefined && JSON.stringify(current.input) === JSON.stringify(i.input);
-      return same ? { instanceId: i.instanceId, started: true } : { instanceId: i.instanceId, started: false, reason: `instance '${i.instanceId}' (${current!.name}) is already ${current!.runtimeStatus}` };
-    }
+  const results = await mapLimit(input.instances, INSTANCE_CALLS_AT_ONCE, async (i): Promise<StartedInstance> => {
     try {
+      const current = await statusOf(client, i.instanceId);
+      if (isActive(current)) {
+        // At-least-once: this activity may run again after it started the instance; the same run is fine.
+        const same = current?.input !== undefined && JSON.stringify(current.input) === JSON.stringify(i.input);
+        return same ? { instanceId: i.instanceId, started: true } : { instanceId: i.instanceId, started: false, reason: `instance '${i.instanceId}' (${current!.name}) is already ${current!.runtimeStatus}` };
+      }
       await client.startNew(i.name, { instanceId: i.instanceId, input: i.input });
       return { instanceId: i.instanceId, started: true };
     } catch (e) {
-      const now = await statusOf(client, i.instanceId);
+      const now = await statusOf(client, i.instanceId).catch(() => undefined);
       if (isActive(now) && JSON.stringify(now?.input) === JSON.stringify(i.input)) return { instanceId: i.instanceId, started: true };
       return { instanceId: i.instanceId, started: false, reason: (e as Error).message };
     }
   });
+  const to = input.refusalsTo;
+  if (to) {
+    // Raised again if this activity runs twice: the caller takes a refusal once.
+    for (const r of results) {
+      if (r.started) continue;
+      const report: RefusedStart = { run: to.run, kind: 'refused', name: r.instanceId, reason: r.reason };
+      await client.raiseEvent(to.instanceId, to.event, report);
+    }
+  }
+  return results;
 }
 
 /** Durable-client calls (status reads, starts) an activity makes at once. */

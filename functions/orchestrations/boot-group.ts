@@ -12,12 +12,14 @@
  * finishes next; each unit (a `bootVm` per VM, a `bootStep` per step) raises a `bootProgress` event
  * when done, and a group tells the groups that depend on its steps the same way (kind `dep`). Events
  * take no sequence id: every activity is scheduled once, and reports that arrive together are
- * handled in one replay.
+ * handled in one replay. A group does not wait for its own starts and tells before it takes the
+ * next report (each one is a queue round trip on Azure): reports that come while they are out are
+ * taken at once, and a start refused comes as a report too (startInstances' `refusalsTo`).
  *
  * The monitoring service is not started here: once its dependencies settled and its image is built,
  * the group hands it to the root, which starts it after every group has settled.
  */
-import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import {
   A,
   O,
@@ -41,7 +43,7 @@ import type { BootStepInput } from './boot-step.js';
 import type { BootVmInput } from './boot-vm.js';
 import type { ImageOutcome } from './build-images.js';
 import { BOOT_PROGRESS, failureMessage, isoAt, reportTo, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
-import { activityTask, activityTaskWithRetry, call, nextEvent, type TypedTask } from './calls.js';
+import { activityTask, activityTaskWithRetry, call, valueOf, type TypedTask } from './calls.js';
 
 export interface BootGroupInput {
   slice: BootGroupSlice;
@@ -71,6 +73,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
   const state = new BootState(slice.plan);
   const self: BootNotify = { instanceId: context.df.instanceId, run: notify.run };
   const stepOf = new Map(slice.steps.map((s) => [s.step, s]));
+  const stepOfInstance = new Map(slice.steps.map((s) => [bootStepId(s.step), s.step]));
   const monitoring = slice.steps.find((s) => s.monitoring)?.step;
   let handoff: MonitoringHandoff | undefined;
   const showProgress = (): void => {
@@ -130,105 +133,41 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       const report: BootReport = { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes };
       return activityTaskWithRetry(context, A.notifyInstance, transientRetry, { instanceId: bootGroupId(group), event: BOOT_PROGRESS, data: report } satisfies NotifyInput);
     });
-  try {
-    if (vmStarts.length > 0) {
-      showProgress();
-      const results = yield* call(context, A.startInstances, { instances: vmStarts });
-      results.forEach((r, i) => {
-        const vm = slice.vms[i]!.spec.name;
-        if (r.started) pending.add(`vm:${vm}`);
-        else state.vmFailed(vm, 'provision', `not started: ${r.reason}`);
-      });
-    }
-
-    for (;;) {
-      const stepStarts: StartInstancesInput['instances'] = [];
-      const steps: string[] = [];
-      // A service waits for its VM's look (it may be adopted there); Kafka, never adopted, does not.
-      for (const step of state.ready((s) => images.has(s) && (s === KAFKA || !looking.has(stepOf.get(s)!.vm)))) {
-        const vm = stepOf.get(step)!.vm;
-        const image = images.get(step)!;
-        const spec = stepOf.get(step)!;
-        if (step === monitoring) {
-          // Ready to start: the root starts it once every group has settled.
-          state.handOff(step);
-          handoff = {
-            name: step,
-            state: 'ready',
-            start: { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: true },
-          };
-          continue;
-        }
-        state.starting(step);
-        const stepInput: BootStepInput = { step, notify: self };
-        if (step === KAFKA) {
-          stepInput.kafka = { vm: access.get(vm)!, kafka: spec.kafka!, image: image.image, version: image.version, operationId } satisfies StartKafkaInput;
-        } else {
-          stepInput.service = { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: false } satisfies StartServiceInput;
-        }
-        stepStarts.push({ name: O.bootStep, instanceId: bootStepId(step), input: stepInput });
-        steps.push(step);
-      }
-      // Tell the groups whose steps depend on what settled here, in the same round as the starts.
-      const tells = tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running');
-      const tasks: Array<TypedTask<unknown>> = [];
-      if (stepStarts.length > 0) tasks.push(activityTask(context, A.startInstances, { instances: stepStarts }));
-      tasks.push(...tell(tells));
-      if (tasks.length > 0) {
-        showProgress();
-        const results = yield* settleAll(context, tasks);
-        let refused = false;
-        if (stepStarts.length > 0) {
-          const started = results[0]!;
-          steps.forEach((step, i) => {
-            const r = started.ok ? (started.value as Array<{ started: boolean; reason?: string }>)[i]! : { started: false, reason: started.error };
-            if (r.started) pending.add(`step:${step}`);
-            else {
-              state.stepFailed(step, 'start', `not started: ${r.reason}`);
-              refused = true;
-            }
-          });
-        }
-        // A group that cannot tell another what settled would leave that group's steps waiting: fail loudly.
-        const untold = results.slice(stepStarts.length > 0 ? 1 : 0).find((r) => !r.ok);
-        if (untold && !untold.ok) throw new Error(`group ${slice.index} could not tell another group what settled: ${untold.error}`);
-        // A refused step blocks its dependents; look again at what is ready (and whom to tell).
-        if (refused) continue;
-      }
-      // Done when nothing is in flight here and nothing open waits on another group.
-      if (pending.size === 0 && looking.size === 0 && !state.waitsOnExternal()) break;
-      showProgress();
-
-      const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
-      // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
-      if (report.run !== notify.run) continue;
-      if (report.kind === 'dep') {
+  /** One report taken in: the state moves on; whatever became ready is started at the next turn. */
+  const receive = (report: BootReport): void => {
+    // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
+    if (report.run !== notify.run) return;
+    switch (report.kind) {
+      case 'dep':
         for (const o of report.outcomes) state.externalSettled(o.step, o.ok);
-        continue;
-      }
-      if (report.kind === 'images') {
+        return;
+      case 'images':
         // Queues need not keep order: a batch may come before the VM's ready report.
-        if (imagesDone.has(report.name)) continue;
+        if (imagesDone.has(report.name)) return;
         applyImages(report.images);
         if (report.last) {
           imagesDone.add(report.name);
           pending.delete(`images:${report.name}`);
         }
-        continue;
-      }
-      if (report.kind === 'group') continue;
-      if (report.kind === 'adopted') {
+        return;
+      case 'group':
+        return;
+      case 'adopted':
         // Queues need not keep order: it may come before the VM's ready report; kept until then.
         if (looking.delete(report.name)) applyAdopted(report.name, report.adopted);
         else if (!access.has(report.name)) earlyAdopted.set(report.name, report.adopted);
-        continue;
+        return;
+      case 'refused': {
+        const step = stepOfInstance.get(report.name);
+        if (step && pending.delete(`step:${step}`)) state.stepFailed(step, 'start', `not started: ${report.reason}`);
+        return;
       }
-      if (!pending.delete(`${report.kind}:${report.name}`)) continue;
-      if (report.kind === 'vm') {
+      case 'vm': {
+        if (!pending.delete(`vm:${report.name}`)) return;
         const result = report.output;
         if (!result.ok) {
           state.vmFailed(report.name, result.step, result.reason);
-          continue;
+          return;
         }
         access.set(report.name, result.access);
         vmInfo.set(report.name, result.info);
@@ -241,13 +180,124 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
           else looking.add(report.name);
         }
         if ((result.building?.length ?? 0) > 0 && !imagesDone.has(report.name)) pending.add(`images:${report.name}`);
-      } else {
+        return;
+      }
+      case 'step': {
+        if (!pending.delete(`step:${report.name}`)) return;
         const result = report.output;
         if (!result.ok) state.stepFailed(report.name, 'start', result.reason);
         else {
           state.running(report.name);
           running.set(report.name, result.started);
         }
+        return;
+      }
+    }
+  };
+
+  /** What is ready now: its starts (monitoring handed off instead) and the word to other groups of what settled. */
+  const nextRound = (): Array<{ task: TypedTask<unknown>; what: string }> => {
+    const stepStarts: StartInstancesInput['instances'] = [];
+    // A service waits for its VM's look (it may be adopted there); Kafka, never adopted, does not.
+    for (const step of state.ready((s) => images.has(s) && (s === KAFKA || !looking.has(stepOf.get(s)!.vm)))) {
+      const vm = stepOf.get(step)!.vm;
+      const image = images.get(step)!;
+      const spec = stepOf.get(step)!;
+      if (step === monitoring) {
+        // Ready to start: the root starts it once every group has settled.
+        state.handOff(step);
+        handoff = {
+          name: step,
+          state: 'ready',
+          start: { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: true },
+        };
+        continue;
+      }
+      state.starting(step);
+      const stepInput: BootStepInput = { step, notify: self };
+      if (step === KAFKA) {
+        stepInput.kafka = { vm: access.get(vm)!, kafka: spec.kafka!, image: image.image, version: image.version, operationId } satisfies StartKafkaInput;
+      } else {
+        stepInput.service = { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: false } satisfies StartServiceInput;
+      }
+      stepStarts.push({ name: O.bootStep, instanceId: bootStepId(step), input: stepInput });
+      // Its report may come before the start's own answer.
+      pending.add(`step:${step}`);
+    }
+    const round: Array<{ task: TypedTask<unknown>; what: string }> = [];
+    if (stepStarts.length > 0) {
+      const input: StartInstancesInput = { instances: stepStarts, refusalsTo: { instanceId: context.df.instanceId, event: BOOT_PROGRESS, run: notify.run } };
+      round.push({ task: activityTaskWithRetry(context, A.startInstances, transientRetry, input), what: 'start its steps' });
+    }
+    // Tell the groups whose steps depend on what settled here, in the same round as the starts.
+    for (const task of tell(tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running'))) round.push({ task, what: 'tell another group what settled' });
+    return round;
+  };
+
+  /**
+   * Rounds of starts and tells not yet seen done. A task goes in one compound only (the extension
+   * gives each listed task a sequence id), so a round races the next report once, in the turn it
+   * is scheduled; after that it is only looked at (a failure, past its retries, stops the group)
+   * and waited for alone once nothing else is expected here. A start refused comes as a report.
+   */
+  const rounds: Array<{ all: Task; tasks: Array<{ task: TypedTask<unknown>; what: string }> }> = [];
+  const checkRounds = (): void => {
+    for (let i = rounds.length - 1; i >= 0; i--) {
+      const round = rounds[i]!;
+      const failed = round.tasks.find((t) => t.task.isFaulted);
+      // A group that cannot start its steps or tell another what settled would leave them waiting: stop.
+      if (failed) throw new Error(`group ${slice.index} could not ${failed.what}: ${failureMessage(failed.task.result)}`);
+      if (round.tasks.every((t) => t.task.isCompleted)) rounds.splice(i, 1);
+    }
+  };
+  /**
+   * The report wait listed and not yet answered. Never listed again (the extension would then wait
+   * for one report more): it is yielded alone. The SDK then tracks it twice; the extra entry is
+   * the oldest, and the SDK gives a report to the newest wait, which the loop always has listed
+   * before it takes the next one (app-orchestrations conformance tests, in many orders).
+   */
+  let listed: Task | undefined;
+
+  try {
+    if (vmStarts.length > 0) {
+      showProgress();
+      const results = yield* call(context, A.startInstances, { instances: vmStarts });
+      results.forEach((r, i) => {
+        const vm = slice.vms[i]!.spec.name;
+        if (r.started) pending.add(`vm:${vm}`);
+        else state.vmFailed(vm, 'provision', `not started: ${r.reason}`);
+      });
+    }
+
+    for (;;) {
+      const round = nextRound();
+      const all = round.length > 0 ? context.df.Task.all(round.map((t) => t.task)) : undefined;
+      if (all) rounds.push({ all, tasks: round });
+      checkRounds();
+      // Done when nothing is in flight here and nothing open waits on another group.
+      if (pending.size === 0 && looking.size === 0 && !state.waitsOnExternal()) {
+        if (rounds.length === 0) break;
+        // Nothing more is expected here: wait for the rounds still out, each alone, then look again.
+        for (const r of rounds) yield* settleAll(context, r.tasks.map((t) => t.task), r.all);
+        continue;
+      }
+      showProgress();
+      if (listed) {
+        // It lost a race to a round. Only a report makes something ready, so no new round is out
+        // now; were there one, it is waited for alone first (the wait can take a report meanwhile).
+        if (all) yield all;
+        else yield listed;
+      } else {
+        const wait = context.df.waitForExternalEvent(BOOT_PROGRESS);
+        // Reports that come while a round is out are taken at once: the round is not waited for.
+        if (all) yield context.df.Task.any([wait, all]);
+        else yield wait;
+        listed = wait;
+      }
+      if (listed.isCompleted) {
+        const report = valueOf<BootReport>(listed as TypedTask<BootReport>);
+        listed = undefined;
+        receive(report);
       }
     }
   } catch (e) {

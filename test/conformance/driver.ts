@@ -37,15 +37,33 @@ export type Script = (name: string, input: any, api: DriverApi) => { ok: true; v
  * notifyInstance raises its event), for scripts to answer with; undefined for any other activity.
  */
 function clientActivity(name: string, input: any, api: DriverApi): ReturnType<Script> | undefined {
-  if (name === 'startInstances') {
-    for (const i of input.instances) api.start(i.name, i.instanceId, i.input);
-    return { ok: true, value: input.instances.map((i: { instanceId: string }) => ({ instanceId: i.instanceId, started: true })) };
-  }
+  if (name === 'startInstances') return startInstancesAs(input, api);
   if (name === 'notifyInstance') {
     api.raise(input.instanceId, input.event, input.data);
     return { ok: true, value: null };
   }
   return undefined;
+}
+
+/**
+ * startInstances as the real activity behaves (functions/activities/instances.ts): each instance
+ * started, or refused with its reason (one `refuse` names, or one whose id a running instance
+ * holds), and each refusal raised to `refusalsTo` when the caller asked for it.
+ */
+export function startInstancesAs(input: any, api: DriverApi, refuse: (instanceId: string) => string | undefined = () => undefined): ReturnType<Script> {
+  const results = input.instances.map((i: { name: string; instanceId: string; input: unknown }) => {
+    const reason = refuse(i.instanceId);
+    if (reason) return { instanceId: i.instanceId, started: false, reason };
+    try {
+      api.start(i.name, i.instanceId, i.input);
+      return { instanceId: i.instanceId, started: true };
+    } catch (e) {
+      return { instanceId: i.instanceId, started: false, reason: (e as Error).message };
+    }
+  });
+  const to = input.refusalsTo;
+  for (const r of results) if (to && !r.started) api.raise(to.instanceId, to.event, { run: to.run, kind: 'refused', name: r.instanceId, reason: r.reason });
+  return { ok: true, value: results };
 }
 
 /**

@@ -27,6 +27,7 @@ afterAll(async () => {
   await host?.stop();
   config.failStart = undefined;
   config.failResourceGroup = undefined;
+  config.holdStarts = undefined;
 });
 
 async function boot(groupVms: number): Promise<BootOutput> {
@@ -83,6 +84,38 @@ describe('the boot in groups, on the local host', () => {
     };
     expect(blocked.map((s) => s.name).sort()).toEqual(topology.services.filter((s) => s.role !== 'monitoring' && dependsOn(s.name)).map((s) => s.name).sort());
     expect(out.services.filter((s) => !['running', 'blocked', 'failed'].includes(s.status))).toEqual([]);
+  });
+
+  it('fails a step whose start the durable client refuses (a running instance holds its id) from the refusal report; its dependents are blocked in every group', async () => {
+    const held = topology.services.find((s) => s.vm <= 'vm-01' && s.role !== 'monitoring' && topology.services.some((o) => o.vm > 'vm-01' && o.dependsOn.includes(s.name)))!;
+    const holder = `boot-step-${held.name}`;
+    let release!: () => void;
+    config.holdStarts = { operationId: 'holder', release: new Promise<void>((r) => (release = r)) };
+    // Another run of that step, still starting its service: its instance id is taken.
+    host.startNew(O.bootStep, {
+      instanceId: holder,
+      input: {
+        step: held.name,
+        service: { vm: { name: held.vm, privateIp: '10.0.0.4' }, service: { name: held.name, kind: 'service', port: 8080 }, image: 'img', version: 'v0', operationId: 'holder', monitoring: false },
+        notify: { instanceId: BOOT_ID, run: 'holder' },
+      },
+    });
+    try {
+      const out = await boot(2);
+      expect(out.status).toBe('partial');
+      expect(out.failures).toEqual([expect.objectContaining({ target: held.name, step: 'start', reason: expect.stringMatching(new RegExp(`not started: instance '${holder}' \\(bootStep\\) is already Running`)) })]);
+      expect(out.services.filter((s) => s.status === 'blocked').some((s) => s.vm > 'vm-01')).toBe(true);
+      // The group heard of it as a report raised by startInstances.
+      const refusals = historyOf('boot-group-0')
+        .filter((e) => String(e.EventType) === 'EventRaised')
+        .map((e) => e.Input as { kind: string; name: string })
+        .filter((r) => r.kind === 'refused');
+      expect(refusals.map((r) => r.name)).toEqual([holder]);
+    } finally {
+      release();
+      await host.waitForInstance(holder, { timeoutInMs: hang(30_000) });
+      config.holdStarts = undefined;
+    }
   });
 
   it('without its resource group every VM fails, and everything on them, with the reason; no group starts', async () => {
