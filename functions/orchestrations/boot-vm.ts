@@ -155,23 +155,38 @@ function* prepareVm(
     const taken = new Set(adopted.map((s) => s.service));
     builds = input.steps.filter((s) => !taken.has(s.step));
     if (builds.length > 0) [started] = yield* settleAll<unknown>(context, [startBuilds(builds)]);
-  } else {
+  } else if (info.created) {
     try {
       yield* callWithRetry(context, A.ensureDocker, transientRetry, { vm: access });
     } catch (e) {
       return failed('docker', failureMessage(e));
     }
     context.df.setCustomStatus({ vm: name, state: 'building' });
-    const tasks: Task[] = [register(true)];
-    const buildsAt = builds.length > 0 ? tasks.push(startBuilds(builds)) - 1 : -1;
-    // The look goes beside, but the VM does not wait for it to report ready: Kafka's step (never
-    // adopted) can start meanwhile; what the look finds follows in its own report.
+    const [record, buildsStarted] = yield* settleAll<unknown>(context, [register(true), ...(builds.length > 0 ? [startBuilds(builds)] : [])]);
+    registered = record!;
+    started = buildsStarted;
+  } else {
+    // A VM that was there most likely runs Docker: its builds start beside Docker's check (once,
+    // without retries: where Docker does not answer they fail at once, and start again after the
+    // check), with the record and any look. The VM does not wait for the look to report ready:
+    // Kafka's step (never adopted) can start meanwhile; what the look finds follows in its own report.
+    const dockerTask = activityTaskWithRetry(context, A.ensureDocker, transientRetry, { vm: access });
+    const tasks: Task[] = [dockerTask, register(true)];
+    const buildsAt = builds.length > 0 ? tasks.push(activityTask(context, A.startBuilds, { vm: access, run, builds } satisfies StartBuildsInput)) - 1 : -1;
     const look = candidates.size > 0 ? lookAt() : undefined;
     const all = context.df.Task.all(tasks);
     if (look) yield context.df.Task.any([all, look]);
     const results = yield* settleAll<unknown>(context, tasks, all);
-    registered = results[0]!;
+    const docker = results[0]!;
+    registered = results[1]!;
     started = buildsAt >= 0 ? results[buildsAt] : undefined;
+    if (!docker.ok) {
+      if (registered.ok) yield* settleAll(context, [register(false)]);
+      return failed('docker', docker.error);
+    }
+    context.df.setCustomStatus({ vm: name, state: 'building' });
+    // Docker was not running (just installed), or the early start failed: start them now, as on a VM just created.
+    if (registered.ok && started && (!started.ok || (docker.value as { installed: boolean }).installed)) [started] = yield* settleAll<unknown>(context, [startBuilds(builds)]);
     if (look?.isCompleted) adopted = look.result as StartedService[];
     else if (look && !look.isFaulted) pendingLook = look;
   }

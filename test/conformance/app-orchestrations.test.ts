@@ -49,6 +49,8 @@ const script: Script = (name, input, api) => {
     case A.ensureVm:
     case A.restartVm:
       return { ok: true, value: { name: input.vm.name, publicIp: ipOf(input.vm.name), privateIp: ipOf(input.vm.name), powerState: 'running', created: true, started: true } };
+    case A.ensureDocker:
+      return { ok: true, value: { vm: input.vm.name, installed: false } };
     case A.codeVersions:
       return { ok: true, value: input.sources.map((source: string) => ({ source, version: `v-${source}` })) };
     case A.startBuilds:
@@ -494,5 +496,61 @@ describe('conformance: a round of starts that fails past its retries', () => {
     const out = boot.output as { status: string; failures: Array<{ target: string; reason: string }> };
     expect(out.status).toBe('partial');
     expect(out.failures).toContainEqual(expect.objectContaining({ target: target.name, reason: expect.stringContaining('could not start its steps: the task hub refused the start') }));
+  });
+});
+
+describe('conformance: on a VM that was there, the builds start beside Docker\'s check', () => {
+  const kafkaVm = topology.kafka!.vm;
+  const reboot = (docker: (api: { asked: string[] }) => ReturnType<Script>, builds: (n: number) => ReturnType<Script> | undefined) => {
+    const asked: string[] = [];
+    let buildCalls = 0;
+    const s: Script = (name, input, api) => {
+      switch (name) {
+        case A.ensureVm:
+          return vmThere(input);
+        case A.adoptServices:
+          return { ok: true, value: [] };
+        case A.ensureDocker:
+          if (input.vm.name !== kafkaVm) return script(name, input, api);
+          {
+            const r = docker({ asked });
+            if (!('later' in r)) asked.push('docker done');
+            return r;
+          }
+        case A.startBuilds:
+          if (input.vm.name !== kafkaVm) return allBuilt(input);
+          asked.push(`builds ${++buildCalls}`);
+          return builds(buildCalls) ?? allBuilt(input);
+        default:
+          return script(name, input, api);
+      }
+    };
+    return { s, asked };
+  };
+
+  it('does not wait for the check: the builds are asked for while Docker\'s check still runs', async () => {
+    // Docker's check on Kafka's VM answers only once its builds were asked for.
+    const { s, asked } = reboot(({ asked }) => (asked.includes('builds 1') ? { ok: true, value: { vm: kafkaVm, installed: false } } : { later: true }), () => undefined);
+    const r = await run({ orchestrators, activities, script: s, root: { name: O.boot, id: 'boot', input: { requestedBy: 'test' } }, seed: 81, maxBatch: 2 });
+    expect(r.problems).toEqual([]);
+    expect([...r.scheduled].filter(([, n]) => n > 1)).toEqual([]);
+    expect((r.instances.get('boot')!.output as { status: string }).status).toBe('partial'); // the script's failing start
+    expect(asked).toEqual(['builds 1', 'docker done']);
+  });
+
+  it('starts them again after the check when Docker was not running (installed now), and the boot comes up', async () => {
+    const { s, asked } = reboot(
+      () => ({ ok: true, value: { vm: kafkaVm, installed: true } }),
+      (n) => (n === 1 ? { ok: false, error: 'list images: docker: command not found' } : undefined),
+    );
+    const r = await run({ orchestrators, activities, script: s, root: { name: O.boot, id: 'boot', input: { requestedBy: 'test' } }, seed: 82, maxBatch: 3 });
+    expect(r.problems).toEqual([]);
+    // Only that VM's builds are asked for twice: the early start, and the one after Docker's install.
+    expect([...r.scheduled].filter(([, n]) => n > 1).map(([k]) => k.split('|').slice(0, 2).join('|'))).toEqual([`boot-vm-${kafkaVm}|${A.startBuilds}`]);
+    expect(asked.filter((a) => a.startsWith('builds'))).toEqual(['builds 1', 'builds 2']);
+    expect(asked.indexOf('builds 2')).toBeGreaterThan(asked.indexOf('docker done'));
+    const out = r.instances.get('boot')!.output as { services: Array<{ name: string; status: string }> };
+    expect(out.services.find((x) => x.name === 'kafka')?.status).toBe('running');
+    for (const svc of topology.services.filter((x) => x.vm === kafkaVm && x.name !== buildFails && x.name !== startFails)) expect(out.services.find((x) => x.name === svc.name)?.status, svc.name).not.toBe('failed');
   });
 });
