@@ -9,9 +9,10 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { ActivityHandler } from 'durable-functions';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { A, O } from '../functions/activities/contracts.js';
+import { A, O, type StartedService } from '../functions/activities/contracts.js';
 import { notifyInstance, startInstances } from '../functions/activities/instances.js';
 import { makePrepareBoot, summarizeBoot } from '../functions/activities/boot.js';
+import { makeRunBootStep } from '../functions/activities/boot-step.js';
 import { bootGroup } from '../functions/orchestrations/boot-group.js';
 import { bootPlatform } from '../functions/orchestrations/boot-platform.js';
 import { bootStep } from '../functions/orchestrations/boot-step.js';
@@ -32,8 +33,6 @@ export interface ScalingConfig {
   failStart?: string[];
   /** Why the resource group cannot be made (the boot then fails every VM with it). */
   failResourceGroup?: string;
-  /** Starts of this operation wait for `release` (a step instance kept running, holding its id). */
-  holdStarts?: { operationId: string; release: Promise<void> };
 }
 export const scalingConfig = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
 
@@ -94,13 +93,16 @@ stub(A.pollBuilds, (i) =>
     Date.now() - (buildStarts.get(`${i.vm.name}/${b.image}`) ?? 0) >= (scalingConfig.buildMs ?? 0) ? builtImage(b.step, b.image) : { step: b.step, state: 'running', image: b.image, version: 'v1' },
   ),
 );
-const started = (i: any, service: string, kind: string, port: number) => ({ service, kind, vm: i.vm.name, host: i.vm.privateIp, port, status: 'running', startedAt: '2026-01-01T00:00:00.000Z', action: 'created' });
-stub(A.startService, async (i) => {
-  if (scalingConfig.holdStarts && i.operationId === scalingConfig.holdStarts.operationId) await scalingConfig.holdStarts.release;
+const started = (i: any, service: string, kind: string, port: number): StartedService => ({ service, kind, vm: i.vm.name, host: i.vm.privateIp, port, status: 'running', startedAt: '2026-01-01T00:00:00.000Z', action: 'created' }) as StartedService;
+const startService = async (i: any) => {
   if (scalingConfig.failStart?.includes(i.service.name)) throw new Error(`health check of ${i.service.name} timed out`);
   return started(i, i.service.name, i.service.kind, i.service.port);
-});
-stub(A.startKafka, (i) => started(i, 'kafka', 'broker', i.kafka.port));
+};
+const startKafka = async (i: any) => started(i, 'kafka', 'broker', i.kafka.port);
+stub(A.startService, startService);
+stub(A.startKafka, startKafka);
+// The real step activity over the stub starts: its report goes through the durable client.
+stub(A.runBootStep, makeRunBootStep({ startService, startKafka }), true);
 stub(A.startWatchdog, () => ({ started: true }));
 stub(A.startInstances, startInstances, true);
 stub(A.notifyInstance, notifyInstance, true);

@@ -6,6 +6,7 @@ import { app, type FunctionInput, type InvocationContext } from '@azure/function
 import type { ActivityHandler } from 'durable-functions';
 import * as df from 'durable-functions';
 import { A, O, type Activities, type ActivityName } from './activities/contracts.js';
+import { makeRunBootStep } from './activities/boot-step.js';
 import { adoptServices, codeVersions, ensureDocker, pollBuilds, startBuilds, startService, startKafka, restartContainer, checkHealth } from './activities/containers.js';
 import { addVmToDesiredState, readDesiredState } from './activities/desired-state.js';
 import { locateService, markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
@@ -64,6 +65,8 @@ activity(A.codeVersions, codeVersions);
 activity(A.startService, startService);
 activity(A.adoptServices, adoptServices);
 activity(A.startKafka, startKafka);
+// A boot group's step: the start, then its report raised to the group (through the durable client).
+activity(A.runBootStep, makeRunBootStep({ startService, startKafka }), [df.input.durableClient()]);
 activity(A.restartContainer, restartContainer);
 activity(A.checkHealth, checkHealth);
 activity(A.readRestartTarget, readRestartTarget);

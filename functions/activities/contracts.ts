@@ -9,7 +9,7 @@ import type { BootGroups } from '../platform/boot-groups.js';
 import type { BootOutput, BootServiceSummary } from '../platform/boot-output.js';
 import type { Failure } from '../platform/boot-state.js';
 import type { BootGroupInput } from '../orchestrations/boot-group.js';
-import type { BootStepInput } from '../orchestrations/boot-step.js';
+import type { BootStepInput, BootStepOutput } from '../orchestrations/boot-step.js';
 import type { BootVmInput } from '../orchestrations/boot-vm.js';
 import type { RestartServiceInput } from '../orchestrations/restart-service.js';
 import type { WatchdogInput } from '../orchestrations/watchdog.js';
@@ -32,6 +32,7 @@ export interface Activities {
   startService: { input: StartServiceInput; output: StartedService };
   adoptServices: { input: AdoptServicesInput; output: StartedService[] };
   startKafka: { input: StartKafkaInput; output: StartedService };
+  runBootStep: { input: BootStepInput; output: BootStepOutput };
   restartContainer: { input: RestartContainerInput; output: HealthResult };
   checkHealth: { input: RestartContainerInput; output: HealthResult };
   readRestartTarget: { input: { service: string }; output: RestartTarget };
@@ -67,6 +68,7 @@ export const A = {
   startService: 'startService',
   adoptServices: 'adoptServices',
   startKafka: 'startKafka',
+  runBootStep: 'runBootStep',
   restartContainer: 'restartContainer',
   checkHealth: 'checkHealth',
   readRestartTarget: 'readRestartTarget',
@@ -347,19 +349,6 @@ export interface StartInstancesInput {
     | { name: typeof O.bootStep; instanceId: string; input: BootStepInput }
     | { name: typeof O.bootGroup; instanceId: string; input: BootGroupInput }
   >;
-  /**
-   * Also raise each refused start (a RefusedStart) to this instance: for a caller that goes on
-   * without waiting for the result, and hears of a refusal as it hears of everything else.
-   */
-  refusalsTo?: { instanceId: string; event: string; run: string };
-}
-
-/** The event raised for a start refused (see StartInstancesInput.refusalsTo); `name` is the instance id. */
-export interface RefusedStart {
-  run: string;
-  kind: 'refused';
-  name: string;
-  reason: string;
 }
 
 /** What the boot needs before its groups run: the desired state read, versions, resource group. */

@@ -6,17 +6,17 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { isActive, statusOf } from '../durable-client.js';
 import { mapLimit } from '../platform/map-limit.js';
-import type { NotifyInput, RefusedStart, StartInstancesInput, StartedInstance } from './contracts.js';
+import type { NotifyInput, StartInstancesInput, StartedInstance } from './contracts.js';
 
 /**
  * Start each instance under its fixed id. One whose id a running instance holds is not started
  * (the client refuses it, as the extension does with its default overridableExistingInstanceStates),
- * nor one the client fails to start: each is a refusal with its reason, raised to `refusalsTo` too.
+ * nor one the client fails to start: each is a refusal with its reason.
  */
 export async function startInstances(input: StartInstancesInput, context: InvocationContext): Promise<StartedInstance[]> {
   const client = df.getClient(context);
-  // A few at a time: a group starts its VMs (10) or a level's steps in one round trip, not one by one.
-  const results = await mapLimit(input.instances, INSTANCE_CALLS_AT_ONCE, async (i): Promise<StartedInstance> => {
+  // A few at a time: a group starts its VMs (10) in one round trip, not one by one.
+  return mapLimit(input.instances, INSTANCE_CALLS_AT_ONCE, async (i): Promise<StartedInstance> => {
     try {
       const current = await statusOf(client, i.instanceId);
       if (isActive(current)) {
@@ -32,16 +32,6 @@ export async function startInstances(input: StartInstancesInput, context: Invoca
       return { instanceId: i.instanceId, started: false, reason: (e as Error).message };
     }
   });
-  const to = input.refusalsTo;
-  if (to) {
-    // Raised again if this activity runs twice: the caller takes a refusal once.
-    for (const r of results) {
-      if (r.started) continue;
-      const report: RefusedStart = { run: to.run, kind: 'refused', name: r.instanceId, reason: r.reason };
-      await client.raiseEvent(to.instanceId, to.event, report);
-    }
-  }
-  return results;
 }
 
 /** Durable-client calls (status reads, starts) an activity makes at once. */

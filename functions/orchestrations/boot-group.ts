@@ -9,12 +9,13 @@
  * history whatever the platform's size, and the root one report per group.
  *
  * Why events: as the root did before (see boot-platform.ts), a group reacts to whichever unit
- * finishes next; each unit (a `bootVm` per VM, a `bootStep` per step) raises a `bootProgress` event
- * when done, and a group tells the groups that depend on its steps the same way (kind `dep`). Events
+ * finishes next; each unit (a `bootVm` orchestration per VM, a `runBootStep` activity per step)
+ * raises a `bootProgress` event when done, and a group tells the groups that depend on its steps
+ * the same way (kind `dep`). Events
  * take no sequence id: every activity is scheduled once, and reports that arrive together are
  * handled in one replay. A group does not wait for its own starts and tells before it takes the
  * next report (each one is a queue round trip on Azure): reports that come while they are out are
- * taken at once, and a start refused comes as a report too (startInstances' `refusalsTo`).
+ * taken at once.
  *
  * The monitoring service is not started here: once its dependencies settled and its image is built,
  * the group hands it to the root, which starts it after every group has settled.
@@ -37,9 +38,9 @@ import {
 import type { BootGroupSlice } from '../platform/boot-groups.js';
 import { describeShare, type BootShare } from '../platform/boot-output.js';
 import { BootState } from '../platform/boot-state.js';
-import { bootGroupId, bootStepId, bootVmId } from '../platform/ids.js';
+import { bootGroupId, bootVmId } from '../platform/ids.js';
 import { KAFKA } from '../platform/topology.js';
-import type { BootStepInput } from './boot-step.js';
+import type { BootStepInput, BootStepOutput } from './boot-step.js';
 import type { BootVmInput } from './boot-vm.js';
 import type { ImageOutcome } from './build-images.js';
 import { BOOT_PROGRESS, failureMessage, isoAt, reportTo, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
@@ -67,13 +68,15 @@ export interface GroupSummary {
 
 export type BootGroupOutput = BootShare;
 
+/** How often a group whose only open work is its steps' activities looks at their answers. */
+export const STEP_ANSWER_CHECK_MS = 60_000;
+
 export const bootGroup: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BootGroupInput>();
   const { slice, notify, operationId } = input;
   const state = new BootState(slice.plan);
   const self: BootNotify = { instanceId: context.df.instanceId, run: notify.run };
   const stepOf = new Map(slice.steps.map((s) => [s.step, s]));
-  const stepOfInstance = new Map(slice.steps.map((s) => [bootStepId(s.step), s.step]));
   const monitoring = slice.steps.find((s) => s.monitoring)?.step;
   let handoff: MonitoringHandoff | undefined;
   const showProgress = (): void => {
@@ -157,11 +160,6 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         if (looking.delete(report.name)) applyAdopted(report.name, report.adopted);
         else if (!access.has(report.name)) earlyAdopted.set(report.name, report.adopted);
         return;
-      case 'refused': {
-        const step = stepOfInstance.get(report.name);
-        if (step && pending.delete(`step:${step}`)) state.stepFailed(step, 'start', `not started: ${report.reason}`);
-        return;
-      }
       case 'vm': {
         if (!pending.delete(`vm:${report.name}`)) return;
         const result = report.output;
@@ -182,22 +180,27 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         if ((result.building?.length ?? 0) > 0 && !imagesDone.has(report.name)) pending.add(`images:${report.name}`);
         return;
       }
-      case 'step': {
-        if (!pending.delete(`step:${report.name}`)) return;
-        const result = report.output;
-        if (!result.ok) state.stepFailed(report.name, 'start', result.reason);
-        else {
-          state.running(report.name);
-          running.set(report.name, result.started);
-        }
+      case 'step':
+        stepDone(report.output);
         return;
-      }
     }
   };
+  /** A step's outcome, from its report or its activity's result, whichever comes first. */
+  const stepDone = (result: BootStepOutput): boolean => {
+    if (!pending.delete(`step:${result.step}`)) return false;
+    if (!result.ok) state.stepFailed(result.step, 'start', result.reason);
+    else {
+      state.running(result.step);
+      running.set(result.step, result.started);
+    }
+    return true;
+  };
 
+  /** A step's start or word to another group, scheduled in a round. */
+  type RoundTask = { task: TypedTask<unknown>; step?: string };
   /** What is ready now: its starts (monitoring handed off instead) and the word to other groups of what settled. */
-  const nextRound = (): Array<{ task: TypedTask<unknown>; what: string }> => {
-    const stepStarts: StartInstancesInput['instances'] = [];
+  const nextRound = (): RoundTask[] => {
+    const round: RoundTask[] = [];
     // A service waits for its VM's look (it may be adopted there); Kafka, never adopted, does not.
     for (const step of state.ready((s) => images.has(s) && (s === KAFKA || !looking.has(stepOf.get(s)!.vm)))) {
       const vm = stepOf.get(step)!.vm;
@@ -220,36 +223,43 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       } else {
         stepInput.service = { vm: access.get(vm)!, service: spec.service!, image: image.image, version: image.version, operationId, monitoring: false } satisfies StartServiceInput;
       }
-      stepStarts.push({ name: O.bootStep, instanceId: bootStepId(step), input: stepInput });
-      // Its report may come before the start's own answer.
+      // One activity: the start, then its report raised here (functions/activities/boot-step.ts).
+      round.push({ task: activityTask(context, A.runBootStep, stepInput), step });
       pending.add(`step:${step}`);
     }
-    const round: Array<{ task: TypedTask<unknown>; what: string }> = [];
-    if (stepStarts.length > 0) {
-      const input: StartInstancesInput = { instances: stepStarts, refusalsTo: { instanceId: context.df.instanceId, event: BOOT_PROGRESS, run: notify.run } };
-      round.push({ task: activityTaskWithRetry(context, A.startInstances, transientRetry, input), what: 'start its steps' });
-    }
     // Tell the groups whose steps depend on what settled here, in the same round as the starts.
-    for (const task of tell(tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running'))) round.push({ task, what: 'tell another group what settled' });
+    for (const task of tell(tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running'))) round.push({ task });
     return round;
   };
 
   /**
    * Rounds of starts and tells not yet seen done. A task goes in one compound only (the extension
    * gives each listed task a sequence id), so a round races the next report once, in the turn it
-   * is scheduled; after that it is only looked at (a failure, past its retries, stops the group)
-   * and waited for alone once nothing else is expected here. A start refused comes as a report.
+   * is scheduled; after that it is only looked at, and waited for alone once nothing but its own
+   * steps' reports is expected here.
    */
-  const rounds: Array<{ all: Task; tasks: Array<{ task: TypedTask<unknown>; what: string }> }> = [];
-  const checkRounds = (): void => {
+  const rounds: Array<{ all: Task; tasks: RoundTask[] }> = [];
+  /**
+   * Takes in what the rounds' tasks answered: a step's outcome (if its report did not come first).
+   * Says which it took: answers of steps whose reports are still to come, failures of steps'
+   * activities (no report of those comes).
+   */
+  const checkRounds = (): { answered: boolean; unreported: boolean } => {
+    const took = { answered: false, unreported: false };
     for (let i = rounds.length - 1; i >= 0; i--) {
       const round = rounds[i]!;
-      const failed = round.tasks.find((t) => t.task.isFaulted);
-      // A group that cannot start its steps or tell another what settled would leave them waiting: stop.
-      if (failed) throw new Error(`group ${slice.index} could not ${failed.what}: ${failureMessage(failed.task.result)}`);
-      if (round.tasks.every((t) => t.task.isCompleted)) rounds.splice(i, 1);
+      for (const t of round.tasks) {
+        if (t.task.isCompleted && t.step) took.answered = stepDone(valueOf(t.task as TypedTask<BootStepOutput>)) || took.answered;
+        else if (t.task.isFaulted && t.step) took.unreported = stepDone({ step: t.step, ok: false, reason: failureMessage(t.task.result) }) || took.unreported;
+        // A group that cannot tell another what settled would leave that group's steps waiting: stop.
+        else if (t.task.isFaulted) throw new Error(`group ${slice.index} could not tell another group what settled: ${failureMessage(t.task.result)}`);
+      }
+      if (round.tasks.every((t) => t.task.isCompleted || t.task.isFaulted)) rounds.splice(i, 1);
     }
+    return took;
   };
+  /** Steps whose round is still out. */
+  const stepsOut = (): Set<string> => new Set(rounds.flatMap((r) => r.tasks.flatMap((t) => (t.step && !t.task.isCompleted && !t.task.isFaulted ? [`step:${t.step}`] : []))));
   /**
    * The report wait listed and not yet answered. Never listed again (the extension would then wait
    * for one report more): it is yielded alone. The SDK then tracks it twice; the extra entry is
@@ -270,28 +280,45 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     }
 
     for (;;) {
-      const round = nextRound();
+      const took = checkRounds();
+      // The wait lost to a round whose answers came before their reports: those reports are on
+      // their way and end the wait, and what the answers made ready starts then (scheduling it now
+      // would mean waiting for the new round alone, not for the next report). A step's activity
+      // that failed sends no report: what it settled is told at once.
+      const defer = listed !== undefined && took.answered && !took.unreported;
+      const round = defer ? [] : nextRound();
       const all = round.length > 0 ? context.df.Task.all(round.map((t) => t.task)) : undefined;
       if (all) rounds.push({ all, tasks: round });
-      checkRounds();
       // Done when nothing is in flight here and nothing open waits on another group.
-      if (pending.size === 0 && looking.size === 0 && !state.waitsOnExternal()) {
+      const settled = !defer && pending.size === 0 && looking.size === 0 && !state.waitsOnExternal();
+      if (settled) {
         if (rounds.length === 0) break;
-        // Nothing more is expected here: wait for the rounds still out, each alone, then look again.
-        for (const r of rounds) yield* settleAll(context, r.tasks.map((t) => t.task), r.all);
+        // Only the rounds' answers are still out (their reports came): wait for them, each alone.
+        for (const r of rounds) if (!r.all.isCompleted && !r.all.isFaulted) yield* settleAll(context, r.tasks.map((t) => t.task), r.all);
         continue;
       }
+      // Only reports of steps whose activities are out are expected.
+      const out = stepsOut();
+      const onlySteps = !defer && [...pending].every((p) => out.has(p)) && looking.size === 0 && !state.waitsOnExternal();
       showProgress();
       if (listed) {
         // It lost a race to a round. Only a report makes something ready, so no new round is out
         // now; were there one, it is waited for alone first (the wait can take a report meanwhile).
-        if (all) yield all;
-        else yield listed;
+        if (all) {
+          try {
+            yield all;
+          } catch {
+            // A task of it failed: checkRounds takes it in.
+          }
+        } else yield listed;
       } else {
         const wait = context.df.waitForExternalEvent(BOOT_PROGRESS);
         // Reports that come while a round is out are taken at once: the round is not waited for.
-        if (all) yield context.df.Task.any([wait, all]);
-        else yield wait;
+        const race: Task[] = [wait, ...(all ? [all] : [])];
+        // Only steps' activities are out: their reports are expected, but one killed before it
+        // reported (at its timeout) never sends one, so look at their answers now and then.
+        if (onlySteps) race.push(context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + STEP_ANSWER_CHECK_MS)));
+        yield race.length > 1 ? context.df.Task.any(race) : wait;
         listed = wait;
       }
       if (listed.isCompleted) {

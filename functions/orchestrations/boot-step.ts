@@ -1,7 +1,8 @@
 /**
- * One step of a boot (instance `boot-step-<name>`): start Kafka or one service, then report the
- * outcome to the boot with an event. The boot starts these through the durable client and waits for
- * their reports, so it can react to whichever finishes next (see boot-platform.ts).
+ * One step of a boot as an orchestration (instance `boot-step-<name>`): the root starts the
+ * monitoring service this way once every group has settled (a group runs its steps as
+ * `runBootStep` activities). Start it, then report the outcome to the boot with an event: the
+ * root starts it through the durable client and waits for the report (see boot-platform.ts).
  */
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { A, type StartKafkaInput, type StartServiceInput, type StartedService } from '../activities/contracts.js';

@@ -1,7 +1,7 @@
 /** Small orchestration helpers. Deterministic: they only look at task state the SDK replays. */
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
-import { A, type ActivityName, type Activities, type NotifyInput, type RefusedStart, type RetryAfter, type StartedService } from '../activities/contracts.js';
+import { A, type ActivityName, type Activities, type NotifyInput, type RetryAfter, type StartedService } from '../activities/contracts.js';
 import type { GroupSummary } from './boot-group.js';
 import type { BootStepOutput } from './boot-step.js';
 import type { BootVmOutput } from './boot-vm.js';
@@ -82,8 +82,6 @@ export type BootReport = { run: string; name: string } & (
   | { kind: 'dep'; outcomes: Array<{ step: string; ok: boolean }> }
   /** A group (`name` its instance) to the root: everything in it settled, the monitoring service aside. */
   | { kind: 'group'; summary: GroupSummary }
-  /** From startInstances: the instance `name` a group asked for was not started. */
-  | Omit<RefusedStart, 'run' | 'name'>
 );
 
 /** Report a unit's outcome to the boot that started it (an event: it takes no sequence id in the boot). */

@@ -30,7 +30,7 @@ const DAY = 86_400_000;
  * What a scripted activity does: its result, or an error message; or `later`: it is still running
  * (it waits for something), so it completes at a later turn and is asked again then.
  */
-export type Script = (name: string, input: any, api: DriverApi) => { ok: true; value: unknown } | { ok: false; error: string } | { later: true };
+export type Script = (name: string, input: any, api: DriverApi) => { ok: true; value: unknown } | { ok: false; error: string; unreported?: true } | { later: true };
 
 /**
  * The durable-client activities as the real ones behave (startInstances starts each instance,
@@ -45,15 +45,9 @@ function clientActivity(name: string, input: any, api: DriverApi): ReturnType<Sc
   return undefined;
 }
 
-/**
- * startInstances as the real activity behaves (functions/activities/instances.ts): each instance
- * started, or refused with its reason (one `refuse` names, or one whose id a running instance
- * holds), and each refusal raised to `refusalsTo` when the caller asked for it.
- */
-export function startInstancesAs(input: any, api: DriverApi, refuse: (instanceId: string) => string | undefined = () => undefined): ReturnType<Script> {
+/** startInstances as the real activity behaves (functions/activities/instances.ts): each instance started, or refused with its reason. */
+export function startInstancesAs(input: any, api: DriverApi): ReturnType<Script> {
   const results = input.instances.map((i: { name: string; instanceId: string; input: unknown }) => {
-    const reason = refuse(i.instanceId);
-    if (reason) return { instanceId: i.instanceId, started: false, reason };
     try {
       api.start(i.name, i.instanceId, i.input);
       return { instanceId: i.instanceId, started: true };
@@ -61,9 +55,24 @@ export function startInstancesAs(input: any, api: DriverApi, refuse: (instanceId
       return { instanceId: i.instanceId, started: false, reason: (e as Error).message };
     }
   });
-  const to = input.refusalsTo;
-  for (const r of results) if (to && !r.started) api.raise(to.instanceId, to.event, { run: to.run, kind: 'refused', name: r.instanceId, reason: r.reason });
   return { ok: true, value: results };
+}
+
+/**
+ * runBootStep as the real activity behaves (functions/activities/boot-step.ts): the script's
+ * startKafka or startService, then the step's report raised to its group, and the same outcome as
+ * the activity's result. `unreported`: the activity itself fails before it reports (killed at its
+ * timeout, say).
+ */
+function bootStepAs(input: any, api: DriverApi, script: Script): { outcome: ReturnType<Script>; report?: () => void } {
+  const started = input.kafka ? script('startKafka', input.kafka, api) : script('startService', input.service, api);
+  if ('later' in started) return { outcome: started };
+  if (!started.ok && started.unreported) return { outcome: started };
+  const output = started.ok ? { step: input.step, ok: true, started: started.value } : { step: input.step, ok: false, reason: started.error };
+  return {
+    outcome: { ok: true, value: output },
+    report: () => api.raise(input.notify.instanceId, 'bootProgress', { run: input.notify.run, kind: 'step', name: input.step, output }),
+  };
 }
 
 /**
@@ -164,6 +173,8 @@ export async function run(opts: {
   /** Most completions delivered together (1 = one per replay). */
   maxBatch?: number;
   maxSteps?: number;
+  /** Holds an activity's answer (its work done, a step's report raised) while this says so; asked at every turn. */
+  holdAnswer?: (name: string, input: any) => boolean;
 }): Promise<RunResult> {
   const handlers = new Map(Object.entries(opts.orchestrators).map(([k, fn]) => [k, createOrchestrator(fn)]));
   const rnd = seededRandom(opts.seed);
@@ -171,6 +182,8 @@ export async function run(opts: {
   const problems: string[] = [];
   const scheduled = new Map<string, number>();
   const pool: InFlight[] = [];
+  /** Outcomes of activities whose answer is held (holdAnswer). */
+  const answers = new Map<InFlight, Exclude<ReturnType<Script>, { later: true }>>();
   let clock = Date.parse('2026-01-01T00:00:00Z');
 
   const api: DriverApi = {
@@ -311,21 +324,40 @@ export async function run(opts: {
       instances.get(w.instanceId!)!.parent = { id: inst.id, seq: w.seq };
       return;
     }
+    const answered = answers.get(f);
     let outcome: ReturnType<Script>;
-    try {
-      outcome = opts.script(w.name!, activityInput(w.input), api);
-    } catch (e) {
-      outcome = { ok: false, error: (e as Error).message };
+    let report: (() => void) | undefined;
+    if (answered) {
+      // Its work is done (a step's report raised): only its answer was held.
+      outcome = answered;
+    } else {
+      try {
+        if (w.name === 'runBootStep') ({ outcome, report } = bootStepAs(activityInput(w.input), api, opts.script));
+        else outcome = opts.script(w.name!, activityInput(w.input), api);
+      } catch (e) {
+        outcome = { ok: false, error: (e as Error).message };
+      }
     }
     if ('later' in outcome) {
       pool.push(f);
       return;
     }
+    // Queues need not keep order: a step's report may come before or after its activity's answer.
+    const reportFirst = rnd() < 0.5;
+    if (report && reportFirst) report();
+    if (opts.holdAnswer?.(w.name!, activityInput(w.input))) {
+      if (report && !reportFirst) report();
+      answers.set(f, outcome);
+      pool.push(f);
+      return;
+    }
+    answers.delete(f);
     inst.inbox.push(
       outcome.ok
         ? ev(EventType.TaskCompleted, { TaskScheduledId: w.seq, Result: json(outcome.value) }, at)
         : ev(EventType.TaskFailed, { TaskScheduledId: w.seq, Reason: `Activity function '${w.name}' failed: ${outcome.error}`, Details: '' }, at),
     );
+    if (report && !reportFirst) report();
   };
 
   api.start(opts.root.name, opts.root.id, opts.root.input);

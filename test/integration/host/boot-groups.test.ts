@@ -27,7 +27,6 @@ afterAll(async () => {
   await host?.stop();
   config.failStart = undefined;
   config.failResourceGroup = undefined;
-  config.holdStarts = undefined;
 });
 
 async function boot(groupVms: number): Promise<BootOutput> {
@@ -86,36 +85,23 @@ describe('the boot in groups, on the local host', () => {
     expect(out.services.filter((s) => !['running', 'blocked', 'failed'].includes(s.status))).toEqual([]);
   });
 
-  it('fails a step whose start the durable client refuses (a running instance holds its id) from the refusal report; its dependents are blocked in every group', async () => {
-    const held = topology.services.find((s) => s.vm <= 'vm-01' && s.role !== 'monitoring' && topology.services.some((o) => o.vm > 'vm-01' && o.dependsOn.includes(s.name)))!;
-    const holder = `boot-step-${held.name}`;
-    let release!: () => void;
-    config.holdStarts = { operationId: 'holder', release: new Promise<void>((r) => (release = r)) };
-    // Another run of that step, still starting its service: its instance id is taken.
-    host.startNew(O.bootStep, {
-      instanceId: holder,
-      input: {
-        step: held.name,
-        service: { vm: { name: held.vm, privateIp: '10.0.0.4' }, service: { name: held.name, kind: 'service', port: 8080 }, image: 'img', version: 'v0', operationId: 'holder', monitoring: false },
-        notify: { instanceId: BOOT_ID, run: 'holder' },
-      },
-    });
-    try {
-      const out = await boot(2);
-      expect(out.status).toBe('partial');
-      expect(out.failures).toEqual([expect.objectContaining({ target: held.name, step: 'start', reason: expect.stringMatching(new RegExp(`not started: instance '${holder}' \\(bootStep\\) is already Running`)) })]);
-      expect(out.services.filter((s) => s.status === 'blocked').some((s) => s.vm > 'vm-01')).toBe(true);
-      // The group heard of it as a report raised by startInstances.
-      const refusals = historyOf('boot-group-0')
+  it('runs each step as one activity that reports to its group: no step orchestration but the monitoring service\'s', async () => {
+    const out = await boot(2);
+    expect(out.status).toBe('succeeded');
+    const monitoring = topology.services.find((s) => s.role === 'monitoring')!.name;
+    // The root starts the monitoring service once every group has settled, as a step orchestration of its own.
+    expect(host.listInstances().filter((i) => i.instanceId.startsWith('boot-step-')).map((i) => i.instanceId)).toEqual([`boot-step-${monitoring}`]);
+    // Every other step's report reached its group, raised by its runBootStep activity.
+    const reported = [0, 1, 2, 3].flatMap((g) =>
+      historyOf(`boot-group-${g}`)
         .filter((e) => String(e.EventType) === 'EventRaised')
         .map((e) => e.Input as { kind: string; name: string })
-        .filter((r) => r.kind === 'refused');
-      expect(refusals.map((r) => r.name)).toEqual([holder]);
-    } finally {
-      release();
-      await host.waitForInstance(holder, { timeoutInMs: hang(30_000) });
-      config.holdStarts = undefined;
-    }
+        .filter((r) => r.kind === 'step')
+        .map((r) => r.name),
+    );
+    expect(reported.sort()).toEqual(['kafka', ...topology.services.filter((s) => s.name !== monitoring).map((s) => s.name)].sort());
+    // No group fell back on its check of the steps' answers (a minute): each took every report as it came.
+    for (let g = 0; g < 4; g++) expect(historyOf(`boot-group-${g}`).filter((e) => String(e.EventType) === 'TimerFired')).toEqual([]);
   });
 
   it('without its resource group every VM fails, and everything on them, with the reason; no group starts', async () => {
