@@ -235,8 +235,8 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
   /**
    * Rounds of starts and tells not yet seen done. A task goes in one compound only (the extension
    * gives each listed task a sequence id), so a round races the next report once, in the turn it
-   * is scheduled; after that it is only looked at, and waited for alone once nothing but its own
-   * steps' reports is expected here.
+   * is scheduled; after that it is only looked at, and waited for alone once nothing else is
+   * expected here (its steps' reports all came).
    */
   const rounds: Array<{ all: Task; tasks: RoundTask[] }> = [];
   /**
@@ -263,8 +263,10 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
   /**
    * The report wait listed and not yet answered. Never listed again (the extension would then wait
    * for one report more): it is yielded alone. The SDK then tracks it twice; the extra entry is
-   * the oldest, and the SDK gives a report to the newest wait, which the loop always has listed
-   * before it takes the next one (app-orchestrations conformance tests, in many orders).
+   * the oldest, and the SDK gives a report to the newest wait, which the loop has listed before it
+   * takes the next one (app-orchestrations conformance tests, in many orders). The one exception:
+   * a round waited for alone after a step's activity failed without reporting; a second report
+   * that comes meanwhile reaches the old entry and is lost (README, Known gaps).
    */
   let listed: Task | undefined;
 
@@ -302,8 +304,9 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       const onlySteps = !defer && [...pending].every((p) => out.has(p)) && looking.size === 0 && !state.waitsOnExternal();
       showProgress();
       if (listed) {
-        // It lost a race to a round. Only a report makes something ready, so no new round is out
-        // now; were there one, it is waited for alone first (the wait can take a report meanwhile).
+        // It lost a race (to a round or the answers' check): it is not listed again. A new round
+        // comes now only after a step's activity failed unreported; it is waited for alone first
+        // (the wait takes a report meanwhile).
         if (all) {
           try {
             yield all;
