@@ -249,8 +249,9 @@ function criticalPath(plan: Plan, run: BootRun): CriticalPath {
     const lastSeen = Math.max(start.endedAt!, ...acts.filter((a) => a.name === 'pollBuilds').map((a) => a.endedAt!));
     return [one('ensureDocker') + Math.max(one('registerVm'), lastSeen - start.startedAt!)];
   });
-  const kafkaMs = median(done.filter((a) => a.name === 'startKafka').map(execMs)) || 0;
-  const starts = done.filter((a) => a.name === 'startService').sort((a, b) => a.queuedAt - b.queuedAt);
+  // A group's steps run as runBootStep activities (the root's monitoring start as startService).
+  const kafkaMs = median(done.filter((a) => a.name === 'startKafka' || (a.name === 'runBootStep' && a.step === 'kafka')).map(execMs)) || 0;
+  const starts = done.filter((a) => a.name === 'startService' || (a.name === 'runBootStep' && a.step !== 'kafka')).sort((a, b) => a.queuedAt - b.queuedAt);
   const serviceLevels = plan.levels.length - (plan.kafka ? 1 : 0);
   const total = (t: StepTimes) => armChainMs + t.dockerBuildMs + t.kafkaMs + serviceLevels * t.serviceMs;
   const quietTimes: StepTimes = { dockerBuildMs: Math.min(...perVm), kafkaMs, serviceMs: starts.length ? execMs(starts[starts.length - 1]!) : NaN };

@@ -3,7 +3,8 @@
  * (benchmarks only). Walks back from the root's last episode: each episode was woken by the message
  * that arrived last in it (an activity's result, a sub-orchestration's end, a timer, a raised
  * event); the walk goes to where that work was dispatched: the episode that scheduled the activity,
- * the child's own last episode, the instance whose `notifyInstance` activity raised the event; an
+ * the child's own last episode, the instance whose `notifyInstance` (or a step's `runBootStep`)
+ * activity raised the event; an
  * instance's first episode leads to what started it (its parent, or the activity whose input names
  * it, e.g. the boot's `startInstances`). Counted: activities and orchestration starts (each one
  * work-item or control-queue message on Azure Storage, waited for one after another), raised events
@@ -107,11 +108,20 @@ export function dispatchChain(storeFile: string, rootInstanceId: string): Dispat
     }
     const last = wakers.reduce((a, b) => (b.Timestamp.getTime() > a.Timestamp.getTime() ? b : a));
     if (last.EventType === EventType.EventRaised) {
-      // Raised by a notifyInstance activity whose input carries this event's data.
+      // Raised by a notifyInstance activity whose input carries this event's data, or by the
+      // runBootStep activity of the step it reports (its input names the step and this instance).
       out.events++;
+      const report = (() => {
+        try {
+          return JSON.parse(last.Input ?? 'null') as { kind?: string; name?: string; run?: string } | null;
+        } catch {
+          return null;
+        }
+      })();
       const sender = scheduledActivities.find((s) => {
         try {
-          const input = JSON.parse(s.event.Input ?? 'null') as { instanceId?: string; event?: string; data?: unknown };
+          const input = JSON.parse(s.event.Input ?? 'null') as { instanceId?: string; event?: string; data?: unknown; step?: string; notify?: { instanceId?: string; run?: string } };
+          if (s.event.Name === 'runBootStep') return report?.kind === 'step' && input?.step === report.name && input.notify?.instanceId === inst!.id && input.notify.run === report.run;
           return input?.instanceId === inst!.id && input.event === last.Name && sameJson(last.Input, input.data);
         } catch {
           return false;

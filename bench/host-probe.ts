@@ -18,6 +18,8 @@ export interface ActivityRun {
   queuedAt: number;
   startedAt?: number;
   endedAt?: number;
+  /** A boot step's activity (runBootStep): the step it starts. */
+  step?: string;
 }
 
 export interface TurnRecord {
@@ -147,8 +149,9 @@ export function installHostProbe(): HostProbe {
   };
 
   proto[dispatchName] = function (this: unknown, ...args: unknown[]) {
-    const work = args[0] as { name: string; instanceId: string };
+    const work = args[0] as { name: string; instanceId: string; input?: string };
     const run: ActivityRun = { name: work.name, instanceId: work.instanceId, queuedAt: performance.now() };
+    if (work.name === 'runBootStep') run.step = stepOf(work.input);
     const queue = (this as { queue?: Queue }).queue;
     if (!queue) return dispatch!.apply(this, args);
     // The engine pushes the activity's job synchronously: wrap that one push.
@@ -172,4 +175,15 @@ export function installHostProbe(): HostProbe {
     }
   };
   return probe;
+}
+
+/** The step a runBootStep work item starts (its input is the SDK's JSON, a string encoded once more at most). */
+function stepOf(input: string | undefined): string | undefined {
+  try {
+    let v: unknown = JSON.parse(input ?? 'null');
+    if (typeof v === 'string') v = JSON.parse(v);
+    return (v as { step?: string } | null)?.step;
+  } catch {
+    return undefined;
+  }
 }
