@@ -69,7 +69,7 @@ export interface GroupSummary {
 export type BootGroupOutput = BootShare;
 
 /** How often a group whose only open work is its steps' activities looks at their answers. */
-export const STEP_ANSWER_CHECK_MS = 60_000;
+const STEP_ANSWER_CHECK_MS = 60_000;
 
 export const bootGroup: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BootGroupInput>();

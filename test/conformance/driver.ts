@@ -46,7 +46,7 @@ function clientActivity(name: string, input: any, api: DriverApi): ReturnType<Sc
 }
 
 /** startInstances as the real activity behaves (functions/activities/instances.ts): each instance started, or refused with its reason. */
-export function startInstancesAs(input: any, api: DriverApi): ReturnType<Script> {
+function startInstancesAs(input: any, api: DriverApi): ReturnType<Script> {
   const results = input.instances.map((i: { name: string; instanceId: string; input: unknown }) => {
     try {
       api.start(i.name, i.instanceId, i.input);
