@@ -14,6 +14,7 @@ import { notifyInstance, startInstances } from '../functions/activities/instance
 import { makePrepareBoot, summarizeBoot } from '../functions/activities/boot.js';
 import { makeRunBootStep } from '../functions/activities/boot-step.js';
 import { bootGroup } from '../functions/orchestrations/boot-group.js';
+import { bootTick } from '../functions/orchestrations/boot-tick.js';
 import { bootPlatform } from '../functions/orchestrations/boot-platform.js';
 import { bootStep } from '../functions/orchestrations/boot-step.js';
 import { bootVm } from '../functions/orchestrations/boot-vm.js';
@@ -50,6 +51,7 @@ const ipOf = (vm: string): string => {
 
 df.app.orchestration(O.boot, bootPlatform);
 df.app.orchestration(O.bootGroup, bootGroup);
+df.app.orchestration(O.bootTick, bootTick);
 df.app.orchestration(O.bootVm, bootVm);
 df.app.orchestration(O.bootStep, bootStep);
 

@@ -26,6 +26,7 @@ import { getUiAsset, getUiIndex } from './http/ui.js';
 import { route, type Handler } from './http/respond.js';
 import { bootPlatform } from './orchestrations/boot-platform.js';
 import { bootGroup } from './orchestrations/boot-group.js';
+import { bootTick } from './orchestrations/boot-tick.js';
 import { bootStep } from './orchestrations/boot-step.js';
 import { bootVm } from './orchestrations/boot-vm.js';
 import { restartService } from './orchestrations/restart-service.js';
@@ -35,6 +36,7 @@ import { watchdog } from './orchestrations/watchdog.js';
 // Orchestrations
 df.app.orchestration(O.boot, bootPlatform);
 df.app.orchestration(O.bootGroup, bootGroup);
+df.app.orchestration(O.bootTick, bootTick);
 df.app.orchestration(O.bootVm, bootVm);
 df.app.orchestration(O.bootStep, bootStep);
 df.app.orchestration(O.provisionVm, provisionVm);

@@ -4,7 +4,8 @@
  * every other (it does not wait for this activity's own result), so a level of the platform costs
  * a boot two queue messages on Azure (this activity's work item and its report), not a
  * sub-orchestration's start, its activity and a notify activity (eight). Safe to run twice: the
- * starts are, and the group takes a step's report once.
+ * starts are, and the group takes a step's report once. Its answer is the same outcome: the group
+ * takes it instead when the report could not be raised.
  */
 import type { InvocationContext } from '@azure/functions';
 import { Guard } from '../platform/guard.js';
@@ -32,7 +33,13 @@ export function makeRunBootStep(starts: BootStepStarts): (input: BootStepInput, 
       output = { step: input.step, ok: false, reason: (e as Error).message };
     }
     const report: BootReport = { run: input.notify.run, kind: 'step', name: input.step, output };
-    await notifyInstance({ instanceId: input.notify.instanceId, event: BOOT_PROGRESS, data: report }, context);
+    try {
+      await notifyInstance({ instanceId: input.notify.instanceId, event: BOOT_PROGRESS, data: report }, context);
+    } catch (e) {
+      // The start's outcome stands: failing here would have the group count a running service as
+      // failed. The group takes this answer instead of the report when it next looks (boot-group.ts).
+      context.warn(`runBootStep ${input.step}: could not report to ${input.notify.instanceId}: ${(e as Error).message}; the group takes the answer instead`);
+    }
     return output;
   };
 }

@@ -99,6 +99,7 @@ export const O = {
   watchdog: 'watchdog',
   bootStep: 'bootStep',
   bootGroup: 'bootGroup',
+  bootTick: 'bootTick',
   reconcile: 'reconcile',
   buildImages: 'buildImages',
 } as const;

@@ -15,7 +15,8 @@
  * take no sequence id: every activity is scheduled once, and reports that arrive together are
  * handled in one replay. A group does not wait for its own starts and tells before it takes the
  * next report (each one is a queue round trip on Azure): reports that come while they are out are
- * taken at once.
+ * taken at once. It wakes on reports only; when nothing but its steps' activities is out, an alarm
+ * clock (boot-tick.ts) reports now and then, so that one killed before it reported is found.
  *
  * The monitoring service is not started here: once its dependencies settled and its image is built,
  * the group hands it to the root, which starts it after every group has settled.
@@ -38,9 +39,10 @@ import {
 import type { BootGroupSlice } from '../platform/boot-groups.js';
 import { describeShare, type BootShare } from '../platform/boot-output.js';
 import { BootState } from '../platform/boot-state.js';
-import { bootGroupId, bootVmId } from '../platform/ids.js';
+import { bootGroupId, bootTickId, bootVmId } from '../platform/ids.js';
 import { KAFKA } from '../platform/topology.js';
 import type { BootStepInput, BootStepOutput } from './boot-step.js';
+import type { BootTickInput } from './boot-tick.js';
 import type { BootVmInput } from './boot-vm.js';
 import type { ImageOutcome } from './build-images.js';
 import { BOOT_PROGRESS, failureMessage, isoAt, reportTo, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
@@ -70,6 +72,8 @@ export type BootGroupOutput = BootShare;
 
 /** How often a group whose only open work is its steps' activities looks at their answers. */
 const STEP_ANSWER_CHECK_MS = 60_000;
+/** An event no one raises: a wait for it never completes (see `unwaited`). */
+const UNRAISED_EVENT = 'lcmUnraised';
 
 export const bootGroup: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BootGroupInput>();
@@ -83,6 +87,8 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     if (!context.df.isReplaying) context.df.setCustomStatus(state.progress('starting'));
   };
 
+  /** The alarm clock out (boot-tick.ts), until its tick comes or it fails. */
+  let ticker: { id: string; task: Task } | undefined;
   /** Units started and not yet reported, as `vm:<name>` / `step:<name>` / `images:<vm>`. */
   const pending = new Set<string>();
   const access = new Map<string, VmAccess>();
@@ -154,6 +160,10 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         }
         return;
       case 'group':
+        return;
+      case 'tick':
+        // The alarm clock rang: the loop looks at the steps' answers now, and sets another if need be.
+        if (ticker?.id === report.name) ticker = undefined;
         return;
       case 'adopted':
         // Queues need not keep order: it may come before the VM's ready report; kept until then.
@@ -233,42 +243,37 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
   };
 
   /**
-   * Rounds of starts and tells not yet seen done. A task goes in one compound only (the extension
-   * gives each listed task a sequence id), so a round races the next report once, in the turn it
-   * is scheduled; after that it is only looked at, and waited for alone once nothing else is
-   * expected here (its steps' reports all came).
+   * Rounds of starts and tells not yet seen done. Their answers never wake the group (see the
+   * loop): they are looked at whenever a report does, and waited for alone once no report is
+   * expected here.
    */
   const rounds: Array<{ all: Task; tasks: RoundTask[] }> = [];
   /**
-   * Takes in what the rounds' tasks answered: a step's outcome (if its report did not come first).
-   * Says which it took: answers of steps whose reports are still to come, failures of steps'
-   * activities (no report of those comes).
+   * Takes in what the rounds' tasks answered: a step's outcome (if its report did not come first;
+   * none comes from a step's activity that failed). A failed tell stops the group.
    */
-  const checkRounds = (): { answered: boolean; unreported: boolean } => {
-    const took = { answered: false, unreported: false };
+  const checkRounds = (): void => {
     for (let i = rounds.length - 1; i >= 0; i--) {
       const round = rounds[i]!;
       for (const t of round.tasks) {
-        if (t.task.isCompleted && t.step) took.answered = stepDone(valueOf(t.task as TypedTask<BootStepOutput>)) || took.answered;
-        else if (t.task.isFaulted && t.step) took.unreported = stepDone({ step: t.step, ok: false, reason: failureMessage(t.task.result) }) || took.unreported;
+        if (t.task.isCompleted && t.step) stepDone(valueOf(t.task as TypedTask<BootStepOutput>));
+        else if (t.task.isFaulted && t.step) stepDone({ step: t.step, ok: false, reason: failureMessage(t.task.result) });
         // A group that cannot tell another what settled would leave that group's steps waiting: stop.
         else if (t.task.isFaulted) throw new Error(`group ${slice.index} could not tell another group what settled: ${failureMessage(t.task.result)}`);
       }
       if (round.tasks.every((t) => t.task.isCompleted || t.task.isFaulted)) rounds.splice(i, 1);
     }
-    return took;
   };
   /** Steps whose round is still out. */
   const stepsOut = (): Set<string> => new Set(rounds.flatMap((r) => r.tasks.flatMap((t) => (t.step && !t.task.isCompleted && !t.task.isFaulted ? [`step:${t.step}`] : []))));
   /**
-   * The report wait listed and not yet answered. Never listed again (the extension would then wait
-   * for one report more): it is yielded alone. The SDK then tracks it twice; the extra entry is
-   * the oldest, and the SDK gives a report to the newest wait, which the loop has listed before it
-   * takes the next one (app-orchestrations conformance tests, in many orders). The one exception:
-   * a round waited for alone after a step's activity failed without reporting; a second report
-   * that comes meanwhile reaches the old entry and is lost (README, Known gaps).
+   * Work scheduled and not waited for: yielded beside the report wait in an arm that never
+   * completes (it also waits for an event no one raises), so the wait always wins. Each task is
+   * wrapped in a Task.any, which never fails, because the SDK's Task.all fails as soon as one
+   * child does while the extension's Task.WhenAll waits for all of them.
    */
-  let listed: Task | undefined;
+  const unwaited = (tasks: Task[]): Task =>
+    context.df.Task.all([context.df.waitForExternalEvent(UNRAISED_EVENT), ...tasks.map((t) => context.df.Task.any([t]))]);
 
   try {
     if (vmStarts.length > 0) {
@@ -281,54 +286,37 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       });
     }
 
+    // The group wakes only on its report wait, a fresh one each turn, listed once. The SDK gives an
+    // event to its newest open wait and the extension to its oldest: with one open wait at a time
+    // they agree, and no report reaches a wait the group no longer reads. What else it awaits
+    // (starts, tells, the alarm clock) is looked at when a report comes.
     for (;;) {
-      const took = checkRounds();
-      // The wait lost to a round whose answers came before their reports: those reports are on
-      // their way and end the wait, and what the answers made ready starts then (scheduling it now
-      // would mean waiting for the new round alone, not for the next report). A step's activity
-      // that failed sends no report: what it settled is told at once.
-      const defer = listed !== undefined && took.answered && !took.unreported;
-      const round = defer ? [] : nextRound();
+      checkRounds();
+      if (ticker?.task.isFaulted) ticker = undefined;
+      const round = nextRound();
       const all = round.length > 0 ? context.df.Task.all(round.map((t) => t.task)) : undefined;
       if (all) rounds.push({ all, tasks: round });
       // Done when nothing is in flight here and nothing open waits on another group.
-      const settled = !defer && pending.size === 0 && looking.size === 0 && !state.waitsOnExternal();
-      if (settled) {
+      if (pending.size === 0 && looking.size === 0 && !state.waitsOnExternal()) {
         if (rounds.length === 0) break;
-        // Only the rounds' answers are still out (their reports came): wait for them, each alone.
+        // Only the rounds' answers are still out (their reports came): no report is expected now,
+        // so wait for them, each alone (already listed: yielded again, not listed anew).
         for (const r of rounds) if (!r.all.isCompleted && !r.all.isFaulted) yield* settleAll(context, r.tasks.map((t) => t.task), r.all);
         continue;
       }
-      // Only reports of steps whose activities are out are expected.
+      const ship: Task[] = all ? [all] : [];
+      // Only steps' activities are out: their reports are expected, but one killed before it
+      // reported (at its timeout) never sends one. The alarm clock wakes the group to look.
       const out = stepsOut();
-      const onlySteps = !defer && [...pending].every((p) => out.has(p)) && looking.size === 0 && !state.waitsOnExternal();
+      if (!ticker && [...pending].every((p) => out.has(p)) && looking.size === 0 && !state.waitsOnExternal()) {
+        const id = bootTickId(context.df.instanceId, context.df.newGuid(context.df.instanceId));
+        ticker = { id, task: context.df.callSubOrchestrator(O.bootTick, { notify: self, afterInMs: STEP_ANSWER_CHECK_MS } satisfies BootTickInput, id) };
+        ship.push(ticker.task);
+      }
       showProgress();
-      if (listed) {
-        // It lost a race (to a round or the answers' check): it is not listed again. A new round
-        // comes now only after a step's activity failed unreported; it is waited for alone first
-        // (the wait takes a report meanwhile).
-        if (all) {
-          try {
-            yield all;
-          } catch {
-            // A task of it failed: checkRounds takes it in.
-          }
-        } else yield listed;
-      } else {
-        const wait = context.df.waitForExternalEvent(BOOT_PROGRESS);
-        // Reports that come while a round is out are taken at once: the round is not waited for.
-        const race: Task[] = [wait, ...(all ? [all] : [])];
-        // Only steps' activities are out: their reports are expected, but one killed before it
-        // reported (at its timeout) never sends one, so look at their answers now and then.
-        if (onlySteps) race.push(context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + STEP_ANSWER_CHECK_MS)));
-        yield race.length > 1 ? context.df.Task.any(race) : wait;
-        listed = wait;
-      }
-      if (listed.isCompleted) {
-        const report = valueOf<BootReport>(listed as TypedTask<BootReport>);
-        listed = undefined;
-        receive(report);
-      }
+      const wait = context.df.waitForExternalEvent(BOOT_PROGRESS);
+      yield ship.length > 0 ? context.df.Task.any([wait, unwaited(ship)]) : wait;
+      receive(valueOf<BootReport>(wait as TypedTask<BootReport>));
     }
   } catch (e) {
     // Whatever stopped this group (an activity past its retries, a group it could not tell) must

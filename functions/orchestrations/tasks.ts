@@ -82,6 +82,8 @@ export type BootReport = { run: string; name: string } & (
   | { kind: 'dep'; outcomes: Array<{ step: string; ok: boolean }> }
   /** A group (`name` its instance) to the root: everything in it settled, the monitoring service aside. */
   | { kind: 'group'; summary: GroupSummary }
+  /** A group's alarm clock (`name` its instance, boot-tick.ts): time to look at the steps' answers. */
+  | { kind: 'tick' }
 );
 
 /** Report a unit's outcome to the boot that started it (an event: it takes no sequence id in the boot). */

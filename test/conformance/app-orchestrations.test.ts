@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { A, O } from '../../functions/activities/contracts.js';
 import { bootGroup } from '../../functions/orchestrations/boot-group.js';
+import { bootTick } from '../../functions/orchestrations/boot-tick.js';
 import { bootPlatform } from '../../functions/orchestrations/boot-platform.js';
 import { bootStep } from '../../functions/orchestrations/boot-step.js';
 import { bootVm } from '../../functions/orchestrations/boot-vm.js';
@@ -22,6 +23,7 @@ import { bootActivity, run, type Script } from './driver.js';
 const orchestrators = {
   [O.boot]: bootPlatform,
   [O.bootGroup]: bootGroup,
+  [O.bootTick]: bootTick,
   [O.bootVm]: bootVm,
   [O.bootStep]: bootStep,
   [O.restartVm]: restartVm,
@@ -467,6 +469,69 @@ describe('conformance: a step whose activity fails before it reports', () => {
       expect(out.failures).toContainEqual(expect.objectContaining({ target: target.name, step: 'start', reason: expect.stringContaining('Timeout value of 00:10:00 was exceeded') }));
       expect(out.services.find((s) => s.name === dependent.name)?.status).toBe('blocked');
       expect(out.services.find((s) => s.name === 'kafka')?.status).toBe('running');
+    }
+  });
+});
+
+describe('conformance: a group looks at its steps\' answers when their reports do not come', () => {
+  const target = topology.services.find((s) => s.role !== 'monitoring' && topology.services.some((o) => o.dependsOn?.includes(s.name)))!;
+  const dependent = topology.services.find((o) => o.dependsOn?.includes(target.name))!;
+  type Out = { status: string; failures: Array<{ target: string; step: string; reason: string }>; services: Array<{ name: string; status: string }> };
+
+  it('finds a step\'s activity that failed unreported minutes after it started (every minute, not once)', async () => {
+    for (const seed of [71, 72]) {
+      let startedAt: number | undefined;
+      const r = await run({
+        orchestrators,
+        activities,
+        root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 2 } },
+        seed,
+        maxBatch: 3,
+        script: (name, input, api) => {
+          if (name === A.startService && input.service.name === target.name) {
+            // Runs for 3 minutes of the group's clock, then is killed: no report ever comes.
+            startedAt ??= api.now();
+            if (api.now() - startedAt < 180_000) return { later: true };
+            return { ok: false, error: 'Timeout value of 00:30:00 was exceeded by function: Functions.runBootStep', unreported: true };
+          }
+          return script(name, input, api);
+        },
+      });
+      expect(r.problems).toEqual([]);
+      const boot = r.instances.get('boot')!;
+      expect(boot.status).toBe('Completed');
+      const out = boot.output as Out;
+      expect(out.failures).toContainEqual(expect.objectContaining({ target: target.name, step: 'start', reason: expect.stringContaining('Timeout value of 00:30:00') }));
+      expect(out.services.find((s) => s.name === dependent.name)?.status).toBe('blocked');
+      // The group woke on its alarm clock's ticks, each a report like any other.
+      const ticks = [...r.instances.values()].filter((i) => i.name === O.bootTick);
+      expect(ticks.length).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  it('takes a step\'s answer when its report could not be raised: the service counts as running', async () => {
+    for (const seed of [73, 74]) {
+      const r = await run({
+        orchestrators,
+        activities,
+        root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 2 } },
+        seed,
+        maxBatch: 3,
+        script: (name, input, api) => {
+          const out = script(name, input, api);
+          if (name === A.startService && input.service.name === target.name && 'ok' in out && out.ok) return { ...out, unreported: true };
+          return out;
+        },
+      });
+      expect(r.problems).toEqual([]);
+      const out = r.instances.get('boot')!.output as Out;
+      expect(r.instances.get('boot')!.status).toBe('Completed');
+      // Only the script's own two failures: the target's start is not among them.
+      expect(out.failures.map((f) => f.target).sort()).toEqual([buildFails, startFails].sort());
+      expect(out.services.find((s) => s.name === target.name)?.status).toBe('running');
+      // What depends on it started after it, as after a report.
+      const after = topology.services.find((o) => o.dependsOn?.includes(target.name) && o.name !== buildFails && o.name !== startFails)!;
+      expect(out.services.find((s) => s.name === after.name)?.status).toBe('running');
     }
   });
 });

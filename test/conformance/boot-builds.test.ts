@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { A, O } from '../../functions/activities/contracts.js';
 import { bootGroup } from '../../functions/orchestrations/boot-group.js';
+import { bootTick } from '../../functions/orchestrations/boot-tick.js';
 import { bootPlatform } from '../../functions/orchestrations/boot-platform.js';
 import { bootStep } from '../../functions/orchestrations/boot-step.js';
 import { bootVm, type BootVmInput, type BootVmOutput } from '../../functions/orchestrations/boot-vm.js';
@@ -15,7 +16,7 @@ import { assertTopology } from '../../functions/platform/validate.js';
 import { minimalDocument } from '../helpers/topology.js';
 import { bootActivity, run, type Script } from './driver.js';
 
-const orchestrators = { [O.boot]: bootPlatform, [O.bootGroup]: bootGroup, [O.bootVm]: bootVm, [O.bootStep]: bootStep };
+const orchestrators = { [O.boot]: bootPlatform, [O.bootGroup]: bootGroup, [O.bootTick]: bootTick, [O.bootVm]: bootVm, [O.bootStep]: bootStep };
 const activities = Object.values(A);
 
 /** One VM, no Kafka, two services that do not depend on each other: one builds fast, one slowly. */

@@ -30,7 +30,7 @@ const DAY = 86_400_000;
  * What a scripted activity does: its result, or an error message; or `later`: it is still running
  * (it waits for something), so it completes at a later turn and is asked again then.
  */
-export type Script = (name: string, input: any, api: DriverApi) => { ok: true; value: unknown } | { ok: false; error: string; unreported?: true } | { later: true };
+export type Script = (name: string, input: any, api: DriverApi) => { ok: true; value: unknown; unreported?: true } | { ok: false; error: string; unreported?: true } | { later: true };
 
 /**
  * The durable-client activities as the real ones behave (startInstances starts each instance,
@@ -69,6 +69,8 @@ function bootStepAs(input: any, api: DriverApi, script: Script): { outcome: Retu
   if ('later' in started) return { outcome: started };
   if (!started.ok && started.unreported) return { outcome: started };
   const output = started.ok ? { step: input.step, ok: true, started: started.value } : { step: input.step, ok: false, reason: started.error };
+  // `unreported` on a start that answered: the report could not be raised, the activity answers anyway.
+  if (started.ok && started.unreported) return { outcome: { ok: true, value: output } };
   return {
     outcome: { ok: true, value: output },
     report: () => api.raise(input.notify.instanceId, 'bootProgress', { run: input.notify.run, kind: 'step', name: input.step, output }),
@@ -110,10 +112,14 @@ export interface DriverApi {
   raise(instanceId: string, event: string, data: unknown): void;
   /** An instance's status and output (what the client's getStatus answers). */
   status(instanceId: string): { status: string; output?: unknown } | undefined;
+  /** The driver's clock (ms): a second per episode, and a timer's fire time when it fires. */
+  now(): number;
 }
 
 interface SdkTaskLike {
   id: number | string | false;
+  isCompleted?: boolean;
+  isFaulted?: boolean;
   actionObj?: SdkAction;
   parent?: { actionObj?: SdkAction };
 }
@@ -203,6 +209,7 @@ export async function run(opts: {
       const i = instances.get(instanceId);
       return i && { status: i.status, output: i.output };
     },
+    now: () => clock,
   };
   const newInstance = (name: string, id: string, input: unknown, parent?: Instance['parent']): Instance => ({
     id,
@@ -250,7 +257,13 @@ export async function run(opts: {
       thrown = e;
     }
     const df = (ctx as any).df;
-    const executor = df.taskOrchestratorExecutor as { actions: SdkAction[]; openTasks: Record<string, SdkTaskLike>; exception?: unknown; willContinueAsNew: boolean };
+    const executor = df.taskOrchestratorExecutor as {
+      actions: SdkAction[];
+      openTasks: Record<string, SdkTaskLike>;
+      openEvents: Record<string, SdkTaskLike[]>;
+      exception?: unknown;
+      willContinueAsNew: boolean;
+    };
     const walk = walkActions(executor.actions, history, {
       instanceId: inst.id,
       executionId: inst.executionId,
@@ -262,6 +275,16 @@ export async function run(opts: {
     });
     if (walk.failure) problems.push(`${inst.id}: ${walk.failure.message}`);
     for (const r of walk.relisted) problems.push(`${inst.id}: ${r.action.functionName ?? 'timer'} task #${r.firstSeq} listed again as #${r.againSeq}`);
+    // The SDK hands an event to the newest wait it tracks for that name, the extension to its
+    // oldest (DurableOrchestrationContext's queue). They agree only while each wait the SDK
+    // tracks is one the orchestration still reads, tracked once: a wait yielded again is tracked
+    // again, and its extra entry takes a later event after the wait completed (the report is lost).
+    if (!state?.isDone) {
+      for (const [name, waits] of Object.entries(executor.openEvents ?? {})) {
+        if (waits.some((t) => t.isCompleted || t.isFaulted)) problems.push(`${inst.id}: the SDK holds a '${name}' wait that already completed: the next '${name}' event goes to it and is lost`);
+        if (new Set(waits).size < waits.length) problems.push(`${inst.id}: the SDK tracks a '${name}' wait twice`);
+      }
+    }
     // Every task the SDK has open must carry the id the extension gave its action.
     const bySeq = new Map(walk.invoked.map((w) => [w.seq, w]));
     for (const [id, task] of Object.entries(executor.openTasks)) {

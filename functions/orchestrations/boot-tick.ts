@@ -1,0 +1,25 @@
+/**
+ * A boot group's alarm clock (instance `tick-<group>-<guid>`, a sub-orchestration of the group):
+ * wait on a durable timer, then raise a `tick` report to the group.
+ *
+ * Why not a timer in the group itself: a group wakes only on its report wait (boot-group.ts), so
+ * that the SDK and the extension always hand each report to the same wait. A timer raced against
+ * that wait could win, and a wait that lost a race can never be listed again. A tick comes as a
+ * report, through the same wait. The group uses it to look at its steps' answers when nothing but
+ * its steps' activities is out (one killed before it reported sends no report).
+ */
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { reportTo, type BootNotify } from './tasks.js';
+
+export interface BootTickInput {
+  /** The group and its run. */
+  notify: BootNotify;
+  afterInMs: number;
+}
+
+export const bootTick: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const { notify, afterInMs } = context.df.getInput<BootTickInput>();
+  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + afterInMs));
+  // A group that finished meanwhile is not running: the client's raise succeeds and drops it (410).
+  yield* reportTo(context, notify, { run: notify.run, kind: 'tick', name: context.df.instanceId });
+};
