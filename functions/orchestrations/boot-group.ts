@@ -264,8 +264,6 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       if (round.tasks.every((t) => t.task.isCompleted || t.task.isFaulted)) rounds.splice(i, 1);
     }
   };
-  /** Steps whose round is still out. */
-  const stepsOut = (): Set<string> => new Set(rounds.flatMap((r) => r.tasks.flatMap((t) => (t.step && !t.task.isCompleted && !t.task.isFaulted ? [`step:${t.step}`] : []))));
   /**
    * Work scheduled and not waited for: yielded beside the report wait in an arm that never
    * completes (it also waits for an event no one raises), so the wait always wins. Each task is
@@ -305,10 +303,10 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         continue;
       }
       const ship: Task[] = all ? [all] : [];
-      // Only steps' activities are out: their reports are expected, but one killed before it
-      // reported (at its timeout) never sends one. The alarm clock wakes the group to look.
-      const out = stepsOut();
-      if (!ticker && [...pending].every((p) => out.has(p)) && looking.size === 0 && !state.waitsOnExternal()) {
+      // Only steps' activities are out (checkRounds took every answer that came): their reports are
+      // expected, but one killed before it reported (at its timeout) never sends one. The alarm
+      // clock wakes the group to look.
+      if (!ticker && looking.size === 0 && [...pending].every((p) => p.startsWith('step:')) && !state.waitsOnExternal()) {
         const id = bootTickId(context.df.instanceId, context.df.newGuid(context.df.instanceId));
         ticker = { id, task: context.df.callSubOrchestrator(O.bootTick, { notify: self, afterInMs: STEP_ANSWER_CHECK_MS } satisfies BootTickInput, id) };
         ship.push(ticker.task);

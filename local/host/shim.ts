@@ -250,7 +250,9 @@ export function walkActions(actions: SdkAction[], history: HistoryEvent[], opts:
           buffered.set(key, n - 1);
           settle(node, { ok: true });
         } else {
-          waiters.set(key, [...(waiters.get(key) ?? []), node]);
+          const queue = waiters.get(key);
+          if (queue) queue.push(node);
+          else waiters.set(key, [node]);
         }
         return node;
       }
