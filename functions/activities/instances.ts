@@ -10,26 +10,23 @@ import type { NotifyInput, StartInstancesInput, StartedInstance } from './contra
 
 /**
  * Start each instance under its fixed id. One whose id a running instance holds is not started
- * (the client refuses it, as the extension does with its default overridableExistingInstanceStates),
- * nor one the client fails to start: each is a refusal with its reason.
+ * (the client refuses it, as the extension does with its default overridableExistingInstanceStates,
+ * NonRunningStates), nor one the client fails to start: each is a refusal with its reason.
  */
 export async function startInstances(input: StartInstancesInput, context: InvocationContext): Promise<StartedInstance[]> {
   const client = df.getClient(context);
   // A few at a time: a group starts its VMs (10) in one round trip, not one by one.
   return mapLimit(input.instances, INSTANCE_CALLS_AT_ONCE, async (i): Promise<StartedInstance> => {
     try {
-      const current = await statusOf(client, i.instanceId);
-      if (isActive(current)) {
-        // At-least-once: this activity may run again after it started the instance; the same run is fine.
-        const same = current?.input !== undefined && JSON.stringify(current.input) === JSON.stringify(i.input);
-        return same ? { instanceId: i.instanceId, started: true } : { instanceId: i.instanceId, started: false, reason: `instance '${i.instanceId}' (${current!.name}) is already ${current!.runtimeStatus}` };
-      }
+      // Started first, looked at only when refused: one client call per instance, not two.
       await client.startNew(i.name, { instanceId: i.instanceId, input: i.input });
       return { instanceId: i.instanceId, started: true };
     } catch (e) {
       const now = await statusOf(client, i.instanceId).catch(() => undefined);
-      if (isActive(now) && JSON.stringify(now?.input) === JSON.stringify(i.input)) return { instanceId: i.instanceId, started: true };
-      return { instanceId: i.instanceId, started: false, reason: (e as Error).message };
+      if (!isActive(now)) return { instanceId: i.instanceId, started: false, reason: (e as Error).message };
+      // At-least-once: this activity may run again after it started the instance; the same run is fine.
+      if (JSON.stringify(now?.input) === JSON.stringify(i.input)) return { instanceId: i.instanceId, started: true };
+      return { instanceId: i.instanceId, started: false, reason: `instance '${i.instanceId}' (${now!.name}) is already ${now!.runtimeStatus}` };
     }
   });
 }

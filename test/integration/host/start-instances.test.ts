@@ -1,0 +1,48 @@
+/**
+ * The startInstances activity (functions/activities/instances.ts) through the SDK's durable client
+ * against the local host: it starts first and looks only when refused, so an instance of the same
+ * run counts as started (the activity ran twice) and one another run holds is refused, named.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import azureFunctions from '@azure/functions';
+import * as df from 'durable-functions';
+import { startInstances } from '../../../functions/activities/instances.js';
+import type { StartInstancesInput } from '../../../functions/activities/contracts.js';
+import { startFixtureHost, type TestHost } from './helpers.js';
+
+const { InvocationContext } = azureFunctions;
+
+describe('startInstances on the local host', () => {
+  let host: TestHost;
+  beforeAll(async () => {
+    host = await startFixtureHost();
+  });
+  afterAll(() => host?.stop());
+
+  const context = () => {
+    const client = df.input.durableClient();
+    const ctx = new InvocationContext({ invocationId: 'start', functionName: 'startInstances', options: { extraInputs: [client] } });
+    ctx.extraInputs.set(client, host.clientData);
+    return ctx;
+  };
+  // The fixture app's `approval` waits for two events: it stays running. (The activity's input
+  // type names the LCM's own orchestrations; the client starts any registered one.)
+  const approval = (instanceId: string, input: unknown) => ({ instances: [{ name: 'approval', instanceId, input }] }) as unknown as StartInstancesInput;
+
+  it('starts an instance, takes one of the same run as started, and refuses one another run holds', async () => {
+    expect(await startInstances(approval('held', { run: 1 }), context())).toEqual([{ instanceId: 'held', started: true }]);
+    expect(host.getInstance('held')?.runtimeStatus).toMatch(/Pending|Running/);
+    // The same input again (the activity ran twice): started, and still the one instance.
+    expect(await startInstances(approval('held', { run: 1 }), context())).toEqual([{ instanceId: 'held', started: true }]);
+    expect(host.listInstances().filter((i) => i.instanceId === 'held')).toHaveLength(1);
+    const [other] = await startInstances(approval('held', { run: 2 }), context());
+    expect(other).toEqual({ instanceId: 'held', started: false, reason: expect.stringMatching(/^instance 'held' \(approval\) is already (Running|Pending)$/) });
+    // The refusal changed nothing: the instance runs with the first run's input.
+    expect(host.getInstance('held', { showInput: true })?.input).toEqual({ run: 1 });
+  });
+
+  it('names an orchestrator the app does not have', async () => {
+    const [r] = await startInstances({ instances: [{ name: 'noSuchOrchestrator', instanceId: 'x', input: 1 }] } as unknown as StartInstancesInput, context());
+    expect(r).toMatchObject({ instanceId: 'x', started: false, reason: expect.stringMatching(/noSuchOrchestrator/) });
+  });
+});
