@@ -27,12 +27,10 @@ export async function startSingleton(
   input: unknown,
   what: string,
 ): Promise<HttpResponseInit> {
-  const existing = await statusOf(client, instanceId);
-  if (isActive(existing)) runningConflict(request, existing!, what);
   try {
+    // Started first, looked at only when refused (the extension refuses an id that runs).
     await client.startNew(orchestration, { instanceId, input });
   } catch (e) {
-    // Another request won the race between our read and our start.
     const now = await statusOf(client, instanceId);
     if (isActive(now)) runningConflict(request, now!, what);
     throw e;
