@@ -11,7 +11,7 @@ import { adoptServices, codeVersions, ensureDocker, pollBuilds, startBuilds, sta
 import { addVmToDesiredState, readDesiredState } from './activities/desired-state.js';
 import { locateService, markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
-import { notifyInstance, startInstances } from './activities/instances.js';
+import { endedInstances, notifyInstance, startInstances } from './activities/instances.js';
 import { makePrepareBoot, summarizeBoot } from './activities/boot.js';
 import { startRestart, startWatchdog } from './activities/watchdog.js';
 import { deregisterInstance, readActualState, stopContainer } from './activities/actual-state.js';
@@ -81,6 +81,7 @@ activity(A.startWatchdog, startWatchdog, [df.input.durableClient()]);
 // The boot starts its units and they report back, through the durable client.
 activity(A.startInstances, startInstances, [df.input.durableClient()]);
 activity(A.notifyInstance, notifyInstance, [df.input.durableClient()]);
+activity(A.endedInstances, endedInstances, [df.input.durableClient()]);
 // The boot's bookends: prepare (desired state, resource group, versions, start the groups) and summarize.
 activity(A.prepareBoot, makePrepareBoot({ readDesiredState, ensureResourceGroup, codeVersions }), [df.input.durableClient()]);
 activity(A.summarizeBoot, summarizeBoot, [df.input.durableClient()]);

@@ -44,6 +44,7 @@ export interface Activities {
   startWatchdog: { input: WatchdogInput; output: { started: boolean } };
   startInstances: { input: StartInstancesInput; output: StartedInstance[] };
   notifyInstance: { input: NotifyInput; output: void };
+  endedInstances: { input: EndedInstancesInput; output: EndedInstance[] };
   startRestart: { input: RestartServiceInput; output: WatchdogRestart };
   readActualState: { input: ReadActualStateInput; output: ActualState };
   stopContainer: { input: StopContainerInput; output: StoppedContainer };
@@ -80,6 +81,7 @@ export const A = {
   startWatchdog: 'startWatchdog',
   startInstances: 'startInstances',
   notifyInstance: 'notifyInstance',
+  endedInstances: 'endedInstances',
   startRestart: 'startRestart',
   readActualState: 'readActualState',
   stopContainer: 'stopContainer',
@@ -375,6 +377,19 @@ export interface SummarizeBootInput {
 }
 
 export type StartedInstance = { instanceId: string; started: true } | { instanceId: string; started: false; reason: string };
+
+/** Instances to look at: which of them ended without completing (their reports will never come). */
+export interface EndedInstancesInput {
+  instanceIds: string[];
+  /** The alarm clock's tick that asked (each tick looks once). */
+  tick: string;
+}
+
+/** An instance that failed or was terminated. */
+export interface EndedInstance {
+  instanceId: string;
+  runtimeStatus: 'Failed' | 'Terminated';
+}
 
 /** An event to raise to a waiting instance. */
 export interface NotifyInput {

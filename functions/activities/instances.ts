@@ -6,7 +6,8 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { isActive, statusOf } from '../durable-client.js';
 import { mapLimit } from '../platform/map-limit.js';
-import type { NotifyInput, StartInstancesInput, StartedInstance } from './contracts.js';
+import { Guard } from '../platform/guard.js';
+import type { EndedInstance, EndedInstancesInput, NotifyInput, StartInstancesInput, StartedInstance } from './contracts.js';
 
 /**
  * Start each instance under its fixed id. One whose id a running instance holds is not started
@@ -28,6 +29,23 @@ export async function startInstances(input: StartInstancesInput, context: Invoca
       if (JSON.stringify(now?.input) === JSON.stringify(i.input)) return { instanceId: i.instanceId, started: true };
       return { instanceId: i.instanceId, started: false, reason: `instance '${i.instanceId}' (${now!.name}) is already ${now!.runtimeStatus}` };
     }
+  });
+}
+
+/**
+ * Which of these instances failed or were terminated (by an operator, or a deploy that changed
+ * the orchestrator under them): work that waits for their reports waits in vain. A completed
+ * instance is not among them (its report was raised before it completed), nor one not there.
+ */
+export async function endedInstances(input: EndedInstancesInput, context: InvocationContext): Promise<EndedInstance[]> {
+  const g = new Guard();
+  if (!Array.isArray(input?.instanceIds) || input.instanceIds.some((id) => typeof id !== 'string' || id === '')) g.issues.push({ path: 'instanceIds', message: 'must be a list of instance ids' });
+  g.done('endedInstances');
+  const client = df.getClient(context);
+  const statuses = await mapLimit(input.instanceIds, INSTANCE_CALLS_AT_ONCE, (id) => statusOf(client, id));
+  return input.instanceIds.flatMap((instanceId, i) => {
+    const runtimeStatus = statuses[i]?.runtimeStatus;
+    return runtimeStatus === df.OrchestrationRuntimeStatus.Failed || runtimeStatus === df.OrchestrationRuntimeStatus.Terminated ? [{ instanceId, runtimeStatus }] : [];
   });
 }
 

@@ -15,8 +15,8 @@
  * take no sequence id: every activity is scheduled once, and reports that arrive together are
  * handled in one replay. A group does not wait for its own starts and tells before it takes the
  * next report (each one is a queue round trip on Azure): reports that come while they are out are
- * taken at once. It wakes on reports only; when nothing but its steps' activities is out, an alarm
- * clock (boot-tick.ts) reports now and then, so that one killed before it reported is found.
+ * taken at once. It wakes on reports only; an alarm clock (boot-tick.ts) reports now and then, so
+ * that a unit that ended without reporting is found.
  *
  * The monitoring service is not started here: once its dependencies settled and its image is built,
  * the group hands it to the root, which starts it after every group has settled.
@@ -70,8 +70,12 @@ export interface GroupSummary {
 
 export type BootGroupOutput = BootShare;
 
-/** How often a group whose only open work is its steps' activities looks at their answers. */
-const STEP_ANSWER_CHECK_MS = 60_000;
+/**
+ * The group's alarm clock: a minute after the last report, doubling while none comes, up to 8 min.
+ * At each tick the group looks at its steps' answers and at its VMs' orchestrations.
+ */
+const FIRST_CHECK_MS = 60_000;
+const LONGEST_CHECK_MS = 8 * 60_000;
 /** An event no one raises: a wait for it never completes (see `unwaited`). */
 const UNRAISED_EVENT = 'lcmUnraised';
 
@@ -89,6 +93,9 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
 
   /** The alarm clock out (boot-tick.ts), until its tick comes or it fails. */
   let ticker: { id: string; task: Task } | undefined;
+  /** Ticks since the last report; a tick not yet acted on. */
+  let quietTicks = 0;
+  let rang: string | undefined;
   /** Units started and not yet reported, as `vm:<name>` / `step:<name>` / `images:<vm>`. */
   const pending = new Set<string>();
   const access = new Map<string, VmAccess>();
@@ -146,6 +153,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
   const receive = (report: BootReport): void => {
     // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
     if (report.run !== notify.run) return;
+    if (report.kind !== 'tick') quietTicks = 0;
     switch (report.kind) {
       case 'dep':
         for (const o of report.outcomes) state.externalSettled(o.step, o.ok);
@@ -162,8 +170,11 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       case 'group':
         return;
       case 'tick':
-        // The alarm clock rang: the loop looks at the steps' answers now, and sets another if need be.
-        if (ticker?.id === report.name) ticker = undefined;
+        // The alarm clock rang: the loop looks now, and sets another if need be.
+        if (ticker?.id !== report.name) return;
+        ticker = undefined;
+        quietTicks++;
+        rang = report.name;
         return;
       case 'adopted':
         // Queues need not keep order: it may come before the VM's ready report; kept until then.
@@ -193,6 +204,26 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       case 'step':
         stepDone(report.output);
         return;
+    }
+  };
+  /**
+   * A VM's orchestration ended without reporting (an operator terminated it, or it failed under a
+   * deploy that changed its code): what it would have reported never comes.
+   */
+  const vmEnded = (vm: string, runtimeStatus: string): void => {
+    const reason = `its orchestration ${bootVmId(vm)} was ${runtimeStatus.toLowerCase()} before it reported`;
+    if (pending.delete(`vm:${vm}`)) {
+      state.vmFailed(vm, 'boot', reason);
+      return;
+    }
+    // Ready, but its look or some of its builds had not reported: start what was not adopted, fail
+    // what has no image.
+    looking.delete(vm);
+    if (pending.delete(`images:${vm}`)) {
+      for (const step of state.stepsOn(vm)) {
+        const s = state.state(step);
+        if (!images.has(step) && (s === 'pending' || s === 'building')) state.stepFailed(step, 'build', reason);
+      }
     }
   };
   /** A step's outcome, from its report or its activity's result, whichever comes first. */
@@ -291,6 +322,21 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     for (;;) {
       checkRounds();
       if (ticker?.task.isFaulted) ticker = undefined;
+      if (rang) {
+        const tick = rang;
+        rang = undefined;
+        // The VMs whose reports are still expected: is each one's orchestration still there to send them?
+        const vms = [...new Set([...[...pending].flatMap((p) => (p.startsWith('vm:') || p.startsWith('images:') ? [p.slice(p.indexOf(':') + 1)] : [])), ...looking])];
+        if (vms.length > 0) {
+          try {
+            // Alone: no report wait is open now, so a report that comes meanwhile waits for the next one.
+            const ended = yield* call(context, A.endedInstances, { instanceIds: vms.map(bootVmId), tick });
+            for (const e of ended) vmEnded(vms.find((vm) => bootVmId(vm) === e.instanceId)!, e.runtimeStatus);
+          } catch {
+            // The look failed: the next tick looks again.
+          }
+        }
+      }
       const round = nextRound();
       const all = round.length > 0 ? context.df.Task.all(round.map((t) => t.task)) : undefined;
       if (all) rounds.push({ all, tasks: round });
@@ -303,12 +349,13 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         continue;
       }
       const ship: Task[] = all ? [all] : [];
-      // Only steps' activities are out (checkRounds took every answer that came): their reports are
-      // expected, but one killed before it reported (at its timeout) never sends one. The alarm
-      // clock wakes the group to look.
-      if (!ticker && looking.size === 0 && [...pending].every((p) => p.startsWith('step:')) && !state.waitsOnExternal()) {
+      // Reports are expected, but some may never come: a step's activity killed before it reported
+      // (at its timeout), a VM's orchestration ended before it did. The alarm clock wakes the group
+      // to look (a tick is a report like any other).
+      if (!ticker) {
         const id = bootTickId(context.df.instanceId, context.df.newGuid(context.df.instanceId));
-        ticker = { id, task: context.df.callSubOrchestrator(O.bootTick, { notify: self, afterInMs: STEP_ANSWER_CHECK_MS } satisfies BootTickInput, id) };
+        const afterInMs = Math.min(FIRST_CHECK_MS * 2 ** quietTicks, LONGEST_CHECK_MS);
+        ticker = { id, task: context.df.callSubOrchestrator(O.bootTick, { notify: self, afterInMs } satisfies BootTickInput, id) };
         ship.push(ticker.task);
       }
       showProgress();

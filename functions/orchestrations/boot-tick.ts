@@ -5,8 +5,9 @@
  * Why not a timer in the group itself: a group wakes only on its report wait (boot-group.ts), so
  * that the SDK and the extension always hand each report to the same wait. A timer raced against
  * that wait could win, and a wait that lost a race can never be listed again. A tick comes as a
- * report, through the same wait. The group uses it to look at its steps' answers when nothing but
- * its steps' activities is out (one killed before it reported sends no report).
+ * report, through the same wait. At a tick the group looks for reports that will never come: a
+ * step's activity that failed before it reported (killed at its timeout), a VM's orchestration
+ * that ended before it did (terminated by an operator, failed under a deploy that changed it).
  */
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { reportTo, type BootNotify } from './tasks.js';

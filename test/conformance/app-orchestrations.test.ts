@@ -83,6 +83,7 @@ const script: Script = (name, input, api) => {
       return { ok: true, value: { service: 'kafka', kind: 'broker', vm: input.vm.name, host: input.vm.host, port: input.kafka.port, status: 'running', startedAt: 't', action: 'created' } };
     case A.startInstances:
     case A.notifyInstance:
+    case A.endedInstances:
     case A.prepareBoot:
     case A.summarizeBoot:
       return bootActivity(name, input, api, topology)!;
@@ -534,6 +535,51 @@ describe('conformance: a group looks at its steps\' answers when their reports d
       expect(out.services.find((s) => s.name === after.name)?.status).toBe('running');
     }
   });
+});
+
+describe('conformance: a VM whose orchestration ends before it reports', () => {
+  type Out = { status: string; failures: Array<{ target: string; kind: string; step: string; reason: string }>; services: Array<{ name: string; vm: string; status: string }> };
+  // A VM with services that services elsewhere depend on, neither Kafka's nor monitoring's.
+  const monitoringVm = topology.services.find((s) => s.role === 'monitoring')!.vm;
+  const vm = topology.vms.map((v) => v.name).find((name) => name !== topology.kafka!.vm && name !== monitoringVm && topology.services.some((s) => s.vm === name))!;
+  const onVm = topology.services.filter((s) => s.vm === vm).map((s) => s.name);
+  const boot = (when: string, seed: number) =>
+    run({
+      orchestrators,
+      activities,
+      root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 2 } },
+      seed,
+      maxBatch: 3,
+      maxSteps: 2_000,
+      script: (name, input, api) => {
+        // An operator terminates the VM's orchestration while it waits for this activity.
+        if (name === when && input.vm?.name === vm) {
+          api.terminate(`boot-vm-${vm}`);
+          return { ok: false, error: 'the instance was terminated' };
+        }
+        return script(name, input, api);
+      },
+    });
+
+  for (const [when, seed] of [[A.ensureVm, 91], [A.ensureVm, 92], [A.pollBuilds, 93], [A.pollBuilds, 94]] as const) {
+    it(`fails that VM's services with the reason at the group's next tick, and the boot completes (terminated at ${when}, seed ${seed})`, async () => {
+      const r = await boot(when, seed);
+      expect(r.problems).toEqual([]);
+      const root = r.instances.get('boot')!;
+      expect(root.status).toBe('Completed');
+      const out = root.output as Out;
+      expect(out.status).toBe('partial');
+      // Each service there failed with the reason (or is blocked by one there that did).
+      for (const service of onVm) expect(['failed', 'blocked']).toContain(out.services.find((s) => s.name === service)?.status);
+      const failedThere = out.failures.filter((f) => (f.target === vm || onVm.includes(f.target)) && f.target !== buildFails && f.target !== startFails);
+      expect(failedThere.length).toBeGreaterThan(0);
+      for (const f of failedThere) expect(`${f.reason} ${f.step}`).toMatch(new RegExp(`its orchestration boot-vm-${vm} was terminated before it reported|VM "${vm}" failed`));
+      expect(failedThere.some((f) => f.reason.includes(`its orchestration boot-vm-${vm} was terminated before it reported`))).toBe(true);
+      // Nothing else failed but what the script fails anyway, and what depends on the VM is blocked, not failed.
+      expect(out.failures.filter((f) => f.target !== vm && !onVm.includes(f.target)).map((f) => f.target).sort()).toEqual([buildFails, startFails].filter((s) => !onVm.includes(s)).sort());
+      expect(out.services.find((s) => s.name === 'kafka')?.status).toBe('running');
+    });
+  }
 });
 
 describe('conformance: on a VM that was there, the builds start beside Docker\'s check', () => {

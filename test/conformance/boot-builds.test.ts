@@ -52,6 +52,7 @@ function script(topology: ReturnType<typeof twoServices>, builds: Script, log: s
         return { ok: true, value: { service: input.service.name, kind: input.service.kind, vm: input.vm.name, host: input.vm.host, port: input.service.port, status: 'running', startedAt: 't', action: 'created' } };
       case A.startInstances:
       case A.notifyInstance:
+      case A.endedInstances:
       case A.prepareBoot:
       case A.summarizeBoot:
         return bootActivity(name, input, api, topology)!;

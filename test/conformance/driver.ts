@@ -42,6 +42,13 @@ function clientActivity(name: string, input: any, api: DriverApi): ReturnType<Sc
     api.raise(input.instanceId, input.event, input.data);
     return { ok: true, value: null };
   }
+  if (name === 'endedInstances') {
+    const ended = input.instanceIds.flatMap((instanceId: string) => {
+      const status = api.status(instanceId)?.status;
+      return status === 'Failed' || status === 'Terminated' ? [{ instanceId, runtimeStatus: status }] : [];
+    });
+    return { ok: true, value: ended };
+  }
   return undefined;
 }
 
@@ -114,6 +121,8 @@ export interface DriverApi {
   status(instanceId: string): { status: string; output?: unknown } | undefined;
   /** The driver's clock (ms): a second per episode, and a timer's fire time when it fires. */
   now(): number;
+  /** Terminate a running instance (the client's terminate): it runs no more episodes, reports nothing. */
+  terminate(instanceId: string): void;
 }
 
 interface SdkTaskLike {
@@ -133,7 +142,7 @@ interface Instance {
   history: HistoryEvent[];
   inbox: HistoryEvent[];
   started: boolean;
-  status: 'Running' | 'Completed' | 'Failed' | 'ContinuedAsNew';
+  status: 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
   output?: unknown;
   /** The input it continued as new with (status ContinuedAsNew), as the next execution receives it. */
   continuedWith?: unknown;
@@ -210,6 +219,10 @@ export async function run(opts: {
       return i && { status: i.status, output: i.output };
     },
     now: () => clock,
+    terminate(instanceId) {
+      const i = instances.get(instanceId);
+      if (i && i.status === 'Running') i.status = 'Terminated';
+    },
   };
   const newInstance = (name: string, id: string, input: unknown, parent?: Instance['parent']): Instance => ({
     id,

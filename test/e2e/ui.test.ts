@@ -110,7 +110,8 @@ describe('the central UI', () => {
     expect(after.restartCount).toBe(before.restartCount + 1);
     // The list of operations has it, finished, like `bootstrap-cli history`.
     await page.locator('header nav').getByRole('link', { name: 'Operations' }).click();
-    await expect.poll(() => page.locator('tr', { hasText: 'restart-svc-sensor-binder' }).textContent()).toMatch(/restartService.*Completed/);
+    // The page reads every known operation id (in batches): on a loaded machine that takes a while.
+    await expect.poll(() => page.locator('tr', { hasText: 'restart-svc-sensor-binder' }).textContent({ timeout: hang(60_000) }), { timeout: hang(90_000) }).toMatch(/restartService.*Completed/);
     // The service's page shows who asked and why.
     await page.goto(`${p.host.baseUrl}/api/ui/#/services/sensor-binder`);
     await expect.poll(() => page.locator('section', { hasText: 'Restart history' }).textContent()).toMatch(/central UI.*restarted from the central UI/);

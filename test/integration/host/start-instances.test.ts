@@ -1,18 +1,20 @@
 /**
- * The startInstances activity (functions/activities/instances.ts) through the SDK's durable client
- * against the local host: it starts first and looks only when refused, so an instance of the same
- * run counts as started (the activity ran twice) and one another run holds is refused, named.
+ * The startInstances and endedInstances activities (functions/activities/instances.ts) through
+ * the SDK's durable client against the local host: startInstances starts first and looks only when
+ * refused, so an instance of the same run counts as started (the activity ran twice) and one
+ * another run holds is refused, named; endedInstances names the instances that failed or were
+ * terminated, and no other.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import azureFunctions from '@azure/functions';
 import * as df from 'durable-functions';
-import { startInstances } from '../../../functions/activities/instances.js';
+import { endedInstances, startInstances } from '../../../functions/activities/instances.js';
 import type { StartInstancesInput } from '../../../functions/activities/contracts.js';
 import { startFixtureHost, type TestHost } from './helpers.js';
 
 const { InvocationContext } = azureFunctions;
 
-describe('startInstances on the local host', () => {
+describe('startInstances and endedInstances on the local host', () => {
   let host: TestHost;
   beforeAll(async () => {
     host = await startFixtureHost();
@@ -44,5 +46,25 @@ describe('startInstances on the local host', () => {
   it('names an orchestrator the app does not have', async () => {
     const [r] = await startInstances({ instances: [{ name: 'noSuchOrchestrator', instanceId: 'x', input: 1 }] } as unknown as StartInstancesInput, context());
     expect(r).toMatchObject({ instanceId: 'x', started: false, reason: expect.stringMatching(/noSuchOrchestrator/) });
+  });
+
+  it('names the instances that were terminated or failed, not those running, completed or missing', async () => {
+    await startInstances(approval('cut', 1), context());
+    await startInstances(approval('waiting', 1), context());
+    expect(host.terminate('cut', 'an operator')).toBe('ok');
+    host.startNew('sequence', { instanceId: 'done', input: ['a'] });
+    host.startNew('failingChild', { instanceId: 'broken', input: 1 });
+    expect((await host.waitForInstance('done')).runtimeStatus).toBe('Completed');
+    expect((await host.waitForInstance('broken')).runtimeStatus).toBe('Failed');
+    await host.waitForInstance('cut');
+    const ended = await endedInstances({ instanceIds: ['cut', 'waiting', 'done', 'broken', 'never-started'], tick: 't1' }, context());
+    expect(ended).toEqual([
+      { instanceId: 'cut', runtimeStatus: 'Terminated' },
+      { instanceId: 'broken', runtimeStatus: 'Failed' },
+    ]);
+  });
+
+  it('refuses a list that is not one of instance ids, naming it', async () => {
+    await expect(endedInstances({ instanceIds: ['ok', ''], tick: 't' }, context())).rejects.toThrow(/endedInstances: refused unsafe input \(instanceIds: must be a list of instance ids\)/);
   });
 });
