@@ -446,17 +446,17 @@ describe('conformance: a group takes reports while its steps\' starts are out', 
   });
 });
 
+/** The example booted in groups of two VMs, up to 3 completions per replay, with the given script. */
+const bootInGroupsOf2 = (opts: { seed: number; script: Script; maxSteps?: number }) =>
+  run({ orchestrators, activities, root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 2 } }, maxBatch: 3, ...opts });
+
 describe('conformance: a step whose activity fails before it reports', () => {
   it('fails with the activity\'s error (its answer stands in for the report); what depends on it is blocked, and the boot completes', async () => {
     const target = topology.services.find((s) => s.role !== 'monitoring' && topology.services.some((o) => o.dependsOn?.includes(s.name)))!;
     const dependent = topology.services.find((o) => o.dependsOn?.includes(target.name))!;
     for (const seed of [61, 62]) {
-      const r = await run({
-        orchestrators,
-        activities,
-        root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 2 } },
+      const r = await bootInGroupsOf2({
         seed,
-        maxBatch: 3,
         script: (name, input, api) => {
           if (name === A.startService && input.service.name === target.name) return { ok: false, error: 'Timeout value of 00:10:00 was exceeded by function: Functions.runBootStep', unreported: true };
           return script(name, input, api);
@@ -482,12 +482,8 @@ describe('conformance: a group looks at its steps\' answers when their reports d
   it('finds a step\'s activity that failed unreported minutes after it started (every minute, not once)', async () => {
     for (const seed of [71, 72]) {
       let startedAt: number | undefined;
-      const r = await run({
-        orchestrators,
-        activities,
-        root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 2 } },
+      const r = await bootInGroupsOf2({
         seed,
-        maxBatch: 3,
         script: (name, input, api) => {
           if (name === A.startService && input.service.name === target.name) {
             // Runs for 3 minutes of the group's clock, then is killed: no report ever comes.
@@ -512,12 +508,8 @@ describe('conformance: a group looks at its steps\' answers when their reports d
 
   it('takes a step\'s answer when its report could not be raised: the service counts as running', async () => {
     for (const seed of [73, 74]) {
-      const r = await run({
-        orchestrators,
-        activities,
-        root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 2 } },
+      const r = await bootInGroupsOf2({
         seed,
-        maxBatch: 3,
         script: (name, input, api) => {
           const out = script(name, input, api);
           if (name === A.startService && input.service.name === target.name && 'ok' in out && out.ok) return { ...out, unreported: true };
@@ -544,12 +536,8 @@ describe('conformance: a VM whose orchestration ends before it reports', () => {
   const vm = topology.vms.map((v) => v.name).find((name) => name !== topology.kafka!.vm && name !== monitoringVm && topology.services.some((s) => s.vm === name))!;
   const onVm = topology.services.filter((s) => s.vm === vm).map((s) => s.name);
   const boot = (when: string, seed: number) =>
-    run({
-      orchestrators,
-      activities,
-      root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 2 } },
+    bootInGroupsOf2({
       seed,
-      maxBatch: 3,
       maxSteps: 2_000,
       script: (name, input, api) => {
         // An operator terminates the VM's orchestration while it waits for this activity.
