@@ -201,7 +201,7 @@ export async function getPlatform(_request: HttpRequest, context: InvocationCont
       return { ...s, status: e?.status ?? 'not started', host: e?.host, port: e?.port, restartCount: e?.restartCount ?? 0 };
     }),
     // A boot group's alarm clock (orchestrations/boot-tick.ts) is no operation: it may wait out its
-    // timer for a minute after the boot ended, doing nothing.
+    // timer for up to 8 minutes after the boot ended, doing nothing.
     operations: running
       .map((s) => ({ id: s.instanceId, name: s.name, runtimeStatus: s.runtimeStatus, createdTime: s.createdTime, ...describeOperation(s.instanceId) }))
       .filter((o) => o.kind !== 'boot-tick'),
