@@ -11,7 +11,7 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { bootGroupId } from '../platform/ids.js';
 import { bootGroups, codeSources } from '../platform/boot-groups.js';
-import { describeShare, mergeShares, type BootShare } from '../platform/boot-output.js';
+import { describeShare, endedBeforeReport, endedShare, mergeShares, type BootShare } from '../platform/boot-output.js';
 import { BootState } from '../platform/boot-state.js';
 import { planTopology } from '../platform/plan.js';
 import { KAFKA, type Topology } from '../platform/topology.js';
@@ -100,6 +100,10 @@ export async function summarizeBoot(input: SummarizeBootInput, context: Invocati
     for (let waitMs = 10; ; waitMs = Math.min(waitMs * 2, 1_000)) {
       const s = await statusOf(client, id);
       if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) return s.output as BootShare;
+      // Ended before it reported (the root found it so at a tick): its share from its input, all failed.
+      if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated || s?.runtimeStatus === df.OrchestrationRuntimeStatus.Failed) {
+        return endedShare((s.input as BootGroupInput).slice, endedBeforeReport(id, s.runtimeStatus));
+      }
       if (!isActive(s) || Date.now() > deadline) {
         throw new Error(`the boot's group '${id}' has no output: it is ${s?.runtimeStatus ?? 'missing'}${isActive(s) ? ` ${GROUP_COMPLETION_WAIT_MS / 1000} s after its report` : ''}`);
       }

@@ -25,6 +25,7 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import {
   A,
   O,
+  type EndedInstance,
   type EventInput,
   type NotifyInput,
   type PreparedImage,
@@ -37,15 +38,15 @@ import {
   type VmInfo,
 } from '../activities/contracts.js';
 import type { BootGroupSlice } from '../platform/boot-groups.js';
-import { describeShare, type BootShare } from '../platform/boot-output.js';
+import { describeShare, endedBeforeReport, type BootShare } from '../platform/boot-output.js';
 import { BootState } from '../platform/boot-state.js';
-import { bootGroupId, bootTickId, bootVmId } from '../platform/ids.js';
+import { bootGroupId, bootVmId } from '../platform/ids.js';
 import { KAFKA } from '../platform/topology.js';
 import type { BootStepInput, BootStepOutput } from './boot-step.js';
-import type { BootTickInput } from './boot-tick.js';
 import type { BootVmInput } from './boot-vm.js';
 import type { ImageOutcome } from './build-images.js';
-import { BOOT_PROGRESS, failureMessage, isoAt, reportTo, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
+import { BOOT_PROGRESS, failureMessage, isoAt, reportTo, settleAll, transientRetry, unwaited, type BootNotify, type BootReport } from './tasks.js';
+import { alarmClock } from './alarm-clock.js';
 import { activityTask, activityTaskWithRetry, call, valueOf, type TypedTask } from './calls.js';
 
 export interface BootGroupInput {
@@ -70,15 +71,6 @@ export interface GroupSummary {
 
 export type BootGroupOutput = BootShare;
 
-/**
- * The group's alarm clock: a minute after the last report, doubling while none comes, up to 8 min.
- * At each tick the group looks at its steps' answers and at its VMs' orchestrations.
- */
-const FIRST_CHECK_MS = 60_000;
-const LONGEST_CHECK_MS = 8 * 60_000;
-/** An event no one raises: a wait for it never completes (see `unwaited`). */
-const UNRAISED_EVENT = 'lcmUnraised';
-
 export const bootGroup: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BootGroupInput>();
   const { slice, notify, operationId } = input;
@@ -91,10 +83,12 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     if (!context.df.isReplaying) context.df.setCustomStatus(state.progress('starting'));
   };
 
-  /** The alarm clock out (boot-tick.ts), until its tick comes or it fails. */
-  let ticker: { id: string; task: Task } | undefined;
-  /** Ticks since the last report; a tick not yet acted on. */
-  let quietTicks = 0;
+  /**
+   * At each tick of its alarm clock the group looks at its steps' answers, at its VMs'
+   * orchestrations and at the groups whose word it waits for.
+   */
+  const clock = alarmClock(context, self);
+  /** A tick not yet acted on. */
   let rang: string | undefined;
   /** Units started and not yet reported, as `vm:<name>` / `step:<name>` / `images:<vm>`. */
   const pending = new Set<string>();
@@ -153,7 +147,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
   const receive = (report: BootReport): void => {
     // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
     if (report.run !== notify.run) return;
-    if (report.kind !== 'tick') quietTicks = 0;
+    if (clock.rings(report)) rang = report.name;
     switch (report.kind) {
       case 'dep':
         for (const o of report.outcomes) state.externalSettled(o.step, o.ok);
@@ -170,11 +164,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       case 'group':
         return;
       case 'tick':
-        // The alarm clock rang: the loop looks now, and sets another if need be.
-        if (ticker?.id !== report.name) return;
-        ticker = undefined;
-        quietTicks++;
-        rang = report.name;
+        // The alarm clock rang (or an old one: ignored): the loop looks now, and winds it again if need be.
         return;
       case 'adopted':
         // Queues need not keep order: it may come before the VM's ready report; kept until then.
@@ -210,8 +200,8 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
    * A VM's orchestration ended without reporting (an operator terminated it, or it failed under a
    * deploy that changed its code): what it would have reported never comes.
    */
-  const vmEnded = (vm: string, runtimeStatus: string): void => {
-    const reason = `its orchestration ${bootVmId(vm)} was ${runtimeStatus.toLowerCase()} before it reported`;
+  const vmEnded = (vm: string, runtimeStatus: EndedInstance['runtimeStatus']): void => {
+    const reason = endedBeforeReport(bootVmId(vm), runtimeStatus);
     if (pending.delete(`vm:${vm}`)) {
       state.vmFailed(vm, 'boot', reason);
       return;
@@ -225,6 +215,13 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         if (!images.has(step) && (s === 'pending' || s === 'building')) state.stepFailed(step, 'build', reason);
       }
     }
+  };
+  /**
+   * Another group ended without telling what it settled (an operator terminated it): the steps of
+   * its that steps here wait for never run, and what depends on them here is blocked.
+   */
+  const groupEnded = (group: number): void => {
+    for (const step of state.awaitedExternals()) if (slice.listen[step] === group) state.externalSettled(step, false);
   };
   /** A step's outcome, from its report or its activity's result, whichever comes first. */
   const stepDone = (result: BootStepOutput): boolean => {
@@ -295,15 +292,6 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       if (round.tasks.every((t) => t.task.isCompleted || t.task.isFaulted)) rounds.splice(i, 1);
     }
   };
-  /**
-   * Work scheduled and not waited for: yielded beside the report wait in an arm that never
-   * completes (it also waits for an event no one raises), so the wait always wins. Each task is
-   * wrapped in a Task.any, which never fails, because the SDK's Task.all fails as soon as one
-   * child does while the extension's Task.WhenAll waits for all of them.
-   */
-  const unwaited = (tasks: Task[]): Task =>
-    context.df.Task.all([context.df.waitForExternalEvent(UNRAISED_EVENT), ...tasks.map((t) => context.df.Task.any([t]))]);
-
   try {
     if (vmStarts.length > 0) {
       showProgress();
@@ -321,17 +309,22 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     // (starts, tells, the alarm clock) is looked at when a report comes.
     for (;;) {
       checkRounds();
-      if (ticker?.task.isFaulted) ticker = undefined;
       if (rang) {
         const tick = rang;
         rang = undefined;
-        // The VMs whose reports are still expected: is each one's orchestration still there to send them?
+        // Whose reports are still expected: is each one's orchestration still there to send them?
+        // The VMs not yet reported (or their builds, or their look), and the groups whose word a step here waits for.
         const vms = [...new Set([...[...pending].flatMap((p) => (p.startsWith('vm:') || p.startsWith('images:') ? [p.slice(p.indexOf(':') + 1)] : [])), ...looking])];
-        if (vms.length > 0) {
+        const groups = [...new Set(state.awaitedExternals().map((step) => slice.listen[step]!))];
+        if (vms.length + groups.length > 0) {
           try {
             // Alone: no report wait is open now, so a report that comes meanwhile waits for the next one.
-            const ended = yield* call(context, A.endedInstances, { instanceIds: vms.map(bootVmId), tick });
-            for (const e of ended) vmEnded(vms.find((vm) => bootVmId(vm) === e.instanceId)!, e.runtimeStatus);
+            const ended = yield* call(context, A.endedInstances, { instanceIds: [...vms.map(bootVmId), ...groups.map(bootGroupId)], tick });
+            for (const e of ended) {
+              const vm = vms.find((v) => bootVmId(v) === e.instanceId);
+              if (vm !== undefined) vmEnded(vm, e.runtimeStatus);
+              else groupEnded(groups.find((g) => bootGroupId(g) === e.instanceId)!);
+            }
           } catch {
             // The look failed: the next tick looks again.
           }
@@ -350,17 +343,13 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       }
       const ship: Task[] = all ? [all] : [];
       // Reports are expected, but some may never come: a step's activity killed before it reported
-      // (at its timeout), a VM's orchestration ended before it did. The alarm clock wakes the group
-      // to look (a tick is a report like any other).
-      if (!ticker) {
-        const id = bootTickId(context.df.instanceId, context.df.newGuid(context.df.instanceId));
-        const afterInMs = Math.min(FIRST_CHECK_MS * 2 ** quietTicks, LONGEST_CHECK_MS);
-        ticker = { id, task: context.df.callSubOrchestrator(O.bootTick, { notify: self, afterInMs } satisfies BootTickInput, id) };
-        ship.push(ticker.task);
-      }
+      // (at its timeout), a VM's orchestration or another group ended before it did. The alarm
+      // clock wakes the group to look (a tick is a report like any other).
+      const tick = clock.wind();
+      if (tick) ship.push(tick);
       showProgress();
       const wait = context.df.waitForExternalEvent(BOOT_PROGRESS);
-      yield ship.length > 0 ? context.df.Task.any([wait, unwaited(ship)]) : wait;
+      yield ship.length > 0 ? context.df.Task.any([wait, unwaited(context, ship)]) : wait;
       receive(valueOf<BootReport>(wait as TypedTask<BootReport>));
     }
   } catch (e) {

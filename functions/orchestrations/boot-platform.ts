@@ -12,15 +12,16 @@
  * each time, so every activity is scheduled once.
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
-import { A, O, type EventInput, type PreparedBoot, type StartInstancesInput, type StartServiceInput, type SummarizeBootInput } from '../activities/contracts.js';
-import type { BootOutput } from '../platform/boot-output.js';
+import { A, O, type EndedInstance, type EventInput, type PreparedBoot, type StartInstancesInput, type StartServiceInput, type SummarizeBootInput } from '../activities/contracts.js';
+import { endedBeforeReport, type BootOutput } from '../platform/boot-output.js';
 import type { BootRootStatus } from '../platform/boot-state.js';
 import { bootGroupId, bootStepId } from '../platform/ids.js';
 import type { BootStepInput } from './boot-step.js';
 import type { MonitoringHandoff } from './boot-group.js';
 import type { WatchdogInput } from './watchdog.js';
-import { BOOT_PROGRESS, isoAt, settleAll, transientRetry, type BootNotify, type BootReport } from './tasks.js';
-import { activityTask, activityTaskWithRetry, call, nextEvent, type TypedTask } from './calls.js';
+import { BOOT_PROGRESS, isoAt, settleAll, transientRetry, unwaited, type BootNotify, type BootReport } from './tasks.js';
+import { activityTask, activityTaskWithRetry, call, valueOf, type TypedTask } from './calls.js';
+import { alarmClock } from './alarm-clock.js';
 
 export type { BootOutput } from '../platform/boot-output.js';
 
@@ -60,13 +61,46 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     );
   } else {
     status.groups = boot.groups;
+    // The root's alarm clock, as a group's (alarm-clock.ts): at a tick it looks for the
+    // orchestrations whose report it waits for and that ended without sending it (an operator
+    // terminated a group, or the monitoring service's step).
+    const clock = alarmClock(context, notify);
+    /** This run's next report: a fresh wait each time, the clock shipped beside it when it is not out. */
+    const nextReport = function* (): Generator<Task, BootReport, unknown> {
+      for (;;) {
+        const tick = clock.wind();
+        const wait = context.df.waitForExternalEvent(BOOT_PROGRESS);
+        yield tick ? context.df.Task.any([wait, unwaited(context, [tick])]) : wait;
+        const report = valueOf<BootReport>(wait as TypedTask<BootReport>);
+        // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
+        if (report.run === notify.run) return report;
+      }
+    };
+    /** Of these orchestrations, those that ended (looked at alone: no wait is open); none when the look fails. */
+    const endedOf = function* (instanceIds: string[], tick: string): Generator<Task, EndedInstance[], unknown> {
+      try {
+        return yield* call(context, A.endedInstances, { instanceIds, tick });
+      } catch {
+        return [];
+      }
+    };
     const waiting = new Set(Array.from({ length: boot.groups }, (_, i) => bootGroupId(i)));
+    /** Groups that ended before they reported: their share is all failed (summarizeBoot), each an event. */
+    const endedGroups: Task[] = [];
     let handoff: MonitoringHandoff | undefined;
     while (waiting.size > 0) {
       show();
-      const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
-      // A report of an earlier boot's group (still finishing when this boot began) is not ours.
-      if (report.run !== notify.run || report.kind !== 'group' || !waiting.delete(report.name)) continue;
+      const report = yield* nextReport();
+      if (clock.rings(report)) {
+        for (const e of yield* endedOf([...waiting], report.name)) {
+          waiting.delete(e.instanceId);
+          status.settled += 1;
+          const reason = `${endedBeforeReport(e.instanceId, e.runtimeStatus)}: its VMs and services failed`;
+          endedGroups.push(event({ target: 'platform', targetKind: 'platform', type: 'failure', outcome: 'failed', reason }, `ended:${e.instanceId}`));
+        }
+        continue;
+      }
+      if (report.kind !== 'group' || !waiting.delete(report.name)) continue;
       status.settled += 1;
       if (report.summary.monitoring) handoff = report.summary.monitoring;
     }
@@ -92,8 +126,16 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       if (!started!.started) outcome = { ok: false, reason: `not started: ${started!.reason}` };
       else {
         for (;;) {
-          const report = yield* nextEvent<BootReport>(context, BOOT_PROGRESS);
-          if (report.run !== notify.run || report.kind !== 'step' || report.name !== handoff.name) continue;
+          const report = yield* nextReport();
+          if (clock.rings(report)) {
+            const [gone] = yield* endedOf([bootStepId(handoff.name)], report.name);
+            if (gone) {
+              outcome = { ok: false, reason: endedBeforeReport(gone.instanceId, gone.runtimeStatus) };
+              break;
+            }
+            continue;
+          }
+          if (report.kind !== 'step' || report.name !== handoff.name) continue;
           const r = report.output;
           outcome = r.ok ? { ok: true, host: r.started.host, port: r.started.port, startedAt: r.started.startedAt } : { ok: false, reason: r.reason };
           break;
@@ -125,6 +167,7 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     const tasks: Array<TypedTask<unknown>> = [summary];
     if (watch) tasks.push(activityTask(context, A.startWatchdog, watch));
     if (failed) tasks.push(failed);
+    tasks.push(...endedGroups);
     const [summarized, second] = yield* settleAll(context, tasks);
     const watchdog = watch ? second : undefined;
     if (!summarized!.ok) throw new Error(summarized!.error);

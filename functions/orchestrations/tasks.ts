@@ -82,9 +82,22 @@ export type BootReport = { run: string; name: string } & (
   | { kind: 'dep'; outcomes: Array<{ step: string; ok: boolean }> }
   /** A group (`name` its instance) to the root: everything in it settled, the monitoring service aside. */
   | { kind: 'group'; summary: GroupSummary }
-  /** A group's alarm clock (`name` its instance, boot-tick.ts): time to look at the steps' answers. */
+  /** An alarm clock (`name` its instance, alarm-clock.ts): time to look for reports that will never come. */
   | { kind: 'tick' }
 );
+
+/** An event no one raises: a wait for it never completes (see `unwaited`). */
+const UNRAISED_EVENT = 'lcmUnraised';
+
+/**
+ * Work scheduled and not waited for: yielded beside a report wait in an arm that never completes
+ * (it also waits for an event no one raises), so the wait always wins. Each task is wrapped in a
+ * Task.any, which never fails, because the SDK's Task.all fails as soon as one child does while the
+ * extension's Task.WhenAll waits for all of them.
+ */
+export function unwaited(context: OrchestrationContext, tasks: Task[]): Task {
+  return context.df.Task.all([context.df.waitForExternalEvent(UNRAISED_EVENT), ...tasks.map((t) => context.df.Task.any([t]))]);
+}
 
 /** Report a unit's outcome to the boot that started it (an event: it takes no sequence id in the boot). */
 export function* reportTo(context: OrchestrationContext, notify: BootNotify, report: BootReport): Generator<Task, void, unknown> {

@@ -44,6 +44,8 @@ export interface BootGroupSlice {
   steps: BootGroupStep[];
   /** Per step of this group that steps of other groups depend on: those groups' indexes. */
   tell: Record<string, number[]>;
+  /** Per step of another group that a step of this group depends on: that group's index. */
+  listen: Record<string, number>;
 }
 
 export interface BootGroups {
@@ -109,6 +111,7 @@ export function bootGroups(topology: Topology, versions: ReadonlyMap<string, str
       plan: { vms: vms.map((v) => v.name), ...(kafka ? { kafka } : {}), services, levels, byVm },
       steps: Object.values(byVm).flat().map((step) => steps.get(step)!),
       tell: {},
+      listen: {},
     };
   });
   // Who must hear of each step: the groups of the steps that depend on it.
@@ -119,6 +122,7 @@ export function bootGroups(topology: Topology, versions: ReadonlyMap<string, str
       if (theirs === mine) continue;
       const tell = (groups[theirs]!.tell[dep] ??= []);
       if (!tell.includes(mine)) tell.push(mine);
+      groups[mine]!.listen[dep] = theirs;
     }
   }
   const monitoring = plan.services.find((s) => s.monitoring);

@@ -3,7 +3,8 @@
  * did not come up, why. Each group of the boot describes its own share (`describeShare`); the root
  * puts the shares together in the topology's order (`mergeShares`). Pure.
  */
-import type { BootState, Failure } from './boot-state.js';
+import { BootState, type Failure } from './boot-state.js';
+import type { BootGroupSlice } from './boot-groups.js';
 
 export interface BootVmSummary {
   name: string;
@@ -67,6 +68,27 @@ export function describeShare({ state, vms, steps, vmInfo, running }: ShareInput
     }),
     failures: state.failures(),
   };
+}
+
+/** Why the reports of an orchestration that ended (terminated or failed) before sending them never come. */
+export function endedBeforeReport(instanceId: string, runtimeStatus: 'Failed' | 'Terminated'): string {
+  return `its orchestration ${instanceId} ${runtimeStatus === 'Terminated' ? 'was terminated' : 'failed'} before it reported`;
+}
+
+/**
+ * The share of a group that ended before it reported (an operator terminated it): what it did is
+ * not known, so each of its VMs and steps fails with `reason` (a re-boot adopts what does run).
+ */
+export function endedShare(slice: Pick<BootGroupSlice, 'plan' | 'steps'>, reason: string): BootShare {
+  const state = new BootState(slice.plan);
+  state.abandon(reason);
+  return describeShare({
+    state,
+    vms: slice.plan.vms,
+    steps: slice.steps.map((s) => ({ step: s.step, kind: s.kind, vm: s.vm, order: s.order })),
+    vmInfo: new Map(),
+    running: new Map(),
+  });
 }
 
 /**

@@ -172,12 +172,20 @@ export class BootState {
     this.blockDependents(step);
   }
 
-  /** External dependencies not settled yet that a step still open here waits for. */
+  /** Whether a step still open here waits for an external dependency not settled yet. */
   waitsOnExternal(): boolean {
-    for (const e of this.externals) {
-      if (this.externalDone.has(e)) continue;
-      for (const d of this.dependents.get(e) ?? []) if (this.isOpen(d)) return true;
-    }
+    for (const e of this.externals) if (this.awaits(e)) return true;
+    return false;
+  }
+
+  /** The external dependencies not settled yet that a step still open here waits for. */
+  awaitedExternals(): string[] {
+    return [...this.externals].filter((e) => this.awaits(e));
+  }
+
+  private awaits(external: string): boolean {
+    if (this.externalDone.has(external)) return false;
+    for (const d of this.dependents.get(external) ?? []) if (this.isOpen(d)) return true;
     return false;
   }
 

@@ -12,11 +12,12 @@ export const bootStepId = (step: string): string => `boot-step-${step}`;
 /** One group of VMs of a boot (platform/boot-groups.ts), by its index. */
 export const bootGroupId = (index: number): string => `boot-group-${index}`;
 /**
- * A boot group's alarm clock (orchestrations/boot-tick.ts), `guid` from the group's deterministic
- * newGuid. Not under `boot`: one may still wait out its timer after the boot ended, and what waits
- * for the boot to end (the reconcile, EXCLUSIVE_WITH) must not wait for it.
+ * The alarm clock of a boot group or of the boot's root (`owner`, orchestrations/alarm-clock.ts),
+ * `guid` from the owner's deterministic newGuid. Not under `boot`: one may still wait out its timer
+ * after the boot ended, and what waits for the boot to end (the reconcile, EXCLUSIVE_WITH) must not
+ * wait for it.
  */
-export const bootTickId = (group: string, guid: string): string => `tick-${group}-${guid}`;
+export const bootTickId = (owner: string, guid: string): string => `tick-${owner}-${guid}`;
 export const provisionVmId = (vm: string): string => `provision-vm-${vm}`;
 export const initVmId = (vm: string): string => `init-vm-${vm}`;
 export const restartVmId = (vm: string): string => `restart-vm-${vm}`;
@@ -30,7 +31,7 @@ export function describeOperation(id: string): { kind: string; target?: string }
     [/^boot-vm-(.+)$/, 'boot-vm'],
     [/^boot-step-(.+)$/, 'boot-step'],
     [/^boot-group-(\d+)$/, 'boot-group'],
-    [/^tick-(boot-group-\d+)-.+$/, 'boot-tick'],
+    [/^tick-(boot(?:-group-\d+)?)-.+$/, 'boot-tick'],
     [/^provision-vm-(.+)$/, 'provision-vm'],
     [/^init-vm-(.+)$/, 'init-vm'],
     [/^restart-vm-(.+)$/, 'restart-vm'],

@@ -570,6 +570,78 @@ describe('conformance: a VM whose orchestration ends before it reports', () => {
   }
 });
 
+describe('conformance: a group whose orchestration ends before it reports', () => {
+  type Out = { status: string; failures: Array<{ target: string; kind: string; step: string; reason: string }>; services: Array<{ name: string; vm: string; status: string; blockedBy?: string }> };
+  // Each VM its own group: the ended one (neither Kafka's nor monitoring's) hosts a service that one in another group depends on.
+  const monitoringVm = topology.services.find((s) => s.role === 'monitoring')!.vm;
+  const upstream = topology.services.find((s) => s.vm !== topology.kafka!.vm && s.vm !== monitoringVm && topology.services.some((o) => o.vm !== s.vm && o.dependsOn?.includes(s.name)))!;
+  const downstream = topology.services.find((o) => o.vm !== upstream.vm && o.dependsOn?.includes(upstream.name))!;
+  const group = `boot-group-${topology.vms.findIndex((v) => v.name === upstream.vm)}`;
+  const reason = `its orchestration ${group} was terminated before it reported`;
+
+  for (const seed of [101, 102, 103]) {
+    it(`the root finds it at a tick: its VM and services fail with the reason, what waits on it in other groups is blocked, the boot completes (seed ${seed})`, async () => {
+      const recorded: string[] = [];
+      const r = await run({
+        orchestrators,
+        activities,
+        root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 1 } },
+        seed,
+        maxBatch: 3,
+        maxSteps: 4_000,
+        script: (name, input, api) => {
+          // An operator terminates the group while its VM is being created: it tells no one, reports nothing.
+          if (name === A.ensureVm && input.vm.name === upstream.vm) api.terminate(group);
+          if (name === A.recordEvent && input.type === 'failure') recorded.push(`${input.target}: ${input.reason}`);
+          return script(name, input, api);
+        },
+      });
+      expect(r.problems).toEqual([]);
+      const root = r.instances.get('boot')!;
+      expect(root.status).toBe('Completed');
+      const out = root.output as Out;
+      expect(out.status).toBe('partial');
+      expect(out.failures).toContainEqual({ target: upstream.vm, kind: 'vm', step: 'group', reason });
+      for (const s of topology.services.filter((x) => x.vm === upstream.vm)) {
+        expect(out.services.find((o) => o.name === s.name)?.status, s.name).toBe('failed');
+        expect(out.failures.find((f) => f.target === s.name), s.name).toMatchObject({ step: 'vm', reason: `VM "${upstream.vm}" failed (group)` });
+      }
+      // The other group heard nothing from it: its own tick found the group ended.
+      expect(out.services.find((s) => s.name === downstream.name)).toMatchObject({ status: 'blocked', blockedBy: upstream.name });
+      expect(out.services.find((s) => s.name === 'kafka')?.status).toBe('running');
+      // Nothing failed elsewhere but what the script fails anyway.
+      const elsewhere = out.failures.filter((f) => f.target !== upstream.vm && !topology.services.some((s) => s.vm === upstream.vm && s.name === f.target));
+      expect(elsewhere.map((f) => f.target).sort()).toEqual([buildFails, startFails].filter((n) => topology.services.find((s) => s.name === n)!.vm !== upstream.vm).sort());
+      // The root records the ended group as one failure of the platform.
+      expect(recorded).toContain(`platform: ${reason}: its VMs and services failed`);
+    });
+  }
+
+  it('the monitoring service\'s step orchestration terminated while it starts: monitoring fails with the reason, no watchdog starts, the boot completes', async () => {
+    const monitoring = topology.services.find((s) => s.role === 'monitoring')!.name;
+    let watchdogs = 0;
+    const r = await bootInGroupsOf2({
+      seed: 111,
+      maxSteps: 4_000,
+      script: (name, input, api) => {
+        if (name === A.startService && input.service.name === monitoring) {
+          api.terminate(`boot-step-${monitoring}`);
+          return { ok: false, error: 'the instance was terminated' };
+        }
+        if (name === A.startWatchdog) watchdogs++;
+        return script(name, input, api);
+      },
+    });
+    expect(r.problems).toEqual([]);
+    const root = r.instances.get('boot')!;
+    expect(root.status).toBe('Completed');
+    const out = root.output as Out;
+    expect(out.failures).toContainEqual({ target: monitoring, kind: 'service', step: 'start', reason: `its orchestration boot-step-${monitoring} was terminated before it reported` });
+    expect(out.services.find((s) => s.name === monitoring)?.status).toBe('failed');
+    expect(watchdogs).toBe(0);
+  });
+});
+
 describe('conformance: on a VM that was there, the builds start beside Docker\'s check', () => {
   const kafkaVm = topology.kafka!.vm;
   const reboot = (docker: (api: { asked: string[] }) => ReturnType<Script>, builds: (n: number) => ReturnType<Script> | undefined) => {

@@ -14,7 +14,8 @@ import { EventType, type HistoryEvent } from '../../local/host/history.js';
 import { ActionType, type SdkAction } from '../../local/host/actions.js';
 import { seededRandom } from '../../bench/generate-platform.js';
 import { bootGroups, codeSources } from '../../functions/platform/boot-groups.js';
-import { mergeShares, type BootShare } from '../../functions/platform/boot-output.js';
+import { endedBeforeReport, endedShare, mergeShares, type BootShare } from '../../functions/platform/boot-output.js';
+import type { BootGroupInput } from '../../functions/orchestrations/boot-group.js';
 import { bootGroupId } from '../../functions/platform/ids.js';
 import type { Topology } from '../../functions/platform/topology.js';
 
@@ -104,8 +105,9 @@ export function bootActivity(name: string, input: any, api: DriverApi, topology:
     const shares: BootShare[] = [];
     for (const id of input.groups) {
       const s = api.status(id);
-      if (s?.status !== 'Completed') return { later: true };
-      shares.push(s.output as BootShare);
+      if (s?.status === 'Failed' || s?.status === 'Terminated') shares.push(endedShare((s.input as BootGroupInput).slice, endedBeforeReport(id, s.status)));
+      else if (s?.status !== 'Completed') return { later: true };
+      else shares.push(s.output as BootShare);
     }
     return { ok: true, value: mergeShares(shares, input.monitoring) };
   }
@@ -118,7 +120,7 @@ export interface DriverApi {
   /** Raise an event to an instance (the client's raiseEvent). */
   raise(instanceId: string, event: string, data: unknown): void;
   /** An instance's status and output (what the client's getStatus answers). */
-  status(instanceId: string): { status: string; output?: unknown } | undefined;
+  status(instanceId: string): { status: string; input: unknown; output?: unknown } | undefined;
   /** The driver's clock (ms): a second per episode, and a timer's fire time when it fires. */
   now(): number;
   /** Terminate a running instance (the client's terminate): it runs no more episodes, reports nothing. */
@@ -216,7 +218,7 @@ export async function run(opts: {
     },
     status(instanceId) {
       const i = instances.get(instanceId);
-      return i && { status: i.status, output: i.output };
+      return i && { status: i.status, input: i.input, output: i.output };
     },
     now: () => clock,
     terminate(instanceId) {

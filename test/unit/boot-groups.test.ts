@@ -38,6 +38,10 @@ describe('boot groups', () => {
     expect(sensors!.tell['sensor-binder']).toEqual([2]);
     expect(apps!.tell).toEqual({});
     expect(ops!.tell).toEqual({});
+    // And each group knows whose word it waits for (the group owning each step of another it needs).
+    expect(core!.listen).toEqual({});
+    expect(apps!.listen).toEqual({ kafka: 0, 'request-manager': 0, 'sensor-manager': 1, 'sensor-binder': 1 });
+    expect(sensors!.listen).toEqual({ kafka: 0, authentication: 0 });
     // Each group's plan names its own VMs only; its dependencies may name other groups' steps.
     expect(apps!.plan.vms).toEqual(['vm-apps']);
     expect(apps!.plan.services.find((s) => s.name === 'dashboard')!.dependsOn.sort()).toEqual(['kafka', 'request-manager', 'sensor-manager']);
@@ -71,9 +75,12 @@ describe('a group whose dependencies are elsewhere', () => {
     const state = apps();
     expect(state.ready(built)).toEqual([]);
     expect(state.waitsOnExternal()).toBe(true);
+    expect(state.awaitedExternals().sort()).toEqual(['kafka', 'request-manager', 'sensor-binder', 'sensor-manager']);
     state.externalSettled('kafka', true);
     state.externalSettled('request-manager', true);
     expect(state.ready(built)).toEqual(['deployment-manager']);
+    // What no open step here waits for any more is not awaited.
+    expect(state.awaitedExternals().sort()).toEqual(['sensor-binder', 'sensor-manager']);
     state.externalSettled('sensor-manager', true);
     expect(state.ready(built).sort()).toEqual(['dashboard', 'deployment-manager']);
     // A repeat changes nothing (each dependency counts once).

@@ -3,12 +3,17 @@
  * the SDK's durable client against the local host: startInstances starts first and looks only when
  * refused, so an instance of the same run counts as started (the activity ran twice) and one
  * another run holds is refused, named; endedInstances names the instances that failed or were
- * terminated, and no other.
+ * terminated, and no other; summarizeBoot takes the share of a group that ended before it reported
+ * from the group's input.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import azureFunctions from '@azure/functions';
 import * as df from 'durable-functions';
 import { endedInstances, startInstances } from '../../../functions/activities/instances.js';
+import { summarizeBoot } from '../../../functions/activities/boot.js';
+import { bootGroups } from '../../../functions/platform/boot-groups.js';
+import { assertTopology } from '../../../functions/platform/validate.js';
+import { exampleDocument } from '../../helpers/topology.js';
 import type { StartInstancesInput } from '../../../functions/activities/contracts.js';
 import { startFixtureHost, type TestHost } from './helpers.js';
 
@@ -62,6 +67,23 @@ describe('startInstances and endedInstances on the local host', () => {
       { instanceId: 'cut', runtimeStatus: 'Terminated' },
       { instanceId: 'broken', runtimeStatus: 'Failed' },
     ]);
+  });
+
+  it('summarizes a group terminated before it reported from its input: its VMs and services failed, with the reason', async () => {
+    const topology = assertTopology(exampleDocument());
+    const [slice] = bootGroups(topology, new Map()).groups;
+    await startInstances(approval('boot-group-0', { slice, notify: { instanceId: 'boot', run: 'boot:t' }, operationId: 'boot' }), context());
+    expect(host.terminate('boot-group-0', 'an operator')).toBe('ok');
+    await host.waitForInstance('boot-group-0');
+    const out = await summarizeBoot({ groups: ['boot-group-0'] }, context());
+    const reason = 'its orchestration boot-group-0 was terminated before it reported';
+    expect(out.status).toBe('failed');
+    expect(out.vms).toEqual(topology.vms.map((v) => ({ name: v.name, status: 'failed' })));
+    for (const vm of topology.vms) expect(out.failures).toContainEqual({ target: vm.name, kind: 'vm', step: 'group', reason });
+    expect(out.services.map((s) => s.name)).toEqual(['kafka', ...topology.services.map((s) => s.name)]);
+    // Each failed with its VM, or is blocked by one that did.
+    expect(out.services.filter((s) => s.status !== 'failed' && s.status !== 'blocked')).toEqual([]);
+    expect(out.services.find((s) => s.name === 'kafka')?.status).toBe('failed');
   });
 
   it('refuses a list that is not one of instance ids, naming it', async () => {
