@@ -43,8 +43,20 @@ export interface SasFileUrl {
 
 interface RemoteTree {
   files: Map<string, number>; // relative path -> size
+  /** Relative path -> ETag, as the listing gave it (the service changes it at every write of the file or its properties). */
+  etags: Map<string, string>;
   dirs: Set<string>;
 }
+
+/**
+ * Content MD5s read before, by file URL, each with the ETag it was read at: while a file's ETag is
+ * the same, neither its content nor its Content-MD5 property changed, so a re-boot's code versions
+ * cost the listing only. Per process; cleared when it grows past its bound.
+ */
+const md5ByEtag = new Map<string, { etag: string; md5: Buffer }>();
+const MD5_CACHE_ENTRIES = 20_000;
+/** An ETag as a listing or a header gives it (quoted or not): compared without the quotes. */
+const bareEtag = (etag: string): string => etag.replace(/^(W\/)?"(.*)"$/, '$2');
 
 interface LocalFile {
   rel: string;
@@ -176,10 +188,23 @@ export class CodeShare {
     const tree = await this.listExisting(base, 'compute the code version');
     const lines = await mapLimit([...tree.files.keys()], DEFAULT_CONCURRENCY, async (rel) => {
       const file = this.fileClient(base, rel);
-      const props = await this.call('read file properties', join(base, rel), () => file.getProperties());
-      const md5 = props.contentMD5
-        ? Buffer.from(props.contentMD5)
-        : createHash('md5').update(await this.call('download a file without Content-MD5', join(base, rel), () => file.downloadToBuffer())).digest();
+      const etag = tree.etags.get(rel);
+      // Keyed by the file's URL without its query (a SAS client's URL carries the token).
+      const key = file.url.split('?')[0]!;
+      const known = etag ? md5ByEtag.get(key) : undefined;
+      let md5: Buffer;
+      if (known && known.etag === etag) md5 = known.md5;
+      else {
+        const props = await this.call('read file properties', join(base, rel), () => file.getProperties());
+        md5 = props.contentMD5
+          ? Buffer.from(props.contentMD5)
+          : createHash('md5').update(await this.call('download a file without Content-MD5', join(base, rel), () => file.downloadToBuffer())).digest();
+        // Kept under the ETag the properties were read at: a write between the listing and this read leaves nothing stale.
+        if (props.etag) {
+          if (md5ByEtag.size >= MD5_CACHE_ENTRIES) md5ByEtag.clear();
+          md5ByEtag.set(key, { etag: bareEtag(props.etag), md5 });
+        }
+      }
       return `${rel}\0${md5.toString('hex')}\n`;
     });
     const hash = createHash('sha256');
@@ -243,20 +268,21 @@ export class CodeShare {
 
   /** Every file (with its size) and directory below `base`, as paths relative to it. */
   private async listTree(base: string[]): Promise<RemoteTree> {
-    const tree: RemoteTree = { files: new Map(), dirs: new Set() };
+    const tree: RemoteTree = { files: new Map(), etags: new Map(), dirs: new Set() };
     let level: string[] = [''];
     while (level.length > 0) {
       const next: string[] = [];
       await forEachLimit(level, DEFAULT_CONCURRENCY, async (rel) => {
         const segs = rel ? [...base, ...rel.split('/')] : base;
         await this.call('list directory', segs.join('/'), async () => {
-          for await (const item of this.dirClient(segs).listFilesAndDirectories()) {
+          for await (const item of this.dirClient(segs).listFilesAndDirectories({ includeEtag: true })) {
             const child = rel ? `${rel}/${item.name}` : item.name;
             if (item.kind === 'directory') {
               tree.dirs.add(child);
               next.push(child);
             } else {
               tree.files.set(child, item.properties.contentLength ?? -1);
+              if (item.properties.etag) tree.etags.set(child, bareEtag(item.properties.etag));
             }
           }
         }, true);

@@ -315,7 +315,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
     sendEmpty(res, 202, {});
   }
 
-  async function listDirectory({ res, query, share, segments }: RequestContext): Promise<void> {
+  async function listDirectory({ req, res, query, share, segments }: RequestContext): Promise<void> {
     await store.require(share, segments, 'directory');
     const prefix = query.get('prefix') || undefined;
     const marker = query.get('marker') || undefined;
@@ -328,6 +328,8 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
       }
     }
     const limit = Math.min(maxResults ?? DEFAULT_MAX_RESULTS, DEFAULT_MAX_RESULTS);
+    const include = listIncludes(query.get('include'));
+    const extendedInfo = parseBooleanHeader(headerValue(req, 'x-ms-file-extended-info'), 'x-ms-file-extended-info');
     // The marker is the name of the first entry of the next page (entries are in name order).
     const all = (await store.list(share, segments)).filter(
       (e) => (!prefix || e.name.startsWith(prefix)) && (!marker || e.name >= marker),
@@ -345,6 +347,8 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
         maxResults,
         entries: page,
         nextMarker: all.length > limit ? all[limit]!.name : '',
+        include,
+        extendedInfo,
       }),
     );
   }
@@ -409,6 +413,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
       const old = await store.readProps(share, segments);
       const sizeHeader = headerValue(req, 'x-ms-content-length');
       if (sizeHeader !== undefined) await store.resize(share, segments, parseSize(sizeHeader, 'x-ms-content-length'));
+      await store.touch(store.resolve(share, segments));
       // As in the service: content headers not sent are cleared.
       await store.saveProps(share, segments, store.resolve(share, segments), { ...httpPropsFromHeaders(req), metadata: old.metadata });
     });
@@ -422,6 +427,7 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
     await store.withLock(lockKey, async () => {
       await store.require(share, segments, 'file');
       const old = await store.readProps(share, segments);
+      await store.touch(store.resolve(share, segments));
       await store.saveProps(share, segments, store.resolve(share, segments), { ...old, metadata: metadataFromHeaders(req) });
     });
     const info = (await store.info(store.resolve(share, segments)))!;
@@ -527,6 +533,29 @@ export async function startFileShareEmulator(options: FileShareEmulatorOptions):
 function headerValue(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** What List Directories and Files may `include` (REST spec ListFilesIncludeType, 2020-04-08 on). */
+const LIST_INCLUDES = ['Timestamps', 'Etag', 'Attributes', 'PermissionKey'] as const;
+export type ListInclude = (typeof LIST_INCLUDES)[number];
+
+function listIncludes(value: string | undefined): Set<ListInclude> {
+  const out = new Set<ListInclude>();
+  if (value === undefined) return out;
+  for (const item of value.split(',')) {
+    const known = LIST_INCLUDES.find((k) => k === item);
+    if (!known) throw new StoreError(400, 'InvalidQueryParameterValue', `include: "${item}" is not one of ${LIST_INCLUDES.join(', ')}.`);
+    // Permissions (SDDL) are not modelled by this endpoint: refused rather than made up.
+    if (known === 'PermissionKey') throw new StoreError(400, 'InvalidQueryParameterValue', 'include: PermissionKey is not supported by the local Files endpoint (it keeps no file permissions).');
+    out.add(known);
+  }
+  return out;
+}
+
+function parseBooleanHeader(value: string | undefined, name: string): boolean {
+  if (value === undefined) return false;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new StoreError(400, 'InvalidHeaderValue', `${name} must be true or false, got "${value}".`);
 }
 
 function parseSize(value: string | undefined, name: string): number {

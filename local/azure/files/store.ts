@@ -34,12 +34,12 @@ export interface EntryInfo {
   etag: string;
   lastModified: Date;
   created: Date;
+  /** The entry's file id (its inode here; a 64-bit number in the service too). */
+  fileId: string;
 }
 
-export interface ListedEntry {
+export interface ListedEntry extends EntryInfo {
   name: string;
-  kind: 'file' | 'directory';
-  size: number;
 }
 
 /** A typed failure the HTTP layer maps to a status and an error code. */
@@ -149,7 +149,19 @@ export class ShareStore {
       etag: `"0x${st.mtimeNs.toString(16).toUpperCase()}${st.isFile() ? 'F' : 'D'}"`,
       lastModified: new Date(Number(st.mtimeMs)),
       created: new Date(Number(st.birthtimeMs) || Number(st.mtimeMs)),
+      fileId: st.ino.toString(),
     };
+  }
+
+  /**
+   * A write of properties or metadata only: as in the service, the entry's ETag and Last-Modified
+   * change (both come from its mtime here), though its content did not.
+   */
+  async touch(abs: string): Promise<void> {
+    const st = await fsp.stat(abs, { bigint: true });
+    // At least a millisecond past the last write, so the mtime (and the ETag) always moves.
+    const next = Math.max(Date.now(), Number(st.mtimeNs / 1_000_000n) + 1);
+    await fsp.utimes(abs, new Date(Number(st.atimeNs / 1_000_000n)), new Date(next));
   }
 
   /** Fails with ParentNotFound unless the directory holding the last segment exists. */
@@ -199,7 +211,7 @@ export class ShareStore {
       // Files put into the folder by hand with names the service could not hold are not listed.
       if (INVALID_NAME_CHARS.test(name)) continue;
       const i = await this.info(path.join(dir, name));
-      if (i) out.push({ name, kind: i.kind, size: i.kind === 'file' ? i.size : 0 });
+      if (i) out.push({ name, ...i, size: i.kind === 'file' ? i.size : 0 });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }

@@ -21,6 +21,39 @@ export interface ListPage {
   maxResults?: number;
   entries: ListedEntry[];
   nextMarker: string;
+  /** What the request asked each entry to carry besides its name (and a file's length). */
+  include?: ReadonlySet<'Timestamps' | 'Etag' | 'Attributes' | 'PermissionKey'>;
+  /** x-ms-file-extended-info: each entry's FileId, and a file's length up to date. */
+  extendedInfo?: boolean;
+}
+
+/** The service's timestamps: ISO 8601 with seven fractional digits. */
+function fileTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
+}
+
+/** One entry, with what the request included (element order as in the service's answer). */
+function entryXml(e: ListedEntry, include: ReadonlySet<string>, extendedInfo: boolean): string {
+  const tag = e.kind === 'file' ? 'File' : 'Directory';
+  const props: string[] = [];
+  if (e.kind === 'file') props.push(`<Content-Length>${e.size}</Content-Length>`);
+  if (include.has('Timestamps')) {
+    // No separate access or change times here: each is the last write.
+    props.push(
+      `<CreationTime>${fileTime(e.created)}</CreationTime>`,
+      `<LastAccessTime>${fileTime(e.lastModified)}</LastAccessTime>`,
+      `<LastWriteTime>${fileTime(e.lastModified)}</LastWriteTime>`,
+      `<ChangeTime>${fileTime(e.lastModified)}</ChangeTime>`,
+      `<Last-Modified>${e.lastModified.toUTCString()}</Last-Modified>`,
+    );
+  }
+  if (include.has('Etag')) props.push(`<Etag>${xmlEscape(e.etag)}</Etag>`);
+  const parts = [`<${tag}>`];
+  if (extendedInfo) parts.push(`<FileId>${e.fileId}</FileId>`);
+  parts.push(`<Name>${xmlEscape(e.name)}</Name>`, props.length > 0 ? `<Properties>${props.join('')}</Properties>` : '<Properties />');
+  if (include.has('Attributes')) parts.push(`<Attributes>${e.kind === 'file' ? 'Archive' : 'Directory'}</Attributes>`);
+  parts.push(`</${tag}>`);
+  return parts.join('');
 }
 
 export function listDirectoryXml(p: ListPage): string {
@@ -31,13 +64,7 @@ export function listDirectoryXml(p: ListPage): string {
   if (p.marker !== undefined) parts.push(`<Marker>${xmlEscape(p.marker)}</Marker>`);
   if (p.maxResults !== undefined) parts.push(`<MaxResults>${p.maxResults}</MaxResults>`);
   parts.push('<Entries>');
-  for (const e of p.entries) {
-    if (e.kind === 'file') {
-      parts.push(`<File><Name>${xmlEscape(e.name)}</Name><Properties><Content-Length>${e.size}</Content-Length></Properties></File>`);
-    } else {
-      parts.push(`<Directory><Name>${xmlEscape(e.name)}</Name><Properties /></Directory>`);
-    }
-  }
+  for (const e of p.entries) parts.push(entryXml(e, p.include ?? new Set(), p.extendedInfo ?? false));
   parts.push('</Entries>', `<NextMarker>${xmlEscape(p.nextMarker)}</NextMarker>`, '</EnumerationResults>');
   return parts.join('');
 }

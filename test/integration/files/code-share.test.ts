@@ -1,4 +1,5 @@
 /** The code-share adapter with the real SDK client against the local File endpoint. */
+import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,11 +117,40 @@ describe('CodeShare', () => {
   });
 
   it('codeVersion reads listing and properties only: no download when MD5s are present', async () => {
+    await code.uploadDirectory(AUTH_SERVICE, 'fresh/auth');
     fx.emulator.log.reset();
-    await code.codeVersion('authentication');
+    const first = await code.codeVersion('fresh/auth');
     expect(fx.emulator.log.count('file.download')).toBe(0);
     expect(fx.emulator.log.count('file.properties')).toBe((await readdir(AUTH_SERVICE)).length);
     expect(fx.emulator.log.count('dir.list')).toBeGreaterThan(0);
+    // Again (a re-boot): the listing's ETags say nothing changed, so no file's properties are read.
+    fx.emulator.log.reset();
+    expect(await code.codeVersion('fresh/auth')).toBe(first);
+    expect(fx.emulator.log.count('file.properties')).toBe(0);
+    expect(fx.emulator.log.count('file.download')).toBe(0);
+  });
+
+  it('codeVersion reads again a file written since, even with the same size, or whose Content-MD5 alone changed', async () => {
+    const dir = await copyOf(AUTH_SERVICE, 'auth-etag');
+    await code.uploadDirectory(dir, 'etag/auth');
+    const v1 = await code.codeVersion('etag/auth');
+    const file = fx.service.getShareClient('service-code').rootDirectoryClient.getFileClient('etag/auth/server.js');
+    const before = await file.getProperties();
+    // The same number of bytes, other content (another tool's upload: its own Content-MD5).
+    const content = await file.downloadToBuffer();
+    const flipped = Buffer.from(content);
+    flipped[0] = flipped[0] === 0x2f ? 0x20 : 0x2f;
+    await file.uploadData(flipped, { fileHttpHeaders: { fileContentMD5: createHash('md5').update(flipped).digest() } });
+    const written = await file.getProperties();
+    fx.emulator.log.reset();
+    const v2 = await code.codeVersion('etag/auth');
+    expect(v2).not.toBe(v1);
+    expect(fx.emulator.log.entries().filter((e) => e.kind === 'file.properties').map((e) => e.path)).toEqual(['/service-code/etag/auth/server.js']);
+    // Only the property (content untouched): the service gives the file a new ETag, so it is read again.
+    await file.setHttpHeaders({ fileContentMD5: before.contentMD5 });
+    expect((await file.getProperties()).etag).not.toBe(written.etag);
+    const v3 = await code.codeVersion('etag/auth');
+    expect(v3).not.toBe(v2);
   });
 
   it('codeVersion falls back to hashing the content of a file without Content-MD5', async () => {

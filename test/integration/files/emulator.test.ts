@@ -69,6 +69,54 @@ describe('shares and directories', () => {
     expect(fx.emulator.log.count('dir.list')).toBe(3);
   });
 
+  it('lists each entry\'s ETag, timestamps, attributes and file id when asked, the same as its properties say', async () => {
+    const dir = share.getDirectoryClient('detailed');
+    await dir.create();
+    const file = dir.getFileClient('x.txt');
+    await file.uploadData(Buffer.from('xyz'));
+    await dir.getDirectoryClient('sub').create();
+    const items: Array<{ kind: string; name: string; fileId?: string; attributes?: string; properties: { etag?: string; lastModified?: Date; lastWriteTime?: Date; contentLength?: number } }> = [];
+    for await (const item of dir.listFilesAndDirectories({ includeEtag: true, includeTimestamps: true, includeAttributes: true, includeExtendedInfo: true })) items.push(item);
+    const props = await file.getProperties();
+    const listed = items.find((i) => i.name === 'x.txt')!;
+    expect(listed.properties.etag).toBe(props.etag);
+    expect(listed.properties.lastModified?.toUTCString()).toBe(props.lastModified?.toUTCString());
+    expect(listed.properties.lastWriteTime).toBeInstanceOf(Date);
+    expect(listed.properties.contentLength).toBe(3);
+    expect(listed.attributes).toBe('Archive');
+    expect(listed.fileId).toMatch(/^\d+$/);
+    expect(items.find((i) => i.name === 'sub')).toMatchObject({ kind: 'directory', attributes: 'Directory', properties: { etag: expect.stringMatching(/^".+"$/) } });
+    // Without include, only names and a file's length, as before 2020-04-08.
+    const plain: Array<{ properties: { etag?: string } }> = [];
+    for await (const item of dir.listFilesAndDirectories()) plain.push(item);
+    expect(plain.map((i) => i.properties.etag)).toEqual([undefined, undefined]);
+  });
+
+  it('changes a file\'s ETag and Last-Modified when only its properties or metadata are written', async () => {
+    const file = share.getDirectoryClient('detailed').getFileClient('props.txt');
+    await file.uploadData(Buffer.from('same bytes'));
+    const first = await file.getProperties();
+    await file.setHttpHeaders({ fileContentType: 'text/plain' });
+    const second = await file.getProperties();
+    expect(second.etag).not.toBe(first.etag);
+    await file.setMetadata({ owner: 'test' });
+    const third = await file.getProperties();
+    expect(third.etag).not.toBe(second.etag);
+    expect(third.contentType).toBe('text/plain');
+    expect(third.metadata).toEqual({ owner: 'test' });
+  });
+
+  it('refuses a list include it does not know, or one it does not keep (PermissionKey), naming it: 400', async () => {
+    const sasUrl = share.generateSasUrl({ permissions: ShareSASPermissions.parse('rl'), expiresOn: inAMinute() });
+    const [base, query] = sasUrl.split('?');
+    for (const [include, says] of [['Size', 'Size&quot; is not one of Timestamps, Etag, Attributes, PermissionKey'], ['Etag,PermissionKey', 'PermissionKey is not supported']] as const) {
+      const res = await fetch(`${base}/detailed?restype=directory&comp=list&include=${include}&${query}`, { headers: { 'x-ms-version': '2026-04-06' } });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('x-ms-error-code')).toBe('InvalidQueryParameterValue');
+      expect(await res.text()).toContain(says);
+    }
+  });
+
   it('deletes files and empty directories; a non-empty directory is 409 DirectoryNotEmpty', async () => {
     const dir = share.getDirectoryClient('todelete');
     await dir.create();
