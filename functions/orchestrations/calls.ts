@@ -47,8 +47,3 @@ export function* call<K extends ActivityName>(context: OrchestrationContext, nam
 export function* callWithRetry<K extends ActivityName>(context: OrchestrationContext, name: K, retry: RetryOptions, ...input: InputArgs<K>): Generator<Task, Out<K>, unknown> {
   return yield* resultOf(activityTaskWithRetry(context, name, retry, ...input));
 }
-
-/** Wait for the next external event of `name`, typed by the caller's event contract. */
-export function* nextEvent<T>(context: OrchestrationContext, name: string): Generator<Task, T, unknown> {
-  return yield* resultOf<T>(context.df.waitForExternalEvent(name));
-}
