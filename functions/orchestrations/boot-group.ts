@@ -25,7 +25,6 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import {
   A,
   O,
-  type EndedInstance,
   type EventInput,
   type NotifyInput,
   type PreparedImage,
@@ -38,7 +37,7 @@ import {
   type VmInfo,
 } from '../activities/contracts.js';
 import type { BootGroupSlice } from '../platform/boot-groups.js';
-import { describeShare, endedBeforeReport, type BootShare } from '../platform/boot-output.js';
+import { describeShare, type BootShare } from '../platform/boot-output.js';
 import { BootState } from '../platform/boot-state.js';
 import { bootGroupId, bootVmId } from '../platform/ids.js';
 import { KAFKA } from '../platform/topology.js';
@@ -197,11 +196,10 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     }
   };
   /**
-   * A VM's orchestration ended without reporting (an operator terminated it, or it failed under a
-   * deploy that changed its code): what it would have reported never comes.
+   * A VM's orchestration ended without reporting (an operator terminated it, it failed under a
+   * deploy that changed its code, or its start was refused): what it would have reported never comes.
    */
-  const vmEnded = (vm: string, runtimeStatus: EndedInstance['runtimeStatus']): void => {
-    const reason = endedBeforeReport(bootVmId(vm), runtimeStatus);
+  const vmEnded = (vm: string, reason: string): void => {
     if (pending.delete(`vm:${vm}`)) {
       state.vmFailed(vm, 'boot', reason);
       return;
@@ -292,16 +290,34 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       if (round.tasks.every((t) => t.task.isCompleted || t.task.isFaulted)) rounds.splice(i, 1);
     }
   };
-  try {
-    if (vmStarts.length > 0) {
-      showProgress();
-      const results = yield* call(context, A.startInstances, { instances: vmStarts });
-      results.forEach((r, i) => {
-        const vm = slice.vms[i]!.spec.name;
-        if (r.started) pending.add(`vm:${vm}`);
-        else state.vmFailed(vm, 'provision', `not started: ${r.reason}`);
-      });
+  /**
+   * Each VM's orchestration runs as a sub-orchestration of the group: the host starts it with the
+   * group's first turn (no activity and no durable-client call before the VMs start: one queue hop
+   * fewer on every boot's path), and tells the group when it ends. The group reads its reports;
+   * its end matters only when it failed or was terminated before it sent them, or its start was
+   * refused (an earlier boot's VM orchestration still holds the id).
+   */
+  const vmRuns = new Map<string, Task>();
+  /** Tasks not yet shipped beside a wait (the VMs' orchestrations, at the first turn). */
+  const unshipped: Task[] = [];
+  for (const start of vmStarts) {
+    const vm = (start.input as BootVmInput).vm.name;
+    const run = context.df.callSubOrchestrator(start.name, start.input, start.instanceId);
+    vmRuns.set(vm, run);
+    unshipped.push(run);
+    pending.add(`vm:${vm}`);
+  }
+  const checkVms = (): void => {
+    for (const [vm, run] of vmRuns) {
+      if (run.isCompleted) vmRuns.delete(vm);
+      else if (run.isFaulted) {
+        vmRuns.delete(vm);
+        vmEnded(vm, `its orchestration ${bootVmId(vm)} ended before it reported: ${failureMessage(run.result)}`);
+      }
     }
+  };
+
+  try {
 
     // The group wakes only on its report wait, a fresh one each turn, listed once. The SDK gives an
     // event to its newest open wait and the extension to its oldest: with one open wait at a time
@@ -309,22 +325,18 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     // (starts, tells, the alarm clock) is looked at when a report comes.
     for (;;) {
       checkRounds();
+      checkVms();
       if (rang) {
         const tick = rang;
         rang = undefined;
-        // Whose reports are still expected: is each one's orchestration still there to send them?
-        // The VMs not yet reported (or their builds, or their look), and the groups whose word a step here waits for.
-        const vms = [...new Set([...[...pending].flatMap((p) => (p.startsWith('vm:') || p.startsWith('images:') ? [p.slice(p.indexOf(':') + 1)] : [])), ...looking])];
+        // The groups whose word a step here still waits for: is each one still there to send it?
+        // (A VM's orchestration that ends is told to the group by the host: see vmRuns.)
         const groups = [...new Set(state.awaitedExternals().map((step) => slice.listen[step]!))];
-        if (vms.length + groups.length > 0) {
+        if (groups.length > 0) {
           try {
             // Alone: no report wait is open now, so a report that comes meanwhile waits for the next one.
-            const ended = yield* call(context, A.endedInstances, { instanceIds: [...vms.map(bootVmId), ...groups.map(bootGroupId)], tick });
-            for (const e of ended) {
-              const vm = vms.find((v) => bootVmId(v) === e.instanceId);
-              if (vm !== undefined) vmEnded(vm, e.runtimeStatus);
-              else groupEnded(groups.find((g) => bootGroupId(g) === e.instanceId)!);
-            }
+            const ended = yield* call(context, A.endedInstances, { instanceIds: groups.map(bootGroupId), tick });
+            for (const e of ended) groupEnded(groups.find((g) => bootGroupId(g) === e.instanceId)!);
           } catch {
             // The look failed: the next tick looks again.
           }
@@ -341,7 +353,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
         for (const r of rounds) if (!r.all.isCompleted && !r.all.isFaulted) yield* settleAll(context, r.tasks.map((t) => t.task), r.all);
         continue;
       }
-      const ship: Task[] = all ? [all] : [];
+      const ship: Task[] = [...unshipped.splice(0), ...(all ? [all] : [])];
       // Reports are expected, but some may never come: a step's activity killed before it reported
       // (at its timeout), a VM's orchestration or another group ended before it did. The alarm
       // clock wakes the group to look (a tick is a report like any other).
