@@ -12,7 +12,7 @@ import { addVmToDesiredState, readDesiredState } from './activities/desired-stat
 import { locateService, markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
 import { endedInstances, notifyInstance, startInstances } from './activities/instances.js';
-import { makePrepareBoot, summarizeBoot } from './activities/boot.js';
+import { groupsSettled, makePrepareBoot, summarizeBoot } from './activities/boot.js';
 import { startRestart, startWatchdog } from './activities/watchdog.js';
 import { deregisterInstance, readActualState, stopContainer } from './activities/actual-state.js';
 import { activeOperations } from './activities/operations.js';
@@ -82,6 +82,7 @@ activity(A.startWatchdog, startWatchdog, [df.input.durableClient()]);
 activity(A.startInstances, startInstances, [df.input.durableClient()]);
 activity(A.notifyInstance, notifyInstance, [df.input.durableClient()]);
 activity(A.endedInstances, endedInstances, [df.input.durableClient()]);
+activity(A.groupsSettled, groupsSettled, [df.input.durableClient()]);
 // The boot's bookends: prepare (desired state, resource group, versions, start the groups) and summarize.
 activity(A.prepareBoot, makePrepareBoot({ readDesiredState, ensureResourceGroup, codeVersions }), [df.input.durableClient()]);
 activity(A.summarizeBoot, summarizeBoot, [df.input.durableClient()]);

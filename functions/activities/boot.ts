@@ -11,12 +11,13 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { bootGroupId } from '../platform/ids.js';
 import { bootGroups, codeSources } from '../platform/boot-groups.js';
-import { describeShare, endedBeforeReport, endedShare, mergeShares, type BootShare } from '../platform/boot-output.js';
+import { describeShare, endedBeforeReport, endedShare, groupWord, mergeShares, type BootShare } from '../platform/boot-output.js';
+import { Guard } from '../platform/guard.js';
 import { BootState } from '../platform/boot-state.js';
 import { planTopology } from '../platform/plan.js';
 import { KAFKA, type Topology } from '../platform/topology.js';
 import { statusOf, isActive } from '../durable-client.js';
-import { O, type Activities, type PrepareBootInput, type PreparedBoot, type StartInstancesInput, type SummarizeBootInput } from './contracts.js';
+import { O, type Activities, type GroupSettled, type GroupsSettledInput, type PrepareBootInput, type PreparedBoot, type StartInstancesInput, type SummarizeBootInput } from './contracts.js';
 import { INSTANCE_CALLS_AT_ONCE, startInstances } from './instances.js';
 import { mapLimit } from '../platform/map-limit.js';
 import type { BootGroupInput } from '../orchestrations/boot-group.js';
@@ -89,6 +90,24 @@ function withoutResourceGroup(topology: Topology, reason: string) {
 
 /** How long a group may take to complete after its last report (one episode on the host). */
 const GROUP_COMPLETION_WAIT_MS = 60_000;
+
+/**
+ * For a group whose steps wait for word from other groups (asked at its alarm clock's tick): what
+ * each of those groups that ended says of the steps waited for (groupWord). Groups still running
+ * are left out: their word may still come.
+ */
+export async function groupsSettled(input: GroupsSettledInput, context: InvocationContext): Promise<GroupSettled[]> {
+  const g = new Guard();
+  if (typeof input?.run !== 'string' || input.run === '') g.issues.push({ path: 'run', message: 'must be the boot\'s run' });
+  if (!Array.isArray(input?.groups) || input.groups.some((x) => typeof x?.instanceId !== 'string' || !Array.isArray(x.steps))) g.issues.push({ path: 'groups', message: 'must be a list of { instanceId, steps }' });
+  g.done('groupsSettled');
+  const client = df.getClient(context);
+  const statuses = await mapLimit(input.groups, INSTANCE_CALLS_AT_ONCE, (x) => statusOf(client, x.instanceId));
+  return input.groups.flatMap((x, i) => {
+    const word = groupWord(statuses[i], input.run, x.steps);
+    return word ? [{ instanceId: x.instanceId, ...word }] : [];
+  });
+}
 
 export async function summarizeBoot(input: SummarizeBootInput, context: InvocationContext): Promise<Activities['summarizeBoot']['output']> {
   const client = df.getClient(context);

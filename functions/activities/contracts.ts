@@ -45,6 +45,7 @@ export interface Activities {
   startInstances: { input: StartInstancesInput; output: StartedInstance[] };
   notifyInstance: { input: NotifyInput; output: void };
   endedInstances: { input: EndedInstancesInput; output: EndedInstance[] };
+  groupsSettled: { input: GroupsSettledInput; output: GroupSettled[] };
   startRestart: { input: RestartServiceInput; output: WatchdogRestart };
   readActualState: { input: ReadActualStateInput; output: ActualState };
   stopContainer: { input: StopContainerInput; output: StoppedContainer };
@@ -82,6 +83,7 @@ export const A = {
   startInstances: 'startInstances',
   notifyInstance: 'notifyInstance',
   endedInstances: 'endedInstances',
+  groupsSettled: 'groupsSettled',
   startRestart: 'startRestart',
   readActualState: 'readActualState',
   stopContainer: 'stopContainer',
@@ -383,6 +385,23 @@ export interface EndedInstancesInput {
   instanceIds: string[];
   /** The alarm clock's tick that asked (each tick looks once). */
   tick: string;
+}
+
+export interface GroupsSettledInput {
+  /** The boot's run: a group of another run under the same id has nothing to say to this one. */
+  run: string;
+  /** Per group waited for: the steps of it that steps of the asking group wait for. */
+  groups: Array<{ instanceId: string; steps: string[] }>;
+  /** The alarm clock's tick that asked (each tick looks once). */
+  tick: string;
+}
+
+/** A group that ended, and what its steps settled as (platform/boot-output.ts groupWord). */
+export interface GroupSettled {
+  instanceId: string;
+  /** It completed (outcomes from its output), failed, was terminated, or the id holds another run's group. */
+  ended: 'Completed' | 'Failed' | 'Terminated' | 'another run';
+  outcomes: Array<{ step: string; ok: boolean }>;
 }
 
 /** An instance that failed or was terminated. */

@@ -9,14 +9,14 @@
  * history whatever the platform's size, and the root one report per group.
  *
  * Why events: as the root did before (see boot-platform.ts), a group reacts to whichever unit
- * finishes next; each unit (a `bootVm` orchestration per VM, a `runBootStep` activity per step)
- * raises a `bootProgress` event when done, and a group tells the groups that depend on its steps
- * the same way (kind `dep`). Events
+ * finishes next; each unit (a `bootVm` sub-orchestration per VM, a `runBootStep` activity per
+ * step) raises a `bootProgress` event when done (a VM once ready, then per batch of images), and a
+ * group tells the groups that depend on its steps the same way (kind `dep`). Events
  * take no sequence id: every activity is scheduled once, and reports that arrive together are
  * handled in one replay. A group does not wait for its own starts and tells before it takes the
  * next report (each one is a queue round trip on Azure): reports that come while they are out are
- * taken at once. It wakes on reports only; an alarm clock (boot-tick.ts) reports now and then, so
- * that a unit that ended without reporting is found.
+ * taken at once. It wakes on reports only; an alarm clock (alarm-clock.ts) reports now and then,
+ * so that a step's activity or another group that ended without reporting is found.
  *
  * The monitoring service is not started here: once its dependencies settled and its image is built,
  * the group hands it to the root, which starts it after every group has settled.
@@ -29,7 +29,6 @@ import {
   type NotifyInput,
   type PreparedImage,
   type ServiceRuntimeSpec,
-  type StartInstancesInput,
   type StartKafkaInput,
   type StartServiceInput,
   type StartedService,
@@ -44,9 +43,9 @@ import { KAFKA } from '../platform/topology.js';
 import type { BootStepInput, BootStepOutput } from './boot-step.js';
 import type { BootVmInput } from './boot-vm.js';
 import type { ImageOutcome } from './build-images.js';
-import { BOOT_PROGRESS, failureMessage, isoAt, reportTo, settleAll, transientRetry, unwaited, type BootNotify, type BootReport } from './tasks.js';
+import { BOOT_PROGRESS, failureMessage, isoAt, reportTo, settleAll, unwaited, type BootNotify, type BootReport } from './tasks.js';
 import { alarmClock } from './alarm-clock.js';
-import { activityTask, activityTaskWithRetry, call, valueOf, type TypedTask } from './calls.js';
+import { activityTask, call, valueOf, type TypedTask } from './calls.js';
 
 export interface BootGroupInput {
   slice: BootGroupSlice;
@@ -70,6 +69,15 @@ export interface GroupSummary {
 
 export type BootGroupOutput = BootShare;
 
+/** Word to another group of what settled here, and which attempt it is. */
+interface Tell {
+  group: number;
+  outcomes: Array<{ step: string; ok: boolean }>;
+  attempt: number;
+}
+/** Attempts at a tell before the group stops (as transientRetry's). */
+const TELL_ATTEMPTS = 3;
+
 export const bootGroup: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BootGroupInput>();
   const { slice, notify, operationId } = input;
@@ -82,10 +90,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     if (!context.df.isReplaying) context.df.setCustomStatus(state.progress('starting'));
   };
 
-  /**
-   * At each tick of its alarm clock the group looks at its steps' answers, at its VMs'
-   * orchestrations and at the groups whose word it waits for.
-   */
+  /** At each tick of its alarm clock the group looks at its steps' answers and at the groups whose word it waits for. */
   const clock = alarmClock(context, self);
   /** A tick not yet acted on. */
   let rang: string | undefined;
@@ -116,7 +121,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     }
   };
 
-  const vmStarts: StartInstancesInput['instances'] = slice.vms.map(({ spec, inboundPorts }) => {
+  const vmStarts = slice.vms.map(({ spec, inboundPorts }) => {
     state.vmProvisioning(spec.name);
     const vmInput: BootVmInput = {
       azure: slice.azure,
@@ -134,14 +139,20 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       return s.service && s.version ? [{ service: s.service, version: s.version }] : [];
     });
     if (adopt.length > 0) vmInput.adopt = adopt;
-    return { name: O.bootVm, instanceId: bootVmId(spec.name), input: vmInput };
+    return { vm: spec.name, input: vmInput };
   });
-  /** One event per group to tell what settled here. */
-  const tell = (tells: Map<number, Array<{ step: string; ok: boolean }>>): Array<TypedTask<unknown>> =>
-    [...tells].map(([group, outcomes]) => {
-      const report: BootReport = { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes };
-      return activityTaskWithRetry(context, A.notifyInstance, transientRetry, { instanceId: bootGroupId(group), event: BOOT_PROGRESS, data: report } satisfies NotifyInput);
-    });
+  /**
+   * One event to a group to tell what settled here. No SDK retry: a retried task inside the arm
+   * that ships beside the report wait replays in another order than it ran (the extension then
+   * fails the group as non-deterministic); a refused tell is sent again in a later round instead.
+   */
+  const tellTask = (t: Tell): RoundTask => {
+    const report: BootReport = { run: notify.run, kind: 'dep', name: context.df.instanceId, outcomes: t.outcomes };
+    return { task: activityTask(context, A.notifyInstance, { instanceId: bootGroupId(t.group), event: BOOT_PROGRESS, data: report } satisfies NotifyInput), tell: t };
+  };
+  const tell = (tells: Map<number, Array<{ step: string; ok: boolean }>>): RoundTask[] => [...tells].map(([group, outcomes]) => tellTask({ group, outcomes, attempt: 1 }));
+  /** Tells refused, to send again in the next round. */
+  const retells: Tell[] = [];
   /** One report taken in: the state moves on; whatever became ready is started at the next turn. */
   const receive = (report: BootReport): void => {
     // A report of an earlier boot's unit (still finishing when this boot began) is not ours.
@@ -214,13 +225,6 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       }
     }
   };
-  /**
-   * Another group ended without telling what it settled (an operator terminated it): the steps of
-   * its that steps here wait for never run, and what depends on them here is blocked.
-   */
-  const groupEnded = (group: number): void => {
-    for (const step of state.awaitedExternals()) if (slice.listen[step] === group) state.externalSettled(step, false);
-  };
   /** A step's outcome, from its report or its activity's result, whichever comes first. */
   const stepDone = (result: BootStepOutput): boolean => {
     if (!pending.delete(`step:${result.step}`)) return false;
@@ -232,8 +236,8 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     return true;
   };
 
-  /** A step's start or word to another group, scheduled in a round. */
-  type RoundTask = { task: TypedTask<unknown>; step?: string };
+  /** A step's start or word to another group, scheduled in a round (`seen`: its failure taken in). */
+  type RoundTask = { task: TypedTask<unknown>; step?: string; tell?: Tell; seen?: boolean };
   /** What is ready now: its starts (monitoring handed off instead) and the word to other groups of what settled. */
   const nextRound = (): RoundTask[] => {
     const round: RoundTask[] = [];
@@ -264,7 +268,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       pending.add(`step:${step}`);
     }
     // Tell the groups whose steps depend on what settled here, in the same round as the starts.
-    for (const task of tell(tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running'))) round.push({ task });
+    round.push(...tell(tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running')), ...retells.splice(0).map(tellTask));
     return round;
   };
 
@@ -284,8 +288,12 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       for (const t of round.tasks) {
         if (t.task.isCompleted && t.step) stepDone(valueOf(t.task as TypedTask<BootStepOutput>));
         else if (t.task.isFaulted && t.step) stepDone({ step: t.step, ok: false, reason: failureMessage(t.task.result) });
-        // A group that cannot tell another what settled would leave that group's steps waiting: stop.
-        else if (t.task.isFaulted) throw new Error(`group ${slice.index} could not tell another group what settled: ${failureMessage(t.task.result)}`);
+        else if (t.task.isFaulted && t.tell && !t.seen) {
+          t.seen = true;
+          // A group that cannot tell another what settled stops (that group reads it from this one's output at its tick).
+          if (t.tell.attempt >= TELL_ATTEMPTS) throw new Error(`group ${slice.index} could not tell another group what settled: ${failureMessage(t.task.result)}`);
+          retells.push({ ...t.tell, attempt: t.tell.attempt + 1 });
+        }
       }
       if (round.tasks.every((t) => t.task.isCompleted || t.task.isFaulted)) rounds.splice(i, 1);
     }
@@ -300,9 +308,8 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
   const vmRuns = new Map<string, Task>();
   /** Tasks not yet shipped beside a wait (the VMs' orchestrations, at the first turn). */
   const unshipped: Task[] = [];
-  for (const start of vmStarts) {
-    const vm = (start.input as BootVmInput).vm.name;
-    const run = context.df.callSubOrchestrator(start.name, start.input, start.instanceId);
+  for (const { vm, input: vmInput } of vmStarts) {
+    const run = context.df.callSubOrchestrator(O.bootVm, vmInput, bootVmId(vm));
     vmRuns.set(vm, run);
     unshipped.push(run);
     pending.add(`vm:${vm}`);
@@ -329,14 +336,20 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       if (rang) {
         const tick = rang;
         rang = undefined;
-        // The groups whose word a step here still waits for: is each one still there to send it?
+        // The groups whose word a step here still waits for: has one ended without it reaching us
+        // (a tell the task hub refused, or a group terminated)? Then what it ended with is its word.
         // (A VM's orchestration that ends is told to the group by the host: see vmRuns.)
-        const groups = [...new Set(state.awaitedExternals().map((step) => slice.listen[step]!))];
-        if (groups.length > 0) {
+        const awaited = new Map<number, string[]>();
+        for (const step of state.awaitedExternals()) {
+          const group = slice.listen[step]!;
+          awaited.set(group, [...(awaited.get(group) ?? []), step]);
+        }
+        if (awaited.size > 0) {
           try {
             // Alone: no report wait is open now, so a report that comes meanwhile waits for the next one.
-            const ended = yield* call(context, A.endedInstances, { instanceIds: groups.map(bootGroupId), tick });
-            for (const e of ended) groupEnded(groups.find((g) => bootGroupId(g) === e.instanceId)!);
+            const groups = [...awaited].map(([g, steps]) => ({ instanceId: bootGroupId(g), steps }));
+            const ended = yield* call(context, A.groupsSettled, { run: notify.run, groups, tick });
+            for (const e of ended) for (const o of e.outcomes) state.externalSettled(o.step, o.ok);
           } catch {
             // The look failed: the next tick looks again.
           }
@@ -370,7 +383,7 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     // wait on it are told (if they can be), and the root gets this group's report as always.
     state.abandon(`group ${slice.index} stopped: ${failureMessage(e)}`);
     const tells = tellsFor(slice, state.drainSettled(), (s) => state.state(s) === 'running');
-    yield* settleAll(context, tell(tells));
+    yield* settleAll(context, tell(tells).map((t) => t.task));
   }
 
   // From here on every episode sets the status (the loop's replayed iterations did not).

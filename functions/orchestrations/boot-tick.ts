@@ -1,13 +1,14 @@
 /**
- * A boot group's alarm clock (instance `tick-<group>-<guid>`, a sub-orchestration of the group):
- * wait on a durable timer, then raise a `tick` report to the group.
+ * An alarm clock (instance `tick-<owner>-<guid>`, a sub-orchestration of a boot group or of the
+ * boot's root; alarm-clock.ts winds it): wait on a durable timer, then raise a `tick` report to
+ * its owner.
  *
- * Why not a timer in the group itself: a group wakes only on its report wait (boot-group.ts), so
- * that the SDK and the extension always hand each report to the same wait. A timer raced against
- * that wait could win, and a wait that lost a race can never be listed again. A tick comes as a
- * report, through the same wait. At a tick the group looks for reports that will never come: a
- * step's activity that failed before it reported (killed at its timeout), a VM's orchestration
- * that ended before it did (terminated by an operator, failed under a deploy that changed it).
+ * Why not a timer in the owner itself: a group (and the root) wakes only on its report wait
+ * (boot-group.ts), so that the SDK and the extension always hand each report to the same wait. A
+ * timer raced against that wait could win, and a wait that lost a race can never be listed again.
+ * A tick comes as a report, through the same wait. At a tick the owner looks for reports that will
+ * never come: a step's activity that failed before it reported (killed at its timeout), a group
+ * terminated before it told or reported.
  */
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { reportTo, type BootNotify } from './tasks.js';

@@ -93,7 +93,9 @@ const UNRAISED_EVENT = 'lcmUnraised';
  * Work scheduled and not waited for: yielded beside a report wait in an arm that never completes
  * (it also waits for an event no one raises), so the wait always wins. Each task is wrapped in a
  * Task.any, which never fails, because the SDK's Task.all fails as soon as one child does while the
- * extension's Task.WhenAll waits for all of them.
+ * extension's Task.WhenAll waits for all of them. No task shipped here may carry SDK retries: a
+ * retry's timer and new attempt are then listed in another order on replay than they ran, and the
+ * extension fails the orchestration as non-deterministic (the conformance driver shows it).
  */
 export function unwaited(context: OrchestrationContext, tasks: Task[]): Task {
   return context.df.Task.all([context.df.waitForExternalEvent(UNRAISED_EVENT), ...tasks.map((t) => context.df.Task.any([t]))]);

@@ -92,6 +92,27 @@ export function endedShare(slice: Pick<BootGroupSlice, 'plan' | 'steps'>, reason
 }
 
 /**
+ * What a group that ended says of its steps, for a group still waiting for its word (a tell lost:
+ * the task hub refused the event; or never sent: the group was terminated). `status` is the
+ * group's instance as the durable client reads it; undefined while it runs (its word may still
+ * come). A completed group of this run says what its output says (a step ran or did not); a group
+ * that failed, was terminated, or is another run's says none of them ran.
+ */
+export function groupWord(
+  status: { runtimeStatus: string; input?: unknown; output?: unknown } | undefined,
+  run: string,
+  steps: string[],
+): { ended: 'Completed' | 'Failed' | 'Terminated' | 'another run'; outcomes: Array<{ step: string; ok: boolean }> } | undefined {
+  if (!status || !['Completed', 'Failed', 'Terminated'].includes(status.runtimeStatus)) return undefined;
+  const ofRun = (status.input as { notify?: { run?: string } } | undefined)?.notify?.run === run;
+  if (ofRun && status.runtimeStatus === 'Completed') {
+    const services = (status.output as BootShare | undefined)?.services ?? [];
+    return { ended: 'Completed', outcomes: steps.map((step) => ({ step, ok: services.some((s) => s.name === step && s.status === 'running') })) };
+  }
+  return { ended: ofRun ? (status.runtimeStatus as 'Failed' | 'Terminated') : 'another run', outcomes: steps.map((step) => ({ step, ok: false })) };
+}
+
+/**
  * The boot's output from its groups' shares (in group order, so VMs keep the topology's order),
  * with the monitoring service as the root saw it (it starts monitoring after every group).
  */

@@ -53,6 +53,7 @@ function script(topology: ReturnType<typeof twoServices>, builds: Script, log: s
       case A.startInstances:
       case A.notifyInstance:
       case A.endedInstances:
+      case A.groupsSettled:
       case A.prepareBoot:
       case A.summarizeBoot:
         return bootActivity(name, input, api, topology)!;

@@ -14,7 +14,7 @@ import { EventType, type HistoryEvent } from '../../local/host/history.js';
 import { ActionType, type SdkAction } from '../../local/host/actions.js';
 import { seededRandom } from '../../bench/generate-platform.js';
 import { bootGroups, codeSources } from '../../functions/platform/boot-groups.js';
-import { endedBeforeReport, endedShare, mergeShares, type BootShare } from '../../functions/platform/boot-output.js';
+import { endedBeforeReport, endedShare, groupWord, mergeShares, type BootShare } from '../../functions/platform/boot-output.js';
 import type { BootGroupInput } from '../../functions/orchestrations/boot-group.js';
 import { bootGroupId } from '../../functions/platform/ids.js';
 import type { Topology } from '../../functions/platform/topology.js';
@@ -100,6 +100,14 @@ export function bootActivity(name: string, input: any, api: DriverApi, topology:
     for (const slice of split.groups) api.start('bootGroup', bootGroupId(slice.index), { slice, notify: input.notify, operationId: input.operationId });
     const { groups, ...rest } = split;
     return { ok: true, value: { state: 'started', groups: groups.length, ...rest } };
+  }
+  if (name === 'groupsSettled') {
+    const ended = input.groups.flatMap((g: { instanceId: string; steps: string[] }) => {
+      const s = api.status(g.instanceId);
+      const word = groupWord(s && { runtimeStatus: s.status, input: s.input, output: s.output }, input.run, g.steps);
+      return word ? [{ instanceId: g.instanceId, ...word }] : [];
+    });
+    return { ok: true, value: ended };
   }
   if (name === 'summarizeBoot') {
     const shares: BootShare[] = [];

@@ -13,6 +13,9 @@ import type { BootOutput } from '../../../functions/platform/boot-output.js';
 import { generateTopology } from '../../../bench/generate-platform.js';
 import type { ScalingConfig } from '../../../bench/boot-scaling.app.js';
 import { hang } from '../../helpers/hang-guard.js';
+import azureFunctions from '@azure/functions';
+import * as df from 'durable-functions';
+import { groupsSettled } from '../../../functions/activities/boot.js';
 
 const ENTRY = new URL('../../../bench/boot-scaling.app.ts', import.meta.url).pathname;
 const config = ((globalThis as unknown as { __lcmScaling?: ScalingConfig }).__lcmScaling ??= { activityMs: 0 });
@@ -63,6 +66,22 @@ describe('the boot in groups, on the local host', () => {
     // The root's history: its activities and one report per group, not one per VM or service.
     const rootEvents = historyOf(BOOT_ID).filter((e) => String(e.EventType) === 'EventRaised');
     expect(rootEvents.length).toBe(4 + 1); // four groups, and monitoring's own start
+  });
+
+  it('reads what a group that ended says of its steps (groupsSettled): from its output for this run, none ran for another run', async () => {
+    const client = df.input.durableClient();
+    const ctx = new azureFunctions.InvocationContext({ invocationId: 'settled', functionName: 'groupsSettled', options: { extraInputs: [client] } });
+    ctx.extraInputs.set(client, host.clientData);
+    const run = (host.getInstance('boot-group-0', { showInput: true })?.input as { notify: { run: string } }).notify.run;
+    const failed = topology.services.find((s) => s.vm <= 'vm-01')!.name;
+    const groups = [{ instanceId: 'boot-group-0', steps: ['kafka', failed] }];
+    // The last boot (four groups) came up whole: everything in group 0 ran.
+    expect(await groupsSettled({ run, groups, tick: 't' }, ctx)).toEqual([{ instanceId: 'boot-group-0', ended: 'Completed', outcomes: [{ step: 'kafka', ok: true }, { step: failed, ok: true }] }]);
+    // The same id holding another run's group: nothing ran, as far as this run can tell.
+    expect(await groupsSettled({ run: 'another boot', groups, tick: 't' }, ctx)).toEqual([{ instanceId: 'boot-group-0', ended: 'another run', outcomes: [{ step: 'kafka', ok: false }, { step: failed, ok: false }] }]);
+    // A group not there yet (or still running) says nothing: its word may still come.
+    expect(await groupsSettled({ run, groups: [{ instanceId: 'boot-group-9', steps: ['kafka'] }], tick: 't' }, ctx)).toEqual([]);
+    await expect(groupsSettled({ run, groups: [{ instanceId: 'boot-group-0' }] as never, tick: 't' }, ctx)).rejects.toThrow(/groupsSettled: refused unsafe input \(groups: must be a list of \{ instanceId, steps \}\)/);
   });
 
   it('blocks what depends on a failed start in every group, and fails nothing else', async () => {
