@@ -173,10 +173,11 @@ describe('history', () => {
     expect(r.out).toMatch(/event\s+bootProgress boot-group-0\s/);
     expect(r.out).toMatch(/event\s+bootProgress monitoring\s/);
     expect(r.out).toMatch(/no failed steps$/);
-    // A group starts its VMs and steps as instances of their own; each reports to it with an event.
+    // A group runs its VMs as sub-operations and its steps as activities; each reports to it with an event.
     const group = await cli('history', 'boot-group-0');
     expect(group.code).toBe(0);
-    expect(group.out).toMatch(/step done\s+startInstances\s+\d/);
+    expect(group.out).toMatch(/sub-operation done\s+bootVm\b/);
+    expect(group.out).toMatch(/step done\s+runBootStep\b/);
     expect(group.out).toMatch(/event\s+bootProgress authentication\s/);
     expect(group.out).toMatch(/event\s+bootProgress vm-core\s/);
   });
