@@ -95,6 +95,24 @@ const script: Script = (name, input, api) => {
   }
 };
 
+/**
+ * A service (not monitoring) on a VM other than Kafka's (and monitoring's, with `besidesMonitoring`)
+ * that a service on another VM depends on, and that dependent: with each VM its own group, word of
+ * the first goes from group to group.
+ */
+function acrossVms(besidesMonitoring = false): { upstream: Topology['services'][number]; downstream: Topology['services'][number] } {
+  const monitoringVm = topology.services.find((s) => s.role === 'monitoring')!.vm;
+  const upstream = topology.services.find(
+    (s) => s.role !== 'monitoring' && s.vm !== topology.kafka!.vm && !(besidesMonitoring && s.vm === monitoringVm) && topology.services.some((o) => o.vm !== s.vm && o.dependsOn?.includes(s.name)),
+  )!;
+  return { upstream, downstream: topology.services.find((o) => o.vm !== upstream.vm && o.dependsOn?.includes(upstream.name))! };
+}
+/** The group of a VM when each VM is its own group. */
+const groupOf = (vm: string) => `boot-group-${topology.vms.findIndex((v) => v.name === vm)}`;
+/** A boot with each VM its own group (groupVms 1), so each dependency across VMs goes from group to group. */
+const bootEachVmAGroup = (opts: { seed: number; script: Script; maxSteps?: number }) =>
+  run({ orchestrators, activities, root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 1 } }, maxBatch: 3, maxSteps: 4_000, ...opts });
+
 describe('conformance: the boot under the extension\'s action processing', () => {
   // groupVms 1: every VM its own group, so each dependency across VMs goes from group to group.
   const orders = [
@@ -384,20 +402,14 @@ describe('conformance: a re-boot whose VM looked healthy but whose Docker fails'
 });
 
 describe('conformance: a group whose word to another is lost', () => {
-  const upstream = topology.services.find((s) => s.role !== 'monitoring' && s.vm !== topology.kafka!.vm && topology.services.some((o) => o.vm !== s.vm && o.dependsOn?.includes(s.name)))!;
-  const downstream = topology.services.find((o) => o.vm !== upstream.vm && o.dependsOn?.includes(upstream.name))!;
-  const to = `boot-group-${topology.vms.findIndex((v) => v.name === downstream.vm)}`;
+  const { upstream, downstream } = acrossVms();
+  const to = groupOf(downstream.vm);
 
   for (const seed of [33, 36]) {
     it(`sends a tell the task hub refused once again in a later round: the group replays as it ran, and the boot comes up (seed ${seed})`, async () => {
       const told: string[] = [];
-      const r = await run({
-        orchestrators,
-        activities,
-        root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 1 } },
+      const r = await bootEachVmAGroup({
         seed,
-        maxBatch: 3,
-        maxSteps: 4_000,
         script: (name, input, api) => {
           if (name === A.notifyInstance && input.instanceId === to && input.data?.kind === 'dep') {
             told.push(JSON.stringify([input.data.name, input.data.outcomes]));
@@ -418,15 +430,10 @@ describe('conformance: a group whose word to another is lost', () => {
 
   for (const seed of [33, 34]) {
     it(`stops (what is still open in it fails with the reason); the group waiting for its word reads it from its output at a tick, and the boot completes (seed ${seed})`, async () => {
-      const from = `boot-group-${topology.vms.findIndex((v) => v.name === upstream.vm)}`;
+      const from = groupOf(upstream.vm);
       let refused = 0;
-      const r = await run({
-        orchestrators,
-        activities,
-        root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 1 } },
+      const r = await bootEachVmAGroup({
         seed,
-        maxBatch: 3,
-        maxSteps: 4_000,
         script: (name, input, api) => {
           // The task hub refuses every event from that group to the other: its tell fails past its retries.
           if (name === A.notifyInstance && input.instanceId === to && input.data?.kind === 'dep' && input.data?.name === from) {
@@ -454,17 +461,12 @@ describe('conformance: a group whose word to another is lost', () => {
 
 describe('conformance: a VM whose orchestration cannot start', () => {
   it('fails that VM with the host\'s reason, fails what it hosts, blocks what depends on it elsewhere; the rest comes up', async () => {
-    // Each VM its own group; the broken one (not Kafka's) hosts a service that one on another VM depends on.
-    const upstream = topology.services.find((s) => s.role !== 'monitoring' && s.vm !== topology.kafka!.vm && topology.services.some((o) => o.vm !== s.vm && o.dependsOn?.includes(s.name)))!;
-    const downstream = topology.services.find((o) => o.vm !== upstream.vm && o.dependsOn?.includes(upstream.name))!;
+    // The broken VM (not Kafka's) hosts a service that one on another VM depends on.
+    const { upstream, downstream } = acrossVms();
     const broken = upstream.vm;
     let held = false;
-    const r = await run({
-      orchestrators,
-      activities,
-      root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 1 } },
+    const r = await bootEachVmAGroup({
       seed: 31,
-      maxBatch: 3,
       script: (name, input, api) => {
         // An earlier boot's orchestration of that VM still runs under its id.
         if (name === A.prepareBoot && !held) {
@@ -647,23 +649,16 @@ describe('conformance: a VM whose orchestration ends before it reports', () => {
 
 describe('conformance: a group whose orchestration ends before it reports', () => {
   type Out = { status: string; failures: Array<{ target: string; kind: string; step: string; reason: string }>; services: Array<{ name: string; vm: string; status: string; blockedBy?: string }> };
-  // Each VM its own group: the ended one (neither Kafka's nor monitoring's) hosts a service that one in another group depends on.
-  const monitoringVm = topology.services.find((s) => s.role === 'monitoring')!.vm;
-  const upstream = topology.services.find((s) => s.vm !== topology.kafka!.vm && s.vm !== monitoringVm && topology.services.some((o) => o.vm !== s.vm && o.dependsOn?.includes(s.name)))!;
-  const downstream = topology.services.find((o) => o.vm !== upstream.vm && o.dependsOn?.includes(upstream.name))!;
-  const group = `boot-group-${topology.vms.findIndex((v) => v.name === upstream.vm)}`;
+  // The ended group's VM (neither Kafka's nor monitoring's) hosts a service that one in another group depends on.
+  const { upstream, downstream } = acrossVms(true);
+  const group = groupOf(upstream.vm);
   const reason = `its orchestration ${group} was terminated before it reported`;
 
   for (const seed of [101, 102, 103]) {
     it(`the root finds it at a tick: its VM and services fail with the reason, what waits on it in other groups is blocked, the boot completes (seed ${seed})`, async () => {
       const recorded: string[] = [];
-      const r = await run({
-        orchestrators,
-        activities,
-        root: { name: O.boot, id: 'boot', input: { requestedBy: 'test', groupVms: 1 } },
+      const r = await bootEachVmAGroup({
         seed,
-        maxBatch: 3,
-        maxSteps: 4_000,
         script: (name, input, api) => {
           // An operator terminates the group while its VM is being created: it tells no one, reports nothing.
           if (name === A.ensureVm && input.vm.name === upstream.vm) api.terminate(group);
