@@ -17,7 +17,10 @@ const FIRST_CHECK_MS = 60_000;
 const LONGEST_CHECK_MS = 8 * 60_000;
 
 export interface AlarmClock {
-  /** A report came: the owner yields it to `rings` (a tick) or tells the clock someone spoke. */
+  /**
+   * The owner hands it every report of its run: any other report restarts the quiet count; true
+   * when the report is this clock's tick (the owner looks now, then winds the clock again).
+   */
   rings(report: BootReport): boolean;
   /** The clock's sub-orchestration to ship beside the owner's next wait, when none is out. */
   wind(): Task | undefined;

@@ -121,8 +121,8 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     }
   };
 
-  const vmStarts = slice.vms.map(({ spec, inboundPorts }) => {
-    state.vmProvisioning(spec.name);
+  /** A VM's orchestration's input: its steps with their versions, what may be adopted there, where it reports. */
+  const vmInputOf = ({ spec, inboundPorts }: BootGroupSlice['vms'][number]): BootVmInput => {
     const vmInput: BootVmInput = {
       azure: slice.azure,
       vm: spec,
@@ -139,8 +139,8 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       return s.service && s.version ? [{ service: s.service, version: s.version }] : [];
     });
     if (adopt.length > 0) vmInput.adopt = adopt;
-    return { vm: spec.name, input: vmInput };
-  });
+    return vmInput;
+  };
   /**
    * One event to a group to tell what settled here. No SDK retry: a retried task inside the arm
    * that ships beside the report wait replays in another order than it ran (the extension then
@@ -308,8 +308,10 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
   const vmRuns = new Map<string, Task>();
   /** Tasks not yet shipped beside a wait (the VMs' orchestrations, at the first turn). */
   const unshipped: Task[] = [];
-  for (const { vm, input: vmInput } of vmStarts) {
-    const run = context.df.callSubOrchestrator(O.bootVm, vmInput, bootVmId(vm));
+  for (const v of slice.vms) {
+    const vm = v.spec.name;
+    state.vmProvisioning(vm);
+    const run = context.df.callSubOrchestrator(O.bootVm, vmInputOf(v), bootVmId(vm));
     vmRuns.set(vm, run);
     unshipped.push(run);
     pending.add(`vm:${vm}`);
@@ -325,7 +327,6 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
   };
 
   try {
-
     // The group wakes only on its report wait, a fresh one each turn, listed once. The SDK gives an
     // event to its newest open wait and the extension to its oldest: with one open wait at a time
     // they agree, and no report reaches a wait the group no longer reads. What else it awaits
@@ -368,8 +369,8 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
       }
       const ship: Task[] = [...unshipped.splice(0), ...(all ? [all] : [])];
       // Reports are expected, but some may never come: a step's activity killed before it reported
-      // (at its timeout), a VM's orchestration or another group ended before it did. The alarm
-      // clock wakes the group to look (a tick is a report like any other).
+      // (at its timeout), another group ended before it told. The alarm clock wakes the group to
+      // look (a tick is a report like any other).
       const tick = clock.wind();
       if (tick) ship.push(tick);
       showProgress();

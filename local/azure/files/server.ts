@@ -18,7 +18,7 @@ import net, { type AddressInfo } from 'node:net';
 import type { LocalTls } from '../tls.js';
 import { authenticate, parseRawQuery, type SasRequirement } from './auth.js';
 import { isValidShareName, ShareStore, StoreError, type FileProps } from './store.js';
-import { errorXml, listDirectoryXml, listSharesXml } from './xml.js';
+import { errorXml, LIST_INCLUDES, listDirectoryXml, listSharesXml, type ListInclude } from './xml.js';
 
 export interface FileShareEmulatorOptions {
   /** Folder holding one sub-folder per share. Created when missing. */
@@ -534,10 +534,6 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(',') : v;
 }
-
-/** What List Directories and Files may `include` (REST spec ListFilesIncludeType, 2020-04-08 on). */
-const LIST_INCLUDES = ['Timestamps', 'Etag', 'Attributes', 'PermissionKey'] as const;
-export type ListInclude = (typeof LIST_INCLUDES)[number];
 
 function listIncludes(value: string | undefined): Set<ListInclude> {
   const out = new Set<ListInclude>();

@@ -12,6 +12,10 @@ export function errorXml(code: string, message: string, detail?: string): string
   return `${PROLOG}<Error><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message>${extra}</Error>`;
 }
 
+/** What List Directories and Files may `include` (REST spec ListFilesIncludeType, 2020-04-08 on). */
+export const LIST_INCLUDES = ['Timestamps', 'Etag', 'Attributes', 'PermissionKey'] as const;
+export type ListInclude = (typeof LIST_INCLUDES)[number];
+
 export interface ListPage {
   serviceEndpoint: string;
   share: string;
@@ -22,7 +26,7 @@ export interface ListPage {
   entries: ListedEntry[];
   nextMarker: string;
   /** What the request asked each entry to carry besides its name (and a file's length). */
-  include?: ReadonlySet<'Timestamps' | 'Etag' | 'Attributes' | 'PermissionKey'>;
+  include?: ReadonlySet<ListInclude>;
   /** x-ms-file-extended-info: each entry's FileId, and a file's length up to date. */
   extendedInfo?: boolean;
 }
@@ -33,7 +37,7 @@ function fileTime(d: Date): string {
 }
 
 /** One entry, with what the request included (element order as in the service's answer). */
-function entryXml(e: ListedEntry, include: ReadonlySet<string>, extendedInfo: boolean): string {
+function entryXml(e: ListedEntry, include: ReadonlySet<ListInclude>, extendedInfo: boolean): string {
   const tag = e.kind === 'file' ? 'File' : 'Directory';
   const props: string[] = [];
   if (e.kind === 'file') props.push(`<Content-Length>${e.size}</Content-Length>`);
