@@ -11,7 +11,7 @@ import type { ActivityHandler } from 'durable-functions';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { A, O, type StartedService } from '../functions/activities/contracts.js';
 import { endedInstances, notifyInstance, startInstances } from '../functions/activities/instances.js';
-import { groupsSettled, makePrepareBoot, summarizeBoot } from '../functions/activities/boot.js';
+import { groupsSettled, makePrepareBoot, makeSummarizeBoot } from '../functions/activities/boot.js';
 import { makeRunBootStep } from '../functions/activities/boot-step.js';
 import { bootGroup } from '../functions/orchestrations/boot-group.js';
 import { bootTick } from '../functions/orchestrations/boot-tick.js';
@@ -77,7 +77,7 @@ stub(A.codeVersions, codeVersions);
 // The real prepare activity over the stub desired state, resource group and versions; the real summary.
 const prepareBoot = makePrepareBoot({ readDesiredState: async () => readDesiredState(), ensureResourceGroup: async () => ensureResourceGroup(), codeVersions: async (i) => codeVersions(i) });
 stub(A.prepareBoot, prepareBoot, true);
-stub(A.summarizeBoot, summarizeBoot, true);
+stub(A.summarizeBoot, makeSummarizeBoot({ recordEvent: async () => undefined }), true);
 /** When each stub build started (vm/image): a poll answers built once buildMs has passed. */
 const buildStarts = new Map<string, number>();
 const builtImage = (step: string, image: string) => ({ step, state: 'built', image: { step, image, version: 'v1', built: true } });

@@ -114,6 +114,8 @@ interface BootRun {
   wallMs: number;
   /** performance.now() when the boot was asked for: the origin of its activities' times. */
   t0: number;
+  /** When the API answered 202, ms after t0. */
+  acceptedMs: number;
   status: string;
   failures: unknown[];
   arm: ArmLogCounts;
@@ -171,6 +173,7 @@ async function boot(host: LocalHost, p: PreparedPlatform, probe: HostProbe): Pro
   const t0 = performance.now();
   const res = await fetch(`${host.baseUrl}/api/boot`, { method: 'POST', headers: { 'x-functions-key': p.key, 'content-type': 'application/json' }, body: '{}' });
   if (res.status !== 202) throw new Error(`POST /api/boot answered ${res.status}: ${await res.text()}`);
+  const acceptedMs = performance.now() - t0;
   const { id } = (await res.json()) as { id: string };
   const done = await host.waitForInstance(id, { timeoutInMs: BOOT_TIMEOUT_MS });
   const wallMs = performance.now() - t0;
@@ -185,6 +188,7 @@ async function boot(host: LocalHost, p: PreparedPlatform, probe: HostProbe): Pro
   return {
     wallMs,
     t0,
+    acceptedMs,
     status: done.runtimeStatus === 'Completed' ? (output.status ?? 'unknown') : `${done.runtimeStatus}: ${JSON.stringify(done.output).slice(0, 300)}`,
     failures: output.failures ?? [],
     arm: p.azure.arm.log.counts(),
@@ -511,6 +515,11 @@ function summarize(
     }
     const spans = [...span.entries()].sort((a, b) => a[1].from - b[1].from);
     out(`    re-boot timeline (ms from the request; first start-last end, slowest): ${spans.map(([n, e]) => `${n} x${e.n} ${e.from.toFixed(0)}-${e.to.toFixed(0)} (${Math.max(...e.exec).toFixed(0)})`).join(', ')}`);
+    // The root's turns and a group's first and last, beside the API's answer: the fixed work around the limit.
+    const at = (t: { start: number; ms: number }) => `${(t.start - second.t0).toFixed(0)}+${t.ms.toFixed(0)}`;
+    const rootTurns = second.turns.filter((t) => t.instanceId === 'boot').sort((a, b) => a.start - b.start);
+    const groupTurns = second.turns.filter((t) => t.instanceId.startsWith('boot-group-')).sort((a, b) => a.start - b.start);
+    out(`    re-boot turns (ms from the request, start+length): API answered 202 at ${second.acceptedMs.toFixed(0)}; root ${rootTurns.map(at).join(', ')}${groupTurns.length ? `; groups first ${at(groupTurns[0]!)}, last ${at(groupTurns[groupTurns.length - 1]!)}` : ''}`);
   } else {
     out(`    (host probes unavailable: local/host/engine.ts internals changed; engine time and activity timings not measured)`);
   }

@@ -12,7 +12,7 @@ import { addVmToDesiredState, readDesiredState } from './activities/desired-stat
 import { locateService, markService, readRestartTarget, recordEvent, recordRestart } from './activities/records.js';
 import { ensureResourceGroup, ensureVm, registerVm, restartVm } from './activities/vm.js';
 import { endedInstances, notifyInstance, startInstances } from './activities/instances.js';
-import { groupsSettled, makePrepareBoot, summarizeBoot } from './activities/boot.js';
+import { groupsSettled, makePrepareBoot, makeSummarizeBoot } from './activities/boot.js';
 import { startRestart, startWatchdog } from './activities/watchdog.js';
 import { deregisterInstance, readActualState, stopContainer } from './activities/actual-state.js';
 import { activeOperations } from './activities/operations.js';
@@ -83,9 +83,10 @@ activity(A.startInstances, startInstances, [df.input.durableClient()]);
 activity(A.notifyInstance, notifyInstance, [df.input.durableClient()]);
 activity(A.endedInstances, endedInstances, [df.input.durableClient()]);
 activity(A.groupsSettled, groupsSettled, [df.input.durableClient()]);
-// The boot's bookends: prepare (desired state, resource group, versions, start the groups) and summarize.
+// The boot's bookends: prepare (desired state, resource group, versions, start the groups) and
+// summarize (the groups' outputs, and the boot's end event).
 activity(A.prepareBoot, makePrepareBoot({ readDesiredState, ensureResourceGroup, codeVersions }), [df.input.durableClient()]);
-activity(A.summarizeBoot, summarizeBoot, [df.input.durableClient()]);
+activity(A.summarizeBoot, makeSummarizeBoot({ recordEvent }), [df.input.durableClient()]);
 // The watchdog starts a restart through the client, which refuses an id a running restart holds.
 activity(A.startRestart, startRestart, [df.input.durableClient()]);
 // The reconcile: the live actual state, draining and stopping containers, and what it must wait for.

@@ -3,9 +3,9 @@
  *   - prepareBoot: read the desired state, ensure the resource group and version every code folder
  *     side by side, split the platform into groups and start each group with its whole share as its
  *     input, so neither the root nor any group reads the topology again;
- *   - summarizeBoot: the boot's output from its groups' outputs.
- * Both are built from the activities they use (makePrepareBoot), so the scaling bench runs this very
- * code over stub adapters.
+ *   - summarizeBoot: the boot's output from its groups' outputs, and the boot's end event with it.
+ * Both are built from the activities they use (makePrepareBoot, makeSummarizeBoot), so the scaling
+ * bench runs this very code over stub adapters.
  */
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -109,25 +109,44 @@ export async function groupsSettled(input: GroupsSettledInput, context: Invocati
   });
 }
 
-export async function summarizeBoot(input: SummarizeBootInput, context: InvocationContext): Promise<Activities['summarizeBoot']['output']> {
-  const client = df.getClient(context);
-  // Every group's output read side by side, in the groups' order.
-  const shares = await mapLimit(input.groups, INSTANCE_CALLS_AT_ONCE, async (id): Promise<BootShare> => {
-    // A group reports to the root, then completes in its next episode: wait for that (usually
-    // done by now; a short first wait, growing, when it is not).
-    const deadline = Date.now() + GROUP_COMPLETION_WAIT_MS;
-    for (let waitMs = 10; ; waitMs = Math.min(waitMs * 2, 1_000)) {
-      const s = await statusOf(client, id);
-      if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) return s.output as BootShare;
-      // Ended before it reported (the root found it so at a tick): its share from its input, all failed.
-      if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated || s?.runtimeStatus === df.OrchestrationRuntimeStatus.Failed) {
-        return endedShare((s.input as BootGroupInput).slice, endedBeforeReport(id, s.runtimeStatus));
+export interface SummarizeBootParts {
+  recordEvent: Handler<'recordEvent'>;
+}
+
+export function makeSummarizeBoot(parts: SummarizeBootParts): Handler<'summarizeBoot'> {
+  return async (input: SummarizeBootInput, context: InvocationContext): Promise<Activities['summarizeBoot']['output']> => {
+    const client = df.getClient(context);
+    // Every group's output read side by side, in the groups' order.
+    const shares = await mapLimit(input.groups, INSTANCE_CALLS_AT_ONCE, async (id): Promise<BootShare> => {
+      // A group reports to the root, then completes in its next episode: wait for that (usually
+      // done by now; a short first wait, growing, when it is not).
+      const deadline = Date.now() + GROUP_COMPLETION_WAIT_MS;
+      for (let waitMs = 10; ; waitMs = Math.min(waitMs * 2, 1_000)) {
+        const s = await statusOf(client, id);
+        if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) return s.output as BootShare;
+        // Ended before it reported (the root found it so at a tick): its share from its input, all failed.
+        if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated || s?.runtimeStatus === df.OrchestrationRuntimeStatus.Failed) {
+          return endedShare((s.input as BootGroupInput).slice, endedBeforeReport(id, s.runtimeStatus));
+        }
+        if (!isActive(s) || Date.now() > deadline) {
+          throw new Error(`the boot's group '${id}' has no output: it is ${s?.runtimeStatus ?? 'missing'}${isActive(s) ? ` ${GROUP_COMPLETION_WAIT_MS / 1000} s after its report` : ''}`);
+        }
+        await new Promise((r) => setTimeout(r, waitMs));
       }
-      if (!isActive(s) || Date.now() > deadline) {
-        throw new Error(`the boot's group '${id}' has no output: it is ${s?.runtimeStatus ?? 'missing'}${isActive(s) ? ` ${GROUP_COMPLETION_WAIT_MS / 1000} s after its report` : ''}`);
-      }
-      await new Promise((r) => setTimeout(r, waitMs));
-    }
-  });
-  return mergeShares(shares, input.monitoring);
+    });
+    const output = mergeShares(shares, input.monitoring);
+    // The end event's id is the boot's own: a second run of this activity records it once.
+    await parts.recordEvent(
+      {
+        ...input.end,
+        target: 'platform',
+        targetKind: 'platform',
+        type: 'boot',
+        outcome: output.status === 'succeeded' ? 'succeeded' : 'failed',
+        ...(output.failures.length ? { reason: `${output.failures.length} failure(s)` } : {}),
+      },
+      context,
+    );
+    return output;
+  };
 }

@@ -376,6 +376,8 @@ export interface SummarizeBootInput {
   groups: string[];
   /** The monitoring service as the root started it, when the platform has one. */
   monitoring?: { name: string; service: Partial<BootServiceSummary>; failure?: Failure };
+  /** The boot's end event, recorded here with the outcome the summary gives (one dispatch less at the boot's end). */
+  end: Pick<EventInput, 'id' | 'operationId' | 'at'>;
 }
 
 export type StartedInstance = { instanceId: string; started: true } | { instanceId: string; started: false; reason: string };
@@ -385,6 +387,11 @@ export interface EndedInstancesInput {
   instanceIds: string[];
   /** The alarm clock's tick that asked (each tick looks once). */
   tick: string;
+  /**
+   * The boot's run: instances of this run (their input's `notify.run`) that completed are named
+   * too, with their output (a boot group that completed without its report reaching the root).
+   */
+  run?: string;
 }
 
 export interface GroupsSettledInput {
@@ -404,11 +411,8 @@ export interface GroupSettled {
   outcomes: Array<{ step: string; ok: boolean }>;
 }
 
-/** An instance that failed or was terminated. */
-export interface EndedInstance {
-  instanceId: string;
-  runtimeStatus: 'Failed' | 'Terminated';
-}
+/** An instance that failed or was terminated, or (asked with a run) completed in that run, with its output. */
+export type EndedInstance = { instanceId: string; runtimeStatus: 'Failed' | 'Terminated' } | { instanceId: string; runtimeStatus: 'Completed'; output: unknown };
 
 /** An event to raise to a waiting instance. */
 export interface NotifyInput {

@@ -35,17 +35,23 @@ export async function startInstances(input: StartInstancesInput, context: Invoca
 /**
  * Which of these instances failed or were terminated (by an operator, or a deploy that changed
  * the orchestrator under them): work that waits for their reports waits in vain. A completed
- * instance is not among them (its report was raised before it completed), nor one not there.
+ * instance is not among them (its report was raised before it completed), nor one not there;
+ * asked with a run, one of that run that completed is, with its output (its report may have been
+ * refused: it completed all the same).
  */
 export async function endedInstances(input: EndedInstancesInput, context: InvocationContext): Promise<EndedInstance[]> {
   const g = new Guard();
   if (!Array.isArray(input?.instanceIds) || input.instanceIds.some((id) => typeof id !== 'string' || id === '')) g.issues.push({ path: 'instanceIds', message: 'must be a list of instance ids' });
+  if (input?.run !== undefined && (typeof input.run !== 'string' || input.run === '')) g.issues.push({ path: 'run', message: "must be the boot's run" });
   g.done('endedInstances');
   const client = df.getClient(context);
   const statuses = await mapLimit(input.instanceIds, INSTANCE_CALLS_AT_ONCE, (id) => statusOf(client, id));
-  return input.instanceIds.flatMap((instanceId, i) => {
-    const runtimeStatus = statuses[i]?.runtimeStatus;
-    return runtimeStatus === df.OrchestrationRuntimeStatus.Failed || runtimeStatus === df.OrchestrationRuntimeStatus.Terminated ? [{ instanceId, runtimeStatus }] : [];
+  return input.instanceIds.flatMap((instanceId, i): EndedInstance[] => {
+    const s = statuses[i];
+    if (s?.runtimeStatus === df.OrchestrationRuntimeStatus.Failed || s?.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated) return [{ instanceId, runtimeStatus: s.runtimeStatus }];
+    const ofRun = input.run !== undefined && (s?.input as { notify?: { run?: unknown } } | undefined)?.notify?.run === input.run;
+    if (ofRun && s?.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) return [{ instanceId, runtimeStatus: 'Completed', output: s.output }];
+    return [];
   });
 }
 

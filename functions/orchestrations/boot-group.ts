@@ -67,7 +67,11 @@ export interface GroupSummary {
   monitoring?: MonitoringHandoff;
 }
 
-export type BootGroupOutput = BootShare;
+/**
+ * A group's output: its share, and the report it sent the root (read from here by the root's alarm
+ * clock when the report never came; `unreported` says why).
+ */
+export type BootGroupOutput = BootShare & { summary: GroupSummary; unreported?: string };
 
 /** Word to another group of what settled here, and which attempt it is. */
 interface Tell {
@@ -426,13 +430,15 @@ export const bootGroup: OrchestrationHandler = function* (context: Orchestration
     failed: share.failures.length,
     ...(handoff ? { monitoring: handoff } : {}),
   };
+  let unreported: string | undefined;
   try {
     yield* reportTo(context, notify, { run: notify.run, kind: 'group', name: context.df.instanceId, summary });
   } catch (e) {
-    // The root waits for this report: without it the boot cannot finish. Fail loudly.
-    throw new Error(`group ${slice.index} could not report to the boot: ${failureMessage(e)}`);
+    // The root waits for this report. Refused past its retries, the group completes all the same:
+    // the root's alarm clock finds it completed and reads the summary from its output.
+    unreported = `group ${slice.index} could not report to the boot: ${failureMessage(e)}`;
   }
-  return share satisfies BootGroupOutput;
+  return { ...share, summary, ...(unreported ? { unreported } : {}) } satisfies BootGroupOutput;
 };
 
 /** Per other group: the outcomes of steps here it depends on, among those just settled. */

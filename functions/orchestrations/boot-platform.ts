@@ -16,8 +16,8 @@ import { A, O, type EndedInstance, type EventInput, type PreparedBoot, type Star
 import { endedBeforeReport, type BootOutput } from '../platform/boot-output.js';
 import type { BootRootStatus } from '../platform/boot-state.js';
 import { bootGroupId, bootStepId } from '../platform/ids.js';
-import type { BootStepInput } from './boot-step.js';
-import type { MonitoringHandoff } from './boot-group.js';
+import type { BootStepInput, BootStepOutput } from './boot-step.js';
+import type { BootGroupOutput, MonitoringHandoff } from './boot-group.js';
 import type { WatchdogInput } from './watchdog.js';
 import { BOOT_PROGRESS, isoAt, settleAll, transientRetry, unwaited, type BootNotify, type BootReport } from './tasks.js';
 import { activityTask, activityTaskWithRetry, call, valueOf, type TypedTask } from './calls.js';
@@ -54,11 +54,12 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   let output: BootOutput;
   if (boot.state === 'failed') {
     output = boot.output;
-    // Every VM and service failed with the resource group: their events side by side.
+    // Every VM and service failed with the resource group: their events side by side, then the end.
     yield* settleAll(
       context,
       output.failures.map((f) => event({ target: f.target, targetKind: f.kind, type: 'failure', outcome: 'failed', reason: `${f.step}: ${f.reason}` }, `failure:${f.kind}:${f.target}`)),
     );
+    yield event({ target: 'platform', targetKind: 'platform', type: 'boot', outcome: 'failed', reason: output.failures.length ? `${output.failures.length} failure(s)` : undefined }, 'end');
   } else {
     status.groups = boot.groups;
     // The root's alarm clock, as a group's (alarm-clock.ts): at a tick it looks for the
@@ -76,10 +77,13 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
         if (report.run === notify.run) return report;
       }
     };
-    /** Of these orchestrations, those that ended (looked at alone: no wait is open); none when the look fails. */
+    /**
+     * Of these orchestrations, those that ended (looked at alone: no wait is open), and those of
+     * this run that completed; none when the look fails.
+     */
     const endedOf = function* (instanceIds: string[], tick: string): Generator<Task, EndedInstance[], unknown> {
       try {
-        return yield* call(context, A.endedInstances, { instanceIds, tick });
+        return yield* call(context, A.endedInstances, { instanceIds, tick, run: notify.run });
       } catch {
         return [];
       }
@@ -95,6 +99,12 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
         for (const e of yield* endedOf([...waiting], report.name)) {
           waiting.delete(e.instanceId);
           status.settled += 1;
+          if (e.runtimeStatus === 'Completed') {
+            // Completed without its report reaching here: the report is in its output.
+            const summary = (e.output as BootGroupOutput | undefined)?.summary;
+            if (summary?.monitoring) handoff = summary.monitoring;
+            continue;
+          }
           const reason = `${endedBeforeReport(e.instanceId, e.runtimeStatus)}: its VMs and services failed`;
           endedGroups.push(event({ target: 'platform', targetKind: 'platform', type: 'failure', outcome: 'failed', reason }, `ended:${e.instanceId}`));
         }
@@ -129,11 +139,15 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
           const report = yield* nextReport();
           if (clock.rings(report)) {
             const [gone] = yield* endedOf([bootStepId(handoff.name)], report.name);
-            if (gone) {
+            if (!gone) continue;
+            if (gone.runtimeStatus !== 'Completed') {
               outcome = { ok: false, reason: endedBeforeReport(gone.instanceId, gone.runtimeStatus) };
               break;
             }
-            continue;
+            // Completed without its report reaching here: the outcome is its output.
+            const r = gone.output as BootStepOutput;
+            outcome = r.ok ? { ok: true, host: r.started.host, port: r.started.port, startedAt: r.started.startedAt } : { ok: false, reason: r.reason };
+            break;
           }
           if (report.kind !== 'step' || report.name !== handoff.name) continue;
           const r = report.output;
@@ -158,11 +172,13 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
       }
       status.monitoring = { name: handoff.name, state: outcome.ok ? 'running' : 'failed' };
     }
-    // The output, the watchdog and monitoring's failure side by side: none needs another.
+    // The output (with the boot's end event), the watchdog and monitoring's failure side by side:
+    // none needs another.
     const summary = activityTaskWithRetry(context, A.summarizeBoot, transientRetry, {
       groups: Array.from({ length: boot.groups }, (_, i) => bootGroupId(i)),
       ...(monitoring ? { monitoring } : {}),
-    });
+      end: { id: `${operationId}:${bootedAt}:end`, operationId, at: isoAt(context) },
+    } satisfies SummarizeBootInput);
     // The watchdog is an independent, eternal instance: an activity starts it through the client.
     const tasks: Array<TypedTask<unknown>> = [summary];
     if (watch) tasks.push(activityTask(context, A.startWatchdog, watch));
@@ -171,20 +187,15 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
     const [summarized, second] = yield* settleAll(context, tasks);
     const watchdog = watch ? second : undefined;
     if (!summarized!.ok) throw new Error(summarized!.error);
-    if (watchdog && !watchdog.ok) throw new Error(`the watchdog could not start: ${watchdog.error}`);
+    if (watchdog && !watchdog.ok) {
+      // The end event (recorded with the summary) says what came up; the log says what did not start.
+      const reason = `the watchdog could not start: ${watchdog.error}`;
+      yield* settleAll(context, [event({ target: 'platform', targetKind: 'platform', type: 'watchdog', outcome: 'failed', reason }, 'watchdog')]);
+      throw new Error(reason);
+    }
     output = summarized!.value as BootOutput;
   }
 
-  yield event(
-    {
-      target: 'platform',
-      targetKind: 'platform',
-      type: 'boot',
-      outcome: output.status === 'succeeded' ? 'succeeded' : 'failed',
-      reason: output.failures.length ? `${output.failures.length} failure(s)` : undefined,
-    },
-    'end',
-  );
   status.phase = 'finished';
   context.df.setCustomStatus(status);
   return output;

@@ -2,7 +2,8 @@
  * One step of a boot as an orchestration (instance `boot-step-<name>`): the root starts the
  * monitoring service this way once every group has settled (a group runs its steps as
  * `runBootStep` activities). Start it, then report the outcome to the boot with an event: the
- * root starts it through the durable client and waits for the report (see boot-platform.ts).
+ * root starts it through the durable client and waits for the report (see boot-platform.ts), or
+ * reads the outcome from this output at its alarm clock's tick when the report was refused.
  */
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { A, type StartKafkaInput, type StartServiceInput, type StartedService } from '../activities/contracts.js';
@@ -28,6 +29,10 @@ export const bootStep: OrchestrationHandler = function* (context: OrchestrationC
   } catch (e) {
     output = { step: input.step, ok: false, reason: failureMessage(e) };
   }
-  yield* reportTo(context, input.notify, { run: input.notify.run, kind: 'step', name: input.step, output });
+  try {
+    yield* reportTo(context, input.notify, { run: input.notify.run, kind: 'step', name: input.step, output });
+  } catch {
+    // Refused past its retries: completed all the same, the boot's alarm clock reads the output.
+  }
   return output;
 };

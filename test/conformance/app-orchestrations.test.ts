@@ -712,6 +712,68 @@ describe('conformance: a group whose orchestration ends before it reports', () =
   });
 });
 
+describe('conformance: a report to the root that the task hub refuses', () => {
+  type Out = { status: string; failures: Array<{ target: string; kind: string; step: string; reason: string }>; services: Array<{ name: string; vm: string; status: string }> };
+  const monitoring = topology.services.find((s) => s.role === 'monitoring')!;
+
+  for (const seed of [121, 122]) {
+    it(`a group whose report is refused past its retries completes; the root reads its report from its output at a tick, and starts monitoring (seed ${seed})`, async () => {
+      // Monitoring's own group: its report carries monitoring's handoff.
+      const group = groupOf(monitoring.vm);
+      let refused = 0;
+      const r = await bootEachVmAGroup({
+        seed,
+        script: (name, input, api) => {
+          if (name === A.notifyInstance && input.instanceId === 'boot' && input.data?.kind === 'group' && input.data?.name === group) {
+            refused++;
+            return { ok: false, error: 'the task hub refused the event' };
+          }
+          return script(name, input, api);
+        },
+      });
+      expect(r.problems).toEqual([]);
+      expect(refused).toBeGreaterThan(1);
+      const g = r.instances.get(group)!;
+      expect(g.status).toBe('Completed');
+      expect((g.output as { unreported?: string }).unreported).toMatch(new RegExp(`^group \\d+ could not report to the boot: .*the task hub refused the event`));
+      const root = r.instances.get('boot')!;
+      expect(root.status).toBe('Completed');
+      const out = root.output as Out;
+      // Nothing failed for the lost report: what failed is what the script fails anyway.
+      expect(out.failures.filter((f) => f.step === 'group')).toEqual([]);
+      expect(out.failures.map((f) => f.target).sort()).toEqual([buildFails, startFails].sort());
+      expect(out.services.find((s) => s.name === monitoring.name)?.status).toBe('running');
+      expect(out.services.filter((s) => s.vm === monitoring.vm && ![buildFails, startFails].includes(s.name)).every((s) => s.status === 'running')).toBe(true);
+    });
+  }
+
+  it('monitoring\'s step whose report is refused completes; the root reads the outcome from its output at a tick, and starts the watchdog', async () => {
+    let refused = 0;
+    let watchdogs = 0;
+    const r = await bootInGroupsOf2({
+      seed: 123,
+      maxSteps: 4_000,
+      script: (name, input, api) => {
+        if (name === A.notifyInstance && input.instanceId === 'boot' && input.data?.kind === 'step' && input.data?.name === monitoring.name) {
+          refused++;
+          return { ok: false, error: 'the task hub refused the event' };
+        }
+        if (name === A.startWatchdog) watchdogs++;
+        return script(name, input, api);
+      },
+    });
+    expect(r.problems).toEqual([]);
+    expect(refused).toBeGreaterThan(1);
+    expect(r.instances.get(`boot-step-${monitoring.name}`)?.status).toBe('Completed');
+    const root = r.instances.get('boot')!;
+    expect(root.status).toBe('Completed');
+    const out = root.output as Out;
+    expect(out.services.find((s) => s.name === monitoring.name)?.status).toBe('running');
+    expect(out.failures.filter((f) => f.target === monitoring.name)).toEqual([]);
+    expect(watchdogs).toBe(1);
+  });
+});
+
 describe('conformance: on a VM that was there, the builds start beside Docker\'s check', () => {
   const kafkaVm = topology.kafka!.vm;
   const reboot = (docker: (api: { asked: string[] }) => ReturnType<Script>, builds: (n: number) => ReturnType<Script> | undefined) => {

@@ -45,8 +45,11 @@ function clientActivity(name: string, input: any, api: DriverApi): ReturnType<Sc
   }
   if (name === 'endedInstances') {
     const ended = input.instanceIds.flatMap((instanceId: string) => {
-      const status = api.status(instanceId)?.status;
-      return status === 'Failed' || status === 'Terminated' ? [{ instanceId, runtimeStatus: status }] : [];
+      const s = api.status(instanceId);
+      if (s?.status === 'Failed' || s?.status === 'Terminated') return [{ instanceId, runtimeStatus: s.status }];
+      // Asked with a run: one of that run that completed, with its output.
+      const ofRun = input.run !== undefined && (s?.input as { notify?: { run?: string } } | undefined)?.notify?.run === input.run;
+      return ofRun && s?.status === 'Completed' ? [{ instanceId, runtimeStatus: 'Completed', output: s.output }] : [];
     });
     return { ok: true, value: ended };
   }

@@ -77,6 +77,9 @@ describe('boot the example platform end to end', () => {
     kafkaAddress = `${kafka.host}:${kafka.port}`;
     expect(firstOutput.failures).toEqual([]);
     expect(firstOutput.status).toBe('succeeded');
+    // The boot's start and end in the event log, once each (the end recorded with the summary).
+    const boots = (await p.db.listEvents({ target: 'platform' })).filter((e) => e.type === 'boot' && e.operationId === status.instanceId);
+    expect(boots.map((e) => e.outcome).sort()).toEqual(['started', 'succeeded']);
     const registry = (await (await p.api('registry')).json()) as any[];
     const names = registry.map((e) => e.service).sort();
     expect(names).toEqual(['kafka', ...p.topology.services.map((s) => s.name)].sort());
