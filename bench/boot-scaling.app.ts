@@ -75,7 +75,7 @@ stub(A.ensureDocker, (i) => ({ vm: i.vm.name, installed: true }));
 stub(A.registerVm, () => undefined);
 stub(A.codeVersions, codeVersions);
 // The real prepare activity over the stub desired state, resource group and versions; the real summary.
-const prepareBoot = makePrepareBoot({ readDesiredState: async () => readDesiredState(), ensureResourceGroup: async () => ensureResourceGroup(), codeVersions: async (i) => codeVersions(i) });
+const prepareBoot = makePrepareBoot({ readDesiredState: async () => readDesiredState(), ensureResourceGroup: async () => ensureResourceGroup(), codeVersions: async (i) => codeVersions(i), recordEvent: async () => undefined });
 stub(A.prepareBoot, prepareBoot, true);
 stub(A.summarizeBoot, makeSummarizeBoot({ recordEvent: async () => undefined }), true);
 /** When each stub build started (vm/image): a poll answers built once buildMs has passed. */

@@ -83,9 +83,9 @@ activity(A.startInstances, startInstances, [df.input.durableClient()]);
 activity(A.notifyInstance, notifyInstance, [df.input.durableClient()]);
 activity(A.endedInstances, endedInstances, [df.input.durableClient()]);
 activity(A.groupsSettled, groupsSettled, [df.input.durableClient()]);
-// The boot's bookends: prepare (desired state, resource group, versions, start the groups) and
-// summarize (the groups' outputs, and the boot's end event).
-activity(A.prepareBoot, makePrepareBoot({ readDesiredState, ensureResourceGroup, codeVersions }), [df.input.durableClient()]);
+// The boot's bookends: prepare (its start event, desired state, resource group, versions, start the
+// groups) and summarize (the groups' outputs, and the boot's end event).
+activity(A.prepareBoot, makePrepareBoot({ readDesiredState, ensureResourceGroup, codeVersions, recordEvent }), [df.input.durableClient()]);
 activity(A.summarizeBoot, makeSummarizeBoot({ recordEvent }), [df.input.durableClient()]);
 // The watchdog starts a restart through the client, which refuses an id a running restart holds.
 activity(A.startRestart, startRestart, [df.input.durableClient()]);

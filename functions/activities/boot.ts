@@ -1,8 +1,9 @@
 /**
  * The boot's two bookends, each one activity (one queue round trip on Azure):
- *   - prepareBoot: read the desired state, ensure the resource group and version every code folder
- *     side by side, split the platform into groups and start each group with its whole share as its
- *     input, so neither the root nor any group reads the topology again;
+ *   - prepareBoot: record the boot's start and read the desired state, then ensure the resource
+ *     group, version every code folder and read the groups' ids side by side, split the platform into
+ *     groups and start each group with its whole share as its input, so neither the root nor any
+ *     group reads the topology again;
  *   - summarizeBoot: the boot's output from its groups' outputs, and the boot's end event with it.
  * Both are built from the activities they use (makePrepareBoot, makeSummarizeBoot), so the scaling
  * bench runs this very code over stub adapters.
@@ -10,7 +11,7 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { bootGroupId } from '../platform/ids.js';
-import { bootGroups, codeSources } from '../platform/boot-groups.js';
+import { bootGroupCount, bootGroups, codeSources } from '../platform/boot-groups.js';
 import { describeShare, endedBeforeReport, endedShare, groupWord, mergeShares, type BootShare } from '../platform/boot-output.js';
 import { Guard } from '../platform/guard.js';
 import { BootState } from '../platform/boot-state.js';
@@ -28,15 +29,40 @@ export interface PrepareBootParts {
   readDesiredState: Handler<'readDesiredState'>;
   ensureResourceGroup: Handler<'ensureResourceGroup'>;
   codeVersions: Handler<'codeVersions'>;
+  recordEvent: Handler<'recordEvent'>;
 }
 
 export function makePrepareBoot(parts: PrepareBootParts): Handler<'prepareBoot'> {
   return async (input: PrepareBootInput, context: InvocationContext): Promise<PreparedBoot> => {
-    const { topology } = await parts.readDesiredState(undefined, context);
+    // The boot's start event beside the read (its id is the boot's: a second run records it once).
+    // An event that cannot be recorded does not hold the boot up.
+    const [desired] = await Promise.all([
+      parts.readDesiredState(undefined, context),
+      parts
+        .recordEvent({ ...input.start, target: 'platform', targetKind: 'platform', type: 'boot', outcome: 'started' }, context)
+        .catch((e: unknown) => context.warn(`the boot's start event was not recorded: ${(e as Error).message}`)),
+    ]);
+    const { topology } = desired;
     const azure = { subscriptionId: topology.azure.subscriptionId, resourceGroup: topology.azure.resourceGroup, location: topology.azure.location };
     const sources = codeSources(topology);
-    const [group, versioned] = await Promise.allSettled([withRetries(() => parts.ensureResourceGroup({ azure }, context)), parts.codeVersions({ sources }, context)]);
+    const client = df.getClient(context);
+    const ids = Array.from({ length: bootGroupCount(topology, { groupVms: input.groupVms }) }, (_, i) => bootGroupId(i));
+    // The resource group, the code versions and the groups' ids as they stand, side by side.
+    const [group, versioned, current] = await Promise.allSettled([
+      withRetries(() => parts.ensureResourceGroup({ azure }, context)),
+      parts.codeVersions({ sources }, context),
+      mapLimit(ids, INSTANCE_CALLS_AT_ONCE, (id) => statusOf(client, id)),
+    ]);
     if (group.status === 'rejected') return { state: 'failed', output: withoutResourceGroup(topology, (group.reason as Error).message) };
+    if (current.status === 'rejected') throw current.reason;
+    // A group id an earlier boot's group still holds would leave steps waiting for a group that never
+    // reports: refuse before starting any (a group of this very run is this activity's second run).
+    ids.forEach((id, n) => {
+      const c = current.value[n];
+      if (isActive(c) && (c!.input as Partial<BootGroupInput> | undefined)?.notify?.run !== input.notify.run) {
+        throw new Error(`the boot's group '${id}' of an earlier boot is still ${c!.runtimeStatus}: wait for it to finish or terminate it, then boot again`);
+      }
+    });
     // A folder without a version here is versioned by its builds, which report what is wrong.
     const versions = new Map<string, string>();
     if (versioned.status === 'fulfilled') for (const v of versioned.value) if ('version' in v) versions.set(v.source, v.version);
@@ -47,16 +73,6 @@ export function makePrepareBoot(parts: PrepareBootParts): Handler<'prepareBoot'>
       instanceId: bootGroupId(slice.index),
       input: { slice, notify: input.notify, operationId: input.operationId } satisfies BootGroupInput,
     }));
-    // A group id an earlier boot's group still holds would leave steps waiting for a group that never
-    // reports: refuse before starting any (startInstances takes a running instance of this very boot).
-    const client = df.getClient(context);
-    const current = await mapLimit(instances, INSTANCE_CALLS_AT_ONCE, (i) => statusOf(client, i.instanceId));
-    instances.forEach((i, n) => {
-      const c = current[n];
-      if (isActive(c) && JSON.stringify(c!.input) !== JSON.stringify(i.input)) {
-        throw new Error(`the boot's group '${i.instanceId}' of an earlier boot is still ${c!.runtimeStatus}: wait for it to finish or terminate it, then boot again`);
-      }
-    });
     const started = await startInstances({ instances }, context);
     const refused = started.find((s) => !s.started);
     if (refused && !refused.started) throw new Error(`could not start the boot's group '${refused.instanceId}': ${refused.reason}`);

@@ -363,6 +363,8 @@ export interface PrepareBootInput {
   operationId: string;
   /** VMs per group (default platform/boot-groups.ts BOOT_GROUP_VMS). */
   groupVms?: number;
+  /** The boot's start event, recorded here beside the desired state's read (one dispatch less at the boot's start). */
+  start: Pick<EventInput, 'id' | 'operationId' | 'at' | 'requestedBy'>;
 }
 
 export type PreparedBoot =

@@ -12,7 +12,7 @@
  * each time, so every activity is scheduled once.
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
-import { A, O, type EndedInstance, type EventInput, type PreparedBoot, type StartInstancesInput, type StartServiceInput, type SummarizeBootInput } from '../activities/contracts.js';
+import { A, O, type EndedInstance, type EventInput, type PrepareBootInput, type PreparedBoot, type StartInstancesInput, type StartServiceInput, type SummarizeBootInput } from '../activities/contracts.js';
 import { endedBeforeReport, type BootOutput } from '../platform/boot-output.js';
 import type { BootRootStatus } from '../platform/boot-state.js';
 import { bootGroupId, bootStepId } from '../platform/ids.js';
@@ -44,9 +44,10 @@ export const bootPlatform: OrchestrationHandler = function* (context: Orchestrat
   };
   show();
 
-  const [, prepared] = yield* settleAll<unknown>(context, [
-    event({ target: 'platform', targetKind: 'platform', type: 'boot', outcome: 'started', requestedBy: input.requestedBy }, 'start'),
-    activityTaskWithRetry(context, A.prepareBoot, transientRetry, { notify, operationId, ...(input.groupVms ? { groupVms: input.groupVms } : {}) }),
+  // prepareBoot records the boot's start event too: one dispatch, one episode.
+  const start = { id: `${operationId}:${bootedAt}:start`, operationId, at: bootedAt, ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}) };
+  const [prepared] = yield* settleAll<unknown>(context, [
+    activityTaskWithRetry(context, A.prepareBoot, transientRetry, { notify, operationId, start, ...(input.groupVms ? { groupVms: input.groupVms } : {}) } satisfies PrepareBootInput),
   ]);
   if (!prepared!.ok) throw new Error(prepared!.error);
   const boot = prepared!.value as PreparedBoot;

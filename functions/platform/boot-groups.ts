@@ -65,15 +65,25 @@ export function codeSources(topology: Topology): string[] {
  * Splits a valid topology into groups of `groupVms` consecutive VMs, with each source folder's
  * version (`versions`) handed to the steps built from it.
  */
-export function bootGroups(topology: Topology, versions: ReadonlyMap<string, string>, options: { groupVms?: number } = {}): BootGroups {
+/** How many groups bootGroups splits the topology into (known before the code versions are). */
+export function bootGroupCount(topology: Topology, options: { groupVms?: number } = {}): number {
+  return Math.ceil(topology.vms.length / groupSize(options));
+}
+
+function groupSize(options: { groupVms?: number }): number {
   const groupVms = options.groupVms ?? BOOT_GROUP_VMS;
   if (!Number.isInteger(groupVms) || groupVms < 1 || groupVms > MAX_BOOT_GROUP_VMS) {
     throw new Error(`groupVms: ${groupVms} is not a whole number from 1 to ${MAX_BOOT_GROUP_VMS}`);
   }
+  return groupVms;
+}
+
+export function bootGroups(topology: Topology, versions: ReadonlyMap<string, string>, options: { groupVms?: number } = {}): BootGroups {
+  const groupVms = groupSize(options);
   const plan = planTopology(topology);
   const azure = { subscriptionId: topology.azure.subscriptionId, resourceGroup: topology.azure.resourceGroup, location: topology.azure.location };
   const groupOfVm = new Map(topology.vms.map((vm, i) => [vm.name, Math.floor(i / groupVms)]));
-  const count = Math.ceil(topology.vms.length / groupVms);
+  const count = bootGroupCount(topology, options);
 
   const steps = new Map<string, BootGroupStep>();
   const withVersion = (source: string) => {

@@ -3,7 +3,8 @@
  * activities, every other activity a stub: bench/boot-scaling.app.ts): a generated platform booted
  * as one group and as four gives the same output; groups tell each other what settled, so a
  * service started in one group waited for its dependencies in others, and a failed start blocks
- * its dependents in every group; no orchestration schedules anything twice.
+ * its dependents in every group; no orchestration schedules anything twice; a group id an earlier
+ * boot's instance still holds stops the boot before any group starts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalHost, type LocalHost } from '../../../local/host/index.js';
@@ -129,6 +130,23 @@ describe('the boot in groups, on the local host', () => {
       expect(history.filter((e) => String(e.EventType) === 'TimerFired')).toEqual([]);
     }
   });
+
+  it('refuses to boot while an earlier boot\'s group still runs under a group\'s id, naming it, and starts no group', async () => {
+    const before = (id: string) => (host.getInstance(id, { showInput: true })?.input as { notify: { run: string } }).notify.run;
+    const runs = [0, 1, 2].map((g) => before(`boot-group-${g}`));
+    // An instance of another boot holds the last group's id (an alarm clock, waiting out its timer).
+    host.startNew(O.bootTick, { instanceId: 'boot-group-3', input: { notify: { instanceId: 'an-earlier-boot', run: 'an-earlier-boot:t' }, afterInMs: 600_000 } });
+    try {
+      host.startNew(O.boot, { instanceId: BOOT_ID, input: { requestedBy: 'test', groupVms: 2 } });
+      const s = await host.waitForInstance(BOOT_ID, { timeoutInMs: hang(60_000) });
+      expect(s.runtimeStatus).toBe('Failed');
+      expect(JSON.stringify(s.output)).toMatch(/the boot's group 'boot-group-3' of an earlier boot is still Running: wait for it to finish or terminate it, then boot again/);
+      // No group of this boot started: the others still hold the last boot's run.
+      expect([0, 1, 2].map((g) => before(`boot-group-${g}`))).toEqual(runs);
+    } finally {
+      host.terminate('boot-group-3', 'test done');
+    }
+  }, hang(60_000));
 
   it('without its resource group every VM fails, and everything on them, with the reason; no group starts', async () => {
     config.failResourceGroup = 'AuthorizationFailed: the client may not write resource groups';
