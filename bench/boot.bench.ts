@@ -447,6 +447,7 @@ function summarize(
   if (second.replayAloneMs !== undefined) report('second boot: replay CPU, each replay run again alone, share of wall', second.replayAloneMs / second.wallMs, 'ratio');
   report('second boot: host turn time share, host counters (all workers)', turnMs(second) / second.wallMs, 'ratio');
   report('second boot: dispatches on the critical path', second.chain.dispatches, 'dispatches');
+  process.stdout.write(`    the re-boot's critical path: ${second.chain.path.join(' > ')}\n`);
   // The re-boot's own limit: every VM read side by side, then each VM's one look at its services
   // (image, labels, one health probe each: adoptServices), also side by side.
   const done2 = second.activities.filter((a) => a.startedAt !== undefined && a.endedAt !== undefined);
