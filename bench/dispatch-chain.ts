@@ -30,6 +30,8 @@ const COMPLETIONS: ReadonlySet<number> = new Set([
   EventType.SubOrchestrationInstanceFailed,
   EventType.TimerFired,
 ]);
+/** Activities that start orchestration instances (functions/activities/instances.ts, watchdog.ts). */
+const STARTERS: ReadonlySet<string> = new Set(['startInstances', 'startWatchdog', 'startRestart']);
 const SCHEDULED: ReadonlySet<number> = new Set([EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated, EventType.TimerCreated]);
 
 interface Instance {
@@ -94,8 +96,12 @@ export function dispatchChain(storeFile: string, rootInstanceId: string): Dispat
           return undefined;
         }
       })();
+      // Only the activities that start instances through the durable client: others name instances
+      // too (a report raised to the root, a status read), and an earlier boot's would be taken for
+      // the starter of one started by the API.
       const startedBy = (s: (typeof scheduledActivities)[number]) =>
-        (s.event.Input ?? '').includes(needle) || (s.event.Name === 'prepareBoot' && run !== undefined && (s.event.Input ?? '').includes(JSON.stringify(run)));
+        (STARTERS.has(String(s.event.Name)) && (s.event.Input ?? '').includes(needle)) ||
+        (s.event.Name === 'prepareBoot' && run !== undefined && (s.event.Input ?? '').includes(JSON.stringify(run)));
       const starter = scheduledActivities
         .filter((s) => s.inst !== inst && startedBy(s) && s.event.Timestamp.getTime() <= started.Timestamp.getTime())
         .sort((a, b) => b.event.Timestamp.getTime() - a.event.Timestamp.getTime())[0];
