@@ -22,7 +22,20 @@ export function activityTask<K extends ActivityName>(context: OrchestrationConte
 }
 
 export function activityTaskWithRetry<K extends ActivityName>(context: OrchestrationContext, name: K, retry: RetryOptions, ...input: InputArgs<K>): TypedTask<Out<K>> {
-  return context.df.callActivityWithRetry(name, retry, input[0]);
+  const task = context.df.callActivityWithRetry(name, retry, input[0]);
+  retried.add(task);
+  return task;
+}
+
+/** Tasks that carry the SDK's retries (their timers and new attempts are the SDK's to schedule). */
+const retried = new WeakSet<Task>();
+
+/** Whether a task, or any task inside it (a Task.all or Task.any over it), carries the SDK's retries. */
+export function carriesRetries(task: Task): boolean {
+  if (retried.has(task)) return true;
+  // The SDK's compound tasks (Task.all, Task.any) hold what they wait on in `children`.
+  const children = (task as { children?: unknown }).children;
+  return Array.isArray(children) && children.some((c) => carriesRetries(c as Task));
 }
 
 /**

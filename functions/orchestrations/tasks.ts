@@ -6,7 +6,7 @@ import type { GroupSummary } from './boot-group.js';
 import type { BootStepOutput } from './boot-step.js';
 import type { BootVmOutput } from './boot-vm.js';
 import type { ImageOutcome } from './build-images.js';
-import { callWithRetry, valueOf, type TypedTask } from './calls.js';
+import { callWithRetry, carriesRetries, valueOf, type TypedTask } from './calls.js';
 
 /**
  * Waits for every task, never throwing: each outcome is reported on its own.
@@ -98,6 +98,8 @@ const UNRAISED_EVENT = 'lcmUnraised';
  * extension fails the orchestration as non-deterministic (the conformance driver shows it).
  */
 export function unwaited(context: OrchestrationContext, tasks: Task[]): Task {
+  // Said, and checked: a retried task here breaks the orchestration only on the real host, later.
+  if (tasks.some(carriesRetries)) throw new Error('unwaited: a task with SDK retries cannot ship beside a wait (its retries replay in another order than they ran): send it without retries and retry it in a later round');
   return context.df.Task.all([context.df.waitForExternalEvent(UNRAISED_EVENT), ...tasks.map((t) => context.df.Task.any([t]))]);
 }
 

@@ -5,7 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
-import { run } from './driver.js';
+import { run, bootActivity } from './driver.js';
+import { A, type NotifyInput } from '../../functions/activities/contracts.js';
+import { activityTask, activityTaskWithRetry } from '../../functions/orchestrations/calls.js';
+import { transientRetry, unwaited } from '../../functions/orchestrations/tasks.js';
+import type { Topology } from '../../functions/platform/topology.js';
 
 const ok = (value: unknown) => ({ ok: true as const, value });
 
@@ -92,5 +96,35 @@ describe('conformance: targeted cases', () => {
     expect(inst.output).toBe('fired');
     const pieces = inst.history.filter((e) => e.EventType === 10).map((t) => Math.round((t.FireAt!.getTime() - t.Timestamp.getTime()) / 3_600_000));
     expect(pieces).toEqual([72, 72, 24]);
+  });
+
+  it('unwaited refuses a task that carries SDK retries, alone or inside a Task.all: the orchestration fails at once, saying so', async () => {
+    const shipping = (how: 'plain' | 'retried' | 'inside') =>
+      function* (context: OrchestrationContext): Generator<Task, unknown, unknown> {
+        // The shipped work raises the event the orchestration waits for.
+        const tell: NotifyInput = { instanceId: context.df.instanceId, event: 'go', data: 'told' };
+        const task = how === 'plain' ? activityTask(context, A.notifyInstance, tell) : activityTaskWithRetry(context, A.notifyInstance, transientRetry, tell);
+        const wait = context.df.waitForExternalEvent('go');
+        yield context.df.Task.any([wait, unwaited(context, [how === 'inside' ? context.df.Task.all([task]) : task])]);
+        return wait.result;
+      };
+    const outcome = async (how: 'plain' | 'retried' | 'inside') => {
+      const r = await run({
+        orchestrators: { ship: shipping(how) },
+        activities: [A.notifyInstance],
+        script: (name, input, api) => bootActivity(name, input, api, {} as Topology)!,
+        root: { name: 'ship', id: 'u', input: null },
+        seed: 1,
+      });
+      expect(r.problems).toEqual([]);
+      const i = r.instances.get('u')!;
+      return { status: i.status, output: i.output };
+    };
+    expect(await outcome('plain')).toEqual({ status: 'Completed', output: 'told' });
+    for (const how of ['retried', 'inside'] as const) {
+      const { status, output } = await outcome(how);
+      expect(status).toBe('Failed');
+      expect(JSON.stringify(output)).toMatch(/unwaited: a task with SDK retries cannot ship beside a wait/);
+    }
   });
 });
