@@ -26,6 +26,7 @@ import type { Registration } from './registry.js';
 import { ACTIVE_STATUSES, HistoryStore, type InstanceFilter, type InstanceRow, type WorkRow } from './store.js';
 import { toStatus, toTimeline, type OrchestrationStatus, type StatusOptions, type TimelineEntry } from './status.js';
 import { WorkQueue } from './work-queue.js';
+import { QueuePollBackoff } from './poll-backoff.js';
 
 /** Replay schema V3: cumulative actions, compound Task.all/any actions, timer durations required. */
 const UPPER_SCHEMA_VERSION = 2;
@@ -182,7 +183,8 @@ export class DurableEngine {
   private readonly inFlight = new Set<number>();
   private pollTimer: NodeJS.Timeout | undefined;
   private pollDue = Infinity;
-  private idleDelay = 1;
+  /** Several workers: how long to wait after an empty poll (the Azure Storage backend's backoff). */
+  private backoff?: QueuePollBackoff;
   private renewTimer: NodeJS.Timeout | undefined;
   private readonly counts = { activities: 0, replays: 0, droppedReplays: 0, turnMs: 0 };
 
@@ -424,7 +426,8 @@ export class DurableEngine {
   private arm(instanceId: string, visibleAt: number): void {
     if (this.stopped) return;
     if (this.opts.shared) {
-      if (this.opts.shared.role === 'worker') this.schedulePoll(Math.max(0, visibleAt - Date.now()));
+      // Sent with a visibility delay: the poller wakes (and finds it once a poll comes after it is visible).
+      if (this.opts.shared.role === 'worker') this.pollSoon();
       return;
     }
     const delay = Math.min(Math.max(0, visibleAt - Date.now()), MAX_TIMEOUT_MS);
@@ -440,7 +443,7 @@ export class DurableEngine {
   private dispatchActivity(w: WorkRow): void {
     if (this.opts.shared) {
       // The work row carries its visibility time; it runs where it is claimed.
-      if (this.opts.shared.role === 'worker') this.schedulePoll(Math.max(0, this.opts.dispatchLatencyMs ?? 0));
+      if (this.opts.shared.role === 'worker') this.pollSoon();
       return;
     }
     const latency = this.opts.dispatchLatencyMs ?? 0;
@@ -494,7 +497,9 @@ export class DurableEngine {
 
   // ---------------------------------------------------------------- several workers: claims
 
+  /** This worker sent a message (or found some): poll at once, the backoff starts over (the backend's Reset). */
   private pollSoon(): void {
+    this.backoff?.reset();
     this.schedulePoll(0);
   }
 
@@ -551,12 +556,12 @@ export class DurableEngine {
       // SQLITE_BUSY past the timeout under heavy load: try again on the next poll.
       this.opts.log(`local host worker ${shared.workerId}: poll failed: ${errorMessage(err)}`);
     }
-    // Back off while idle (as the Azure Storage backend backs off its queue polling), up to pollMs.
-    this.idleDelay = claimed > 0 ? 1 : Math.min(this.idleDelay * 2, shared.pollMs);
-    let next = claimed > 0 ? 0 : this.idleDelay;
-    const timer = this.store.nextVisibleAfter(now);
-    if (timer !== undefined) next = Math.min(next, Math.max(0, timer - Date.now()));
-    this.schedulePoll(next);
+    // Back off while the store has nothing for this worker, as the Azure Storage backend backs off
+    // its queue polling (up to maxQueuePollingInterval): a message another process sent, or one that
+    // becomes visible later (a timer's), is found at the next poll, not the moment it is there.
+    this.backoff ??= new QueuePollBackoff(shared.pollMs);
+    if (claimed > 0) this.pollSoon();
+    else this.schedulePoll(this.backoff.waitAfterEmptyPollMs());
   }
 
   /** Keep the claims of activities still running and replays in progress (lease renewal). */

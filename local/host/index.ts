@@ -15,6 +15,7 @@ import { DurableEngine } from './engine.js';
 import { createHttpFront, listen } from './http-server.js';
 import { buildClientData, type ClientData } from './client-data.js';
 import { startWorkers, type WorkerPool, type WorkerStats } from './workers.js';
+import { DEFAULT_MAX_QUEUE_POLL_MS, timeSpanMs } from './poll-backoff.js';
 import type { OrchestrationStatus, StatusOptions, TimelineEntry } from './status.js';
 
 export type { RegistrationInfo } from './registry.js';
@@ -64,7 +65,11 @@ export interface LocalHostOptions {
   workers?: number;
   /** Several workers: how long a claim holds without renewal, ms (default 30000, the Azure Storage backend's lease interval). */
   leaseMs?: number;
-  /** Several workers: the longest an idle worker waits between polls of the store, ms (default 25). */
+  /**
+   * Several workers: the longest an idle worker waits between polls of the store, ms (the Azure
+   * Storage backend's backoff, local/host/poll-backoff.ts). Default: the app's host.json
+   * (extensions.durableTask.storageProvider.maxQueuePollingInterval), else 30 s as the extension.
+   */
   pollMs?: number;
 }
 
@@ -111,15 +116,14 @@ function bypassProxyFor(hostname: string): void {
   if (!entries.includes(hostname)) process.env.NO_PROXY = [...entries, hostname].join(',');
 }
 
-/** Like `func`, read the durable limits from the host.json of the app the entry belongs to. */
-export function hostJsonActivityLimit(entry: string): number | undefined {
+/** The host.json of the app an entry belongs to (the nearest one up from it, as `func` finds it), parsed. */
+function hostJsonOf(entry: string): { file: string; json: unknown } | undefined {
   let dir = dirname(entry.startsWith('file:') ? fileURLToPath(entry) : resolve(entry));
   for (;;) {
     const file = join(dir, 'host.json');
     if (existsSync(file)) {
       try {
-        const limit = JSON.parse(readFileSync(file, 'utf8'))?.extensions?.durableTask?.maxConcurrentActivityFunctions;
-        return Number.isInteger(limit) && limit > 0 ? limit : undefined;
+        return { file, json: JSON.parse(readFileSync(file, 'utf8')) };
       } catch {
         return undefined;
       }
@@ -130,6 +134,32 @@ export function hostJsonActivityLimit(entry: string): number | undefined {
   }
 }
 
+type DurableSettings = { maxConcurrentActivityFunctions?: unknown; storageProvider?: { maxQueuePollingInterval?: unknown } };
+const durableSettings = (json: unknown): DurableSettings | undefined => (json as { extensions?: { durableTask?: DurableSettings } } | undefined)?.extensions?.durableTask;
+
+/** Like `func`, read the durable limits from the host.json of the app the entry belongs to. */
+export function hostJsonActivityLimit(entry: string): number | undefined {
+  const limit = durableSettings(hostJsonOf(entry)?.json)?.maxConcurrentActivityFunctions;
+  return Number.isInteger(limit) && (limit as number) > 0 ? (limit as number) : undefined;
+}
+
+/**
+ * The longest wait between a worker's empty polls of the task hub, ms: host.json's
+ * `extensions.durableTask.storageProvider.maxQueuePollingInterval`, as the Azure Storage backend
+ * reads it; undefined when unset (the extension then takes 30 s). A value that is not a time span
+ * is refused, naming the file and the setting.
+ */
+export function hostJsonQueuePollingMs(entry: string): number | undefined {
+  const found = hostJsonOf(entry);
+  const value = durableSettings(found?.json)?.storageProvider?.maxQueuePollingInterval;
+  if (value === undefined) return undefined;
+  const ms = timeSpanMs(value);
+  if (ms === undefined || ms <= 0) {
+    throw new Error(`${found!.file}: extensions.durableTask.storageProvider.maxQueuePollingInterval ${JSON.stringify(value)} is not a time span like "00:00:02" (hh:mm:ss)`);
+  }
+  return ms;
+}
+
 function randomKey(): string {
   return randomBytes(24).toString('base64url');
 }
@@ -138,7 +168,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const workers = positiveInteger('workers', options.workers, 1);
   const leaseMs = positiveInteger('leaseMs', options.leaseMs, 30_000);
-  const pollMs = positiveInteger('pollMs', options.pollMs, 25);
+  const pollMs = options.pollMs !== undefined ? positiveInteger('pollMs', options.pollMs, 0) : (hostJsonQueuePollingMs(options.entry) ?? DEFAULT_MAX_QUEUE_POLL_MS);
   if (workers > 1 && options.storeFile === ':memory:') {
     throw new Error(`startLocalHost: ${workers} workers share the task hub through its file; storeFile ":memory:" lives in one process. Give a file path.`);
   }

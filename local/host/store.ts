@@ -195,7 +195,6 @@ export class HistoryStore {
       releaseInstance: db.prepare('UPDATE instances SET lease_owner = NULL, lease_until = NULL WHERE instance_id = @id AND lease_owner = @owner'),
       leaseOwner: db.prepare('SELECT lease_owner FROM instances WHERE instance_id = ?'),
       historyLength: db.prepare('SELECT COUNT(*) AS n FROM history WHERE instance_id = ? AND execution_id = ?'),
-      nextVisible: db.prepare('SELECT MIN(visible_at) AS at FROM inbox WHERE visible_at > ?'),
     };
   }
 
@@ -239,11 +238,6 @@ export class HistoryStore {
 
   historyLength(instanceId: string, executionId: string): number {
     return (this.stmts.historyLength.get(instanceId, executionId) as { n: number }).n;
-  }
-
-  /** The earliest inbox message not yet visible at `now` (a timer, a delayed message). */
-  nextVisibleAfter(now: number): number | undefined {
-    return (this.stmts.nextVisible.get(now) as { at: number | null }).at ?? undefined;
   }
 
   getInstance(instanceId: string): InstanceRow | undefined {
