@@ -61,10 +61,6 @@ export function codeSources(topology: Topology): string[] {
   return [...new Set([...(topology.kafka ? [topology.kafka.source] : []), ...topology.services.map((s) => s.source)])];
 }
 
-/**
- * Splits a valid topology into groups of `groupVms` consecutive VMs, with each source folder's
- * version (`versions`) handed to the steps built from it.
- */
 /** How many groups bootGroups splits the topology into (known before the code versions are). */
 export function bootGroupCount(topology: Topology, options: { groupVms?: number } = {}): number {
   return Math.ceil(topology.vms.length / groupSize(options));
@@ -78,6 +74,10 @@ function groupSize(options: { groupVms?: number }): number {
   return groupVms;
 }
 
+/**
+ * Splits a valid topology into groups of `groupVms` consecutive VMs, with each source folder's
+ * version (`versions`) handed to the steps built from it.
+ */
 export function bootGroups(topology: Topology, versions: ReadonlyMap<string, string>, options: { groupVms?: number } = {}): BootGroups {
   const groupVms = groupSize(options);
   const plan = planTopology(topology);
